@@ -1,0 +1,30 @@
+# The two commands: `make run` and `make test`. Both set everything up on a fresh machine.
+VENV ?= .venv
+PYTHON ?= python3
+STAMP := $(VENV)/.installed
+EXT_CONF := $(VENV)/etc/jupyter/jupyter_server_config.d/lms_extension.json
+
+.PHONY: run test setup setup-test clean-data
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	@# editable installs skip data-files: enable the server extension in the venv by hand
+	mkdir -p $(dir $(EXT_CONF)) && cp lms_extension/labserver/etc/jupyter_server_config.d/lms_extension.json $(EXT_CONF)
+	touch $@
+
+setup: $(STAMP)
+	scripts/system-deps.sh run
+
+setup-test: $(STAMP)
+	scripts/system-deps.sh test
+
+run: setup
+	$(VENV)/bin/lms run
+
+test: setup-test
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+clean-data:
+	rm -rf .lms-data

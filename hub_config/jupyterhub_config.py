@@ -1,0 +1,65 @@
+"""JupyterHub configuration for Jupyter LMS, driven by ``LMS_*`` environment variables.
+
+Started by ``lms run`` (which prepares the database and demo data first) or directly with
+``jupyterhub -f hub_config/jupyterhub_config.py``.
+"""
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hub_config import roles, settings as hub_settings, spawners  # noqa: E402
+from hub_config.auth import DEMO_USERS, LMSAuthenticator  # noqa: E402
+
+c = get_config()  # noqa: F821
+s = hub_settings.load()
+s.data_dir.mkdir(parents=True, exist_ok=True)
+
+c.JupyterHub.bind_url = f"http://127.0.0.1:{s.port}"
+c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{s.hub_port}"
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.proxy_api_port}"
+# the proxy is the PyPI implementation of configurable-http-proxy, installed in the same venv
+c.ConfigurableHTTPProxy.command = [str(Path(sys.executable).parent / "configurable-http-proxy")]
+c.ConfigurableHTTPProxy.pid_file = str(s.data_dir / "jupyterhub-proxy.pid")
+c.JupyterHub.db_url = os.environ.get("LMS_HUB_DB_URL") or f"sqlite:///{s.data_dir / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(s.data_dir / "jupyterhub_cookie_secret")
+c.JupyterHub.default_url = "/services/lms/"
+c.JupyterHub.cleanup_servers = True
+
+# identity: NativeAuthenticator (sign-up + login), demo users in demo mode
+c.JupyterHub.authenticator_class = LMSAuthenticator
+c.Authenticator.allow_all = True
+c.Authenticator.admin_users = {"admin"}
+if s.demo:
+    # listed users get their hub rows at start, so the demo users exist before first login
+    c.Authenticator.allowed_users = set(DEMO_USERS)
+c.NativeAuthenticator.open_signup = s.open_signup
+c.NativeAuthenticator.enable_signup = True
+c.NativeAuthenticator.allow_2fa = s.allow_2fa
+c.NativeAuthenticator.minimum_password_length = 8
+c.NativeAuthenticator.check_common_password = True
+c.NativeAuthenticator.ask_email_on_signup = False
+
+# the LMS service, managed by the hub, and the roles that give each kind of user its scopes
+service_env = {k: v for k, v in os.environ.items() if k.startswith("LMS_") and k != "LMS_DEMO_PASSWORD"}
+service_env.update({"LMS_DATA_DIR": str(s.data_dir), "PATH": os.environ.get("PATH", "")})
+c.JupyterHub.services = [{
+    "name": "lms",
+    "url": f"http://127.0.0.1:{s.service_port}",
+    "command": [sys.executable, "-m", "lms_extension.cli", "service"],
+    "environment": service_env,
+    "oauth_no_confirm": True,
+    "oauth_client_allowed_scopes": [roles.TEACH_SCOPE, roles.ADMIN_SCOPE],
+    "display": True,
+}]
+roles.configure(c, admin_token=os.environ.get("LMS_ADMIN_TOKEN"))
+
+spawners.configure(c, s)
+c.Spawner.default_url = "/lab"
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 60
+c.Spawner.environment = {
+    # the lms_extension in each student server reaches the service directly (not through the proxy)
+    "LMS_SERVICE_URL": f"http://127.0.0.1:{s.service_port}/services/lms/",
+}

@@ -1,0 +1,129 @@
+"""The ``lms`` command line."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from .config import LMSConfig
+from .errors import LMSError, SchemaMismatch
+
+log = logging.getLogger("lms")
+
+
+def _engine(config: LMSConfig):
+    from .db import make_engine
+
+    return make_engine(config.db_url)
+
+
+def cmd_db_upgrade(args, config: LMSConfig) -> int:
+    from .db import current_revision, upgrade
+
+    engine = _engine(config)
+    before = current_revision(engine)
+    upgrade(engine, args.revision)
+    print(f"database {engine.url.render_as_string(hide_password=True)}: {before or 'empty'} -> {current_revision(engine)}")
+    return 0
+
+
+def cmd_course_import(args, config: LMSConfig) -> int:
+    from .db import check_revision, session_factory, session_scope
+    from .services.course_import import course_folders, import_folders
+
+    engine = _engine(config)
+    check_revision(engine)
+    folders = [f for path in args.paths for f in course_folders(path)]
+    with session_scope(session_factory(engine)) as session:
+        courses = import_folders(session, folders)
+        for course in courses:
+            print(f"imported {course.slug}: {course.title} ({len(course.lessons)} lessons, "
+                  f"{'free' if course.is_free else f'{course.price_cents} {course.currency}'})")
+    return 0
+
+
+def cmd_service(args, config: LMSConfig) -> int:
+    from .service import main
+
+    main()
+    return 0
+
+
+def cmd_judge0(args, config: LMSConfig) -> int:
+    from graders.judge0 import main
+
+    return main(args.rest) or 0
+
+
+def demo_password(data_dir: Path) -> tuple[str, bool]:
+    """``$LMS_DEMO_PASSWORD``, else one generated once and kept in the data folder."""
+    if os.environ.get("LMS_DEMO_PASSWORD"):
+        return os.environ["LMS_DEMO_PASSWORD"], False
+    path = data_dir / "demo-password"
+    if path.exists():
+        return path.read_text().strip(), False
+    password = secrets.token_urlsafe(12)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(password + "\n")
+    return password, True
+
+
+def cmd_run(args, config: LMSConfig) -> int:
+    """Set up (database, demo courses) and start JupyterHub with the LMS service."""
+    from hub_config import settings as hub_settings
+
+    settings = hub_settings.load()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("LMS_DATA_DIR", str(settings.data_dir))
+    cmd_db_upgrade(argparse.Namespace(revision="head"), config)
+    if settings.demo:
+        cmd_course_import(argparse.Namespace(paths=[config.courses_dir]), config)
+        password, generated = demo_password(settings.data_dir)
+        os.environ["LMS_DEMO_PASSWORD"] = password
+        print(f"\nDemo users admin, instructor, student, student2 — password: {password}"
+              f"{' (generated, kept in ' + str(settings.data_dir / 'demo-password') + ')' if generated else ''}")
+    print(f"Jupyter LMS at {settings.public_url}/services/lms/\n", flush=True)
+    hub_config_file = Path(__file__).resolve().parent.parent / "hub_config" / "jupyterhub_config.py"
+    argv = [sys.executable, "-m", "jupyterhub", "-f", str(hub_config_file)]
+    os.chdir(settings.data_dir)
+    os.execv(sys.executable, argv + list(args.rest))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lms", description="Jupyter LMS: a Jupyter-native course marketplace")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="set up and start JupyterHub + the LMS service (demo mode by default)")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="extra arguments for jupyterhub")
+    p.set_defaults(func=cmd_run)
+    sub.add_parser("service", help="run the LMS service (JupyterHub starts it)").set_defaults(func=cmd_service)
+    p = sub.add_parser("judge0", help="the Judge0-compatible code execution API, standalone")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="--port 2358 --host 127.0.0.1 --auth-token ...")
+    p.set_defaults(func=cmd_judge0)
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    p = db.add_parser("upgrade", help="upgrade the schema with Alembic")
+    p.add_argument("revision", nargs="?", default="head")
+    p.set_defaults(func=cmd_db_upgrade)
+    course = sub.add_parser("course", help="courses as files").add_subparsers(dest="course_command", required=True)
+    p = course.add_parser("import", help="validate and import course folders (course.toml + notebooks)")
+    p.add_argument("paths", nargs="+", help="a course folder, or a folder of course folders")
+    p.set_defaults(func=cmd_course_import)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    args = build_parser().parse_args(argv)
+    config = LMSConfig()
+    try:
+        return args.func(args, config) or 0
+    except (LMSError, SchemaMismatch) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, Timestamped, utcnow
+
+
+class User(Timestamped, Base):
+    """A JupyterHub user, mirrored on first request. JupyterHub owns identity."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hub_name: Mapped[str] = mapped_column(String(255), unique=True)
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    is_instructor: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    instructor: Mapped["Instructor | None"] = relationship(back_populates="user")
+
+
+class Instructor(Timestamped, Base):
+    """Public profile of someone who teaches."""
+
+    __tablename__ = "instructors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    headline: Mapped[str] = mapped_column(String(255), default="")
+    bio: Mapped[str] = mapped_column(Text, default="")
+    approved: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    user: Mapped[User] = relationship(back_populates="instructor")
+
+
+class Enrollment(Timestamped, Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (UniqueConstraint("user_id", "course_id", name="uq_enrollments_user_course"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    # how access was granted: free, purchase, subscription, admin
+    source: Mapped[str] = mapped_column(String(32), default="free")
+    last_lesson_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+    user: Mapped[User] = relationship()
+    course: Mapped["Course"] = relationship()  # noqa: F821
+
+
+class LessonProgress(Base):
+    """One row per (user, lesson) the user has opened; issue 6 adds time and completion."""
+
+    __tablename__ = "lesson_progress"
+    __table_args__ = (UniqueConstraint("user_id", "lesson_id", name="uq_lesson_progress_user_lesson"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    first_opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,28 @@
+"""``lms service``: run the LMS as a JupyterHub managed (or external) service."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from urllib.parse import urlparse
+
+from tornado.httpserver import HTTPServer
+
+from .config import LMSConfig
+from .web.app import make_app
+
+log = logging.getLogger("lms")
+
+
+async def serve(config: LMSConfig) -> None:
+    app = make_app(config)
+    url = urlparse(config.bind_url)
+    # tornado's own limit sits above ours so the handler can answer 413 with a message
+    server = HTTPServer(app, xheaders=True, max_body_size=config.max_body_bytes * 4)
+    server.listen(url.port or 80, url.hostname or "127.0.0.1")
+    log.info("LMS service listening on %s%s", config.bind_url, config.service_prefix)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s %(name)s] %(message)s")
+    asyncio.run(serve(LMSConfig()))

@@ -1,0 +1,1 @@
+"""Domain services: plain functions over a SQLAlchemy session. Nothing here imports Tornado."""

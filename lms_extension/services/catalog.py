@@ -1,0 +1,115 @@
+"""The public catalog: listing, filtering and sorting published courses."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from ..errors import InvalidInput, NotFound
+from ..models import Course, Instructor, Lesson, User
+from ..models.course import LEVELS
+
+SORTS = {
+    "newest": (Course.created_at.desc(), Course.id.desc()),
+    "title": (Course.title.asc(), Course.id.asc()),
+    "price_asc": (Course.price_cents.asc(), Course.id.asc()),
+    "price_desc": (Course.price_cents.desc(), Course.id.desc()),
+}
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class CatalogQuery:
+    q: str = ""
+    category: str = ""
+    level: str = ""
+    free: bool | None = None
+    sort: str = "newest"
+    limit: int = 24
+    offset: int = 0
+
+    def validated(self) -> "CatalogQuery":
+        if self.sort not in SORTS:
+            raise InvalidInput(f"sort must be one of {', '.join(SORTS)}")
+        if self.level and self.level not in LEVELS:
+            raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
+        if not 1 <= self.limit <= MAX_PAGE:
+            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+        if self.offset < 0:
+            raise InvalidInput("offset must be >= 0")
+        if len(self.q) > 200:
+            raise InvalidInput("search text is limited to 200 characters")
+        return self
+
+
+@dataclass(frozen=True)
+class CatalogPage:
+    courses: list[Course]
+    total: int
+    query: CatalogQuery
+
+
+def _filtered(query: CatalogQuery):
+    stmt = select(Course).where(Course.published.is_(True))
+    if query.q:
+        # issue 7 replaces this with full-text search behind one interface
+        like = f"%{query.q.lower().replace('%', '').replace('_', '')}%"
+        stmt = stmt.where(or_(func.lower(Course.title).like(like),
+                              func.lower(Course.subtitle).like(like),
+                              func.lower(Course.description).like(like)))
+    if query.category:
+        stmt = stmt.where(Course.category == query.category)
+    if query.level:
+        stmt = stmt.where(Course.level == query.level)
+    if query.free is True:
+        stmt = stmt.where(Course.price_cents == 0)
+    elif query.free is False:
+        stmt = stmt.where(Course.price_cents > 0)
+    return stmt
+
+
+def list_courses(session: Session, query: CatalogQuery) -> CatalogPage:
+    query = query.validated()
+    stmt = _filtered(query)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.options(selectinload(Course.instructor).selectinload(Instructor.user))
+        .order_by(*SORTS[query.sort]).limit(query.limit).offset(query.offset)
+    ).all()
+    return CatalogPage(courses=list(rows), total=total, query=query)
+
+
+def categories(session: Session) -> list[str]:
+    return list(session.scalars(
+        select(Course.category).where(Course.published.is_(True)).distinct().order_by(Course.category)
+    ))
+
+
+def get_course(session: Session, slug: str, *, viewer: User | None = None) -> Course:
+    """A published course with its lessons; unpublished ones only for their instructor or admins."""
+    course = session.scalars(
+        select(Course).where(Course.slug == slug).options(
+            selectinload(Course.lessons),
+            selectinload(Course.instructor).selectinload(Instructor.user),
+        )
+    ).one_or_none()
+    if course is None or not (course.published or _can_edit(viewer, course)):
+        raise NotFound(f"no course {slug!r}")
+    return course
+
+
+def _can_edit(viewer: User | None, course: Course) -> bool:
+    if viewer is None:
+        return False
+    return viewer.is_admin or (course.instructor is not None and course.instructor.user_id == viewer.id)
+
+
+def lesson_count(session: Session, course_ids: list[int]) -> dict[int, int]:
+    if not course_ids:
+        return {}
+    rows = session.execute(
+        select(Lesson.course_id, func.count(Lesson.id)).where(Lesson.course_id.in_(course_ids))
+        .group_by(Lesson.course_id)
+    )
+    return dict(rows.all())

@@ -1,0 +1,198 @@
+"""Courses as files: ``courses/<slug>/course.toml`` plus nbgrader source notebooks.
+
+``load_course_folder`` validates everything before ``import_course`` touches the database,
+and the import runs in the caller's transaction, so a bad course never half-imports.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import Conflict, CourseFormatError
+from ..models import Course, Lesson, LessonVersion
+from ..models.course import LEVELS
+from . import notebooks
+from .users import ensure_user
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+CURRENCIES = {"usd", "eur", "gbp", "chf", "cad", "aud", "inr", "jpy"}
+COURSE_KEYS = {
+    "slug", "title", "subtitle", "description", "category", "level", "language",
+    "price_cents", "currency", "instructor", "tags", "published", "lessons",
+}
+LESSON_KEYS = {"id", "title", "notebook", "free_preview"}
+
+
+@dataclass
+class LessonSpec:
+    key: str
+    title: str
+    notebook_path: Path
+    free_preview: bool
+    source_text: str
+    student_text: str
+
+
+@dataclass
+class CourseSpec:
+    slug: str
+    title: str
+    subtitle: str
+    description: str
+    category: str
+    level: str
+    language: str
+    price_cents: int
+    currency: str
+    instructor: str
+    published: bool
+    tags: list[str] = field(default_factory=list)
+    lessons: list[LessonSpec] = field(default_factory=list)
+
+
+def _require(data: dict, key: str, kind: type, where: str):
+    if key not in data:
+        raise CourseFormatError(f"{where}: missing required key {key!r}")
+    value = data[key]
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise CourseFormatError(f"{where}: {key!r} must be {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def load_course_folder(folder: Path | str) -> CourseSpec:
+    folder = Path(folder)
+    toml_path = folder / "course.toml"
+    if not toml_path.is_file():
+        raise CourseFormatError(f"{folder}: no course.toml")
+    try:
+        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CourseFormatError(f"{toml_path}: invalid TOML ({exc})") from exc
+    where = str(toml_path)
+    unknown = set(data) - COURSE_KEYS
+    if unknown:
+        raise CourseFormatError(f"{where}: unknown keys {sorted(unknown)}")
+    slug = _require(data, "slug", str, where)
+    if not SLUG.match(slug):
+        raise CourseFormatError(f"{where}: slug {slug!r} must match {SLUG.pattern}")
+    level = _require(data, "level", str, where)
+    if level not in LEVELS:
+        raise CourseFormatError(f"{where}: level must be one of {', '.join(LEVELS)}")
+    price = data.get("price_cents", 0)
+    if isinstance(price, bool) or not isinstance(price, int) or price < 0:
+        raise CourseFormatError(f"{where}: price_cents must be a whole number >= 0")
+    currency = str(data.get("currency", "usd")).lower()
+    if currency not in CURRENCIES:
+        raise CourseFormatError(f"{where}: unsupported currency {currency!r}")
+    spec = CourseSpec(
+        slug=slug,
+        title=_require(data, "title", str, where),
+        subtitle=str(data.get("subtitle", "")),
+        description=str(data.get("description", "")),
+        category=_require(data, "category", str, where),
+        level=level,
+        language=str(data.get("language", "en")),
+        price_cents=price,
+        currency=currency,
+        instructor=_require(data, "instructor", str, where),
+        published=bool(data.get("published", True)),
+        tags=[str(t) for t in data.get("tags", [])],
+    )
+    lessons = data.get("lessons")
+    if not isinstance(lessons, list) or not lessons:
+        raise CourseFormatError(f"{where}: a course needs at least one [[lessons]] entry")
+    seen: set[str] = set()
+    for index, raw in enumerate(lessons, 1):
+        lwhere = f"{where}: lesson {index}"
+        if not isinstance(raw, dict):
+            raise CourseFormatError(f"{lwhere}: must be a table")
+        unknown = set(raw) - LESSON_KEYS
+        if unknown:
+            raise CourseFormatError(f"{lwhere}: unknown keys {sorted(unknown)}")
+        key = _require(raw, "id", str, lwhere)
+        if not SLUG.match(key):
+            raise CourseFormatError(f"{lwhere}: id {key!r} must match {SLUG.pattern}")
+        if key in seen:
+            raise CourseFormatError(f"{lwhere}: duplicate lesson id {key!r}")
+        seen.add(key)
+        rel = _require(raw, "notebook", str, lwhere)
+        path = (folder / rel).resolve()
+        if folder.resolve() not in path.parents:
+            raise CourseFormatError(f"{lwhere}: notebook path {rel!r} leaves the course folder")
+        if not path.is_file():
+            raise CourseFormatError(f"{lwhere}: notebook {rel!r} not found")
+        source_text = path.read_text(encoding="utf-8")
+        source_nb = notebooks.read_notebook(source_text, rel)
+        student_nb = notebooks.student_version(source_nb, rel)
+        spec.lessons.append(
+            LessonSpec(
+                key=key,
+                title=_require(raw, "title", str, lwhere),
+                notebook_path=path,
+                free_preview=bool(raw.get("free_preview", False)),
+                source_text=notebooks.dumps(source_nb),
+                student_text=notebooks.dumps(student_nb),
+            )
+        )
+    return spec
+
+
+def import_course(session: Session, spec: CourseSpec, *, replace: bool = True) -> Course:
+    """Create or update a course from a validated spec; a changed notebook becomes a new version.
+
+    With ``replace=False`` an existing slug is refused.
+    """
+    course = session.scalars(select(Course).where(Course.slug == spec.slug)).one_or_none()
+    if course is not None and not replace:
+        raise Conflict(f"a course with slug {spec.slug!r} already exists")
+    instructor = ensure_user(session, spec.instructor, instructor=True).instructor
+    if course is None:
+        course = Course(slug=spec.slug)
+        session.add(course)
+    for attr in ("title", "subtitle", "description", "category", "level", "language",
+                 "price_cents", "currency", "published"):
+        setattr(course, attr, getattr(spec, attr))
+    course.instructor = instructor
+    existing = {lesson.key: lesson for lesson in course.lessons}
+    keep = []
+    for position, ls in enumerate(spec.lessons):
+        lesson = existing.get(ls.key) or Lesson(key=ls.key)
+        lesson.title, lesson.position, lesson.free_preview = ls.title, position, ls.free_preview
+        lesson.filename = f"{ls.key}.ipynb"
+        keep.append(lesson)
+        digest = notebooks.sha256(ls.source_text)
+        latest = lesson.versions[-1] if lesson.versions else None
+        if latest is None or latest.source_sha256 != digest:
+            lesson.versions.append(
+                LessonVersion(number=(latest.number if latest else 0) + 1, source_sha256=digest,
+                              source_notebook=ls.source_text, student_notebook=ls.student_text)
+            )
+    course.lessons = keep
+    session.flush()
+    return course
+
+
+def import_folders(session: Session, folders: list[Path]) -> list[Course]:
+    """Validate every folder first, then import them all in the caller's transaction."""
+    specs = [load_course_folder(f) for f in folders]
+    slugs = [s.slug for s in specs]
+    duplicates = sorted({s for s in slugs if slugs.count(s) > 1})
+    if duplicates:
+        raise CourseFormatError(f"duplicate course slug(s) in this import: {', '.join(duplicates)}")
+    return [import_course(session, spec) for spec in specs]
+
+
+def course_folders(root: Path | str) -> list[Path]:
+    """A course folder itself, or every ``*/course.toml`` folder below ``root``."""
+    root = Path(root)
+    if (root / "course.toml").is_file():
+        return [root]
+    folders = sorted(p.parent for p in root.glob("*/course.toml"))
+    if not folders:
+        raise CourseFormatError(f"{root}: no course.toml here or in its subfolders")
+    return folders

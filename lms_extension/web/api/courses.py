@@ -1,0 +1,98 @@
+"""``/api/v1/courses``: the public catalog, enrollment and lesson delivery."""
+from __future__ import annotations
+
+from ...errors import InvalidInput
+from ...services import catalog, enrollments
+from ..base import APIHandler
+
+
+def course_summary(course) -> dict:
+    return {
+        "slug": course.slug, "title": course.title, "subtitle": course.subtitle,
+        "price_cents": course.price_cents, "currency": course.currency,
+        "category": course.category, "level": course.level, "language": course.language,
+        "instructor": course.instructor.user.hub_name if course.instructor else None,
+    }
+
+
+def parse_catalog_query(handler) -> catalog.CatalogQuery:
+    def integer(name: str, default: int) -> int:
+        raw = handler.get_query_argument(name, str(default))
+        try:
+            return int(raw)
+        except ValueError:
+            raise InvalidInput(f"{name} must be a whole number, got {raw!r}") from None
+
+    free = handler.get_query_argument("free", "")
+    if free not in ("", "true", "false"):
+        raise InvalidInput("free must be true or false")
+    return catalog.CatalogQuery(
+        q=handler.get_query_argument("q", "").strip(),
+        category=handler.get_query_argument("category", ""),
+        level=handler.get_query_argument("level", ""),
+        free={"": None, "true": True, "false": False}[free],
+        sort=handler.get_query_argument("sort", "newest"),
+        limit=integer("limit", 24),
+        offset=integer("offset", 0),
+    )
+
+
+class CoursesAPI(APIHandler):
+    def get(self):
+        page = catalog.list_courses(self.db, parse_catalog_query(self))
+        self.write_json({
+            "total": page.total, "limit": page.query.limit, "offset": page.query.offset,
+            "courses": [course_summary(c) for c in page.courses],
+        })
+
+
+class CourseAPI(APIHandler):
+    def get(self, slug: str):
+        course = catalog.get_course(self.db, slug, viewer=self.lms_user)
+        self.write_json({
+            **course_summary(course),
+            "description": course.description,
+            "lessons": [{"id": ls.key, "title": ls.title, "free_preview": ls.free_preview}
+                        for ls in course.lessons],
+        })
+
+
+class EnrollAPI(APIHandler):
+    def post(self, slug: str):
+        self.json_body()  # rejects a malformed body even though none is needed
+        user = self.require_user()
+        enrollment, created = enrollments.enroll(self.db, user, slug)
+        self.db.commit()
+        self.write_json({"course": slug, "source": enrollment.source,
+                         "enrolled_at": enrollment.created_at.isoformat()}, 201 if created else 200)
+
+
+class LessonNotebookAPI(APIHandler):
+    """The student version of a lesson notebook; the lms_extension calls this with the user's token."""
+
+    def get(self, slug: str, lesson_key: str):
+        delivery = enrollments.deliver_lesson(self.db, self.lms_user, slug, lesson_key)
+        self.db.commit()
+        self.write_json({"course": delivery.course_slug, "lesson": delivery.lesson_key,
+                         "filename": delivery.filename, "version": delivery.version,
+                         "notebook": delivery.notebook})
+
+
+class MyEnrollmentsAPI(APIHandler):
+    def get(self):
+        user = self.require_user()
+        rows = enrollments.enrollments_for(self.db, user)
+        self.write_json({"enrollments": [
+            {"course": course_summary(e.course), "source": e.source,
+             "enrolled_at": e.created_at.isoformat(), "last_lesson": e.last_lesson_key}
+            for e in rows
+        ]})
+
+
+default_handlers = [
+    (r"api/v1/courses", CoursesAPI),
+    (r"api/v1/courses/([^/]+)", CourseAPI),
+    (r"api/v1/courses/([^/]+)/enroll", EnrollAPI),
+    (r"api/v1/courses/([^/]+)/lessons/([^/]+)/notebook", LessonNotebookAPI),
+    (r"api/v1/me/enrollments", MyEnrollmentsAPI),
+]

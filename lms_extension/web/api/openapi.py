@@ -1,0 +1,111 @@
+"""The OpenAPI document of ``/api/v1``. A test checks it against the routes and responses."""
+from __future__ import annotations
+
+from ..base import APIHandler
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _resp(description: str, schema: dict | None = None) -> dict:
+    body = {"description": description}
+    if schema is not None:
+        body["content"] = {"application/json": {"schema": schema}}
+    return body
+
+
+def _errors(*codes: int) -> dict:
+    text = {400: "Bad input", 401: "Not logged in", 402: "Payment required", 403: "Forbidden",
+            404: "Not found", 413: "Body too large"}
+    return {str(c): _resp(text[c], _ERROR) for c in codes}
+
+
+SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def document(server_prefix: str) -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Jupyter LMS API", "version": "1"},
+        "servers": [{"url": server_prefix.rstrip("/") + "/api/v1"}],
+        "components": {
+            "securitySchemes": {"hubToken": {"type": "apiKey", "in": "header", "name": "Authorization",
+                                             "description": "'token <JupyterHub API token>'"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["status", "message"], "properties": {
+                    "status": {"type": "integer"}, "error": {"type": "string"},
+                    "message": {"type": "string"}}},
+                "CourseSummary": {"type": "object",
+                                  "required": ["slug", "title", "price_cents", "currency", "category", "level"],
+                                  "properties": {
+                                      "slug": {"type": "string"}, "title": {"type": "string"},
+                                      "subtitle": {"type": "string"}, "price_cents": {"type": "integer"},
+                                      "currency": {"type": "string"}, "category": {"type": "string"},
+                                      "level": {"type": "string", "enum": ["beginner", "intermediate", "advanced"]},
+                                      "language": {"type": "string"},
+                                      "instructor": {"type": "string", "nullable": True}}},
+                "Enrollment": {"type": "object", "required": ["course", "source", "enrolled_at"],
+                               "properties": {"course": {"type": "string"}, "source": {"type": "string"},
+                                              "enrolled_at": {"type": "string"}}},
+                "Lesson": {"type": "object", "required": ["id", "title", "free_preview"], "properties": {
+                    "id": {"type": "string"}, "title": {"type": "string"}, "free_preview": {"type": "boolean"}}},
+            },
+        },
+        "paths": {
+            "/courses": {"get": {
+                "summary": "List published courses", "parameters": [
+                    {"name": n, "in": "query", "required": False, "schema": s} for n, s in (
+                        ("q", {"type": "string", "maxLength": 200}),
+                        ("category", {"type": "string"}),
+                        ("level", {"type": "string", "enum": ["beginner", "intermediate", "advanced"]}),
+                        ("free", {"type": "boolean"}),
+                        ("sort", {"type": "string", "enum": ["newest", "title", "price_asc", "price_desc"]}),
+                        ("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
+                        ("offset", {"type": "integer", "minimum": 0}))],
+                "responses": {"200": _resp("A page of courses", {
+                    "type": "object", "required": ["total", "courses"], "properties": {
+                        "total": {"type": "integer"}, "limit": {"type": "integer"},
+                        "offset": {"type": "integer"},
+                        "courses": {"type": "array", "items": {"$ref": "#/components/schemas/CourseSummary"}}}}),
+                    **_errors(400)}}},
+            "/courses/{slug}": {"get": {
+                "summary": "One course with its lessons", "parameters": [SLUG],
+                "responses": {"200": _resp("The course", {"allOf": [
+                    {"$ref": "#/components/schemas/CourseSummary"},
+                    {"type": "object", "required": ["lessons"], "properties": {
+                        "description": {"type": "string"},
+                        "lessons": {"type": "array", "items": {"$ref": "#/components/schemas/Lesson"}}}}]}),
+                    **_errors(404)}}},
+            "/courses/{slug}/enroll": {"post": {
+                "summary": "Enroll in a free course", "security": [{"hubToken": []}], "parameters": [SLUG],
+                "responses": {
+                    "201": _resp("Enrolled", {"$ref": "#/components/schemas/Enrollment"}),
+                    "200": _resp("Already enrolled", {"$ref": "#/components/schemas/Enrollment"}),
+                    **_errors(400, 401, 402, 404, 413)}}},
+            "/courses/{slug}/lessons/{lesson}/notebook": {"get": {
+                "summary": "The student version of a lesson notebook (enrolled users or free previews)",
+                "parameters": [SLUG, {"name": "lesson", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _resp("The notebook", {
+                    "type": "object", "required": ["course", "lesson", "filename", "version", "notebook"],
+                    "properties": {"course": {"type": "string"}, "lesson": {"type": "string"},
+                                   "filename": {"type": "string"}, "version": {"type": "integer"},
+                                   "notebook": {"type": "string", "description": "nbformat 4 JSON"}}}),
+                    **_errors(403, 404)}}},
+            "/me/enrollments": {"get": {
+                "summary": "My enrollments", "security": [{"hubToken": []}],
+                "responses": {"200": _resp("Enrollments", {
+                    "type": "object", "required": ["enrollments"], "properties": {"enrollments": {
+                        "type": "array", "items": {"type": "object", "properties": {
+                            "course": {"$ref": "#/components/schemas/CourseSummary"},
+                            "source": {"type": "string"}, "enrolled_at": {"type": "string"},
+                            "last_lesson": {"type": "string", "nullable": True}}}}}}),
+                    **_errors(401)}}},
+        },
+    }
+
+
+class OpenAPIHandler(APIHandler):
+    def get(self):
+        self.write_json(document(self.config.service_prefix))
+
+
+default_handlers = [(r"api/v1/openapi.json", OpenAPIHandler)]

@@ -1,0 +1,57 @@
+"""The LMS service: a Tornado application mounted by JupyterHub at ``/services/lms/``."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jupyterhub.services.auth import HubOAuthCallbackHandler
+from tornado import web
+
+from ..config import LMSConfig
+from ..db import check_revision, make_engine, session_factory
+from .api import courses as courses_api
+from .api import openapi
+from .base import NotFoundHandler
+from .pages import catalog as catalog_pages
+from .pages import teach as teach_pages
+
+HERE = Path(__file__).resolve().parent.parent
+HANDLER_MODULES = (catalog_pages, teach_pages, courses_api, openapi)
+
+
+def _money(cents: int, currency: str) -> str:
+    if cents == 0:
+        return "Free"
+    symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get(currency.lower())
+    amount = f"{cents / 100:,.2f}"
+    return f"{symbol}{amount}" if symbol else f"{amount} {currency.upper()}"
+
+
+def jinja_env() -> Environment:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env.filters["money"] = _money
+    return env
+
+
+def make_app(config: LMSConfig, engine=None) -> web.Application:
+    engine = engine or make_engine(config.db_url)
+    if config.check_schema:
+        check_revision(engine)
+    prefix = config.service_prefix
+    handlers = [(prefix + "oauth_callback", HubOAuthCallbackHandler)]
+    for module in HANDLER_MODULES:
+        handlers += [(prefix + pattern, handler) for pattern, handler in module.default_handlers]
+    handlers.append((re.escape(prefix.rstrip("/")) + r"/?(?!static/).*", NotFoundHandler))
+    return web.Application(
+        handlers,
+        lms_config=config,
+        session_factory=session_factory(engine),
+        engine=engine,
+        jinja_env=jinja_env(),
+        static_path=str(HERE / "static"),
+        static_url_prefix=prefix + "static/",
+        xsrf_cookies=True,
+        cookie_secret=config.cookie_secret,
+    )

@@ -1,0 +1,165 @@
+"""Handler base classes and the one place that maps errors to HTTP.
+
+Handlers parse, authorize, call a service and render. Every error ends in ``write_error``:
+JSON ``{"status", "error", "message"}`` under ``/api/``, an HTML page otherwise; the
+request's database session is rolled back there.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
+from sqlalchemy.orm import Session
+from tornado import web
+
+from ..errors import InvalidInput, LMSError, NotAuthenticated, PayloadTooLarge
+from ..models import User
+from ..services.users import sync_hub_user
+
+log = logging.getLogger("lms.web")
+
+
+class BaseHandler(HubOAuthenticated, web.RequestHandler):
+    """Common plumbing: a database session per request, the LMS user, error rendering."""
+
+    _db: Session | None = None
+    _lms_user: User | None | bool = False  # False: not looked up yet
+
+    @property
+    def config(self):
+        return self.settings["lms_config"]
+
+    @property
+    def db(self) -> Session:
+        if self._db is None:
+            self._db = self.settings["session_factory"]()
+        return self._db
+
+    @property
+    def is_api(self) -> bool:
+        return self.request.path.startswith(self.config.service_prefix + "api/")
+
+    async def prepare(self):
+        self._check_body_size()
+        # identify the user without blocking the event loop (HubAuth's sync path uses a thread)
+        model = await self.hub_auth.get_user(self, sync=False)
+        try:
+            self._hub_auth_user_cache = self.check_hub_user(model) if model else None
+        except UserNotAllowed:
+            self._hub_auth_user_cache = None
+
+    def _check_body_size(self):
+        length = self.request.headers.get("Content-Length")
+        if length is not None:
+            try:
+                too_big = int(length) > self.config.max_body_bytes
+            except ValueError:
+                raise InvalidInput("Content-Length is not a number") from None
+            if too_big:
+                raise PayloadTooLarge(
+                    f"request body is larger than the limit of {self.config.max_body_bytes} bytes"
+                )
+
+    @property
+    def lms_user(self) -> User | None:
+        """The LMS row of the authenticated hub user, created on first sight."""
+        if self._lms_user is False:
+            model = self.current_user
+            self._lms_user = sync_hub_user(self.db, model) if model and model.get("kind", "user") == "user" else None
+            if self._lms_user is not None:
+                self.db.commit()
+        return self._lms_user
+
+    def require_user(self) -> User:
+        user = self.lms_user
+        if user is None:
+            raise NotAuthenticated("log in first (send 'Authorization: token <JupyterHub API token>')")
+        return user
+
+    def json_body(self) -> Any:
+        if not self.request.body:
+            return {}
+        try:
+            return json.loads(self.request.body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"malformed JSON body: {exc}") from None
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps(data, default=str))
+
+    def on_finish(self):
+        if self._db is not None:
+            self._db.close()
+
+    def log_exception(self, typ, value, tb):
+        if isinstance(value, LMSError):
+            log.info("%s %s -> %s: %s", self.request.method, self.request.uri, value.status, value.message)
+        else:
+            super().log_exception(typ, value, tb)
+
+    def _handle_request_exception(self, e):
+        if self._db is not None:
+            self._db.rollback()
+        if isinstance(e, LMSError) and not self._finished:
+            self.log_exception(type(e), e, None)
+            self.send_error(e.status, exc_info=(type(e), e, None))
+            return
+        super()._handle_request_exception(e)
+
+    def write_error(self, status_code: int, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, LMSError):
+            message, code, details = exc.message, exc.code, exc.details
+        elif isinstance(exc, web.HTTPError) and exc.log_message:
+            message, code, details = exc.log_message % exc.args if exc.args else exc.log_message, "http_error", {}
+        else:
+            message = HTTPStatus(status_code).phrase if status_code in HTTPStatus._value2member_map_ else "Error"
+            code, details = "http_error", {}
+        if status_code >= 500:
+            message = "Internal server error. It has been logged."
+        if self.is_api:
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.finish(json.dumps({"status": status_code, "error": code, "message": message, **details}))
+        else:
+            self.finish(self.render_template("error.html", status_code=status_code, message=message))
+
+    def render_template(self, name: str, **ns) -> str:
+        env = self.settings["jinja_env"]
+        return env.get_template(name).render(
+            prefix=self.config.service_prefix, hub_prefix=self.config.hub_prefix,
+            user=self._page_user(),
+            xsrf_form_html=self.xsrf_form_html, static=self.static_asset, **ns,
+        )
+
+    def _page_user(self) -> User | None:
+        try:
+            return self.lms_user
+        except Exception:  # an error page must render even when the hub is unreachable
+            return None
+
+    def static_asset(self, path: str) -> str:
+        return self.static_url(path)
+
+    def render_page(self, name: str, **ns) -> None:
+        self.finish(self.render_template(name, **ns))
+
+
+class APIHandler(BaseHandler):
+    """JSON only; token-authenticated requests skip xsrf as JupyterHub does."""
+
+    def check_xsrf_cookie(self):
+        # xsrf protects cookie sessions only; token and anonymous requests are checked by auth
+        if self.request.headers.get("Authorization") or self.hub_auth.cookie_name not in self.request.cookies:
+            return None
+        return super().check_xsrf_cookie()
+
+
+class NotFoundHandler(BaseHandler):
+    async def prepare(self):
+        await super().prepare()
+        raise web.HTTPError(404, "no such page: %s", self.request.path)

@@ -1,0 +1,96 @@
+"""Server-rendered pages: catalog, course page, enroll, my learning."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from tornado import web
+
+from ...errors import PaymentRequired
+from ...services import catalog, enrollments
+from ..api.courses import parse_catalog_query
+from ..base import BaseHandler
+from ..markdown import render_markdown
+
+LEVELS = ("beginner", "intermediate", "advanced")
+
+
+def lesson_open_url(hub_prefix: str, slug: str, lesson_key: str) -> str:
+    """One click starts the student's server if needed and opens the lesson there."""
+    return f"{hub_prefix}user-redirect/lms/open?" + urlencode({"course": slug, "lesson": lesson_key})
+
+
+class CatalogPage(BaseHandler):
+    def get(self):
+        query = parse_catalog_query(self)
+        page = catalog.list_courses(self.db, query)
+        counts = catalog.lesson_count(self.db, [c.id for c in page.courses])
+        self.render_page("catalog.html", page=page, counts=counts,
+                         categories=catalog.categories(self.db), levels=LEVELS, sorts=catalog.SORTS)
+
+
+class CoursePage(BaseHandler):
+    def get(self, slug: str):
+        user = self.lms_user
+        course = catalog.get_course(self.db, slug, viewer=user)
+        enrollment = enrollments.find_enrollment(self.db, user, course) if user else None
+        resume = enrollments.resume_lesson(course, enrollment) if enrollment else None
+        self.render_page(
+            "course.html", course=course, enrollment=enrollment, resume=resume,
+            description_html=render_markdown(course.description),
+            open_url=lambda key: lesson_open_url(self.config.hub_prefix, course.slug, key),
+            login_url=f"{self.config.service_prefix}login?" + urlencode({"next": self.request.uri}),
+        )
+
+
+class EnrollPage(BaseHandler):
+    @web.authenticated
+    def post(self, slug: str):
+        user = self.require_user()
+        try:
+            enrollments.enroll(self.db, user, slug)
+        except PaymentRequired:
+            self.db.rollback()
+            self.redirect(f"{self.config.service_prefix}courses/{slug}?payment=required")
+            return
+        self.db.commit()
+        self.redirect(f"{self.config.service_prefix}courses/{slug}?enrolled=1")
+
+
+class MyLearningPage(BaseHandler):
+    @web.authenticated
+    def get(self):
+        user = self.require_user()
+        rows = enrollments.enrollments_for(self.db, user)
+        started = enrollments.started_counts(self.db, user, [e.course_id for e in rows])
+        items = []
+        for e in rows:
+            total = len(e.course.lessons)
+            resume = enrollments.resume_lesson(e.course, e)
+            items.append({
+                "enrollment": e, "course": e.course, "total": total,
+                "started": started.get(e.course_id, 0),
+                "percent": round(100 * started.get(e.course_id, 0) / total) if total else 0,
+                "resume": resume,
+                "resume_url": lesson_open_url(self.config.hub_prefix, e.course.slug, resume.key) if resume else None,
+            })
+        self.render_page("my_learning.html", items=items)
+
+
+class LoginPage(BaseHandler):
+    """Public pages link here; the hub's OAuth flow returns the user to ``next``."""
+
+    @web.authenticated
+    def get(self):
+        target = self.get_query_argument("next", self.config.service_prefix)
+        if not target.startswith(self.config.service_prefix):  # no open redirects
+            target = self.config.service_prefix
+        self.redirect(target)
+
+
+default_handlers = [
+    (r"login", LoginPage),
+    (r"", CatalogPage),
+    (r"courses/([^/]+)", CoursePage),
+    (r"courses/([^/]+)/enroll", EnrollPage),
+    (r"my-learning", MyLearningPage),
+]

@@ -1,0 +1,17 @@
+"""Pages for instructors."""
+from __future__ import annotations
+
+from tornado import web
+
+from ...services import teaching
+from ..base import BaseHandler
+
+
+class TeachPage(BaseHandler):
+    @web.authenticated
+    def get(self):
+        rows = teaching.courses_taught(self.db, self.require_user())
+        self.render_page("teach.html", rows=rows)
+
+
+default_handlers = [(r"teach", TeachPage)]
