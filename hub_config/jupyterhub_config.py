@@ -24,7 +24,8 @@ c.ConfigurableHTTPProxy.command = [str(Path(sys.executable).parent / "configurab
 c.ConfigurableHTTPProxy.pid_file = str(s.data_dir / "jupyterhub-proxy.pid")
 c.JupyterHub.db_url = os.environ.get("LMS_HUB_DB_URL") or f"sqlite:///{s.data_dir / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(s.data_dir / "jupyterhub_cookie_secret")
-c.JupyterHub.default_url = "/services/lms/"
+# after the hub login, the LMS login completes its OAuth handshake and shows the catalog
+c.JupyterHub.default_url = "/services/lms/login"
 c.JupyterHub.cleanup_servers = True
 
 # identity: NativeAuthenticator (sign-up + login), demo users in demo mode

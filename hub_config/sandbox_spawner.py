@@ -85,10 +85,12 @@ class SandboxSpawner(LocalProcessSpawner):
                 "--unshare-cgroup-try", "--hostname", f"lms-{self.home_name}",
                 "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                 "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/run", "--tmpfs", "/root"]
-        # the interpreter may live under /root (pyenv): bind its prefix back, read-only
+        # the interpreter may live under /root (pyenv): bind its top folder back, read-only
+        # (binding a deeper path would make bwrap create the parents with mode 0700)
         prefix = Path(sys.base_prefix).resolve()
-        if str(prefix).startswith("/root/"):
-            argv += ["--ro-bind", str(prefix), str(prefix)]
+        if prefix.parts[:2] == ("/", "root") and len(prefix.parts) > 2:
+            top = Path("/root", prefix.parts[2])
+            argv += ["--ro-bind", str(top), str(top)]
         hidden = [str(Path(self.homes_dir).resolve().parent)] + [d for d in self.hidden_dirs.split(os.pathsep) if d]
         for path in hidden:
             argv += ["--tmpfs", path]

@@ -1,0 +1,83 @@
+"""Shared fixtures: real SQLite and PostgreSQL databases built by ``alembic upgrade head``."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from lms_extension.db import make_engine, session_factory, upgrade
+
+REPO = Path(__file__).resolve().parent.parent
+COURSES = REPO / "courses"
+PG_ADMIN_URL = os.environ.get("LMS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_available() -> bool:
+    try:
+        with create_engine(PG_ADMIN_URL).connect() as conn:
+            conn.execute(text("select 1"))
+        return True
+    except Exception:
+        return False
+
+
+def _new_pg_database() -> tuple[str, callable]:
+    name = f"lms_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_url(request, tmp_path_factory):
+    """An empty database of each kind the product supports, for the whole session."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'lms.sqlite'}"
+        return
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}; .ci/run starts it")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (start it to run the PostgreSQL half)")
+    url, drop = _new_pg_database()
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="session")
+def engine(db_url):
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    """Each test in a transaction that is rolled back at the end (savepoints inside work)."""
+    connection = engine.connect()
+    outer = connection.begin()
+    factory = session_factory(connection)
+    sess = factory(join_transaction_mode="create_savepoint")
+    yield sess
+    sess.close()
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def fresh_engine(tmp_path):
+    """A brand-new, un-migrated SQLite database for migration tests."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'fresh.sqlite'}")
+    yield engine
+    engine.dispose()

@@ -1,0 +1,137 @@
+"""Courses as files: validation, clear errors, nothing half-imported, versions."""
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from lms_extension.errors import Conflict, CourseFormatError
+from lms_extension.models import Course, LessonVersion
+from lms_extension.services.course_import import (
+    course_folders, import_course, import_folders, load_course_folder,
+)
+from tests.conftest import COURSES
+from tests.factories import MINIMAL_NOTEBOOK, write_course
+
+
+def course_count(session):
+    return session.scalar(select(func.count(Course.id)))
+
+
+def test_bundled_courses_import(session):
+    courses = import_folders(session, course_folders(COURSES))
+    by_slug = {c.slug: c for c in courses}
+    assert {"python-for-beginners", "data-analysis-with-pandas", "algorithms-cpp-java"} <= set(by_slug)
+    assert by_slug["python-for-beginners"].price_cents == 0
+    assert len(by_slug["python-for-beginners"].lessons) >= 6
+    assert by_slug["data-analysis-with-pandas"].price_cents > 0
+    assert len(by_slug["data-analysis-with-pandas"].lessons) >= 5
+    assert by_slug["algorithms-cpp-java"].price_cents > 0
+    assert len(by_slug["algorithms-cpp-java"].lessons) >= 4
+    for course in courses:
+        assert any(ls.free_preview for ls in course.lessons), course.slug
+
+
+def test_student_version_has_no_solutions_or_hidden_tests(session, tmp_path):
+    course = import_course(session, load_course_folder(write_course(tmp_path)))
+    version = course.lessons[0].versions[-1]
+    assert "SECRET-HIDDEN" in version.source_notebook
+    assert "SECRET-HIDDEN" not in version.student_notebook
+    assert "return x * x" not in version.student_notebook
+    assert "BEGIN SOLUTION" not in version.student_notebook
+    student = json.loads(version.student_notebook)
+    test_cell = student["cells"][2]
+    assert "".join(test_cell["source"]).strip() == "assert square(3) == 9"
+    assert test_cell["metadata"]["nbgrader"]["checksum"]
+
+
+def test_reimport_unchanged_keeps_version_changed_adds_one(session, tmp_path):
+    folder = write_course(tmp_path)
+    import_course(session, load_course_folder(folder))
+    import_course(session, load_course_folder(folder))
+    nb = dict(MINIMAL_NOTEBOOK)
+    nb["cells"] = [*MINIMAL_NOTEBOOK["cells"], {"cell_type": "markdown", "id": "more", "metadata": {}, "source": "More"}]
+    (folder / "lessons" / "l1.ipynb").write_text(json.dumps(nb))
+    course = import_course(session, load_course_folder(folder))
+    numbers = {ls.key: [v.number for v in ls.versions] for ls in course.lessons}
+    assert numbers == {"l1": [1, 2], "l2": [1]}
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda f: (f / "course.toml").write_text("slug = 'x\n[[lessons]"), "invalid TOML"),
+    (lambda f: (f / "lessons" / "l2.ipynb").unlink(), "not found"),
+    (lambda f: (f / "lessons" / "l1.ipynb").write_text("{not json"), "not a valid Jupyter notebook"),
+    (lambda f: (f / "course.toml").write_text((f / "course.toml").read_text().replace('level = "beginner"', 'level = "expert"')), "level must be one of"),
+    (lambda f: (f / "course.toml").write_text((f / "course.toml").read_text().replace("price_cents = 0", "price_cents = -5")), "price_cents"),
+    (lambda f: (f / "course.toml").write_text((f / "course.toml").read_text().replace('id = "l2"', 'id = "l1"')), "duplicate lesson id"),
+    (lambda f: (f / "course.toml").write_text((f / "course.toml").read_text().replace('lessons/l2.ipynb', '../../etc/passwd')), "leaves the course folder"),
+    (lambda f: (f / "course.toml").write_text((f / "course.toml").read_text() + '\nbogus = 1\n'), "unknown keys"),
+    (lambda f: (f / "course.toml").write_text('title = "no slug"\n'), "missing required key 'slug'"),
+])
+def test_bad_course_gives_clear_error(tmp_path, mutate, message):
+    folder = write_course(tmp_path)
+    mutate(folder)
+    with pytest.raises(CourseFormatError, match=message):
+        load_course_folder(folder)
+
+
+@pytest.mark.parametrize("meta, message", [
+    ({"schema_version": 3, "grade": True, "solution": False, "locked": True, "task": False, "grade_id": "t"}, "needs points"),
+    ({"schema_version": 3, "grade": True, "solution": False, "locked": True, "task": False, "points": 1}, "without a grade_id"),
+    ({"schema_version": 3, "grade": "yes", "solution": False, "locked": True, "task": False, "grade_id": "t", "points": 1}, "malformed nbgrader metadata"),
+    ("not-a-dict", "must be an object"),
+])
+def test_malformed_nbgrader_metadata(tmp_path, meta, message):
+    nb = json.loads(json.dumps(MINIMAL_NOTEBOOK))
+    nb["cells"][2]["metadata"]["nbgrader"] = meta
+    folder = write_course(tmp_path, notebook=nb)
+    with pytest.raises(CourseFormatError, match=message):
+        load_course_folder(folder)
+
+
+def test_duplicate_grade_ids(tmp_path):
+    nb = json.loads(json.dumps(MINIMAL_NOTEBOOK))
+    nb["cells"][2]["metadata"]["nbgrader"]["grade_id"] = "square"
+    with pytest.raises(CourseFormatError, match="duplicate grade_id"):
+        load_course_folder(write_course(tmp_path, notebook=nb))
+
+
+def test_one_bad_course_imports_nothing(session, tmp_path):
+    good = write_course(tmp_path, "good-one")
+    bad = write_course(tmp_path, "bad-one")
+    (bad / "lessons" / "l2.ipynb").unlink()
+    before = course_count(session)
+    with pytest.raises(CourseFormatError):
+        import_folders(session, [good, bad])
+    assert course_count(session) == before
+
+
+def test_duplicate_slug_in_one_import(session, tmp_path):
+    a = write_course(tmp_path / "a", "same")
+    b = write_course(tmp_path / "b", "same")
+    with pytest.raises(CourseFormatError, match="duplicate course slug"):
+        import_folders(session, [a, b])
+
+
+def test_existing_slug_refused_without_replace(session, tmp_path):
+    folder = write_course(tmp_path, "taken")
+    import_course(session, load_course_folder(folder))
+    versions = session.scalar(select(func.count(LessonVersion.id)))
+    with pytest.raises(Conflict, match="already exists"):
+        import_course(session, load_course_folder(folder), replace=False)
+    assert session.scalar(select(func.count(LessonVersion.id))) == versions
+
+
+def test_cli_import_reports_errors_without_traceback(tmp_path, capsys, monkeypatch):
+    from lms_extension.cli import main
+
+    monkeypatch.setenv("LMS_DB_URL", f"sqlite:///{tmp_path / 'cli.sqlite'}")
+    monkeypatch.setenv("LMS_DATA_DIR", str(tmp_path))
+    assert main(["db", "upgrade"]) == 0
+    bad = write_course(tmp_path / "c", "broken")
+    (bad / "course.toml").write_text("slug = [")
+    assert main(["course", "import", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "invalid TOML" in err and "Traceback" not in err
+    good = write_course(tmp_path / "d", "fine")
+    assert main(["course", "import", str(good)]) == 0
+    assert "imported fine" in capsys.readouterr().out

@@ -1,0 +1,71 @@
+"""Lesson notebooks land in the workspace without ever overwriting the student's edits."""
+import json
+
+import pytest
+
+from lms_extension.labserver.workspace import MANIFEST, place_lesson
+
+
+def nb(text):
+    return json.dumps({"cells": [{"cell_type": "markdown", "source": text, "metadata": {}}],
+                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def test_first_open_writes_and_reopen_keeps(tmp_path):
+    placed = place_lesson(tmp_path, "py", "l1", 1, nb("v1"))
+    assert placed.path == tmp_path / "courses/py/l1.ipynb" and placed.newer_beside is None
+    assert json.loads(placed.path.read_text())["cells"][0]["source"] == "v1"
+    again = place_lesson(tmp_path, "py", "l1", 1, nb("v1"))
+    assert again.newer_beside is None and again.version == 1
+
+
+def test_untouched_file_is_upgraded_in_place(tmp_path):
+    place_lesson(tmp_path, "py", "l1", 1, nb("v1"))
+    placed = place_lesson(tmp_path, "py", "l1", 2, nb("v2"))
+    assert placed.newer_beside is None and "v2" in placed.path.read_text()
+    assert json.loads((tmp_path / "courses/py" / MANIFEST).read_text())["l1.ipynb"]["version"] == 2
+
+
+def test_edited_file_is_never_overwritten(tmp_path):
+    first = place_lesson(tmp_path, "py", "l1", 1, nb("v1"))
+    first.path.write_text(nb("MY WORK"))
+    placed = place_lesson(tmp_path, "py", "l1", 2, nb("v2"))
+    assert "MY WORK" in placed.path.read_text()
+    assert placed.newer_beside == tmp_path / "courses/py/l1.v2.ipynb"
+    assert "v2" in placed.newer_beside.read_text()
+    # opening again later does not nag or overwrite
+    later = place_lesson(tmp_path, "py", "l1", 2, nb("v2"))
+    assert later.newer_beside is None and "MY WORK" in later.path.read_text()
+
+
+def test_file_without_manifest_is_treated_as_the_students(tmp_path):
+    folder = tmp_path / "courses/py"
+    folder.mkdir(parents=True)
+    (folder / "l1.ipynb").write_text("mine")
+    placed = place_lesson(tmp_path, "py", "l1", 1, nb("v1"))
+    assert (folder / "l1.ipynb").read_text() == "mine" and placed.newer_beside is not None
+
+
+def test_corrupt_manifest_does_not_lose_work(tmp_path):
+    first = place_lesson(tmp_path, "py", "l1", 1, nb("v1"))
+    first.path.write_text("edited")
+    (tmp_path / "courses/py" / MANIFEST).write_text("{garbage")
+    place_lesson(tmp_path, "py", "l1", 2, nb("v2"))
+    assert first.path.read_text() == "edited"
+
+
+def test_symlink_target_refused(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious")
+    folder = tmp_path / "home/courses/py"
+    folder.mkdir(parents=True)
+    (folder / "l1.ipynb").symlink_to(outside)
+    with pytest.raises(ValueError, match="symlink"):
+        place_lesson(tmp_path / "home", "py", "l1", 1, nb("v1"))
+    assert outside.read_text() == "precious"
+
+
+@pytest.mark.parametrize("course, lesson", [("../etc", "l1"), ("py", "../../x"), ("Py", "l1"), ("py", "")])
+def test_unsafe_ids_refused(tmp_path, course, lesson):
+    with pytest.raises(ValueError):
+        place_lesson(tmp_path, course, lesson, 1, nb("x"))
