@@ -1,0 +1,79 @@
+"""The student path in real Chromium: browse, sign up, log in, enroll, open a lesson in JupyterLab."""
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+CHROMIUM = os.environ.get("LMS_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+FREE = "python-for-beginners"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium) — the browser path is untested here")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-background-networking", "--disable-gpu",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+def test_student_path_in_chromium(browser, sqlite_platform):
+    p = sqlite_platform
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(60_000)
+
+    # a visitor browses the catalog and a course page
+    page.goto(p.lms)
+    expect(page.locator(f'a.card[data-slug="{FREE}"]')).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "catalog.png"), full_page=True)
+    page.select_option('select[name="level"]', "beginner")
+    page.click('button:has-text("Search")')
+    expect(page.locator(f'a.card[data-slug="{FREE}"]')).to_be_visible()
+    page.click(f'a.card[data-slug="{FREE}"]')
+    expect(page.locator("h1")).to_have_text("Python for Beginners")
+
+    # sign up, then log in through the hub
+    page.goto(f"{p.url}/hub/signup")
+    page.fill("#username_input", "brownie")
+    page.fill("#password_input", "brownie-secret-77")
+    page.fill("#password_confirmation_input", "brownie-secret-77")
+    page.click("#signup_submit")
+    expect(page.locator(".alert-success")).to_contain_text("signup was successful")
+    page.goto(f"{p.url}/hub/login")
+    page.fill("#username_input", "brownie")
+    page.fill("#password_input", "brownie-secret-77")
+    page.click("#login_submit")
+    expect(page.locator(".who")).to_have_text("brownie")  # back on the LMS, logged in
+
+    # enroll in the free course and start the first lesson
+    page.goto(f"{p.lms}courses/{FREE}")
+    page.click("#enroll")
+    expect(page.locator(".buybox .ok")).to_contain_text("enrolled")
+    page.click("#resume")
+    # one click: the hub starts the sandboxed server, the extension places the notebook,
+    # JupyterLab opens it
+    notebook = page.locator(".jp-NotebookPanel")
+    expect(notebook).to_be_visible(timeout=120_000)
+    expect(page.locator(".jp-MainAreaWidget .jp-Cell").first).to_be_visible(timeout=60_000)
+    assert "/lab/tree/courses/python-for-beginners/" in page.url
+    page.wait_for_timeout(1500)
+    shot = ARTIFACTS / "student-lesson-in-jupyterlab.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+
+    # "My learning" shows the course with progress and where to continue
+    page.goto(f"{p.lms}my-learning")
+    row = page.locator(f'.learning-row[data-slug="{FREE}"]')
+    expect(row).to_contain_text("1 of")
+    expect(row.locator("a.btn")).to_contain_text("Continue")
+    page.screenshot(path=str(ARTIFACTS / "my-learning.png"))
+    p.stop_server("brownie")
