@@ -8,7 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
-from traitlets import Bool, Integer, Unicode, default
+from traitlets import Bool, Float, Integer, Unicode, default
 from traitlets.config import Configurable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +30,8 @@ class LMSConfig(Configurable):
     max_body_bytes = Integer(1024 * 1024, help="Largest request body accepted; larger ones get 413 (LMS_MAX_BODY_BYTES).").tag(config=True)
     cookie_secret = Unicode(help="Secret signing the service's cookies; every replica needs the same one "
                                  "(LMS_COOKIE_SECRET, else kept in data_dir/lms_cookie_secret).").tag(config=True)
+    catalog_cache_seconds = Float(5.0, help="How long a catalog page may be served from this "
+                                            "replica's cache (LMS_CATALOG_CACHE_SECONDS).").tag(config=True)
     demo = Bool(help="Demo mode: bundled courses, demo users and open signup (LMS_DEMO=1).").tag(config=True)
     check_schema = Bool(True, help="Refuse to start on a database whose schema revision is not the code's.").tag(config=True)
 
@@ -67,6 +69,10 @@ class LMSConfig(Configurable):
             path.touch(mode=0o600)
             path.write_text(secrets.token_hex(32))
         return path.read_text().strip()
+
+    @default("catalog_cache_seconds")
+    def _catalog_cache_seconds(self):
+        return float(_env("LMS_CATALOG_CACHE_SECONDS", "5"))
 
     @default("demo")
     def _demo(self):

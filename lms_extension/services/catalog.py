@@ -1,6 +1,8 @@
 """The public catalog: listing, filtering and sorting published courses."""
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
@@ -44,8 +46,30 @@ class CatalogQuery:
 
 
 @dataclass(frozen=True)
+class CourseCard:
+    """What a catalog listing shows of a course: plain values, safe to cache and share."""
+
+    id: int
+    slug: str
+    title: str
+    subtitle: str
+    price_cents: int
+    currency: str
+    category: str
+    level: str
+    language: str
+    instructor: str | None
+    lesson_count: int
+
+    def public(self) -> dict:
+        return {"slug": self.slug, "title": self.title, "subtitle": self.subtitle,
+                "price_cents": self.price_cents, "currency": self.currency, "category": self.category,
+                "level": self.level, "language": self.language, "instructor": self.instructor}
+
+
+@dataclass(frozen=True)
 class CatalogPage:
-    courses: list[Course]
+    courses: list[CourseCard]
     total: int
     query: CatalogQuery
 
@@ -77,7 +101,52 @@ def list_courses(session: Session, query: CatalogQuery) -> CatalogPage:
         stmt.options(selectinload(Course.instructor).selectinload(Instructor.user))
         .order_by(*SORTS[query.sort]).limit(query.limit).offset(query.offset)
     ).all()
-    return CatalogPage(courses=list(rows), total=total, query=query)
+    counts = lesson_count(session, [c.id for c in rows])
+    cards = [CourseCard(
+        id=c.id, slug=c.slug, title=c.title, subtitle=c.subtitle, price_cents=c.price_cents,
+        currency=c.currency, category=c.category, level=c.level, language=c.language,
+        instructor=c.instructor.user.display_name if c.instructor else None,
+        lesson_count=counts.get(c.id, 0),
+    ) for c in rows]
+    return CatalogPage(courses=cards, total=total, query=query)
+
+
+class CatalogCache:
+    """Catalog pages cached per query for a few seconds.
+
+    The catalog is read far more often than it changes; a short TTL bounds how stale a
+    replica can be (each replica keeps its own copy until a shared cache replaces this).
+    ``clear()`` is called after writes made in this process (imports, publishing).
+    """
+
+    def __init__(self, ttl_seconds: float = 5.0, max_entries: int = 2048, clock=time.monotonic):
+        self.ttl, self.max_entries, self.clock = ttl_seconds, max_entries, clock
+        self._entries: OrderedDict[CatalogQuery, tuple[float, CatalogPage]] = OrderedDict()
+        self._categories: tuple[float, list[str]] | None = None
+
+    def list_courses(self, session: Session, query: CatalogQuery) -> CatalogPage:
+        query = query.validated()
+        now = self.clock()
+        hit = self._entries.get(query)
+        if hit is not None and hit[0] > now:
+            self._entries.move_to_end(query)
+            return hit[1]
+        page = list_courses(session, query)
+        self._entries[query] = (now + self.ttl, page)
+        self._entries.move_to_end(query)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return page
+
+    def categories(self, session: Session) -> list[str]:
+        now = self.clock()
+        if self._categories is None or self._categories[0] <= now:
+            self._categories = (now + self.ttl, categories(session))
+        return self._categories[1]
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._categories = None
 
 
 def categories(session: Session) -> list[str]:

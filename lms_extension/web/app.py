@@ -1,15 +1,18 @@
 """The LMS service: a Tornado application mounted by JupyterHub at ``/services/lms/``."""
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jupyterhub.services.auth import HubOAuthCallbackHandler
 from tornado import web
+from tornado.log import access_log
 
 from ..config import LMSConfig
 from ..db import check_revision, make_engine, session_factory
+from ..services.catalog import CatalogCache
 from .api import courses as courses_api
 from .api import openapi
 from .base import NotFoundHandler
@@ -35,6 +38,15 @@ def jinja_env() -> Environment:
     return env
 
 
+def log_request(handler) -> None:
+    """Errors at warning level, the rest at debug: per-request logging costs throughput."""
+    status = handler.get_status()
+    level = logging.WARNING if status >= 400 else logging.DEBUG
+    if access_log.isEnabledFor(level):
+        access_log.log(level, "%d %s %.2fms", status, handler._request_summary(),
+                       1000.0 * handler.request.request_time())
+
+
 def make_app(config: LMSConfig, engine=None) -> web.Application:
     engine = engine or make_engine(config.db_url)
     if config.check_schema:
@@ -50,6 +62,8 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
         session_factory=session_factory(engine),
         engine=engine,
         jinja_env=jinja_env(),
+        catalog_cache=CatalogCache(config.catalog_cache_seconds),
+        log_function=log_request,
         static_path=str(HERE / "static"),
         static_url_prefix=prefix + "static/",
         xsrf_cookies=True,

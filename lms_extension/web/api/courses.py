@@ -39,10 +39,10 @@ def parse_catalog_query(handler) -> catalog.CatalogQuery:
 
 class CoursesAPI(APIHandler):
     def get(self):
-        page = catalog.list_courses(self.db, parse_catalog_query(self))
+        page = self.settings["catalog_cache"].list_courses(self.db, parse_catalog_query(self))
         self.write_json({
             "total": page.total, "limit": page.query.limit, "offset": page.query.offset,
-            "courses": [course_summary(c) for c in page.courses],
+            "courses": [card.public() for card in page.courses],
         })
 
 

@@ -22,10 +22,9 @@ def lesson_open_url(hub_prefix: str, slug: str, lesson_key: str) -> str:
 class CatalogPage(BaseHandler):
     def get(self):
         query = parse_catalog_query(self)
-        page = catalog.list_courses(self.db, query)
-        counts = catalog.lesson_count(self.db, [c.id for c in page.courses])
-        self.render_page("catalog.html", page=page, counts=counts,
-                         categories=catalog.categories(self.db), levels=LEVELS, sorts=catalog.SORTS)
+        page = self.settings["catalog_cache"].list_courses(self.db, query)
+        self.render_page("catalog.html", page=page,
+                         categories=self.settings["catalog_cache"].categories(self.db), levels=LEVELS, sorts=catalog.SORTS)
 
 
 class CoursePage(BaseHandler):
