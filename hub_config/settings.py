@@ -35,7 +35,6 @@ class HubSettings:
     cpu_limit: float
     docker_image: str
     open_signup: bool
-    admin_approval: bool
     allow_2fa: bool
     extra: dict = field(default_factory=dict)
 
@@ -64,7 +63,6 @@ def load() -> HubSettings:
         cpu_limit=float(_env("LMS_CPU_LIMIT", "1.0")),
         docker_image=_env("LMS_DOCKER_IMAGE", "jupyter-lms/student:latest"),
         open_signup=_env("LMS_OPEN_SIGNUP", "1" if demo else "0") == "1",
-        admin_approval=_env("LMS_ADMIN_APPROVAL", "0" if demo else "1") == "1",
         allow_2fa=_env("LMS_ALLOW_2FA", "1") == "1",
     )
 

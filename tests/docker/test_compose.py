@@ -62,7 +62,6 @@ def test_compose_services_and_environment(compose):
     for env in (hub["environment"], worker["environment"]):
         assert re.fullmatch(r"postgresql\+psycopg://lms:\$\{LMS_DB_PASSWORD:\?[^}]*\}@127\.0\.0\.1:5432/lms",
                             env["LMS_DB_URL"])
-        assert env["LMS_REDIS_URL"] == "redis://127.0.0.1:6379/0"
         assert env["LMS_DEMO"] == "0"
     assert hub["environment"]["LMS_HUB_DB_URL"].endswith("@127.0.0.1:5432/jupyterhub")
     assert worker["command"] == ["lms", "worker"] and worker["deploy"]["replicas"] >= 2
