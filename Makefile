@@ -3,6 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 EXT_CONF := $(VENV)/etc/jupyter/jupyter_server_config.d/lms_extension.json
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 .PHONY: run test setup setup-test clean-data
 
@@ -10,8 +11,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test]'
-	@# editable installs skip data-files: enable the server extension in the venv by hand
-	mkdir -p $(dir $(EXT_CONF)) && cp lms_extension/labserver/etc/jupyter_server_config.d/lms_extension.json $(EXT_CONF)
+	@# editable installs skip data-files: put the extension's config into the venv by hand
+	mkdir -p $(dir $(EXT_CONF)) $(dir $(LAB_OVERRIDES))
+	cp lms_extension/labserver/etc/jupyter_server_config.d/lms_extension.json $(EXT_CONF)
+	cp lms_extension/labserver/etc/lab-settings/overrides.json $(LAB_OVERRIDES)
 	touch $@
 
 setup: $(STAMP)
