@@ -23,7 +23,7 @@ import requests
 
 from lms_extension.db import make_engine, session_factory, upgrade
 from benchmarks.seed import seed_courses
-from tests.e2e.platform import free_port
+from tests.e2e.platform import Platform, free_port
 
 HELLO_APP = """
 import asyncio, sys
@@ -72,6 +72,8 @@ def main(argv=None) -> None:
     ap.add_argument("--courses", type=int, default=10_000)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--db-url", default="", help="default: a fresh SQLite file")
+    ap.add_argument("--through-proxy", action="store_true",
+                    help="also load the whole platform (proxy -> hub-managed service) as visitors do")
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-catalog-"))
     db_url = args.db_url or f"sqlite:///{work / 'lms.sqlite'}"
@@ -106,7 +108,13 @@ def main(argv=None) -> None:
         hello.terminate()
         service.wait()
         hello.wait()
-        shutil.rmtree(work, ignore_errors=True)
+    if args.through_proxy:
+        platform = Platform(work / "platform", db_url=db_url, spawner="sandbox").start()
+        try:
+            results["GET /api/v1/courses through the proxy"] = wrk(platform.lms + "api/v1/courses", args.seconds)
+        finally:
+            platform.stop()
+    shutil.rmtree(work, ignore_errors=True)
     floor = results["bare tornado hello (floor)"]["rps"]
     print(f"\n{'endpoint':58} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs floor':>9} {'non-2xx':>8}")
     for name, r in results.items():

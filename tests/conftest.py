@@ -41,10 +41,9 @@ def _new_pg_database() -> tuple[str, callable]:
     return url, drop
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def db_url(request, tmp_path_factory):
-    """An empty database of each kind the product supports, for the whole session."""
-    if request.param == "sqlite":
+def _database(kind: str, tmp_path_factory):
+    """An empty database of ``kind``; yields its URL and drops it afterwards."""
+    if kind == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'lms.sqlite'}"
         return
     if not _pg_available():
@@ -54,6 +53,12 @@ def db_url(request, tmp_path_factory):
     url, drop = _new_pg_database()
     yield url
     drop()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_url(request, tmp_path_factory):
+    """An empty database of each kind the product supports, for the service tests."""
+    yield from _database(request.param, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
@@ -89,12 +94,15 @@ def _assert_no_server_errors(platform: Platform) -> None:
     assert not errors, "the platform answered 500:\n" + "\n".join(errors)
 
 
-@pytest.fixture(scope="session")
-def platform(db_url, tmp_path_factory):
-    """The real platform on each database (sandbox spawner)."""
-    p = Platform(tmp_path_factory.mktemp("platform") / "data", db_url=db_url).start()
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def platform(request, tmp_path_factory):
+    """The real platform on each database (sandbox spawner), with a database of its own."""
+    database = _database(request.param, tmp_path_factory)
+    url = next(database)
+    p = Platform(tmp_path_factory.mktemp("platform") / "data", db_url=url).start()
     yield p
     p.stop()
+    next(database, None)  # drops the database
     _assert_no_server_errors(p)
 
 

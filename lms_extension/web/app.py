@@ -14,6 +14,7 @@ from ..config import LMSConfig
 from ..db import check_revision, make_engine, session_factory
 from ..services.catalog import CatalogCache
 from .api import courses as courses_api
+from .api import judge0 as judge0_api
 from .api import openapi
 from .base import NotFoundHandler
 from .pages import catalog as catalog_pages
@@ -55,6 +56,7 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
     handlers = [(prefix + "oauth_callback", HubOAuthCallbackHandler)]
     for module in HANDLER_MODULES:
         handlers += [(prefix + pattern, handler) for pattern, handler in module.default_handlers]
+    handlers += judge0_api.handlers(prefix)
     handlers.append((re.escape(prefix.rstrip("/")) + r"/?(?!static/).*", NotFoundHandler))
     return web.Application(
         handlers,

@@ -1,0 +1,1027 @@
+"""Run untrusted programs: bubblewrap namespaces, per-run cgroups, a private tmpfs, limits.
+
+Every program a student submits (and every compiler that reads their source) runs here:
+
+* **Namespaces** (bubblewrap): its own user, pid, network, IPC, UTS, mount and cgroup
+  namespaces; no way to create more user namespaces (``--disable-userns``); a new session
+  (no controlling terminal, so no TIOCSTI into the server's tty); killed with the server
+  (``--die-with-parent``). The network namespace has only a loopback that is down.
+* **Filesystem**: a read-only view of the system (``/usr``, the merged-usr symlinks, a few
+  files of ``/etc`` the runtimes need, a synthesized passwd/group/hosts), nothing else of
+  the host (no ``/home``, ``/root``, ``/work``, ``/var``, ``/etc/shadow``). The only writable
+  places are ``/box`` (the working directory), ``/tmp`` and ``/dev/shm``, which are three
+  directories of one fresh tmpfs per run with a size and inode quota, mounted by the host
+  and detached afterwards. The host writes the source file into it before any untrusted
+  code runs and never opens a path inside it afterwards (stdin comes from a memfd, output
+  through pipes, removal is ``umount``), so symlinks or hardlinks planted there can make the
+  host neither read, write, chmod nor delete anything; and a hardlink to a host file cannot
+  exist on a separate tmpfs.
+* **Identity**: the run's processes have a uid of their own on the host, leased from a
+  configured range for the run's duration (uid 1000 "sandbox" inside), no supplementary
+  groups, no capabilities, no_new_privs; the uid is dropped before bwrap starts.
+* **Limits**: a cgroup per run (v1 or v2) caps memory (+swap) and tasks; CPU time is the
+  cgroup's total (all processes and threads), checked while the run goes on and backed by
+  RLIMIT_CPU; wall time; RLIMIT_FSIZE caps every file written, and each output stream is
+  capped at the same size (beyond it the run is killed, as Judge0 reports SIGXFSZ);
+  RLIMIT_STACK, RLIMIT_NOFILE, RLIMIT_NPROC, no core dumps; a seccomp filter denies
+  administrative and escape-prone syscalls (see ``graders.seccomp``).
+* **Cleanup**: when the program ends, everything left in its cgroup is killed (daemons
+  that double-forked or called setsid included; killing the namespace's init takes down
+  the whole pid namespace), the cgroup is removed and the tmpfs detached. A server that
+  crashed mid-run leaves groups and mounts named after its pid; the next ``Sandbox`` of
+  any process sweeps them.
+
+Everything that runs untrusted code later (code challenges, the Judge0-compatible API,
+notebook autograding) goes through :class:`Sandbox`. The host must run as root (to create
+cgroups, mount the tmpfs and drop to the per-run uid) with ``bwrap``, ``prlimit`` and
+``unshare`` (util-linux) and libseccomp installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import ctypes
+import dataclasses
+import enum
+import fcntl
+import functools
+import glob
+import json
+import logging
+import math
+import os
+import random
+import secrets
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+from graders import seccomp
+from graders.cgroups import (
+    CgroupLimits,
+    CgroupManager,
+    CgroupUnavailable,
+    RunCgroup,
+    owner_pid,
+    pid_alive,
+)
+
+log = logging.getLogger(__name__)
+
+OutputCallback = Callable[[str, bytes], object]
+"""``on_output(stream, chunk)``: called in the event loop for every chunk of output as it
+arrives; ``stream`` is ``"stdout"``, ``"stderr"`` or ``"compile_output"``."""
+
+# bwrap's monitor process and the namespace's init live in the run's cgroup too.
+SANDBOX_OWN_TASKS = 2
+SANDBOX_UID_INSIDE = 1000
+SANDBOX_HOME = "/box"
+
+
+# --------------------------------------------------------------------------------------
+# Statuses and results
+# --------------------------------------------------------------------------------------
+class Status(str, enum.Enum):
+    ACCEPTED = "accepted"
+    WRONG_ANSWER = "wrong_answer"
+    TIME_LIMIT_EXCEEDED = "time_limit_exceeded"
+    MEMORY_LIMIT_EXCEEDED = "memory_limit_exceeded"
+    RUNTIME_ERROR = "runtime_error"
+    COMPILATION_ERROR = "compilation_error"
+    INTERNAL_ERROR = "internal_error"
+
+
+JUDGE0_STATUSES: dict[int, str] = {
+    1: "In Queue",
+    2: "Processing",
+    3: "Accepted",
+    4: "Wrong Answer",
+    5: "Time Limit Exceeded",
+    6: "Compilation Error",
+    7: "Runtime Error (SIGSEGV)",
+    8: "Runtime Error (SIGXFSZ)",
+    9: "Runtime Error (SIGFPE)",
+    10: "Runtime Error (SIGABRT)",
+    11: "Runtime Error (NZEC)",
+    12: "Runtime Error (Other)",
+    13: "Internal Error",
+    14: "Exec Format Error",
+}
+_JUDGE0_STATUS_IDS = {
+    Status.ACCEPTED: 3,
+    Status.WRONG_ANSWER: 4,
+    Status.TIME_LIMIT_EXCEEDED: 5,
+    Status.COMPILATION_ERROR: 6,
+    # Judge0 has no memory status: isolate reports the cgroup OOM kill as signal 9.
+    Status.MEMORY_LIMIT_EXCEEDED: 12,
+    Status.INTERNAL_ERROR: 13,
+}
+_JUDGE0_SIGNAL_STATUS_IDS = {"SIGSEGV": 7, "SIGXFSZ": 8, "SIGFPE": 9, "SIGABRT": 10}
+_JUDGE0_NZEC = 11
+_JUDGE0_OTHER_RUNTIME_ERROR = 12
+
+
+@dataclass
+class RunResult:
+    """What a run ended with. Outputs are bytes; ``time`` is CPU seconds of all processes."""
+
+    status: Status
+    stdout: bytes = b""
+    stderr: bytes = b""
+    compile_output: bytes | None = None
+    exit_code: int | None = None
+    signal: str | None = None
+    time: float | None = None
+    wall_time: float | None = None
+    memory: int | None = None
+    message: str | None = None
+
+    @property
+    def exit_signal(self) -> int | None:
+        return signal.Signals[self.signal].value if self.signal else None
+
+    @property
+    def judge0_status_id(self) -> int:
+        if self.status is Status.RUNTIME_ERROR:
+            if self.signal is None:
+                return _JUDGE0_NZEC
+            return _JUDGE0_SIGNAL_STATUS_IDS.get(self.signal, _JUDGE0_OTHER_RUNTIME_ERROR)
+        return _JUDGE0_STATUS_IDS[self.status]
+
+    @property
+    def judge0_status(self) -> dict:
+        return {"id": self.judge0_status_id, "description": JUDGE0_STATUSES[self.judge0_status_id]}
+
+
+# --------------------------------------------------------------------------------------
+# Limits
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Limits:
+    """Limits of one run; a course's override is simply another ``Limits``.
+
+    Defaults and maxima are Judge0 CE's (judge0.conf). Units: seconds, kilobytes.
+    """
+
+    cpu_time: float = 5.0  # CPU seconds of all processes and threads together
+    cpu_extra_time: float = 1.0  # grace before the kill, so the real time is reported
+    wall_time: float = 10.0
+    memory: int = 128_000  # KB of memory (resident + tmpfs + kernel) of the whole run
+    stack: int = 64_000  # KB per process (RLIMIT_STACK)
+    max_processes: int = 60  # processes and threads together
+    max_file_size: int = 1024  # KB per file written and per output stream
+
+    MAXIMA: ClassVar[Mapping[str, float]] = {
+        "cpu_time": 15,
+        "cpu_extra_time": 5,
+        "wall_time": 20,
+        "memory": 512_000,
+        "stack": 128_000,
+        "max_processes": 120,
+        "max_file_size": 4096,
+    }
+    # The only limit that may be zero: compilers get no grace time, as in Judge0.
+    MAY_BE_ZERO: ClassVar[frozenset[str]] = frozenset({"cpu_extra_time"})
+
+    def __post_init__(self) -> None:
+        problems = self.problems(dataclasses.asdict(self))
+        if problems:
+            details = "; ".join(f"{name} {' and '.join(msgs)}" for name, msgs in problems.items())
+            raise ValueError(f"invalid sandbox limits: {details}")
+
+    @classmethod
+    def problems(cls, values: Mapping[str, object]) -> dict[str, list[str]]:
+        """Judge0-worded problems ("must be less than or equal to 15") per invalid field."""
+        problems: dict[str, list[str]] = {}
+        for name, value in values.items():
+            maximum = cls.MAXIMA.get(name)
+            if maximum is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+                problems[name] = ["is not a number"]
+            elif name in cls.MAY_BE_ZERO and value < 0:
+                problems[name] = ["must be greater than or equal to 0"]
+            elif name not in cls.MAY_BE_ZERO and value <= 0:
+                problems[name] = ["must be greater than 0"]
+            elif value > maximum:
+                problems[name] = [f"must be less than or equal to {maximum:g}"]
+        return problems
+
+    @classmethod
+    def for_compilation(cls) -> Limits:
+        """Compilers run with the maximum limits and no grace time, as Judge0 does."""
+        return cls(**{**cls.MAXIMA, "cpu_extra_time": 0})
+
+
+# --------------------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Host-side settings. Built once at startup; never changed per run."""
+
+    state_dir: Path = Path("/run/lms-sandbox")
+    cgroup_name: str = "lms-sandbox"
+    # Host uids leased to runs, one per concurrent run; no account needs to exist.
+    uids: range = range(1_500_000, 1_500_000 + 1024)
+    # /box, /tmp and /dev/shm of a run together (one tmpfs).
+    scratch_bytes: int = 64 * 1024 * 1024
+    scratch_inodes: int = 4096
+    # Host paths visible read-only at the same place; globs allowed; missing ones skipped.
+    read_only_paths: tuple[str, ...] = (
+        "/usr",
+        "/etc/alternatives",
+        "/etc/ld.so.cache",
+        "/etc/ld.so.conf",
+        "/etc/ld.so.conf.d",
+        "/etc/localtime",
+        "/etc/java-*",
+    )
+    path_env: str = "/usr/local/bin:/usr/bin:/bin"
+    # How often a running program's CPU time is checked (the cost of a late kill).
+    poll_interval: float = 0.05
+
+
+class SandboxUnavailable(RuntimeError):
+    """The host cannot run the sandbox (not root, bwrap missing, no cgroups...)."""
+
+
+class SandboxBusy(RuntimeError):
+    """Every uid of the configured range is leased to a running run."""
+
+
+class LanguageSpec(Protocol):
+    """What the sandbox needs from a language (``graders.languages.Language``)."""
+
+    source_file: str
+
+    def compile_command(self, options: Sequence[str]) -> list[str] | None: ...
+
+    def run_command(self, limits: Limits, arguments: Sequence[str]) -> list[str]: ...
+
+    def ran_out_of_memory(self, output: bytes) -> bool: ...
+
+
+# --------------------------------------------------------------------------------------
+# Comparison (Judge0's rule)
+# --------------------------------------------------------------------------------------
+_RUBY_WHITESPACE = b" \t\n\v\f\r\x00"
+
+
+def normalize_output(text: bytes | str) -> bytes:
+    """Judge0 compares outputs with trailing whitespace of every line and of the whole
+    text removed (``split("\\n").map(&:rstrip).join("\\n").rstrip``)."""
+    data = text.encode() if isinstance(text, str) else text
+    return b"\n".join(line.rstrip(_RUBY_WHITESPACE) for line in data.split(b"\n")).rstrip(
+        _RUBY_WHITESPACE
+    )
+
+
+def outputs_match(expected: bytes | str, actual: bytes | str) -> bool:
+    return normalize_output(expected) == normalize_output(actual)
+
+
+# --------------------------------------------------------------------------------------
+# Host plumbing: tmpfs scratch, uid leases
+# --------------------------------------------------------------------------------------
+_MS_NOSUID = 2
+_MS_NODEV = 4
+_MNT_DETACH = 2
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _mount_tmpfs(target: Path, size: int, inodes: int) -> None:
+    options = f"size={size},nr_inodes={inodes},mode=0755".encode()
+    if _libc().mount(b"tmpfs", os.fsencode(target), b"tmpfs", _MS_NOSUID | _MS_NODEV, options):
+        err = ctypes.get_errno()
+        raise OSError(err, f"mounting the scratch tmpfs on {target}: {os.strerror(err)}")
+
+
+def _detach(target: Path) -> None:
+    # Lazy detach: no path inside is resolved, and nothing still open can keep it busy.
+    if _libc().umount2(os.fsencode(target), _MNT_DETACH):
+        err = ctypes.get_errno()
+        raise OSError(err, f"detaching the scratch tmpfs {target}: {os.strerror(err)}")
+
+
+def _remove_scratch(root: Path) -> None:
+    if os.path.ismount(root):
+        _detach(root)
+    root.rmdir()
+
+
+def _memfd_with(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+class _UidLeases:
+    """One host uid per concurrent run, across every process on the host (flock files)."""
+
+    def __init__(self, uids: range, lock_dir: Path):
+        if not len(uids):
+            raise SandboxUnavailable("the sandbox uid range is empty")
+        self.uids = uids
+        self.lock_dir = lock_dir
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[int]:
+        start = random.randrange(len(self.uids))
+        for offset in range(len(self.uids)):
+            uid = self.uids[(start + offset) % len(self.uids)]
+            fd = os.open(self.lock_dir / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
+                yield uid
+            finally:
+                os.close(fd)  # releases the lock
+            return
+        raise SandboxBusy(f"all {len(self.uids)} sandbox uids are in use")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """One submission's scratch tmpfs and uid, shared by its compile step and its runs."""
+
+    name: str  # "<server pid>-<random>": also names the cgroups of its steps
+    root: Path
+    uid: int
+
+    @property
+    def box(self) -> Path:
+        return self.root / "box"
+
+
+# --------------------------------------------------------------------------------------
+# One sandboxed process tree
+# --------------------------------------------------------------------------------------
+@dataclass
+class Execution:
+    """The raw outcome of one sandboxed command, before any judging."""
+
+    stdout: bytes
+    stderr: bytes
+    exit_code: int | None  # the program's exit status; None if it never started or we killed it
+    signal: int | None  # the signal that ended the program, if one did
+    cpu_time: float
+    wall_time: float
+    memory_kb: int
+    oom_killed: bool
+    killed_for: str | None  # "cpu", "wall" or "output" when the sandbox ended the run
+    setup_error: str | None  # bubblewrap (or joining the cgroup) failed: nothing ran
+
+    @property
+    def output_exceeded(self) -> bool:
+        return self.killed_for == "output"
+
+
+class _OutputCapture:
+    """Collects a stream up to ``limit`` bytes, forwarding each kept chunk live."""
+
+    def __init__(self, limit: int, on_output: OutputCallback | None):
+        self.limit = limit
+        self.on_output = on_output
+        self.overflow = asyncio.Event()
+        self.buffers: dict[str, bytearray] = {}
+
+    async def pump(self, reader: asyncio.StreamReader, stream: str) -> None:
+        buffer = self.buffers.setdefault(stream, bytearray())
+        while chunk := await reader.read(65536):
+            kept = chunk[: max(self.limit - len(buffer), 0)]
+            if len(kept) < len(chunk):
+                self.overflow.set()  # the rest is read and dropped until the kill lands
+            if kept:
+                buffer += kept
+                self._forward(stream, kept)
+
+    def _forward(self, stream: str, chunk: bytes) -> None:
+        if self.on_output is None:
+            return
+        try:
+            self.on_output(stream, chunk)
+        except Exception:  # a broken listener must not break the run
+            log.exception("on_output callback failed")
+
+
+class _Child:
+    """A spawned process watched from the event loop without blocking it.
+
+    ``Popen`` runs in a worker thread (its vfork waits until the child has exec'd, which
+    under load takes milliseconds), the pipes are read by the loop, and the exit is
+    noticed through a pidfd: no waiter thread per process."""
+
+    def __init__(self, popen: subprocess.Popen, loop: asyncio.AbstractEventLoop,
+                 threads: concurrent.futures.Executor):
+        self.popen = popen
+        self.loop = loop
+        self.threads = threads
+        self.exited: asyncio.Future[int] = loop.create_future()
+        self._pidfd = os.pidfd_open(popen.pid)
+        loop.add_reader(self._pidfd, self._on_exit)
+
+    @classmethod
+    async def spawn(cls, argv: Sequence[str], threads: concurrent.futures.Executor,
+                    **popen_options) -> tuple[_Child, list]:
+        loop = asyncio.get_running_loop()
+        popen = await loop.run_in_executor(
+            threads, functools.partial(subprocess.Popen, argv, **popen_options))
+        child = cls(popen, loop, threads)
+        readers = []
+        for pipe in (popen.stdout, popen.stderr):
+            if pipe is None:
+                continue
+            reader = asyncio.StreamReader(limit=1 << 16)
+            await loop.connect_read_pipe(lambda r=reader: asyncio.StreamReaderProtocol(r), pipe)
+            readers.append(reader)
+        return child, readers
+
+    def _on_exit(self) -> None:
+        self.loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._pidfd = -1
+        self.popen.wait()  # already exited: this only reaps it
+        if not self.exited.done():
+            self.exited.set_result(self.popen.returncode)
+
+    async def reap(self, timeout: float = 10) -> None:
+        """Wait for the exit after everything was killed; never leave a zombie."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self.exited), timeout)
+        except asyncio.TimeoutError:
+            self.popen.kill()
+            await self.loop.run_in_executor(self.threads, self.popen.wait)
+            if self._pidfd != -1:
+                self._on_exit()
+
+
+_JOIN_CGROUP_THEN_EXEC = (
+    # Runs as root, before any privilege drop: put this process into the run's cgroup(s)
+    # so everything it becomes and forks is accounted and killable, then exec the rest.
+    'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+)
+
+
+def _parse_bwrap_status(data: bytes) -> tuple[int | None, int | None]:
+    """(host pid of the namespace's init, the program's exit status) from bwrap's
+    ``--json-status-fd``; the status is absent when the program never ran."""
+    decoder = json.JSONDecoder()
+    text = data.decode(errors="replace")
+    index = 0
+    init_pid = exit_code = None
+    while index < len(text):
+        while index < len(text) and text[index].isspace():
+            index += 1
+        if index >= len(text):
+            break
+        try:
+            document, index = decoder.raw_decode(text, index)
+        except ValueError:
+            break
+        if isinstance(document, dict):
+            if "child-pid" in document:
+                init_pid = int(document["child-pid"])
+            if "exit-code" in document:
+                exit_code = int(document["exit-code"])
+    return init_pid, exit_code
+
+
+def _reap_if_adopted(pid: int) -> None:
+    """Reap the namespace's init if it became our child. When bwrap exits first, its init
+    is re-parented to the host's init, which reaps it; but when this server is itself
+    PID 1 (a container without an init), nobody else would, one zombie per run."""
+    for _ in range(200):
+        try:
+            reaped, _status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return  # not ours: the host's init takes care of it
+        if reaped:
+            return
+        time.sleep(0.005)
+
+
+def _read_available(fd: int) -> bytes:
+    os.set_blocking(fd, False)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# --------------------------------------------------------------------------------------
+# The sandbox
+# --------------------------------------------------------------------------------------
+class Sandbox:
+    """Runs commands and whole submissions (compile + run) in isolation. Thread-safe and
+    usable from any event loop; create one per process (``default_sandbox()``)."""
+
+    def __init__(self, config: SandboxConfig | None = None):
+        self.config = config or SandboxConfig()
+        self._check_host()
+        try:
+            self._cgroups = CgroupManager(self.config.cgroup_name)
+        except (CgroupUnavailable, OSError) as exc:
+            raise SandboxUnavailable(f"cannot set up cgroups for the sandbox: {exc}") from exc
+        state = self.config.state_dir
+        self._runs_dir = state / "runs"
+        for directory, mode in ((state, 0o755), (self._runs_dir, 0o711), (state / "uids", 0o700),
+                                (state / "etc", 0o755)):
+            directory.mkdir(mode=mode, parents=True, exist_ok=True)
+            os.chmod(directory, mode)
+        self._uids = _UidLeases(self.config.uids, state / "uids")
+        # Spawning and cleaning up wait on the kernel (vfork until exec, RCU for cgroup
+        # and mount removal): done in these threads so the event loop never stalls.
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=16, thread_name_prefix="lms-sandbox")
+        self._bwrap_prefix = self._static_bwrap_arguments(self._write_identity_files(state / "etc"))
+        self.sweep_orphans()
+
+    # --- setup ------------------------------------------------------------------------
+    @staticmethod
+    def _check_host() -> None:
+        if os.geteuid() != 0:
+            raise SandboxUnavailable(
+                "the sandbox must be started as root: it creates cgroups, mounts a tmpfs per "
+                "run and drops every run to an unprivileged uid of its own"
+            )
+        missing = [tool for tool in ("bwrap", "prlimit", "unshare")
+                   if not shutil.which(tool)]
+        if missing:
+            raise SandboxUnavailable(
+                f"missing {', '.join(missing)}: install the bubblewrap and util-linux packages"
+            )
+        try:
+            seccomp.compiled_filter()
+        except seccomp.SeccompUnavailable as exc:
+            raise SandboxUnavailable(str(exc)) from exc
+
+    @staticmethod
+    def _write_identity_files(etc: Path) -> dict[str, Path]:
+        """passwd/group/hosts for inside: only the sandbox user exists there."""
+        uid = SANDBOX_UID_INSIDE
+        contents = {
+            "passwd": f"sandbox:x:{uid}:{uid}:sandbox:{SANDBOX_HOME}:/bin/sh\n"
+                      "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+            "group": f"sandbox:x:{uid}:\nnogroup:x:65534:\n",
+            "hosts": "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+        }
+        paths = {}
+        for name, text in contents.items():
+            path = etc / name
+            temporary = etc / f".{name}.{os.getpid()}"
+            temporary.write_text(text)
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, path)
+            paths[name] = path
+        return paths
+
+    def _static_bwrap_arguments(self, identity_files: Mapping[str, Path]) -> list[str]:
+        args = [
+            "bwrap",
+            "--unshare-user", "--disable-userns",
+            "--uid", str(SANDBOX_UID_INSIDE), "--gid", str(SANDBOX_UID_INSIDE),
+            # No --unshare-net: bwrap would bring the new namespace's loopback up. The
+            # run gets a network namespace of its own from `unshare --net` instead (see
+            # _command), whose loopback stays down and cannot be raised from inside.
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--hostname", "sandbox",
+            "--die-with-parent", "--new-session",
+        ]
+        for pattern in self.config.read_only_paths:
+            for path in sorted(glob.glob(pattern)):
+                args += ["--ro-bind", path, path]
+        for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+            host = Path("/") / top
+            if host.is_symlink():  # merged /usr: keep the same symlinks
+                args += ["--symlink", os.readlink(host), f"/{top}"]
+            elif host.is_dir():
+                args += ["--ro-bind", str(host), f"/{top}"]
+        for name, path in identity_files.items():
+            args += ["--ro-bind", str(path), f"/etc/{name}"]
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += [
+            "--clearenv",
+            "--setenv", "PATH", self.config.path_env,
+            "--setenv", "HOME", SANDBOX_HOME,
+            "--setenv", "LANG", "C.UTF-8",
+            "--chdir", SANDBOX_HOME,
+        ]
+        return args
+
+    def sweep_orphans(self) -> None:
+        """Remove cgroups and scratch mounts left by server processes that died mid-run."""
+        swept = self._cgroups.sweep_orphans()
+        for entry in self._runs_dir.iterdir():
+            pid = owner_pid(entry.name)
+            if pid is not None and pid_alive(pid):
+                continue
+            if os.path.ismount(entry):
+                _detach(entry)
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)  # fd-based: never follows symlinks
+            swept.append(entry.name)
+        if swept:
+            log.warning("removed %d sandbox leftovers of dead processes", len(swept))
+
+    def residue(self) -> list[str]:
+        """What runs have on the host right now: cgroups, scratch directories, mounts and
+        processes of sandbox uids. Empty whenever no run is in progress; a health check."""
+        found = [f"cgroup {name}" for name in sorted(self._cgroups.run_names())]
+        found += [f"scratch {entry}" for entry in sorted(self._runs_dir.iterdir())]
+        with open("/proc/self/mountinfo") as mounts:
+            found += [f"mount {line.split()[4]}" for line in mounts
+                      if line.split()[4].startswith(f"{self._runs_dir}/")]
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                status = dict(line.split(":\t", 1) for line in
+                              (entry / "status").read_text().splitlines() if ":\t" in line)
+                uid = int(status["Uid"].split()[0])
+            except (OSError, KeyError, ValueError):
+                continue  # exited meanwhile
+            # A zombie is dead already: the namespace's init, orphaned when bwrap exits,
+            # waits there until the host's init reaps it.
+            if uid in self.config.uids and not status.get("State", "").startswith("Z"):
+                found.append(f"process {entry.name} (uid {uid})")
+        return found
+
+    async def _blocking(self, function: Callable, *args: object) -> object:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
+
+    # --- workspaces -------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def workspace(self) -> AsyncIterator[Workspace]:
+        """A fresh scratch tmpfs and uid lease; everything is gone when the block ends."""
+        with self._uids.lease() as uid:
+            name = f"{os.getpid()}-{secrets.token_hex(8)}"
+            root = self._runs_dir / name
+            root.mkdir(mode=0o700)
+            try:
+                _mount_tmpfs(root, self.config.scratch_bytes, self.config.scratch_inodes)
+                for sub in ("box", "tmp", "shm"):
+                    (root / sub).mkdir(mode=0o700)
+                    os.chown(root / sub, uid, uid)
+                yield Workspace(name, root, uid)
+            finally:
+                # Detaching waits for the kernel (RCU grace periods): not on the event loop.
+                await self._blocking(_remove_scratch, root)
+
+    @staticmethod
+    def write_file(workspace: Workspace, name: str, data: bytes) -> None:
+        """Put a file into /box. Only before untrusted code has run in the workspace."""
+        if "/" in name or name in ("", ".", ".."):
+            raise ValueError(f"not a plain file name: {name!r}")
+        fd = os.open(
+            workspace.box / name,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o644,
+        )
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+
+    # --- executing one command --------------------------------------------------------
+    def _command(self, workspace: Workspace, group: RunCgroup, limits: Limits,
+                 argv: Sequence[str], seccomp_fd: int, status_fd: int) -> list[str]:
+        cpu_soft = math.ceil(limits.cpu_time + limits.cpu_extra_time)
+        file_size = int(limits.max_file_size * 1024)
+        stack = int(limits.stack * 1024)
+        tasks = limits.max_processes + SANDBOX_OWN_TASKS
+        # Each step execs the next in the same process (one pid, already in the cgroup):
+        # join the cgroup, set the limits, then, still as root, make the network namespace,
+        # so that it belongs to the host's user namespace and the run has no capability
+        # over it (it cannot bring its loopback up), and drop to the run's uid, without
+        # supplementary groups, to exec bwrap (which sets no_new_privs and drops the rest).
+        return [
+            "sh", "-c", _JOIN_CGROUP_THEN_EXEC, "lms-sandbox",
+            *map(str, group.procs_files), "--",
+            "prlimit",
+            f"--cpu={cpu_soft}:{cpu_soft + 1}",  # SIGXCPU, then SIGKILL a second later
+            f"--fsize={file_size}:{file_size}",
+            f"--stack={stack}:{stack}",
+            f"--nproc={tasks}:{tasks}",  # the uid is the run's own, so this counts only it
+            "--nofile=1024:1024",
+            "--core=0:0",
+            "--",
+            "unshare", "--net", f"--setgid={workspace.uid}", f"--setuid={workspace.uid}", "--",
+            *self._bwrap_prefix,
+            "--bind", str(workspace.root / "box"), "/box",
+            "--bind", str(workspace.root / "tmp"), "/tmp",
+            "--bind", str(workspace.root / "shm"), "/dev/shm",
+            "--remount-ro", "/dev",
+            "--remount-ro", "/",
+            "--seccomp", str(seccomp_fd),
+            "--json-status-fd", str(status_fd),
+            "--",
+            *argv,
+        ]
+
+    async def execute(
+        self,
+        workspace: Workspace,
+        argv: Sequence[str],
+        limits: Limits,
+        *,
+        step: str = "run",
+        stdin: bytes = b"",
+        merge_stderr: bool = False,
+        on_output: OutputCallback | None = None,
+        stream_names: tuple[str, str] = ("stdout", "stderr"),
+    ) -> Execution:
+        """Run ``argv`` in ``workspace`` under ``limits`` and judge nothing."""
+        group = self._cgroups.create(
+            f"{workspace.name}-{step}",
+            CgroupLimits(memory_bytes=int(limits.memory * 1024),
+                         max_tasks=limits.max_processes + SANDBOX_OWN_TASKS),
+        )
+        status_read, status_write = os.pipe2(os.O_CLOEXEC)
+        child: _Child | None = None
+        pumps: list[asyncio.Future] = []
+        try:
+            with contextlib.ExitStack() as child_fds:  # our copies close once the child has its own
+                child_fds.callback(os.close, status_write)
+                stdin_fd = _memfd_with("lms-sandbox-stdin", stdin)
+                child_fds.callback(os.close, stdin_fd)
+                seccomp_fd = seccomp.filter_fd()
+                child_fds.callback(os.close, seccomp_fd)
+                started = time.monotonic()
+                child, (stdout_reader, *stderr_reader) = await _Child.spawn(
+                    self._command(workspace, group, limits, argv, seccomp_fd, status_write),
+                    self._threads,
+                    stdin=stdin_fd,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+                    pass_fds=(seccomp_fd, status_write),
+                    env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
+                    start_new_session=True,
+                )
+            capture = _OutputCapture(int(limits.max_file_size * 1024), on_output)
+            pumps.append(asyncio.ensure_future(capture.pump(stdout_reader, stream_names[0])))
+            for reader in stderr_reader:
+                pumps.append(asyncio.ensure_future(capture.pump(reader, stream_names[1])))
+            killed_for = await self._supervise(child, group, limits, capture.overflow, started)
+            wall_time = time.monotonic() - started
+            # Whatever outlived the program: daemons, setsid, zombies.
+            await self._blocking(group.kill_all)
+            await child.reap()
+            # Every writer of the pipes is dead now, so they reach EOF promptly.
+            await asyncio.wait_for(asyncio.gather(*pumps), timeout=10)
+            stdout = bytes(capture.buffers.get(stream_names[0], b""))
+            stderr = b"" if merge_stderr else bytes(capture.buffers.get(stream_names[1], b""))
+            init_pid, exit_code = _parse_bwrap_status(_read_available(status_read))
+            if init_pid is not None:
+                _reap_if_adopted(init_pid)
+            setup_error = None
+            if exit_code is None and killed_for is None:
+                # Nothing ran: what bwrap (or the cgroup join) said is on stderr.
+                said = (stdout if merge_stderr else stderr).decode(errors="replace").strip()
+                setup_error = said or f"sandbox setup failed (exit status {child.popen.returncode})"
+            program_signal = None
+            if exit_code is not None and exit_code > 128 and (exit_code - 128) in _SIGNAL_NUMBERS:
+                # bwrap reports death by signal N as 128 + N, like a shell.
+                program_signal, exit_code = exit_code - 128, None
+            return Execution(
+                stdout=stdout,
+                stderr=stderr,
+                exit_code=exit_code,
+                signal=program_signal,
+                cpu_time=group.cpu_seconds(),
+                wall_time=wall_time,
+                memory_kb=group.memory_peak_bytes() // 1024,
+                oom_killed=group.oom_kills() > 0,
+                killed_for=killed_for,
+                setup_error=setup_error,
+            )
+        finally:
+            for pump in pumps:
+                pump.cancel()
+            await self._blocking(_kill_and_remove, group)
+            if child is not None:
+                await child.reap()
+            os.close(status_read)
+
+    async def _supervise(self, child: _Child, group: RunCgroup, limits: Limits,
+                         overflow: asyncio.Event, started: float) -> str | None:
+        """Wait for the program, killing it at its CPU, wall or output limit. Returns why
+        it was killed, or None when it ended by itself."""
+        overflowed = asyncio.ensure_future(overflow.wait())
+        cpu_deadline = limits.cpu_time + limits.cpu_extra_time
+        wall_deadline = started + limits.wall_time + limits.cpu_extra_time
+        try:
+            while True:
+                await asyncio.wait({child.exited, overflowed}, timeout=self.config.poll_interval,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                if child.exited.done():
+                    return None
+                if overflowed.done():
+                    reason = "output"
+                elif group.cpu_seconds() > cpu_deadline:
+                    reason = "cpu"
+                elif time.monotonic() > wall_deadline:
+                    reason = "wall"
+                else:
+                    continue
+                await self._blocking(group.kill_all)
+                return reason
+        finally:
+            overflowed.cancel()
+
+    # --- judging a whole submission ---------------------------------------------------
+    async def run_async(
+        self,
+        source: str | bytes,
+        language: LanguageSpec | int,
+        *,
+        stdin: str | bytes = b"",
+        expected_output: str | bytes | None = None,
+        limits: Limits | None = None,
+        compile_limits: Limits | None = None,
+        compiler_options: Sequence[str] = (),
+        arguments: Sequence[str] = (),
+        redirect_stderr_to_stdout: bool = False,
+        number_of_runs: int = 1,
+        on_output: OutputCallback | None = None,
+    ) -> RunResult:
+        """Compile (if the language needs it) and run ``source``; judge against
+        ``expected_output`` when given. ``number_of_runs`` > 1 averages time and memory
+        over runs (stopping at the first that is not accepted), as Judge0 does."""
+        language = _resolve_language(language)
+        limits = limits or Limits()
+        compile_limits = compile_limits or Limits.for_compilation()
+        stdin_bytes = stdin.encode() if isinstance(stdin, str) else stdin
+        source_bytes = source.encode() if isinstance(source, str) else source
+        try:
+            async with self.workspace() as workspace:
+                self.write_file(workspace, language.source_file, source_bytes)
+                compile_output = None
+                compile_argv = language.compile_command(compiler_options)
+                if compile_argv is not None:
+                    compiled = await self.execute(
+                        workspace, compile_argv, compile_limits,
+                        step="compile", merge_stderr=True, on_output=on_output,
+                        stream_names=("compile_output", "compile_output"),
+                    )
+                    compile_output = compiled.stdout or None
+                    failure = _compile_failure(compiled, compile_limits)
+                    if failure is not None:
+                        failure.compile_output = failure.compile_output or compile_output
+                        return failure
+                results = []
+                for attempt in range(max(1, number_of_runs)):
+                    execution = await self.execute(
+                        workspace, language.run_command(limits, arguments), limits,
+                        step=f"run{attempt}", stdin=stdin_bytes,
+                        merge_stderr=redirect_stderr_to_stdout, on_output=on_output,
+                    )
+                    results.append(_judge(execution, limits, language, expected_output))
+                    if results[-1].status is not Status.ACCEPTED:
+                        break
+        except SandboxBusy:
+            raise
+        except Exception as exc:  # a sandbox failure must surface as a status, not a crash
+            log.exception("sandbox run failed")
+            return RunResult(Status.INTERNAL_ERROR, message=f"{type(exc).__name__}: {exc}")
+        final = results[-1]
+        final.compile_output = compile_output
+        final.time = round(sum(r.time for r in results) / len(results), 3)
+        final.memory = round(sum(r.memory for r in results) / len(results))
+        return final
+
+    def run(self, source: str | bytes, language: LanguageSpec | int, **options) -> RunResult:
+        """Synchronous ``run_async`` (for scripts, workers and tests without a loop)."""
+        return asyncio.run(self.run_async(source, language, **options))
+
+
+_SIGNAL_NUMBERS = {s.value for s in signal.Signals}
+
+
+def _kill_and_remove(group: RunCgroup) -> None:
+    group.kill_all()
+    group.remove()
+
+
+def _resolve_language(language: LanguageSpec | int) -> LanguageSpec:
+    if isinstance(language, int):
+        from graders.languages import get_language
+
+        return get_language(language)
+    return language
+
+
+def _timed_out(execution: Execution, limits: Limits) -> str | None:
+    if execution.killed_for == "wall" or execution.wall_time > limits.wall_time:
+        return "Time limit exceeded (wall clock)"
+    if (execution.killed_for == "cpu" or execution.cpu_time > limits.cpu_time
+            or execution.signal == signal.SIGXCPU):
+        return "Time limit exceeded"
+    return None
+
+
+def _compile_failure(execution: Execution, limits: Limits) -> RunResult | None:
+    """None when the compiler succeeded; otherwise the result to report."""
+    measured = dict(time=round(execution.cpu_time, 3), wall_time=round(execution.wall_time, 3),
+                    memory=execution.memory_kb)
+    if execution.setup_error:
+        return RunResult(Status.INTERNAL_ERROR, message=execution.setup_error, **measured)
+    if _timed_out(execution, limits):
+        return RunResult(Status.COMPILATION_ERROR,
+                         compile_output=b"Compilation time limit exceeded.", **measured)
+    if execution.oom_killed:
+        return RunResult(Status.COMPILATION_ERROR,
+                         compile_output=b"Compilation memory limit exceeded.", **measured)
+    if execution.killed_for == "output":
+        return RunResult(Status.COMPILATION_ERROR, message="Compiler output limit exceeded",
+                         **measured)
+    if execution.exit_code != 0:
+        return RunResult(Status.COMPILATION_ERROR, **measured)
+    return None
+
+
+def _judge(execution: Execution, limits: Limits, language: LanguageSpec,
+           expected_output: str | bytes | None) -> RunResult:
+    result = RunResult(
+        Status.ACCEPTED,
+        stdout=execution.stdout,
+        stderr=execution.stderr,
+        exit_code=execution.exit_code,
+        signal=signal.Signals(execution.signal).name if execution.signal else None,
+        time=round(execution.cpu_time, 3),
+        wall_time=round(execution.wall_time, 3),
+        memory=execution.memory_kb,
+    )
+    if execution.setup_error:
+        result.status, result.message = Status.INTERNAL_ERROR, execution.setup_error
+    elif message := _timed_out(execution, limits):
+        result.status, result.message = Status.TIME_LIMIT_EXCEEDED, message
+    elif execution.oom_killed or (
+        # The JVM reports its heap running out on stdout, V8 and CPython on stderr.
+        (execution.exit_code or execution.signal)
+        and language.ran_out_of_memory(execution.stderr[-4096:] + execution.stdout[-4096:])
+    ):
+        result.status, result.message = Status.MEMORY_LIMIT_EXCEEDED, "Memory limit exceeded"
+    elif execution.output_exceeded or execution.signal == signal.SIGXFSZ:
+        result.status, result.signal = Status.RUNTIME_ERROR, "SIGXFSZ"
+        result.message = ("Output limit exceeded" if execution.output_exceeded
+                          else "File size limit exceeded")
+    elif execution.signal:
+        result.status = Status.RUNTIME_ERROR
+        result.message = f"Caught fatal signal {execution.signal}"
+    elif execution.exit_code:
+        result.status = Status.RUNTIME_ERROR
+        result.message = f"Exited with error status {execution.exit_code}"
+    elif expected_output is not None and not outputs_match(expected_output, execution.stdout):
+        result.status = Status.WRONG_ANSWER
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# Module-level entry points
+# --------------------------------------------------------------------------------------
+_default_lock = threading.Lock()
+_default: Sandbox | None = None
+
+
+def default_sandbox() -> Sandbox:
+    """The process-wide sandbox with the default configuration (created on first use)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Sandbox()
+        return _default
+
+
+async def run_async(source: str | bytes, language: LanguageSpec | int, *,
+                    sandbox: Sandbox | None = None, **options) -> RunResult:
+    """Compile and run ``source`` in the sandbox; see :meth:`Sandbox.run_async`."""
+    return await (sandbox or default_sandbox()).run_async(source, language, **options)
+
+
+def run(source: str | bytes, language: LanguageSpec | int, *,
+        sandbox: Sandbox | None = None, **options) -> RunResult:
+    """Synchronous :func:`run_async`."""
+    return asyncio.run(run_async(source, language, sandbox=sandbox, **options))

@@ -1,0 +1,30 @@
+"""The Judge0-compatible API inside the platform, at ``/services/lms/api/judge0/``.
+
+Same endpoints as ``lms judge0`` (see ``graders.judge0``), authenticated with the user's
+own JupyterHub token instead of Judge0's X-Auth-Token; each user reads only their own
+submissions. Callbacks are refused inside the platform: a server-side PUT to an address a
+student chooses would reach the platform's private network.
+"""
+from __future__ import annotations
+
+from graders.judge0 import Judge0Config, Judge0Service, judge0_handlers
+from jupyterhub.services.auth import HubOAuth, check_scopes
+
+
+async def hub_token_user(handler) -> str | None:
+    auth = HubOAuth.instance()
+    token = auth.get_token(handler, in_cookie=False)
+    if not token:
+        return None
+    model = await auth.user_for_token(token, sync=False)
+    if not model or model.get("kind") != "user":
+        return None
+    if auth.access_scopes and not check_scopes(auth.access_scopes, set(model.get("scopes", ()))):
+        return None
+    return model["name"]
+
+
+def handlers(service_prefix: str) -> list:
+    base_path = service_prefix + "api/judge0"
+    service = Judge0Service(Judge0Config(base_path=base_path, callback_hosts=frozenset()))
+    return judge0_handlers(service, base_path, hub_token_user)
