@@ -110,6 +110,10 @@ class Judge0Config:
     max_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     max_queue_size: int = 100  # submissions waiting for a worker, beyond those running
     max_submission_batch_size: int = 20
+    # per authenticated user (anonymous use of a standalone server shares the global
+    # limits only): runs waiting at once, and runs started per minute; None: unlimited
+    max_queued_per_user: int | None = 40
+    max_runs_per_user_per_minute: float | None = 120.0
     default_limits: Limits = field(default_factory=Limits)
     compile_limits: Limits = field(default_factory=Limits.for_compilation)
     max_stored_submissions: int = 10_000
@@ -514,44 +518,115 @@ class QueueFull(Exception):
 
 
 class RunPool:
-    """At most ``workers`` runs at once and ``queue_size`` waiting; beyond that, QueueFull
-    with an estimate of when a place frees up (from the recent average run time)."""
+    """At most ``workers`` runs at once, shared fairly between users.
 
-    def __init__(self, workers: int, queue_size: int):
+    Waiting runs queue per user and are started round-robin, so one user's batch of
+    fifty never delays another user's single run by more than one turn. Each user may
+    have ``per_user_queue`` runs waiting and start ``per_user_per_minute`` runs a minute
+    (a token bucket); beyond those, or beyond ``queue_size`` waiting in all,
+    ``QueueFull`` says when to retry.
+    """
+
+    def __init__(self, workers: int, queue_size: int, *, per_user_queue: int | None = None,
+                 per_user_per_minute: float | None = None, clock: Callable[[], float] = time.monotonic):
         self.workers = workers
         self.queue_size = queue_size
-        self.waiting = 0
+        self.per_user_queue = per_user_queue
+        self.per_user_per_minute = per_user_per_minute
+        self.clock = clock
+        self.reserved = 0  # accepted, not yet started (queued or about to queue)
         self.running = 0
-        self._slots = asyncio.Semaphore(workers)
         self._average_seconds = 1.0
+        self._queues: collections.OrderedDict[str | None, collections.deque[asyncio.Future]] = collections.OrderedDict()
+        self._reserved_by: collections.Counter[str | None] = collections.Counter()
+        self._buckets: dict[str | None, tuple[float, float]] = {}  # owner -> (tokens, updated)
 
-    def reserve(self, count: int = 1) -> None:
-        """Claim places for ``count`` runs, or raise QueueFull (then nothing is claimed)."""
+    @property
+    def waiting(self) -> int:
+        return self.reserved
+
+    def _take_tokens(self, owner: str | None, count: int) -> float:
+        """Spend ``count`` tokens of ``owner``'s bucket; 0, or seconds until they exist."""
+        if self.per_user_per_minute is None:
+            return 0.0
+        rate = self.per_user_per_minute / 60.0
+        capacity = max(self.per_user_per_minute, 1.0)
+        now = self.clock()
+        tokens, updated = self._buckets.get(owner, (capacity, now))
+        tokens = min(capacity, tokens + (now - updated) * rate)
+        if tokens < count:
+            self._buckets[owner] = (tokens, now)
+            return (count - tokens) / rate
+        self._buckets[owner] = (tokens - count, now)
+        return 0.0
+
+    def reserve(self, count: int = 1, owner: str | None = None) -> None:
+        """Claim places for ``count`` runs of ``owner``, or raise QueueFull (nothing claimed)."""
         start_now = max(self.workers - self.running, 0)
-        if self.waiting + count - start_now > self.queue_size:
-            ahead = self.waiting + self.running
+        if self.reserved + count - start_now > self.queue_size:
+            ahead = self.reserved + self.running
             raise QueueFull(max(1, math.ceil(ahead * self._average_seconds / self.workers)))
-        self.waiting += count
+        if owner is None:
+            pass  # anonymous: only the global queue applies
+        elif self.per_user_queue is not None and self._reserved_by[owner] + count > self.per_user_queue:
+            mine = self._reserved_by[owner]
+            raise QueueFull(max(1, math.ceil(mine * self._average_seconds / self.workers)))
+        wait = self._take_tokens(owner, count) if owner is not None else 0.0
+        if wait:
+            raise QueueFull(max(1, math.ceil(wait)))
+        self.reserved += count
+        self._reserved_by[owner] += count
 
-    def release(self, count: int) -> None:
+    def release(self, count: int, owner: str | None = None) -> None:
         """Give back places reserved for runs that were not started after all."""
-        self.waiting -= count
+        self.reserved -= count
+        self._reserved_by[owner] -= count
 
-    async def run(self, work: Callable[[], Awaitable[Any]]) -> Any:
-        """Run ``work`` in a slot; the caller must have reserved its place."""
+    async def run(self, work: Callable[[], Awaitable[Any]], owner: str | None = None) -> Any:
+        """Run ``work`` in a slot when it is ``owner``'s turn; the place must be reserved."""
+        turn = asyncio.get_running_loop().create_future()
+        self._queues.setdefault(owner, collections.deque()).append(turn)
+        self._dispatch()
         try:
-            await self._slots.acquire()
-        finally:
-            self.waiting -= 1
-        self.running += 1
+            await turn
+        except BaseException:
+            if not turn.done() or turn.cancelled():
+                self._forget(owner, turn)
+            else:  # the slot was given to us as we were cancelled: pass it on
+                self.running -= 1
+                self._dispatch()
+            raise
         started = time.monotonic()
         try:
             return await work()
         finally:
             self.running -= 1
-            self._slots.release()
             elapsed = time.monotonic() - started
             self._average_seconds = 0.8 * self._average_seconds + 0.2 * elapsed
+            self._dispatch()
+
+    def _forget(self, owner: str | None, turn: asyncio.Future) -> None:
+        queue = self._queues.get(owner)
+        if queue is not None and turn in queue:
+            queue.remove(turn)
+            self.reserved -= 1
+            self._reserved_by[owner] -= 1
+
+    def _dispatch(self) -> None:
+        """Start waiting runs while slots are free, one per user in turn (round-robin)."""
+        while self.running < self.workers and self._queues:
+            owner, queue = next(iter(self._queues.items()))
+            turn = queue.popleft()
+            if queue:
+                self._queues.move_to_end(owner)  # next user's turn
+            else:
+                del self._queues[owner]
+            self.reserved -= 1
+            self._reserved_by[owner] -= 1
+            if not self._reserved_by[owner]:
+                del self._reserved_by[owner]
+            self.running += 1
+            turn.set_result(None)
 
 
 class Judge0Service:
@@ -561,7 +636,9 @@ class Judge0Service:
         self.config = config
         self._sandbox = sandbox
         self.store = SubmissionStore(config.max_stored_submissions, config.submission_ttl)
-        self.pool = RunPool(config.max_workers, config.max_queue_size)
+        self.pool = RunPool(config.max_workers, config.max_queue_size,
+                            per_user_queue=config.max_queued_per_user,
+                            per_user_per_minute=config.max_runs_per_user_per_minute)
         self._tasks: set[asyncio.Task] = set()
         # Language names carry the installed versions, asked once per process; ask now, in
         # the background, rather than in the first request that lists them.
@@ -575,16 +652,16 @@ class Judge0Service:
         return self._sandbox
 
     def submit_many(self, requests: list[SubmissionRequest], owner: str | None) -> list[SubmissionRecord]:
-        self.pool.reserve(len(requests))
+        self.pool.reserve(len(requests), owner)
         records = []
         for index, request in enumerate(requests):
             record = SubmissionRecord(token=str(uuid.uuid4()), request=request, owner=owner)
             try:
                 self.store.add(record)
             except QueueFull:
-                self.pool.release(len(requests) - index)
+                self.pool.release(len(requests) - index, owner)
                 raise
-            self._track(self.pool.run(lambda r=record: self._process(r)))
+            self._track(self.pool.run(lambda r=record: self._process(r), owner))
             records.append(record)
         return records
 
