@@ -877,20 +877,10 @@ class Sandbox:
         source_bytes = source.encode() if isinstance(source, str) else source
         try:
             async with self.workspace() as workspace:
-                self.write_file(workspace, language.source_file, source_bytes)
-                compile_output = None
-                compile_argv = language.compile_command(compiler_options)
-                if compile_argv is not None:
-                    compiled = await self.execute(
-                        workspace, compile_argv, compile_limits,
-                        step="compile", merge_stderr=True, on_output=on_output,
-                        stream_names=("compile_output", "compile_output"),
-                    )
-                    compile_output = compiled.stdout or None
-                    failure = _compile_failure(compiled, compile_limits)
-                    if failure is not None:
-                        failure.compile_output = failure.compile_output or compile_output
-                        return failure
+                compile_output, failure = await self._prepare(
+                    workspace, language, source_bytes, compile_limits, compiler_options, on_output)
+                if failure is not None:
+                    return failure
                 results = []
                 for attempt in range(max(1, number_of_runs)):
                     execution = await self.execute(
@@ -911,6 +901,59 @@ class Sandbox:
         final.time = round(sum(r.time for r in results) / len(results), 3)
         final.memory = round(sum(r.memory for r in results) / len(results))
         return final
+
+    async def _prepare(self, workspace: Workspace, language: LanguageSpec, source: bytes,
+                       compile_limits: Limits, compiler_options: Sequence[str],
+                       on_output: OutputCallback | None) -> tuple[bytes | None, RunResult | None]:
+        """Write the source and compile it if the language needs it: (output, failure)."""
+        self.write_file(workspace, language.source_file, source)
+        compile_argv = language.compile_command(compiler_options)
+        if compile_argv is None:
+            return None, None
+        compiled = await self.execute(
+            workspace, compile_argv, compile_limits, step="compile", merge_stderr=True,
+            on_output=on_output, stream_names=("compile_output", "compile_output"),
+        )
+        compile_output = compiled.stdout or None
+        failure = _compile_failure(compiled, compile_limits)
+        if failure is not None:
+            failure.compile_output = failure.compile_output or compile_output
+        return compile_output, failure
+
+    async def run_tests(
+        self,
+        source: str | bytes,
+        language: LanguageSpec | int,
+        cases: Sequence[tuple[str | bytes, str | bytes]],
+        *,
+        limits: Limits | None = None,
+        compile_limits: Limits | None = None,
+    ) -> tuple[RunResult | None, list[RunResult]]:
+        """Compile once, then run every ``(stdin, expected_output)`` case in the same
+        workspace. Returns ``(compile_failure, results)``: a compile failure (and no
+        results), or None and one result per case."""
+        language = _resolve_language(language)
+        limits = limits or Limits()
+        compile_limits = compile_limits or Limits.for_compilation()
+        source_bytes = source.encode() if isinstance(source, str) else source
+        try:
+            async with self.workspace() as workspace:
+                _, failure = await self._prepare(workspace, language, source_bytes, compile_limits, (), None)
+                if failure is not None:
+                    return failure, []
+                results = []
+                for index, (stdin, expected) in enumerate(cases):
+                    execution = await self.execute(
+                        workspace, language.run_command(limits, ()), limits, step=f"case{index}",
+                        stdin=stdin.encode() if isinstance(stdin, str) else stdin,
+                    )
+                    results.append(_judge(execution, limits, language, expected))
+                return None, results
+        except SandboxBusy:
+            raise
+        except Exception as exc:
+            log.exception("sandbox test run failed")
+            return RunResult(Status.INTERNAL_ERROR, message=f"{type(exc).__name__}: {exc}"), []
 
     def run(self, source: str | bytes, language: LanguageSpec | int, **options) -> RunResult:
         """Synchronous ``run_async`` (for scripts, workers and tests without a loop)."""

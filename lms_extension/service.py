@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from urllib.parse import urlparse
 
 from tornado.httpserver import HTTPServer
@@ -20,7 +21,14 @@ async def serve(config: LMSConfig) -> None:
     server = HTTPServer(app, xheaders=True, max_body_size=config.max_body_bytes * 4)
     server.listen(url.port or 80, url.hostname or "127.0.0.1")
     log.info("LMS service listening on %s%s", config.bind_url, config.service_prefix)
-    await asyncio.Event().wait()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("LMS service stopping")
+    server.stop()
+    await server.close_all_connections()
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """SQLAlchemy 2 models. Alembic (``lms_extension/migrations``) is the only schema source."""
 from .base import Base
+from .challenge import Challenge, ChallengeSubmission, ChallengeTest
 from .course import Course, Lesson, LessonVersion
 from .user import Enrollment, Instructor, LessonProgress, User
 
-__all__ = ["Base", "Course", "Enrollment", "Instructor", "Lesson", "LessonProgress", "LessonVersion", "User"]
+__all__ = ["Base", "Challenge", "ChallengeSubmission", "ChallengeTest", "Course", "Enrollment", "Instructor", "Lesson", "LessonProgress", "LessonVersion", "User"]

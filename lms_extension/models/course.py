@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -7,6 +9,8 @@ from .base import Base, Timestamped
 from .user import Instructor
 
 LEVELS = ("beginner", "intermediate", "advanced")
+# course slugs, lesson ids and challenge ids
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 
 
 class Course(Timestamped, Base):
@@ -53,6 +57,9 @@ class Lesson(Base):
     course: Mapped[Course] = relationship(back_populates="lessons")
     versions: Mapped[list["LessonVersion"]] = relationship(
         back_populates="lesson", order_by="LessonVersion.number", cascade="all, delete-orphan"
+    )
+    challenges: Mapped[list["Challenge"]] = relationship(  # noqa: F821
+        back_populates="lesson", order_by="Challenge.position", cascade="all, delete-orphan"
     )
 
 

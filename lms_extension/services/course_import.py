@@ -5,7 +5,6 @@ and the import runs in the caller's transaction, so a bad course never half-impo
 """
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,17 +14,17 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict, CourseFormatError
 from ..models import Course, Lesson, LessonVersion
-from ..models.course import LEVELS
+from ..models.course import LEVELS, SLUG
 from . import notebooks
+from .challenges import load_challenge_file, sync_lesson_challenges
 from .users import ensure_user
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 CURRENCIES = {"usd", "eur", "gbp", "chf", "cad", "aud", "inr", "jpy"}
 COURSE_KEYS = {
     "slug", "title", "subtitle", "description", "category", "level", "language",
     "price_cents", "currency", "instructor", "tags", "published", "lessons",
 }
-LESSON_KEYS = {"id", "title", "notebook", "free_preview"}
+LESSON_KEYS = {"id", "title", "notebook", "free_preview", "challenges"}
 
 
 @dataclass
@@ -36,6 +35,7 @@ class LessonSpec:
     free_preview: bool
     source_text: str
     student_text: str
+    challenges: list = field(default_factory=list)  # challenges.ChallengeSpec
 
 
 @dataclass
@@ -137,9 +137,25 @@ def load_course_folder(folder: Path | str) -> CourseSpec:
                 free_preview=bool(raw.get("free_preview", False)),
                 source_text=notebooks.dumps(source_nb),
                 student_text=notebooks.dumps(student_nb),
+                challenges=_load_challenges(folder, raw.get("challenges", []), lwhere),
             )
         )
     return spec
+
+
+def _load_challenges(folder: Path, paths, where: str) -> list:
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise CourseFormatError(f"{where}: challenges must be a list of file paths")
+    specs = []
+    for rel in paths:
+        path = (folder / rel).resolve()
+        if folder.resolve() not in path.parents:
+            raise CourseFormatError(f"{where}: challenge path {rel!r} leaves the course folder")
+        specs.append(load_challenge_file(path))
+    keys = [c.key for c in specs]
+    if len(set(keys)) != len(keys):
+        raise CourseFormatError(f"{where}: duplicate challenge ids")
+    return specs
 
 
 def import_course(session: Session, spec: CourseSpec, *, replace: bool = True) -> Course:
@@ -165,6 +181,7 @@ def import_course(session: Session, spec: CourseSpec, *, replace: bool = True) -
         lesson.title, lesson.position, lesson.free_preview = ls.title, position, ls.free_preview
         lesson.filename = f"{ls.key}.ipynb"
         keep.append(lesson)
+        lesson.challenges = sync_lesson_challenges(lesson, ls.challenges, list(lesson.challenges))
         digest = notebooks.sha256(ls.source_text)
         latest = lesson.versions[-1] if lesson.versions else None
         if latest is None or latest.source_sha256 != digest:

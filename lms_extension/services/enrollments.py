@@ -64,8 +64,8 @@ class LessonDelivery:
     notebook: str  # the student version (nbformat JSON)
 
 
-def deliver_lesson(session: Session, user: User | None, slug: str, lesson_key: str) -> LessonDelivery:
-    """The student version of a lesson, for an enrolled user or a free preview."""
+def lesson_access(session: Session, user: User | None, slug: str, lesson_key: str) -> tuple[Course, Lesson, Enrollment | None]:
+    """The lesson, if ``user`` may open it: enrolled, teaching the course, or a free preview."""
     course = catalog.get_course(session, slug, viewer=user)
     lesson = next((ls for ls in course.lessons if ls.key == lesson_key), None)
     if lesson is None:
@@ -73,6 +73,12 @@ def deliver_lesson(session: Session, user: User | None, slug: str, lesson_key: s
     enrollment = find_enrollment(session, user, course) if user is not None else None
     if not (lesson.free_preview or enrollment is not None or (user and _teaches(user, course))):
         raise Forbidden(f"enroll in {course.title!r} to open this lesson")
+    return course, lesson, enrollment
+
+
+def deliver_lesson(session: Session, user: User | None, slug: str, lesson_key: str) -> LessonDelivery:
+    """The student version of a lesson, for an enrolled user or a free preview."""
+    course, lesson, enrollment = lesson_access(session, user, slug, lesson_key)
     version = session.scalars(
         select(LessonVersion).where(LessonVersion.lesson_id == lesson.id)
         .order_by(LessonVersion.number.desc()).limit(1)

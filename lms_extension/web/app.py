@@ -13,15 +13,17 @@ from tornado.log import access_log
 from ..config import LMSConfig
 from ..db import check_revision, make_engine, session_factory
 from ..services.catalog import CatalogCache
+from .api import challenges as challenges_api
 from .api import courses as courses_api
 from .api import judge0 as judge0_api
 from .api import openapi
 from .base import NotFoundHandler
 from .pages import catalog as catalog_pages
+from .pages import challenges as challenge_pages
 from .pages import teach as teach_pages
 
 HERE = Path(__file__).resolve().parent.parent
-HANDLER_MODULES = (catalog_pages, teach_pages, courses_api, openapi)
+HANDLER_MODULES = (catalog_pages, challenge_pages, teach_pages, courses_api, challenges_api, openapi)
 
 
 def _money(cents: int, currency: str) -> str:
@@ -56,7 +58,8 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
     handlers = [(prefix + "oauth_callback", HubOAuthCallbackHandler)]
     for module in HANDLER_MODULES:
         handlers += [(prefix + pattern, handler) for pattern, handler in module.default_handlers]
-    handlers += judge0_api.handlers(prefix)
+    judge0 = judge0_api.service(prefix)
+    handlers += judge0_api.handlers(judge0)
     handlers.append((re.escape(prefix.rstrip("/")) + r"/?(?!static/).*", NotFoundHandler))
     return web.Application(
         handlers,
@@ -65,6 +68,7 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
         engine=engine,
         jinja_env=jinja_env(),
         catalog_cache=CatalogCache(config.catalog_cache_seconds),
+        judge0=judge0,
         log_function=log_request,
         static_path=str(HERE / "static"),
         static_url_prefix=prefix + "static/",

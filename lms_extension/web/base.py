@@ -22,8 +22,11 @@ from ..services.users import sync_hub_user
 log = logging.getLogger("lms.web")
 
 
-class BaseHandler(HubOAuthenticated, web.RequestHandler):
-    """Common plumbing: a database session per request, the LMS user, error rendering."""
+class LMSHandlerMixin(HubOAuthenticated):
+    """Common plumbing: a database session per request, the LMS user, error rendering.
+
+    Mixed into plain handlers (``BaseHandler``) and WebSocket handlers alike.
+    """
 
     _db: Session | None = None
     _lms_user: User | None | bool = False  # False: not looked up yet
@@ -147,6 +150,10 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
     def render_page(self, name: str, **ns) -> None:
         self.finish(self.render_template(name, **ns))
+
+
+class BaseHandler(LMSHandlerMixin, web.RequestHandler):
+    pass
 
 
 class APIHandler(BaseHandler):

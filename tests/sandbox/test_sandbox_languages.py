@@ -149,3 +149,17 @@ def test_java_heap_follows_the_memory_limit():
     large = get_language(JAVA).run_command(Limits(memory=512_000), [])
     assert "-Xmx80000k" in small and "-Xmx464000k" in large
     assert "-XX:+UseSerialGC" in small
+
+
+def test_run_tests_compiles_once_and_runs_every_case():
+    import asyncio
+
+    from graders.sandbox import Status, default_sandbox
+
+    source = "#include <iostream>\nint main(){long a,b; std::cin>>a>>b; std::cout<<a+b<<std::endl;}"
+    failure, results = asyncio.run(default_sandbox().run_tests(
+        source, 52, [("1 2\n", "3\n"), ("10 -4\n", "6\n"), ("2 2\n", "5\n")]))
+    assert failure is None
+    assert [r.status for r in results] == [Status.ACCEPTED, Status.ACCEPTED, Status.WRONG_ANSWER]
+    failure, results = asyncio.run(default_sandbox().run_tests("int main( {", 52, [("", "")]))
+    assert failure.status is Status.COMPILATION_ERROR and results == []

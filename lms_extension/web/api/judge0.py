@@ -24,7 +24,10 @@ async def hub_token_user(handler) -> str | None:
     return model["name"]
 
 
-def handlers(service_prefix: str) -> list:
-    base_path = service_prefix + "api/judge0"
-    service = Judge0Service(Judge0Config(base_path=base_path, callback_hosts=frozenset()))
-    return judge0_handlers(service, base_path, hub_token_user)
+def service(service_prefix: str) -> Judge0Service:
+    """One per process: its run pool is shared with code challenges (one bound for all runs)."""
+    return Judge0Service(Judge0Config(base_path=service_prefix + "api/judge0", callback_hosts=frozenset()))
+
+
+def handlers(judge0: Judge0Service) -> list:
+    return judge0_handlers(judge0, judge0.config.base_path, hub_token_user)

@@ -20,6 +20,7 @@ def _errors(*codes: int) -> dict:
 
 
 SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+CHALLENGE = {"name": "challenge", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
 def document(server_prefix: str) -> dict:
@@ -46,6 +47,22 @@ def document(server_prefix: str) -> dict:
                 "Enrollment": {"type": "object", "required": ["course", "source", "enrolled_at"],
                                "properties": {"course": {"type": "string"}, "source": {"type": "string"},
                                               "enrolled_at": {"type": "string"}}},
+                "ChallengeSubmission": {"type": "object", "required": ["id", "status", "passed", "total", "tests"],
+                                        "properties": {
+                                            "id": {"type": "integer"}, "language_id": {"type": "integer"},
+                                            "language_name": {"type": "string"},
+                                            "status": {"type": "string", "enum": ["passed", "failed", "compilation_error", "error"]},
+                                            "passed": {"type": "integer"}, "total": {"type": "integer"},
+                                            "score": {"type": "number"},
+                                            "compile_output": {"type": "string", "nullable": True},
+                                            "created_at": {"type": "string"},
+                                            "tests": {"type": "array", "items": {"type": "object", "properties": {
+                                                "index": {"type": "integer"}, "hidden": {"type": "boolean"},
+                                                "status": {"type": "string"}, "time": {"type": "string"},
+                                                "memory": {"type": "integer"},
+                                                "stdin": {"type": "string", "description": "public tests only"},
+                                                "expected": {"type": "string", "description": "public tests only"},
+                                                "stdout": {"type": "string", "description": "public tests only"}}}}}},
                 "Lesson": {"type": "object", "required": ["id", "title", "free_preview"], "properties": {
                     "id": {"type": "string"}, "title": {"type": "string"}, "free_preview": {"type": "boolean"}}},
             },
@@ -90,6 +107,26 @@ def document(server_prefix: str) -> dict:
                                    "filename": {"type": "string"}, "version": {"type": "integer"},
                                    "notebook": {"type": "string", "description": "nbformat 4 JSON"}}}),
                     **_errors(403, 404)}}},
+            "/challenges/{challenge}/submissions": {
+                "get": {"summary": "My submissions to a code challenge", "security": [{"hubToken": []}],
+                        "parameters": [CHALLENGE],
+                        "responses": {"200": _resp("Submissions, newest first", {
+                            "type": "object", "required": ["submissions"], "properties": {"submissions": {
+                                "type": "array", "items": {"$ref": "#/components/schemas/ChallengeSubmission"}}}}),
+                            **_errors(401, 403, 404)}},
+                "post": {"summary": "Submit code: compiled once, run against every test case",
+                         "security": [{"hubToken": []}], "parameters": [CHALLENGE],
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                             "type": "object", "required": ["language_id", "source"], "properties": {
+                                 "language_id": {"type": "integer", "enum": [50, 52, 62, 63, 71]},
+                                 "source": {"type": "string", "maxLength": 65536}}}}}},
+                         "responses": {"201": _resp("Graded and stored", {"$ref": "#/components/schemas/ChallengeSubmission"}),
+                                       "429": _resp("Too many runs: retry after Retry-After seconds", _ERROR),
+                                       **_errors(400, 401, 403, 404, 413)}}},
+            "/challenges/{challenge}/run": {"get": {
+                "summary": "WebSocket: send {language_id, source, stdin}; receive output chunks live, then the status",
+                "security": [{"hubToken": []}], "parameters": [CHALLENGE],
+                "responses": {"101": _resp("Switching protocols to WebSocket"), **_errors(401, 403, 404)}}},
             "/me/enrollments": {"get": {
                 "summary": "My enrollments", "security": [{"hubToken": []}],
                 "responses": {"200": _resp("Enrollments", {
