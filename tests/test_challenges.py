@@ -90,3 +90,17 @@ def test_outcome_hides_hidden_tests():
 def test_code_validation(language_id, source, stdin):
     with pytest.raises(InvalidInput):
         challenges.validate_code(language_id, source, stdin)
+
+
+def test_solved_per_course_counts_passing_submissions_once(session, tmp_path):
+    course = import_course(session, load_course_folder(course_with_challenge(tmp_path)))
+    challenge = course.lessons[1].challenges[0]
+    ada = make_user(session, "ada")
+    assert challenges.solved_per_course(session, ada, [course.id]) == {course.id: (0, 1)}
+    failed = {"status": "failed", "passed": 1, "total": 2, "compile_output": None, "tests": []}
+    passed = {**failed, "status": "passed", "passed": 2}
+    challenges.record(session, ada, challenge, 71, "print(1)", failed)
+    challenges.record(session, ada, challenge, 71, "print(2)", passed)
+    challenges.record(session, ada, challenge, 71, "print(3)", passed)
+    assert challenges.solved_per_course(session, ada, [course.id]) == {course.id: (1, 1)}
+    assert [s.status for s in challenges.submissions_of(session, ada, challenge)] == ["passed", "passed", "failed"]

@@ -159,7 +159,7 @@ def get_course(session: Session, slug: str, *, viewer: User | None = None) -> Co
     """A published course with its lessons; unpublished ones only for their instructor or admins."""
     course = session.scalars(
         select(Course).where(Course.slug == slug).options(
-            selectinload(Course.lessons),
+            selectinload(Course.lessons).selectinload(Lesson.challenges),
             selectinload(Course.instructor).selectinload(Instructor.user),
         )
     ).one_or_none()

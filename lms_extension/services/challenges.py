@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from graders.languages import LANGUAGES, get_language
@@ -208,15 +208,18 @@ def submissions_of(session: Session, user: User, challenge: Challenge, limit: in
         .order_by(ChallengeSubmission.id.desc()).limit(limit)))
 
 
-def solved_counts(session: Session, user: User, lesson_ids: list[int]) -> dict[int, int]:
-    """Challenges with at least one passing submission, per lesson."""
-    if not lesson_ids:
+def solved_per_course(session: Session, user: User, course_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Per course: (challenges with a passing submission by ``user``, challenges in all)."""
+    if not course_ids:
         return {}
-    rows = session.execute(
-        select(Challenge.lesson_id, Challenge.id).join(ChallengeSubmission)
+    totals = dict(session.execute(
+        select(Lesson.course_id, func.count(Challenge.id)).join(Challenge, Challenge.lesson_id == Lesson.id)
+        .where(Lesson.course_id.in_(course_ids)).group_by(Lesson.course_id)).all())
+    solved = dict(session.execute(
+        select(Lesson.course_id, func.count(func.distinct(Challenge.id)))
+        .join(Challenge, Challenge.lesson_id == Lesson.id)
+        .join(ChallengeSubmission, ChallengeSubmission.challenge_id == Challenge.id)
         .where(ChallengeSubmission.user_id == user.id, ChallengeSubmission.status == "passed",
-               Challenge.lesson_id.in_(lesson_ids)).distinct())
-    counts: dict[int, int] = {}
-    for lesson_id, _ in rows:
-        counts[lesson_id] = counts.get(lesson_id, 0) + 1
-    return counts
+               Lesson.course_id.in_(course_ids))
+        .group_by(Lesson.course_id)).all())
+    return {cid: (solved.get(cid, 0), total) for cid, total in totals.items()}

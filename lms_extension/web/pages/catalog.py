@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 from tornado import web
 
 from ...errors import PaymentRequired
-from ...services import catalog, enrollments
+from ...services import catalog, challenges, enrollments
 from ..api.courses import parse_catalog_query
 from ..base import BaseHandler
 from ..markdown import render_markdown
@@ -61,6 +61,7 @@ class MyLearningPage(BaseHandler):
         user = self.require_user()
         rows = enrollments.enrollments_for(self.db, user)
         started = enrollments.started_counts(self.db, user, [e.course_id for e in rows])
+        solved = challenges.solved_per_course(self.db, user, [e.course_id for e in rows])
         items = []
         for e in rows:
             total = len(e.course.lessons)
@@ -70,6 +71,7 @@ class MyLearningPage(BaseHandler):
                 "started": started.get(e.course_id, 0),
                 "percent": round(100 * started.get(e.course_id, 0) / total) if total else 0,
                 "resume": resume,
+                "challenges": solved.get(e.course_id),
                 "resume_url": lesson_open_url(self.config.hub_prefix, e.course.slug, resume.key) if resume else None,
             })
         self.render_page("my_learning.html", items=items)
