@@ -2,6 +2,7 @@
 from .base import Base
 from .challenge import Challenge, ChallengeSubmission, ChallengeTest
 from .course import Course, Lesson, LessonVersion
+from .submission import NotebookSubmission
 from .user import Enrollment, Instructor, LessonProgress, User
 
-__all__ = ["Base", "Challenge", "ChallengeSubmission", "ChallengeTest", "Course", "Enrollment", "Instructor", "Lesson", "LessonProgress", "LessonVersion", "User"]
+__all__ = ["Base", "Challenge", "ChallengeSubmission", "ChallengeTest", "Course", "Enrollment", "Instructor", "Lesson", "LessonProgress", "LessonVersion", "NotebookSubmission", "User"]

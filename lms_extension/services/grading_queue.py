@@ -1,0 +1,153 @@
+"""Notebook submissions and the grading queue: the submission row is the queue.
+
+A submission is stored first (``enqueue``), then graded by whichever worker claims it.
+A claim is a lease: the worker must finish (or renew) before it expires, otherwise
+another worker may take the job. Only the holder of the current lease can store a
+result, so a worker that comes back late cannot overwrite a newer grading, and nothing
+is graded twice.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from ..errors import InvalidInput, NotFound
+from ..models import LessonVersion, NotebookSubmission, User
+from ..models.base import utcnow
+from ..models.submission import FAILED, GRADED, GRADING, QUEUED
+from . import enrollments
+
+MAX_NOTEBOOK_BYTES = 5 * 1024 * 1024
+MAX_CLAIMS = 3  # a job that killed its worker this often is failed, not retried forever
+
+
+def enqueue(session: Session, user: User, slug: str, lesson_key: str, notebooks: dict) -> NotebookSubmission:
+    course, lesson, _ = enrollments.lesson_access(session, user, slug, lesson_key)
+    if not isinstance(notebooks, dict) or set(notebooks) != {lesson.filename}:
+        raise InvalidInput(f"send {{\"notebooks\": {{\"{lesson.filename}\": <notebook>}}}}")
+    texts = {}
+    for name, nb in notebooks.items():
+        text = nb if isinstance(nb, str) else json.dumps(nb)
+        if len(text.encode()) > MAX_NOTEBOOK_BYTES:
+            raise InvalidInput(f"{name} is larger than {MAX_NOTEBOOK_BYTES // (1024 * 1024)} MB")
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            raise InvalidInput(f"{name} is not a notebook (invalid JSON)") from None
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("cells"), list):
+            raise InvalidInput(f"{name} is not a notebook (no cells)")
+        texts[name] = text
+    version = session.scalars(select(LessonVersion).where(LessonVersion.lesson_id == lesson.id)
+                              .order_by(LessonVersion.number.desc()).limit(1)).one()
+    submission = NotebookSubmission(user_id=user.id, lesson_id=lesson.id, lesson_version_id=version.id,
+                                    notebooks=json.dumps(texts), status=QUEUED, submitted_at=utcnow())
+    session.add(submission)
+    enrollments.record_open(session, user, lesson)
+    session.flush()
+    return submission
+
+
+def _claimable(now: datetime):
+    return or_(NotebookSubmission.status == QUEUED,
+               and_(NotebookSubmission.status == GRADING, NotebookSubmission.lease_expires_at < now))
+
+
+def claim(session: Session, worker: str, lease_seconds: float = 60.0) -> NotebookSubmission | None:
+    """Take the oldest job that is queued or whose lease expired; None when there is none.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets many workers claim different rows at once.
+    SQLite: the single UPDATE runs under the database's write lock, which serializes claims.
+    """
+    now = utcnow()
+    candidate = (select(NotebookSubmission.id).where(_claimable(now))
+                 .order_by(NotebookSubmission.id).limit(1).with_for_update(skip_locked=True)
+                 .scalar_subquery())
+    claimed = session.execute(
+        update(NotebookSubmission)
+        .where(NotebookSubmission.id == candidate, _claimable(now))
+        .values(status=GRADING, lease_owner=worker, lease_expires_at=now + timedelta(seconds=lease_seconds),
+                claims=NotebookSubmission.claims + 1, started_at=now)
+        .returning(NotebookSubmission.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    session.commit()
+    if claimed is None:
+        return None
+    job = session.get(NotebookSubmission, claimed, populate_existing=True)
+    if job.claims > MAX_CLAIMS:
+        job.status, job.error, job.finished_at = FAILED, f"grading stopped {MAX_CLAIMS} times; not retried", utcnow()
+        job.lease_owner = None
+        session.commit()
+        return claim(session, worker, lease_seconds)
+    return job
+
+
+def _held(submission_id: int, worker: str, now: datetime):
+    return and_(NotebookSubmission.id == submission_id, NotebookSubmission.status == GRADING,
+                NotebookSubmission.lease_owner == worker, NotebookSubmission.lease_expires_at >= now)
+
+
+def renew(session: Session, submission_id: int, worker: str, lease_seconds: float = 60.0) -> bool:
+    now = utcnow()
+    done = session.execute(update(NotebookSubmission).where(_held(submission_id, worker, now))
+                           .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+                           .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return done == 1
+
+
+def complete(session: Session, submission_id: int, worker: str, *, score: float, max_score: float,
+             feedback: dict) -> bool:
+    """Store the grade if ``worker`` still holds the lease; False when it lost it."""
+    now = utcnow()
+    done = session.execute(update(NotebookSubmission).where(_held(submission_id, worker, now))
+                           .values(status=GRADED, score=score, max_score=max_score, feedback=json.dumps(feedback),
+                                   finished_at=now, lease_owner=None, lease_expires_at=None, error=None)
+                           .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return done == 1
+
+
+def fail(session: Session, submission_id: int, worker: str, error: str) -> bool:
+    now = utcnow()
+    done = session.execute(update(NotebookSubmission).where(_held(submission_id, worker, now))
+                           .values(status=FAILED, error=error[:2000], finished_at=now, lease_owner=None,
+                                   lease_expires_at=None)
+                           .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return done == 1
+
+
+@dataclass(frozen=True)
+class GradingJob:
+    """What a worker needs, detached from the session: the source stays server-side."""
+
+    id: int
+    source_notebooks: dict[str, str]
+    submitted_notebooks: dict[str, str]
+
+
+def job_for(submission: NotebookSubmission) -> GradingJob:
+    version = submission.lesson_version
+    return GradingJob(submission.id, {submission.lesson.filename: version.source_notebook},
+                      json.loads(submission.notebooks))
+
+
+def view(submission: NotebookSubmission) -> dict:
+    return {"id": submission.id, "lesson": submission.lesson.key, "status": submission.status,
+            "submitted_at": submission.submitted_at.isoformat(),
+            "finished_at": submission.finished_at.isoformat() if submission.finished_at else None,
+            "score": submission.score, "max_score": submission.max_score,
+            "feedback": json.loads(submission.feedback) if submission.feedback else None,
+            "error": submission.error if submission.status == FAILED else None}
+
+
+def get_own(session: Session, user: User, submission_id: int) -> NotebookSubmission:
+    submission = session.get(NotebookSubmission, submission_id)
+    if submission is None or submission.user_id != user.id:
+        raise NotFound(f"no submission {submission_id}")
+    return submission
