@@ -53,6 +53,11 @@ c.JupyterHub.services = [{
     "oauth_no_confirm": True,
     "oauth_client_allowed_scopes": [roles.TEACH_SCOPE, roles.ADMIN_SCOPE],
     "display": True,
+}, {
+    # grading worker(s): more can run anywhere that reaches the database (`lms worker`)
+    "name": "lms-worker",
+    "command": [sys.executable, "-m", "lms_extension.cli", "worker"],
+    "environment": service_env,
 }]
 roles.configure(c, admin_token=os.environ.get("LMS_ADMIN_TOKEN"))
 

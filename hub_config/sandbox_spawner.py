@@ -26,6 +26,24 @@ from .cgroups import StudentCgroup, parse_bytes
 from .settings import HubSettings
 
 SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# replaced by empty private folders in every student's view
+MASKED = ("/tmp", "/var/tmp", "/run", "/root")
+
+
+def runtime_paths() -> list[Path]:
+    """Folders the student's server runs from: the interpreter, the venv, this checkout."""
+    import lms_extension
+
+    return [Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
+            Path(lms_extension.__file__).resolve().parent.parent]
+
+
+def _top_under_masked(path: Path) -> Path | None:
+    for masked in MASKED:
+        root = Path(masked)
+        if root in path.parents:
+            return root / path.relative_to(root).parts[0]
+    return None
 
 
 class SandboxSpawner(LocalProcessSpawner):
@@ -83,14 +101,14 @@ class SandboxSpawner(LocalProcessSpawner):
         uid = str(self.student_uid)
         argv = ["bwrap", "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                 "--unshare-cgroup-try", "--hostname", f"lms-{self.home_name}",
-                "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/run", "--tmpfs", "/root"]
-        # the interpreter may live under /root (pyenv): bind its top folder back, read-only
-        # (binding a deeper path would make bwrap create the parents with mode 0700)
-        prefix = Path(sys.base_prefix).resolve()
-        if prefix.parts[:2] == ("/", "root") and len(prefix.parts) > 2:
-            top = Path("/root", prefix.parts[2])
+                "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        argv += [arg for d in MASKED for arg in ("--tmpfs", d)]
+        # what the server runs from may live under a masked folder (pyenv under /root, a
+        # checkout under /tmp): bind its top folder back, read-only. (Binding a deeper path
+        # would make bwrap create the parents with mode 0700, unreadable to the student.)
+        for top in sorted({_top_under_masked(p) for p in runtime_paths()} - {None}):
             argv += ["--ro-bind", str(top), str(top)]
+        # then hide the LMS data (database, other homes, secrets), wherever it lives
         hidden = [str(Path(self.homes_dir).resolve().parent)] + [d for d in self.hidden_dirs.split(os.pathsep) if d]
         for path in hidden:
             argv += ["--tmpfs", path]

@@ -52,6 +52,19 @@ def cmd_service(args, config: LMSConfig) -> int:
     return 0
 
 
+def cmd_worker(args, config: LMSConfig) -> int:
+    from .worker import main
+
+    logging.getLogger("lms").setLevel(logging.INFO)
+    return main(config, once=args.once, concurrency=args.concurrency)
+
+
+def cmd_autograde(args, config: LMSConfig) -> int:
+    from graders.autograde import main
+
+    return main(args.rest)
+
+
 def cmd_judge0(args, config: LMSConfig) -> int:
     from graders.judge0 import main
 
@@ -100,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER, help="extra arguments for jupyterhub")
     p.set_defaults(func=cmd_run)
     sub.add_parser("service", help="run the LMS service (JupyterHub starts it)").set_defaults(func=cmd_service)
+    p = sub.add_parser("worker", help="grade queued notebook submissions (run as many as you like)")
+    p.add_argument("--once", action="store_true", help="stop when the queue is empty")
+    p.add_argument("--concurrency", type=int, default=1, help="jobs graded at once by this process")
+    p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("autograde", help="drop-in for `nbgrader autograde` on a plain nbgrader course directory")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="ASSIGNMENT --course-dir DIR [--student S] [--force]")
+    p.set_defaults(func=cmd_autograde)
     p = sub.add_parser("judge0", help="the Judge0-compatible code execution API, standalone")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="--port 2358 --host 127.0.0.1 --auth-token ...")
     p.set_defaults(func=cmd_judge0)

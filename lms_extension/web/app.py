@@ -17,13 +17,15 @@ from .api import challenges as challenges_api
 from .api import courses as courses_api
 from .api import judge0 as judge0_api
 from .api import openapi
+from .api import submissions as submissions_api
 from .base import NotFoundHandler
 from .pages import catalog as catalog_pages
 from .pages import challenges as challenge_pages
 from .pages import teach as teach_pages
 
 HERE = Path(__file__).resolve().parent.parent
-HANDLER_MODULES = (catalog_pages, challenge_pages, teach_pages, courses_api, challenges_api, openapi)
+HANDLER_MODULES = (catalog_pages, challenge_pages, teach_pages, courses_api, challenges_api,
+                   submissions_api, openapi)
 
 
 def _money(cents: int, currency: str) -> str:

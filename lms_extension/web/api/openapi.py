@@ -20,6 +20,7 @@ def _errors(*codes: int) -> dict:
 
 
 SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+LESSON = {"name": "lesson", "in": "path", "required": True, "schema": {"type": "string"}}
 CHALLENGE = {"name": "challenge", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
@@ -63,6 +64,12 @@ def document(server_prefix: str) -> dict:
                                                 "stdin": {"type": "string", "description": "public tests only"},
                                                 "expected": {"type": "string", "description": "public tests only"},
                                                 "stdout": {"type": "string", "description": "public tests only"}}}}}},
+                "NotebookSubmission": {"type": "object", "required": ["id", "status", "lesson"], "properties": {
+                    "id": {"type": "integer"}, "lesson": {"type": "string"},
+                    "status": {"type": "string", "enum": ["queued", "grading", "graded", "failed"]},
+                    "submitted_at": {"type": "string"}, "finished_at": {"type": "string", "nullable": True},
+                    "score": {"type": "number", "nullable": True}, "max_score": {"type": "number", "nullable": True},
+                    "feedback": {"type": "object", "nullable": True}, "error": {"type": "string", "nullable": True}}},
                 "Lesson": {"type": "object", "required": ["id", "title", "free_preview"], "properties": {
                     "id": {"type": "string"}, "title": {"type": "string"}, "free_preview": {"type": "boolean"}}},
             },
@@ -100,7 +107,7 @@ def document(server_prefix: str) -> dict:
                     **_errors(400, 401, 402, 404, 413)}}},
             "/courses/{slug}/lessons/{lesson}/notebook": {"get": {
                 "summary": "The student version of a lesson notebook (enrolled users or free previews)",
-                "parameters": [SLUG, {"name": "lesson", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "parameters": [SLUG, LESSON],
                 "responses": {"200": _resp("The notebook", {
                     "type": "object", "required": ["course", "lesson", "filename", "version", "notebook"],
                     "properties": {"course": {"type": "string"}, "lesson": {"type": "string"},
@@ -127,6 +134,20 @@ def document(server_prefix: str) -> dict:
                 "summary": "WebSocket: send {language_id, source, stdin}; receive output chunks live, then the status",
                 "security": [{"hubToken": []}], "parameters": [CHALLENGE],
                 "responses": {"101": _resp("Switching protocols to WebSocket"), **_errors(401, 403, 404)}}},
+            "/courses/{slug}/lessons/{lesson}/submissions": {"post": {
+                "summary": "Submit the lesson notebook for grading (stored first, graded by a worker)",
+                "security": [{"hubToken": []}], "parameters": [SLUG, LESSON],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["notebooks"], "properties": {"notebooks": {
+                        "type": "object", "description": "filename -> notebook (JSON object or text)"}}}}}},
+                "responses": {"202": _resp("Queued; poll the Location", {"$ref": "#/components/schemas/NotebookSubmission"}),
+                              **_errors(400, 401, 403, 404, 413)}}},
+            "/submissions/{submission}": {"get": {
+                "summary": "One of my notebook submissions, with score and feedback once graded",
+                "security": [{"hubToken": []}],
+                "parameters": [{"name": "submission", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {"200": _resp("The submission", {"$ref": "#/components/schemas/NotebookSubmission"}),
+                              **_errors(401, 404)}}},
             "/me/enrollments": {"get": {
                 "summary": "My enrollments", "security": [{"hubToken": []}],
                 "responses": {"200": _resp("Enrollments", {

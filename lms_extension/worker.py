@@ -1,0 +1,107 @@
+"""``lms worker``: claim notebook submissions from the database and grade them in the sandbox.
+
+Stateless: run as many as you like, on any machine that reaches the database. A lease
+is renewed while a job grades; a worker killed mid-job loses nothing (another worker
+takes the job once the lease expires).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import uuid
+from typing import Awaitable, Callable
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from .services import grading_queue as queue
+
+log = logging.getLogger("lms.worker")
+Grader = Callable[[dict[str, str], dict[str, str]], Awaitable[dict]]
+
+
+async def default_grader(source_notebooks: dict[str, str], submitted: dict[str, str]) -> dict:
+    """Grade with nbgrader semantics in the sandbox; a dict with score, max_score, feedback."""
+    from graders.notebook import grade_submission
+
+    grade = await grade_submission(source_notebooks, submitted)
+    return grade.to_dict()
+
+
+class Worker:
+    def __init__(self, factory: sessionmaker[Session], *, grader: Grader = default_grader,
+                 name: str | None = None, lease_seconds: float = 60.0, poll_seconds: float = 0.2):
+        self.factory, self.grader = factory, grader
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.lease_seconds, self.poll_seconds = lease_seconds, poll_seconds
+        self.stopping = asyncio.Event()
+
+    async def run(self, *, once: bool = False) -> int:
+        """Grade until stopped (or, with ``once``, until the queue is empty). Returns jobs done."""
+        done = 0
+        while not self.stopping.is_set():
+            if await self.step():
+                done += 1
+            elif once:
+                break
+            else:
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), self.poll_seconds)
+                except asyncio.TimeoutError:
+                    pass
+        return done
+
+    async def step(self) -> bool:
+        """Claim and grade one job; False when the queue is empty."""
+        with self.factory() as session:
+            submission = queue.claim(session, self.name, self.lease_seconds)
+            if submission is None:
+                return False
+            job = queue.job_for(submission)
+        log.info("grading submission %s", job.id)
+        keep_alive = asyncio.ensure_future(self._renew_lease(job.id))
+        try:
+            result = await self.grader(job.source_notebooks, job.submitted_notebooks)
+        except Exception as exc:  # the grader's own failure: record it for the student and staff
+            log.exception("grading submission %s failed", job.id)
+            with self.factory() as session:
+                queue.fail(session, job.id, self.name, f"grading failed: {type(exc).__name__}: {exc}")
+            return True
+        finally:
+            keep_alive.cancel()
+        with self.factory() as session:
+            stored = queue.complete(session, job.id, self.name, score=result["score"],
+                                    max_score=result["max_score"], feedback=result)
+        if not stored:
+            log.warning("lease on submission %s was lost; its result was not stored", job.id)
+        return True
+
+    async def _renew_lease(self, submission_id: int) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            with self.factory() as session:
+                if not queue.renew(session, submission_id, self.name, self.lease_seconds):
+                    return
+
+
+def main(config, *, once: bool = False, concurrency: int = 1) -> int:
+    from .db import check_revision, make_engine, session_factory
+
+    engine = make_engine(config.db_url)
+    check_revision(engine)
+    factory = session_factory(engine)
+
+    async def serve() -> int:
+        workers = [Worker(factory) for _ in range(concurrency)]
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, lambda: [w.stopping.set() for w in workers])
+        log.info("worker(s) %s polling %s", ", ".join(w.name for w in workers),
+                 engine.url.render_as_string(hide_password=True))
+        return sum(await asyncio.gather(*(w.run(once=once) for w in workers)))
+
+    graded = asyncio.run(serve())
+    log.info("graded %d submission(s)", graded)
+    return 0
