@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 EXT_CONF := $(VENV)/etc/jupyter/jupyter_server_config.d/lms_extension.json
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
-.PHONY: run test setup setup-test clean-data
+.PHONY: run test setup setup-test clean-data frontend
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,14 @@ $(STAMP): pyproject.toml
 	cp lms_extension/labserver/etc/lab-settings/overrides.json $(LAB_OVERRIDES)
 	touch $@
 
-setup: $(STAMP)
+# the code editor (CodeMirror 6 from npm, bundled by esbuild); a no-op when up to date
+frontend:
+	scripts/build-frontend.sh
+
+setup: $(STAMP) frontend
 	scripts/system-deps.sh run
 
-setup-test: $(STAMP)
+setup-test: $(STAMP) frontend
 	scripts/system-deps.sh test
 
 run: setup

@@ -86,3 +86,39 @@ def test_run_rejects_bad_messages(platform, coder):
     token, _, cid = coder
     messages = run_over_websocket(platform, token, cid, {"language_id": 71})
     assert messages == [{"type": "error", "message": "source must be a non-empty string"}]
+
+
+def sandboxed_processes() -> list[int]:
+    """Processes running as a sandbox run's uid (graders.sandbox leases uids from 1,500,000)."""
+    from pathlib import Path
+
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if proc.stat().st_uid >= 1_500_000:
+                    pids.append(int(proc.name))
+            except FileNotFoundError:
+                pass
+    return pids
+
+
+def test_closing_the_socket_stops_the_run(platform, coder):
+    token, _, cid = coder
+
+    async def go():
+        ws_url = platform.lms.replace("http://", "ws://") + f"api/v1/challenges/{cid}/run"
+        conn = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {token}"}))
+        conn.write_message(json.dumps({"language_id": 71, "stdin": "",
+                                       "source": "print('started', flush=True)\nwhile True:\n    pass"}))
+        first = json.loads(await asyncio.wait_for(conn.read_message(), 30))
+        assert first == {"type": "output", "stream": "stdout", "text": "started\n"}
+        assert sandboxed_processes(), "the run should be going"
+        conn.close()
+        for _ in range(40):  # well before the 5 s CPU limit would end it
+            await asyncio.sleep(0.1)
+            if not sandboxed_processes():
+                return True
+        return False
+
+    assert asyncio.run(go()), f"still running after the client left: {sandboxed_processes()}"

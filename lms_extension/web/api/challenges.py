@@ -1,6 +1,7 @@
 """Code challenges: run with live output over a WebSocket, submit against every test."""
 from __future__ import annotations
 
+import asyncio
 import json
 
 from graders.judge0 import QueueFull
@@ -75,10 +76,20 @@ class RunSocket(LMSHandlerMixin, websocket.WebSocketHandler):
         self._started = False
         await super().get(challenge_id)
 
-    async def on_message(self, message):
+    def on_message(self, message):
+        # the run goes on in a task so that this handler keeps reading frames: a client
+        # that closes (Stop, tab closed) ends the run at once instead of after its limits
         if self._started:
             return
         self._started = True
+        self._run = asyncio.ensure_future(self._run_code(message))
+
+    def on_close(self):
+        run = getattr(self, "_run", None)
+        if run is not None and not run.done():
+            run.cancel()  # the sandbox kills the run's processes when its task is cancelled
+
+    async def _run_code(self, message):
         try:
             body = json.loads(message)
             if not isinstance(body, dict):
