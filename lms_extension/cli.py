@@ -38,7 +38,7 @@ def cmd_course_import(args, config: LMSConfig) -> int:
     check_revision(engine)
     folders = [f for path in args.paths for f in course_folders(path)]
     with session_scope(session_factory(engine)) as session:
-        courses = import_folders(session, folders)
+        courses = import_folders(session, folders, publish=getattr(args, "publish", False))
         for course in courses:
             print(f"imported {course.slug}: {course.title} ({len(course.lessons)} lessons, "
                   f"{'free' if course.is_free else f'{course.price_cents} {course.currency}'})")
@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = course.add_parser("import", help="validate and import course folders (course.toml + notebooks)")
     p.add_argument("paths", nargs="+", help="a course folder, or a folder of course folders")
     p.set_defaults(func=cmd_course_import)
+    p = course.add_parser("publish", help="import, store changed notebooks as new lesson versions "
+                                          "(nbgrader's generate step), and make the course visible")
+    p.add_argument("paths", nargs="+", help="a course folder, or a folder of course folders")
+    p.set_defaults(func=cmd_course_import, publish=True)
     return parser
 
 

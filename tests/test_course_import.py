@@ -135,3 +135,22 @@ def test_cli_import_reports_errors_without_traceback(tmp_path, capsys, monkeypat
     good = write_course(tmp_path / "d", "fine")
     assert main(["course", "import", str(good)]) == 0
     assert "imported fine" in capsys.readouterr().out
+
+
+def test_cli_publish_makes_a_draft_visible(tmp_path, capsys, monkeypatch):
+    from lms_extension.cli import main
+    from lms_extension.db import make_engine, session_factory
+    from lms_extension.services.catalog import get_course
+
+    db = tmp_path / "pub.sqlite"
+    monkeypatch.setenv("LMS_DB_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("LMS_DATA_DIR", str(tmp_path))
+    assert main(["db", "upgrade"]) == 0
+    folder = write_course(tmp_path / "c", "drafty", extra_toml="published = false")
+    assert main(["course", "import", str(folder)]) == 0
+    with session_factory(make_engine(f"sqlite:///{db}"))() as s:
+        with pytest.raises(Exception):
+            get_course(s, "drafty")
+    assert main(["course", "publish", str(folder)]) == 0
+    with session_factory(make_engine(f"sqlite:///{db}"))() as s:
+        assert get_course(s, "drafty").published

@@ -14,7 +14,7 @@ from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from traitlets import Unicode, default
 
-from .workspace import place_lesson
+from .workspace import SAFE, place_lesson
 
 
 class OpenLessonHandler(JupyterHandler):
@@ -48,6 +48,57 @@ class OpenLessonHandler(JupyterHandler):
         self.finish(NEWER_VERSION_PAGE.format(
             mine=escape(rel), newer=escape(beside), mine_url=escape(lab_url), newer_url=escape(newer_url),
             version=placed.version))
+
+
+class SubmitLessonHandler(JupyterHandler):
+    """GET: confirm which notebook will be submitted. POST: send it to the LMS for grading."""
+
+    auth_resource = "contents"
+
+    @property
+    def extension(self) -> "LMSLabExtension":
+        return self.settings["lms_extension"]
+
+    def _target(self) -> tuple[str, str, Path, str]:
+        course = self.get_argument("course", "")
+        lesson = self.get_argument("lesson", "")
+        if not SAFE.match(course) or not SAFE.match(lesson):
+            raise web.HTTPError(400, "course and lesson must be ids (a-z, 0-9, -)")
+        root = Path(self.settings["server_root_dir"]).expanduser()
+        rel = f"courses/{course}/{lesson}.ipynb"
+        return course, lesson, root / rel, rel
+
+    @web.authenticated
+    @authorized
+    def get(self):
+        course, lesson, path, rel = self._target()
+        if not path.is_file():
+            raise web.HTTPError(404, f"{rel} is not in your workspace: open the lesson first")
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(SUBMIT_PAGE.format(rel=escape(rel), xsrf=self.xsrf_form_html(),
+                                       course=escape(course), lesson=escape(lesson),
+                                       lab_url=escape(f"{self.base_url}lab/tree/{quote(rel)}")))
+
+    @web.authenticated
+    @authorized
+    async def post(self):
+        course, lesson, path, rel = self._target()
+        if not path.is_file():
+            raise web.HTTPError(404, f"{rel} is not in your workspace: open the lesson first")
+        if path.stat().st_size > 5 * 1024 * 1024:
+            raise web.HTTPError(413, f"{rel} is larger than 5 MB: clear large outputs and save")
+        await self.extension.submit_lesson(course, lesson, {path.name: path.read_text(encoding="utf-8")})
+        self.redirect(f"{self.extension.public_lms_url}courses/{quote(course)}/lessons/{quote(lesson)}#submissions")
+
+
+SUBMIT_PAGE = """<!doctype html><meta charset="utf-8"><title>Submit for grading</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;line-height:1.5}}
+button,a.btn{{display:inline-block;background:#f37726;color:#fff;border:0;font:inherit;padding:.5rem 1rem;border-radius:8px;text-decoration:none;margin-right:.5rem;cursor:pointer}}
+a.btn{{background:#fff;color:#c85a12;border:1px solid #e3e6ee}}</style>
+<h1>Submit for grading</h1>
+<p>Your notebook <code>{rel}</code>, as last saved, will be graded. Save it in JupyterLab first.</p>
+<form method="post">{xsrf}<input type="hidden" name="course" value="{course}"><input type="hidden" name="lesson" value="{lesson}">
+<button type="submit" id="confirm-submit">Submit now</button> <a class="btn" href="{lab_url}">Back to the notebook</a></form>"""
 
 
 NEWER_VERSION_PAGE = """<!doctype html><meta charset="utf-8"><title>Lesson updated</title>
@@ -88,10 +139,26 @@ class LMSLabExtension(ExtensionApp):
 
     def initialize_handlers(self):
         self.handlers.append((r"/lms/open", OpenLessonHandler))
+        self.handlers.append((r"/lms/submit", SubmitLessonHandler))
+
+    @property
+    def public_lms_url(self) -> str:
+        """The LMS as the browser reaches it (through the proxy)."""
+        return os.environ.get("JUPYTERHUB_BASE_URL", "/") + "services/lms/"
 
     async def fetch_lesson(self, course: str, lesson: str) -> dict:
-        url = f"{self.service_url}api/v1/courses/{quote(course, safe='')}/lessons/{quote(lesson, safe='')}/notebook"
-        request = HTTPRequest(url, headers={"Authorization": f"token {self.api_token}"}, request_timeout=20)
+        path = f"api/v1/courses/{quote(course, safe='')}/lessons/{quote(lesson, safe='')}/notebook"
+        return await self._call(HTTPRequest(self.service_url + path, request_timeout=20))
+
+    async def submit_lesson(self, course: str, lesson: str, notebooks: dict[str, str]) -> dict:
+        path = f"api/v1/courses/{quote(course, safe='')}/lessons/{quote(lesson, safe='')}/submissions"
+        return await self._call(HTTPRequest(self.service_url + path, method="POST", request_timeout=30,
+                                            body=json.dumps({"notebooks": notebooks}),
+                                            headers={"Content-Type": "application/json"}))
+
+    async def _call(self, request: HTTPRequest) -> dict:
+        """Call the LMS service as this student (their own token); its errors become ours."""
+        request.headers["Authorization"] = f"token {self.api_token}"
         try:
             response = await AsyncHTTPClient().fetch(request)
         except HTTPClientError as exc:
@@ -101,7 +168,7 @@ class LMSLabExtension(ExtensionApp):
                     message = json.loads(exc.response.body).get("message", message)
                 except ValueError:
                     pass
-            raise web.HTTPError(exc.code if exc.code in (400, 401, 402, 403, 404) else 502, message) from None
+            raise web.HTTPError(exc.code if exc.code in (400, 401, 402, 403, 404, 413) else 502, message) from None
         except OSError as exc:
             raise web.HTTPError(502, f"the LMS service cannot be reached: {exc}") from None
         return json.loads(response.body)

@@ -194,9 +194,15 @@ def import_course(session: Session, spec: CourseSpec, *, replace: bool = True) -
     return course
 
 
-def import_folders(session: Session, folders: list[Path]) -> list[Course]:
-    """Validate every folder first, then import them all in the caller's transaction."""
+def import_folders(session: Session, folders: list[Path], *, publish: bool = False) -> list[Course]:
+    """Validate every folder first, then import them all in the caller's transaction.
+
+    ``publish`` makes every course visible whatever its ``published`` key says.
+    """
     specs = [load_course_folder(f) for f in folders]
+    if publish:
+        for spec in specs:
+            spec.published = True
     slugs = [s.slug for s in specs]
     duplicates = sorted({s for s in slugs if slugs.count(s) > 1})
     if duplicates:

@@ -151,3 +151,10 @@ def get_own(session: Session, user: User, submission_id: int) -> NotebookSubmiss
     if submission is None or submission.user_id != user.id:
         raise NotFound(f"no submission {submission_id}")
     return submission
+
+
+def submissions_for_lesson(session: Session, user: User, lesson_id: int, limit: int = 20) -> list[NotebookSubmission]:
+    return list(session.scalars(
+        select(NotebookSubmission).where(NotebookSubmission.user_id == user.id,
+                                         NotebookSubmission.lesson_id == lesson_id)
+        .order_by(NotebookSubmission.id.desc()).limit(limit)))

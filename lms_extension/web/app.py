@@ -21,10 +21,11 @@ from .api import submissions as submissions_api
 from .base import NotFoundHandler
 from .pages import catalog as catalog_pages
 from .pages import challenges as challenge_pages
+from .pages import lessons as lesson_pages
 from .pages import teach as teach_pages
 
 HERE = Path(__file__).resolve().parent.parent
-HANDLER_MODULES = (catalog_pages, challenge_pages, teach_pages, courses_api, challenges_api,
+HANDLER_MODULES = (catalog_pages, lesson_pages, challenge_pages, teach_pages, courses_api, challenges_api,
                    submissions_api, openapi)
 
 
