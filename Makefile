@@ -4,6 +4,7 @@ PYTHON ?= python3
 STAMP := $(VENV)/.installed
 EXT_CONF := $(VENV)/etc/jupyter/jupyter_server_config.d/lms_extension.json
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+PROXY := hub_config/proxy/node_modules/.bin/configurable-http-proxy
 
 .PHONY: run test setup setup-test clean-data frontend
 
@@ -21,10 +22,15 @@ $(STAMP): pyproject.toml
 frontend:
 	scripts/build-frontend.sh
 
-setup: $(STAMP) frontend
+# the Node.js proxy (the PyPI one in the venv is the fallback when this is absent)
+$(PROXY): hub_config/proxy/package.json hub_config/proxy/package-lock.json
+	npm ci --prefix hub_config/proxy --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(STAMP) frontend $(PROXY)
 	scripts/system-deps.sh run
 
-setup-test: $(STAMP) frontend
+setup-test: $(STAMP) frontend $(PROXY)
 	scripts/system-deps.sh test
 
 run: setup

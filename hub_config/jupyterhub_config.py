@@ -19,8 +19,11 @@ s.data_dir.mkdir(parents=True, exist_ok=True)
 c.JupyterHub.bind_url = f"http://127.0.0.1:{s.port}"
 c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{s.hub_port}"
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.proxy_api_port}"
-# the proxy is the PyPI implementation of configurable-http-proxy, installed in the same venv
-c.ConfigurableHTTPProxy.command = [str(Path(sys.executable).parent / "configurable-http-proxy")]
+# configurable-http-proxy: the Node.js one that `make` installs (several times faster), else
+# the PyPI port installed in the same venv
+_node_proxy = Path(__file__).resolve().parent / "proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
+c.ConfigurableHTTPProxy.command = [str(_node_proxy if _node_proxy.exists() else
+                                       Path(sys.executable).parent / "configurable-http-proxy")]
 c.ConfigurableHTTPProxy.pid_file = str(s.data_dir / "jupyterhub-proxy.pid")
 c.JupyterHub.db_url = os.environ.get("LMS_HUB_DB_URL") or f"sqlite:///{s.data_dir / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(s.data_dir / "jupyterhub_cookie_secret")
