@@ -4,6 +4,7 @@ PYTHON ?= python3
 STAMP := $(VENV)/.installed
 EXT_CONF := $(VENV)/etc/jupyter/jupyter_server_config.d/lms_extension.json
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+IPY_CONF := $(VENV)/etc/ipython/ipython_kernel_config.py
 PROXY := hub_config/proxy/node_modules/.bin/configurable-http-proxy
 
 .PHONY: run test setup setup-test clean-data frontend
@@ -13,9 +14,10 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test]'
 	@# editable installs skip data-files: put the extension's config into the venv by hand
-	mkdir -p $(dir $(EXT_CONF)) $(dir $(LAB_OVERRIDES))
+	mkdir -p $(dir $(EXT_CONF)) $(dir $(LAB_OVERRIDES)) $(dir $(IPY_CONF))
 	cp lms_extension/labserver/etc/jupyter_server_config.d/lms_extension.json $(EXT_CONF)
 	cp lms_extension/labserver/etc/lab-settings/overrides.json $(LAB_OVERRIDES)
+	cp lms_extension/labserver/etc/ipython/ipython_kernel_config.py $(IPY_CONF)
 	touch $@
 
 # the code editor (CodeMirror 6 from npm, bundled by esbuild); a no-op when up to date

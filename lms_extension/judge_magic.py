@@ -123,6 +123,10 @@ class NotAnswered(_ShortTraceback, NotImplementedError):
     """The cell still holds nbgrader's stub where the solution goes."""
 
 
+class _SubmissionLost(JudgeError):
+    pass
+
+
 class JudgeFailed(JudgeError):
     """``%%judge`` ran the program and it did not succeed; renders the result."""
 
@@ -170,10 +174,10 @@ class JudgeResult:
         """A readable report, for ``assert r.ok, r`` in test cells."""
         lines = [f"{self.status} ({self.language}){usage(self)}"]
         if not self.ok:
-            lines += failure_details(self, None, include_usage=False, color=False)
+            lines += failure_details(self, None, include_usage=False)
         if self.stdout:
             lines += ["stdout:", _clip(self.stdout, 2000)]
-        if self.stderr and self.status_id not in (NZEC,):
+        if self.stderr:
             lines += ["stderr:", _clip(self.stderr, 2000)]
         return "\n".join(lines)
 
@@ -203,7 +207,7 @@ _SIGNAL_HINTS = {
 
 
 def failure_details(result: JudgeResult, expected_output: str | None, *,
-                    include_usage: bool = True, color: bool = True) -> list[str]:
+                    include_usage: bool = True) -> list[str]:
     """Lines explaining an unsuccessful run (without its status line)."""
     lines: list[str] = []
     if result.status_id == COMPILATION_ERROR:
@@ -219,6 +223,9 @@ def failure_details(result: JudgeResult, expected_output: str | None, *,
     elif result.status_id == INTERNAL_ERROR:
         lines.append(f"The judge failed: {result.message or 'internal error'}. Run the cell again; "
                      "if it keeps failing, tell the course staff.")
+    elif result.message == "Memory limit exceeded":
+        lines.append("Memory limit exceeded: the program needed more memory than it may use "
+                     "(%%judge --memory MB raises the limit).")
     else:  # runtime errors
         if result.exit_signal:
             try:
@@ -300,7 +307,7 @@ class HttpBackend:
     def run(self, submission: Submission, on_output: OutputCallback | None) -> JudgeResult:
         deadline = time.monotonic() + self.timeout
         token = self._submit(submission, deadline)
-        streamed = {"stdout": b"", "stderr": b""}
+        streamed = {"stdout": bytearray(), "stderr": bytearray()}
 
         def forward(stream: str, chunk: bytes) -> None:
             if stream in streamed:
@@ -310,7 +317,13 @@ class HttpBackend:
 
         if self.use_stream:
             self._stream(token, forward, deadline)
-        final = self._wait(token, deadline)
+        try:
+            final = self._wait(token, deadline)
+        except _SubmissionLost:
+            # Another replica of the service answered and does not know the submission
+            # (they keep them in memory): run it again in one request, which one replica
+            # serves from start to end.
+            final = self._run_in_one_request(submission, deadline)
         outputs = {name: base64.b64decode(final.get(name) or "") for name in BASE64_FIELDS}
         if on_output is not None:
             # A client that connected late (or polled) gets the rest from the final result.
@@ -351,6 +364,18 @@ class HttpBackend:
             raise JudgeError(f"cannot reach the judge at {self.base_url}: {reason}") from None
 
     def _submit(self, submission: Submission, deadline: float) -> str:
+        answer = self._post(submission, deadline, {"base64_encoded": "true"})
+        if not answer.get("token"):
+            raise JudgeError(f"the judge answered without a token: {answer}")
+        return answer["token"]
+
+    def _run_in_one_request(self, submission: Submission, deadline: float) -> dict:
+        return self._post(submission, deadline,
+                          {"base64_encoded": "true", "wait": "true", "fields": FINAL_FIELDS},
+                          timeout=max(1.0, deadline - time.monotonic()))
+
+    def _post(self, submission: Submission, deadline: float, query: Mapping[str, str],
+              timeout: float = 30.0) -> dict:
         body: dict[str, object] = {
             "language_id": submission.language_id,
             "source_code": _b64(submission.source.encode()),
@@ -364,10 +389,9 @@ class HttpBackend:
             if value is not None:
                 body[name] = value
         while True:
-            status, headers, answer = self._request(
-                "POST", "/submissions", {"base64_encoded": "true"}, body)
-            if status == 201 and isinstance(answer, dict) and answer.get("token"):
-                return answer["token"]
+            status, headers, answer = self._request("POST", "/submissions", query, body, timeout)
+            if status == 201 and isinstance(answer, dict):
+                return answer
             if status in (429, 503) and time.monotonic() < deadline:
                 # the judge is busy: wait as long as it asks (Retry-After), a little at a time
                 time.sleep(min(5.0, float(headers.get("Retry-After") or 1)))
@@ -378,6 +402,11 @@ class HttpBackend:
         if status == 401:
             return JudgeError(f"the judge at {self.base_url} refused the credentials (401)"
                               + (f": {self.auth_hint}" if self.auth_hint else ""))
+        if status == 404:
+            return _SubmissionLost("the judge does not know this submission (404)")
+        if status == 413:
+            return JudgeError("the submission is too large for the judge (413): make the input "
+                              "(--stdin) or the source smaller")
         if status == 422 and isinstance(answer, dict):
             problems = "; ".join(f"{field} {', '.join(map(str, messages))}"
                                  for field, messages in answer.items())
@@ -502,7 +531,7 @@ class LocalBackend:
         if build is not None and build.failed:
             return result(COMPILATION_ERROR, compile_output=build.compile_output,
                           message=build.message)
-        with tempfile.TemporaryDirectory(prefix="lms-judge-run-") as box:
+        with tempfile.TemporaryDirectory(prefix="lms-judge-run-", ignore_cleanup_errors=True) as box:
             if build is not None:
                 shutil.copytree(build.directory, box, dirs_exist_ok=True)
             else:
@@ -662,18 +691,16 @@ def _execute(argv: list[str], cwd: Path, *, stdin: bytes, cpu_seconds: float,
                 exited_at = time.monotonic()
             elif wait_status is not None and open_pipes and now - exited_at > 0.5:
                 _kill_group(process.pid)  # a leftover child still holds the pipes
+                if now - exited_at > 2:
+                    break  # it left the process group: stop waiting for its output
     except BaseException:  # KeyboardInterrupt (kernel interrupt) included
         _kill_group(process.pid)
         if wait_status is None:
             os.wait4(process.pid, 0)
         process.returncode = -1
         raise
-    finally:
-        for pipe in (process.stdin, *pipes.values()):
-            try:
-                pipe.close()
-            except OSError:
-                pass
+    # The pipes are closed by the threads that use them (after EOF): closing one under a
+    # blocked reader would let its next read hit whatever file reuses the descriptor.
     process.returncode = os.waitstatus_to_exitcode(wait_status)
     signaled = os.WIFSIGNALED(wait_status)
     return _Execution(
@@ -704,6 +731,8 @@ def _pump(name: str, pipe, chunks: queue.Queue) -> None:
             chunks.put((name, chunk))
     except (OSError, ValueError):
         pass
+    finally:
+        pipe.close()
     chunks.put((name, None))
 
 
@@ -941,6 +970,7 @@ def _show_success(result: JudgeResult) -> None:
 
 
 def _magics_class():
+    from IPython.core.error import UsageError
     from IPython.core.magic import Magics, cell_magic, magics_class, no_var_expand
 
     @magics_class
@@ -961,6 +991,8 @@ def _magics_class():
             In --stdin and --expect, \\n is a new line. Java code needs a class Main.
             """
             args = parse_magic_line(line, self.shell.user_ns)
+            if not cell.strip():
+                raise UsageError("%%judge: the cell is empty: write the program below the %%judge line")
             if args.save:
                 self.shell.user_ns[args.save] = cell
             result = judge(cell, args.language_id, args.stdin,

@@ -81,6 +81,8 @@ def bin_path() -> str:
 def run_nbgrader(course_dir: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PATH"] = bin_path()
+    # C++/Java %%judge cells compile and run in the kernel itself (as in the sandboxed grader)
+    env["LMS_JUDGE_LOCAL"] = "1"
     # Isolate from any user/system nbgrader or jupyter configuration.
     env["JUPYTER_CONFIG_DIR"] = str(course_dir / ".jupyter-config")
     env.pop("JUPYTER_CONFIG_PATH", None)
