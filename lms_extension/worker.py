@@ -22,12 +22,29 @@ log = logging.getLogger("lms.worker")
 Grader = Callable[[dict[str, str], dict[str, str]], Awaitable[dict]]
 
 
+CELL_FIELDS = ("grade_id", "cell_type", "points", "max_points", "status", "passed",
+               "needs_manual_grade", "error_name", "error_message")
+
+
+def student_feedback(grade: dict) -> dict:
+    """What the student may see of a grade: scores and per-cell results, never the
+    autograded notebook (it holds the restored hidden tests)."""
+    return {
+        "score": grade["score"], "max_score": grade["max_score"],
+        "needs_manual_grade": grade["needs_manual_grade"], "error": grade.get("error"),
+        "notebooks": [{
+            "name": nb["name"], "score": nb["score"], "max_score": nb["max_score"], "error": nb.get("error"),
+            "cells": [{k: cell.get(k) for k in CELL_FIELDS} for cell in nb["cells"]],
+        } for nb in grade["notebooks"]],
+    }
+
+
 async def default_grader(source_notebooks: dict[str, str], submitted: dict[str, str]) -> dict:
-    """Grade with nbgrader semantics in the sandbox; a dict with score, max_score, feedback."""
+    """Grade with nbgrader semantics in the sandbox; the student's feedback with the scores."""
     from graders.notebook import grade_submission
 
     grade = await grade_submission(source_notebooks, submitted)
-    return grade.to_dict()
+    return student_feedback(grade.to_dict())
 
 
 class Worker:
