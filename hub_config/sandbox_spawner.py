@@ -26,6 +26,10 @@ from .cgroups import StudentCgroup, parse_bytes
 from .settings import HubSettings
 
 SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+STAFF_GROUPS = ("instructors", "lms-admins")
+STUDENT_DISABLED_EXTENSIONS = {"nbgrader.server_extensions.formgrader": False,
+                               "nbgrader.server_extensions.course_list": False,
+                               "jupyter_lsp": False}
 # replaced by empty private folders in every student's view
 MASKED = ("/tmp", "/var/tmp", "/run", "/root")
 
@@ -117,6 +121,14 @@ class SandboxSpawner(LocalProcessSpawner):
                  shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}",
                  "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
         return argv
+
+    def get_args(self):
+        args = super().get_args()
+        if not any(group.name in STAFF_GROUPS for group in self.user.groups):
+            # students need neither nbgrader's instructor tools nor the language server;
+            # not loading them takes about half a second off every server start
+            args.append(f"--ServerApp.jpserver_extensions={STUDENT_DISABLED_EXTENSIONS!r}")
+        return args
 
     async def start(self):
         self.make_home()
