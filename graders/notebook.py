@@ -42,7 +42,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -51,7 +50,6 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import ClassVar
 
 from graders import notebook_nbgrader as nbg
@@ -723,8 +721,10 @@ async def grade_submissions(source_notebooks: Mapping[str, str],
             options.append("--judge")
         cells = sum(len(nb["cells"]) for i in to_run for nb in jobs[i]["notebooks"])
         run_limits = limits or default_limits(cells, cell_timeout)
+        # the result channel (the run's stdout) is capped at max_file_size: a share each
+        budget = max(1 << 20, (int(run_limits.max_file_size) * 1024 - (1 << 20)) // len(to_run))
         job = {"interrupt_grace": 3.0, "cell_timeout": cell_timeout,
-               "submissions": [jobs[i] for i in to_run]}
+               "output_budget": min(budget, 8 << 20), "submissions": [jobs[i] for i in to_run]}
         batch_events, problem = await _run_job(job, options, run_limits, sandbox or notebook_sandbox())
         finished = set()
         for event in batch_events:
@@ -862,6 +862,9 @@ def _score_notebook(p: _Prepared, events: dict[int, dict], problem: str | None) 
             event = {"status": "skipped", "message": problem or "the notebook runner stopped"}
         status = event.get("status")
         outputs = [o for o in (_valid_output(o) for o in event.get("outputs") or []) if o]
+        if event.get("outputs_dropped"):
+            outputs.append({"output_type": "stream", "name": "stderr" if event.get("stderr") else "stdout",
+                            "text": "[outputs not kept: the submission printed too much]\n"})
         count = event.get("execution_count")
         cell["execution_count"] = count if isinstance(count, int) and status != "skipped" else None
         if status in ("timeout", "killed") and not any(

@@ -102,10 +102,12 @@ def _serve(cmd_fd, key_fd, report_fd, shell, cells, trusted):
     _thread.start_new_thread(_reporter, (sys._getframe(), key_fd, report_fd, wake_r, ack_w))
     sys.addaudithook(trusted[4])
     _read, _write, _exec, _eval, _loads = os.read, os.write, exec, eval, marshal.loads
-    _BaseException, _len, _type, _int, _float, _bool = BaseException, len, type, int, float, bool
+    _BaseException, _len, _type, _int, _float = BaseException, len, type, int, float
     _repr, _int_repr, _float_repr = repr, int.__repr__, float.__repr__
     _pack, _from_bytes, _sha256 = struct.Struct(">d").pack, int.from_bytes, hashlib.sha256
     _min, _exc_info = min, sys.exc_info
+    _op_exit, _op_run = OP_EXIT, OP_RUN
+    _hash_symbols, _value_symbols = HASH_SYMBOLS, VALUE_SYMBOLS
     guard_enter, guard_leave, bind_code = trusted[1], trusted[2], trusted[3]
     namespace = shell.user_ns
     parity = 0
@@ -128,9 +130,9 @@ def _serve(cmd_fd, key_fd, report_fd, shell, cells, trusted):
             op = command[0]
         except _BaseException:
             op = -1
-        if op == OP_EXIT:
+        if op == _op_exit:
             return
-        if op == OP_RUN:
+        if op == _op_run:
             try:
                 cells.begin(command[1])
             except _BaseException:
@@ -144,18 +146,21 @@ def _serve(cmd_fd, key_fd, report_fd, shell, cells, trusted):
             else:
                 _write(wake_w, b"lms:D0"); _read(ack_r, 1)  # noqa: E702
             parity = 1 - parity
-            # Outputs are assembled with the libraries as they were at start-up: a cell
-            # that replaced json's helpers or builtins must not break the runner.
-            changes = ()
             try:
-                changes = guard_enter(namespace)
                 cells.finish(command[1])
             except _BaseException:
-                pass
-            try:
-                guard_leave(changes)
-            except _BaseException:
-                pass
+                # a cell broke what outputs are made with (patched builtins, json...):
+                # again, with the libraries as they were at start-up
+                changes = ()
+                try:
+                    changes = guard_enter(namespace)
+                    cells.finish(command[1])
+                except _BaseException:
+                    pass
+                try:
+                    guard_leave(changes)
+                except _BaseException:
+                    pass
             continue
         # ---- a test cell (or garbage, which fails) --------------------------------------
         outcome = 0
@@ -196,10 +201,10 @@ def _serve(cmd_fd, key_fd, report_fd, shell, cells, trusted):
             outcome = 0
             error = _exc_info()
         payload = _from_bytes(_sha256(body).digest()[:8], "big")
-        count = HASH_SYMBOLS
+        count = _hash_symbols
         if outcome == 2:
             payload = payload | (value_word << 64)
-            count = HASH_SYMBOLS + VALUE_SYMBOLS
+            count = _hash_symbols + _value_symbols
             if parity:
                 _write(wake_w, b"lms:Q1"); _read(ack_r, 1)  # noqa: E702
             else:
@@ -347,6 +352,7 @@ class _Cells:
         self.outputs: list[dict] = []
         self.size = 0
         self.truncated = False
+        self.stderr_noted = False
         self.clear_pending = False
         self.shell = None
         self.captures: list = []
@@ -357,6 +363,7 @@ class _Cells:
     def begin(self, seq) -> None:
         with self.lock:
             self.outputs, self.size, self.truncated, self.clear_pending = [], 0, False, False
+            self.stderr_noted = False
             self.test_value = self.test_count = None
 
     def _add(self, output: dict, size: int) -> None:
@@ -376,6 +383,12 @@ class _Cells:
             return
         with self.lock:
             if self.truncated:
+                if name == "stderr" and not self.stderr_noted:
+                    # what nbgrader scores must survive truncation: a test that wrote
+                    # to stderr scores 0
+                    self.stderr_noted = True
+                    self.outputs.append({"output_type": "stream", "name": "stderr",
+                                         "chunks": ["[stderr output truncated]\n"]})
                 return
             last = self.outputs[-1] if self.outputs and not self.clear_pending else None
             if (last is not None and last.get("output_type") == "stream"
@@ -982,7 +995,11 @@ class Supervisor:
     def emit(self, event: dict) -> None:
         line = json.dumps(event, separators=(",", ":"), default=str).encode() + b"\n"
         if self.written + len(line) > self.output_budget and event.get("outputs"):
-            event = dict(event, outputs=[], outputs_dropped=True)
+            # over this submission's share of the result channel: outputs go, what
+            # scoring needs stays (nbgrader scores a test that wrote to stderr 0)
+            stderr = any(isinstance(o, dict) and o.get("output_type") == "stream"
+                         and o.get("name") == "stderr" for o in event["outputs"])
+            event = dict(event, outputs=[], outputs_dropped=True, stderr=stderr)
             line = json.dumps(event, separators=(",", ":"), default=str).encode() + b"\n"
         self.written += len(line)
         _write_all(self.result_fd, line)
@@ -1003,6 +1020,7 @@ class Supervisor:
                     self.emit({"event": "submission", "submission": rest, "status": "retry"})
                 break
             self.submission = number
+            self.written = 0
             self.cell_timeout = float(submission.get("cell_timeout", self.default_timeout))
             self.emit({"event": "submission", "submission": number, "status": "started"})
             _write_files(submission.get("files") or [])
@@ -1233,6 +1251,9 @@ def _prepare(preload: list[str], judge: bool, cell_output_limit: int) -> _State:
     config.HistoryManager.hist_file = ":memory:"
     shell = shell_class.instance(config=config)
     shell.lms_cells = None
+    # Plain tracebacks (Python's own layout, source lines included): ipykernel's default
+    # "Context" mode costs ~10 ms per failing cell, and unsolved exercises all fail.
+    shell.InteractiveTB.set_mode(mode="Plain")
     if judge:
         # the magic's local backend imports these when a cell first runs: load them
         # before the executor's audit hook exists
