@@ -147,18 +147,21 @@ class _Job:
 def _import_gradebook():
     """``nbgrader.api``, loaded in a thread while the first submissions are graded.
 
-    Two shortcuts, each saving about a second of CPU: nbformat's validator imports
-    jsonschema's format checkers, and the RFC 3987 one compiles a grammar at import
-    (nothing here validates IRIs); and nbgrader's package ``__init__`` only registers its
-    Jupyter server and lab extensions, so in this command-line process the package is
-    set up without running it (``nbgrader.api`` and ``nbgrader.utils`` do not need it)."""
+    Two shortcuts, together saving over two seconds of CPU per command: nbformat's
+    validator imports jsonschema's format checkers, and the RFC 3987 one compiles a
+    grammar at import (nothing here validates IRIs); and nbgrader's package ``__init__``
+    only registers its Jupyter server and lab extensions, so in this command's process
+    the package is set up without running it (``nbgrader.api`` and ``nbgrader.utils`` do
+    not need them; ``__version__`` is kept for nbgrader's apps)."""
     import importlib.util
 
     sys.modules.setdefault("rfc3987_syntax", None)
-    if "nbgrader" not in sys.modules and __name__ == "__main__":
+    if "nbgrader" not in sys.modules:
         spec = importlib.util.find_spec("nbgrader")
         if spec is not None and spec.submodule_search_locations:
-            sys.modules["nbgrader"] = importlib.util.module_from_spec(spec)
+            package = importlib.util.module_from_spec(spec)
+            sys.modules["nbgrader"] = package
+            package.__version__ = importlib.import_module("nbgrader._version").__version__
     from nbgrader import api
 
     return api

@@ -25,12 +25,15 @@ The objects test cells call are reached through constants of the compiled code (
 *global-free*: everything they use is bound as a positional default (a tuple, which is
 immutable) when the runner starts, so patching this module's globals changes nothing.
 :func:`audit_hook` (a PEP 578 hook: it cannot be removed) keeps the student from changing
-those defaults or function code, from reaching other threads' frames, the garbage
-collector's object lists, tracing, ctypes and cffi.
+those defaults, or the code and defaults of library functions in place, from reaching
+other threads' frames, the garbage collector's object lists, tracing, ctypes' audited
+entry points and cffi.
 
-What this cannot stop is code that reads or writes the interpreter's memory directly
-(numpy's array interface with a raw pointer, a C extension compiled in the sandbox): the
-threat model is "anything a Python programmer can do from a notebook", see the runner.
+Not covered: comparisons other than ``==``/``in`` (``!=``, ``<``, chained comparisons),
+arithmetic and conversions on student objects (``abs(x - 0.5) < 1e-9`` with an ``x``
+whose ``__sub__`` lies), checks done inside library code (``pd.testing``, ``unittest``), a
+background thread of the student's re-patching a library while a test runs, libraries
+first imported by student code, and raw memory access (see the runner's docstring).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """What runs inside the sandbox when a submission is graded (started by ``graders.notebook``).
 
-One sandbox run grades one submission (all its notebooks) with three kinds of processes,
-all under the sandbox's uid, namespaces, cgroup and seccomp filter:
+One sandbox run grades one submission (all its notebooks), or several of the same lesson
+one after the other (``graders.notebook.grade_submissions``), with three kinds of
+processes, all under the sandbox's uid, namespaces, cgroup and seccomp filter:
 
 ``S``, the supervisor (this module's ``main``)
     Never runs student code. It loads IPython and the libraries the lesson imports, forks
@@ -10,14 +11,16 @@ all under the sandbox's uid, namespaces, cgroup and seccomp filter:
     the run could open through ``/proc/1/fd/0``). It compiles the test cells itself, feeds
     cells one at a time to an executor, enforces the per-cell timeout (SIGINT, then
     SIGKILL), and writes one JSON line per cell to its stdout: the host's only result
-    channel. Executors do not have that descriptor, and S is not dumpable, so they cannot
+    channel. Between two submissions it kills every other process of the run, empties
+    /box, /tmp and /dev/shm and removes System V IPC objects. Executors do not have that descriptor, and S is not dumpable, so they cannot
     open it through ``/proc/S/fd`` or read S's memory (the seccomp filter denies ptrace,
     ``process_vm_*`` and ``pidfd_getfd``). A killed S ends the run: cells without a line
     score 0.
 ``Z``, the zygote
-    Forked by S before the job is read, so it holds no hidden test. Forks a fresh executor
-    per notebook (a fresh kernel, as nbgrader starts one per notebook) with pandas and
-    IPython already imported: what makes grading ~20x cheaper than a Jupyter kernel.
+    Forked by S before the job is read, so it holds no hidden test and never runs student
+    code. Forks a fresh executor per notebook (a fresh kernel, as nbgrader starts one per
+    notebook) with pandas and IPython already imported: a few milliseconds instead of a
+    Jupyter kernel's start, connection and shutdown.
 ``E``, an executor
     An IPython ``InteractiveShell`` in a plain process: the student's cells run through
     ``run_cell`` (magics, ``!``, display, top-level await), test cells through the loop
@@ -33,15 +36,20 @@ The trusted result channel
     frame (``frame.f_lineno``), never anything the loop wrote, and sends S an
     authenticated report. Student code can read every frame of the main thread, but cannot
     change a running frame's position or local variables, cannot reach the reporter's
-    frame (``sys._current_frames``, ``gc`` introspection, tracing and ctypes are refused by
-    an audit hook that cannot be removed), and cannot forge a report without the key. The
+    frame (``sys._current_frames``, ``gc`` introspection and tracing are refused by an audit
+    hook that cannot be removed), and cannot forge a report without the key. The
     loop also reports, through the same position channel, a hash of the exact command it
     executed, so a cell injected into its command pipe is detected by S. The partial
     credit value of a test cell (nbgrader's "output is a number") travels the same way.
 
-Everything is best effort against Python-level tampering; raw memory access (numpy's
-array interface with a pointer, a C extension compiled in the sandbox) is out of reach of
-any in-process defence and is left to the sandbox's isolation.
+This holds against anything written in Python. It does not hold against code that reads
+or writes the process's memory directly: ctypes primitives CPython does not audit
+(``memmove``, ``cast``, a ``Union`` over a pointer; pandas imports ctypes, so it is always
+loaded), numpy's array interface with a raw pointer, or a C extension built with the
+sandbox's compiler. The audited entry points (``dlopen``, ``dlsym``, ``from_address``,
+``addressof``, ``string_at``) are refused and cffi cannot be loaded, so such an attack
+takes knowledge of CPython's internals; its reach is this student's own grade, since the
+sandbox isolates the run.
 """
 
 from __future__ import annotations
@@ -683,6 +691,7 @@ def _executor_main(fds: dict[str, int], state) -> None:
     import builtins
 
     builtins.input = _no_input
+    sys.path.insert(0, "")  # as in a kernel: modules shipped with the submission import
     from graders import notebook_guard
 
     trusted = notebook_guard.install_trusted(state.snapshot)

@@ -600,6 +600,10 @@ class Sandbox:
             paths[name] = path
         return paths
 
+    def _read_only_paths(self, *, under_tmp: bool) -> list[str]:
+        paths = [path for pattern in self.config.read_only_paths for path in sorted(glob.glob(pattern))]
+        return [p for p in paths if (p == "/tmp" or p.startswith("/tmp/")) == under_tmp]
+
     def _static_bwrap_arguments(self, identity_files: Mapping[str, Path]) -> list[str]:
         args = [
             "bwrap",
@@ -612,9 +616,8 @@ class Sandbox:
             "--unshare-cgroup-try", "--hostname", "sandbox",
             "--die-with-parent", "--new-session",
         ]
-        for pattern in self.config.read_only_paths:
-            for path in sorted(glob.glob(pattern)):
-                args += ["--ro-bind", path, path]
+        for path in self._read_only_paths(under_tmp=False):
+            args += ["--ro-bind", path, path]
         for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             host = Path("/") / top
             if host.is_symlink():  # merged /usr: keep the same symlinks
@@ -732,6 +735,8 @@ class Sandbox:
             *self._bwrap_prefix,
             "--bind", str(workspace.root / "box"), "/box",
             "--bind", str(workspace.root / "tmp"), "/tmp",
+            # paths to show that live under /tmp (a checkout there) go over the private /tmp
+            *[arg for path in self._read_only_paths(under_tmp=True) for arg in ("--ro-bind", path, path)],
             "--bind", str(workspace.root / "shm"), "/dev/shm",
             "--remount-ro", "/dev",
             "--remount-ro", "/",
