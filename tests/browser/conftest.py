@@ -8,7 +8,9 @@ from playwright.sync_api import sync_playwright
 CHROMIUM = os.environ.get("LMS_CHROMIUM", "/usr/bin/chromium")
 
 
-@pytest.fixture(scope="session")
+# per module, not per session: Playwright's sync API keeps an event loop running in the
+# main thread while it lives, and later tests that call asyncio.run() would fail
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
