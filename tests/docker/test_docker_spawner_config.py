@@ -78,8 +78,6 @@ def test_docker_available_needs_the_image(docker_images, hub_settings, monkeypat
 
 def test_hub_config_selects_docker_spawner(hub_settings, monkeypatch):
     config_file = REPO / "hub_config" / "jupyterhub_config.py"
-    if not config_file.exists():
-        pytest.skip("hub_config/jupyterhub_config.py is not written yet")
     monkeypatch.setenv("LMS_SPAWNER", "docker")
     c = PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config()
     assert issubclass(c.JupyterHub.spawner_class, dockerspawner.DockerSpawner)
