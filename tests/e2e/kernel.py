@@ -10,16 +10,22 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 
-async def _execute(ws_url: str, token: str, code: str, timeout: float) -> dict:
-    conn = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {token}"}))
+def execute_request(code: str, username: str = "test") -> tuple[str, str]:
+    """A Jupyter messaging execute_request on the shell channel: (msg_id, JSON text)."""
     msg_id = uuid.uuid4().hex
-    conn.write_message(json.dumps({
-        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
+    return msg_id, json.dumps({
+        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": username,
                    "session": uuid.uuid4().hex, "version": "5.3"},
         "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
         "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
                     "allow_stdin": False, "stop_on_error": True},
-    }))
+    })
+
+
+async def _execute(ws_url: str, token: str, code: str, timeout: float) -> dict:
+    conn = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {token}"}))
+    msg_id, message = execute_request(code)
+    conn.write_message(message)
     out = {"stdout": "", "stderr": "", "error": None}
     try:
         while True:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 
 import pytest
 import requests
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
+from tests.e2e.kernel import execute_request
 from tests.test_judge_magic import JAVA_CRASH, SLOW, SUM
 
 USER = "judy"
@@ -39,14 +39,8 @@ class StudentKernel:
 
     async def _execute(self, code: str, timeout: float) -> list[tuple[float, str, dict]]:
         conn = await websocket_connect(HTTPRequest(self.ws_url, headers=self.headers))
-        msg_id = uuid.uuid4().hex
-        conn.write_message(json.dumps({
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": USER,
-                       "session": uuid.uuid4().hex, "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": False,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-        }))
+        msg_id, message = execute_request(code, USER)
+        conn.write_message(message)
         started = time.monotonic()
         outputs = []
         try:
