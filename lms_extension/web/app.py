@@ -15,18 +15,27 @@ from ..db import check_revision, make_engine, session_factory
 from ..services.catalog import CatalogCache
 from .api import challenges as challenges_api
 from .api import courses as courses_api
+from .api import discovery as discovery_api
+from .api import exchange as exchange_api
 from .api import judge0 as judge0_api
+from .api import learning as learning_api
 from .api import openapi
+from .api import payments as payments_api
 from .api import submissions as submissions_api
 from .base import NotFoundHandler
 from .pages import catalog as catalog_pages
 from .pages import challenges as challenge_pages
+from .pages import commerce as commerce_pages
+from .pages import discovery as discovery_pages
+from .pages import grading as grading_pages
+from .pages import learning as learning_pages
 from .pages import lessons as lesson_pages
 from .pages import teach as teach_pages
 
 HERE = Path(__file__).resolve().parent.parent
 HANDLER_MODULES = (catalog_pages, lesson_pages, challenge_pages, teach_pages, courses_api, challenges_api,
-                   submissions_api, openapi)
+                   submissions_api, exchange_api, grading_pages, payments_api, commerce_pages, learning_api,
+                   learning_pages, discovery_api, discovery_pages, openapi)
 
 
 def _money(cents: int, currency: str) -> str:

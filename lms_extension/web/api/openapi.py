@@ -24,7 +24,7 @@ LESSON = {"name": "lesson", "in": "path", "required": True, "schema": {"type": "
 CHALLENGE = {"name": "challenge", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
-def document(server_prefix: str) -> dict:
+def _core(server_prefix: str) -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "Jupyter LMS API", "version": "1"},
@@ -159,6 +159,17 @@ def document(server_prefix: str) -> dict:
                     **_errors(401)}}},
         },
     }
+
+
+def document(server_prefix: str) -> dict:
+    """The core document plus what each handler module adds in ``OPENAPI_PATHS`` / ``OPENAPI_SCHEMAS``."""
+    from .. import app as web_app  # the module list lives there; imported late to avoid a cycle
+
+    doc = _core(server_prefix)
+    for module in web_app.HANDLER_MODULES:
+        doc["paths"].update(getattr(module, "OPENAPI_PATHS", {}))
+        doc["components"]["schemas"].update(getattr(module, "OPENAPI_SCHEMAS", {}))
+    return doc
 
 
 class OpenAPIHandler(APIHandler):

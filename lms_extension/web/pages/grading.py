@@ -1,0 +1,9 @@
+"""Instructor grading pages (issue 4): submissions, scores, re-grade, manual grading."""
+from __future__ import annotations
+
+# Routes relative to the service prefix, as in the other handler modules.
+default_handlers: list = []
+
+# OpenAPI paths (keys relative to /api/v1) and component schemas this module adds.
+OPENAPI_PATHS: dict = {}
+OPENAPI_SCHEMAS: dict = {}

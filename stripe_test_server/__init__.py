@@ -1,0 +1,1 @@
+"""A stateful Stripe-compatible test server (test infrastructure, kept apart from the product code)."""
