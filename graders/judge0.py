@@ -108,6 +108,8 @@ class Judge0Config:
     auth_header: str = "X-Auth-Token"
     base_path: str = ""
     max_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # Python sandboxes kept started ahead of time (graders.warm_python); 0 turns that off.
+    warm_spares: int | None = None  # None: as many as max_workers
     max_queue_size: int = 100  # submissions waiting for a worker, beyond those running
     max_submission_batch_size: int = 20
     # per authenticated user (anonymous use of a standalone server shares the global
@@ -636,6 +638,8 @@ class Judge0Service:
         self.config = config
         self._sandbox = sandbox
         self.store = SubmissionStore(config.max_stored_submissions, config.submission_ttl)
+        if self._sandbox is not None:
+            self._enable_warm(self._sandbox)
         self.pool = RunPool(config.max_workers, config.max_queue_size,
                             per_user_queue=config.max_queued_per_user,
                             per_user_per_minute=config.max_runs_per_user_per_minute)
@@ -649,7 +653,13 @@ class Judge0Service:
     def sandbox(self) -> Sandbox:
         if self._sandbox is None:
             self._sandbox = default_sandbox()
+            self._enable_warm(self._sandbox)
         return self._sandbox
+
+    def _enable_warm(self, sandbox: Sandbox) -> None:
+        spares = self.config.max_workers if self.config.warm_spares is None else self.config.warm_spares
+        if spares > 0:
+            sandbox.enable_warm(spares, limits=self.config.default_limits)
 
     def submit_many(self, requests: list[SubmissionRequest], owner: str | None) -> list[SubmissionRecord]:
         self.pool.reserve(len(requests), owner)
@@ -728,6 +738,8 @@ class Judge0Service:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._sandbox is not None:
+            await self._sandbox.disable_warm()
 
 
 # --------------------------------------------------------------------------------------
@@ -1133,11 +1145,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queue-size", type=int, default=100,
                         help="submissions waiting for a worker before 429")
     parser.add_argument("--base-path", default="", help="URL prefix, e.g. /judge0")
+    parser.add_argument("--warm-spares", type=int, default=None,
+                        help="Python sandboxes started ahead of time, each used for one run "
+                             "(default: as many as --workers; 0 turns them off)")
     args = parser.parse_args(argv)
     tokens = tuple(args.auth_token or os.environ.get("JUDGE0_AUTH_TOKEN", "").split())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config = Judge0Config(auth_tokens=tokens, base_path=args.base_path,
-                          max_workers=args.workers, max_queue_size=args.queue_size)
+                          max_workers=args.workers, max_queue_size=args.queue_size,
+                          warm_spares=args.warm_spares)
     default_sandbox()  # fail now, with the reason, if the host cannot sandbox
 
     async def serve() -> None:

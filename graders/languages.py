@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from graders.sandbox import Limits
+from graders.warm_python import LAUNCHER as PYTHON_LAUNCHER
 
 # The JVM's own memory beyond the heap (metaspace, code cache, thread stacks, GC data)
 # measured here for small programs with the flags below; what is left of the limit
@@ -61,6 +62,10 @@ class Language:
     out_of_memory_markers: tuple[bytes, ...] = ()
     is_archived: bool = False
     aliases: tuple[int, ...] = field(default=())
+    # Optional: a command that starts the runtime in a fresh sandbox and waits on the
+    # socket ``{control_fd}`` for the go (arguments + stdin), then runs the source file as
+    # ``run_cmd`` would. The sandbox keeps such spares ready (see Sandbox.enable_warm).
+    warm_cmd: tuple[str, ...] | None = None
 
     # --- what the sandbox calls -------------------------------------------------------
     def compile_command(self, options: Sequence[str]) -> list[str] | None:
@@ -71,6 +76,11 @@ class Language:
     def run_command(self, limits: Limits, arguments: Sequence[str]) -> list[str]:
         memory = self.memory_options(limits) if self.memory_options else []
         return self._expand(self.run_cmd, arguments=arguments, memory_options=memory)
+
+    def warm_command(self, limits: Limits, control_fd: int) -> list[str] | None:
+        if self.warm_cmd is None or self.memory_options is not None:
+            return None
+        return [str(control_fd) if part == "{control_fd}" else part for part in self.warm_cmd]
 
     def ran_out_of_memory(self, output: bytes) -> bool:
         return any(marker in output for marker in self.out_of_memory_markers)
@@ -166,6 +176,7 @@ LANGUAGES: tuple[Language, ...] = (
         name="Python ({version})",
         source_file="script.py",
         run_cmd=("/usr/bin/python3", "script.py", "{arguments}"),
+        warm_cmd=("/usr/bin/python3", "-c", PYTHON_LAUNCHER, "{control_fd}", "script.py"),
         version_command=("/usr/bin/python3", "--version"),
         out_of_memory_markers=(b"\nMemoryError",),
     ),

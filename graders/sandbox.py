@@ -56,6 +56,7 @@ import random
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -323,10 +324,15 @@ def _remove_scratch(root: Path) -> None:
 
 
 def _memfd_with(name: str, data: bytes) -> int:
-    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    """A sealed in-memory file holding ``data``: the run's stdin, readable and seekable,
+    but neither it nor anything else of the run (the namespace's init holds it too) can
+    change it."""
+    fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
+                fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
 
@@ -533,6 +539,43 @@ def _read_available(fd: int) -> bytes:
     return b"".join(chunks)
 
 
+@dataclass
+class _Launched:
+    """A program started in the sandbox, not yet waited for."""
+
+    group: RunCgroup
+    child: _Child
+    stdout: asyncio.StreamReader
+    stderr: asyncio.StreamReader | None
+    status_read: int
+    started: float
+
+
+@dataclass
+class _WarmPool:
+    """The spares of one event loop (their pipes and pidfds are watched by that loop)."""
+
+    ready: dict[tuple[int, Limits], list[_Spare]] = dataclasses.field(default_factory=dict)
+    starting: dict[tuple[int, Limits], int] = dataclasses.field(default_factory=dict)
+    tasks: set[asyncio.Task] = dataclasses.field(default_factory=set)
+
+    def track(self, work) -> None:
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
+@dataclass
+class _Spare:
+    """A warm sandbox: a runtime started in a complete, unused sandbox, waiting for the go."""
+
+    key: tuple[int, Limits]
+    workspace: Workspace
+    releases: contextlib.ExitStack  # the workspace's lease and scratch
+    launched: _Launched
+    control: socket.socket  # our end; the runtime waits on the other
+
+
 # --------------------------------------------------------------------------------------
 # The sandbox
 # --------------------------------------------------------------------------------------
@@ -559,6 +602,16 @@ class Sandbox:
         self._threads = concurrent.futures.ThreadPoolExecutor(
             max_workers=16, thread_name_prefix="lms-sandbox")
         self._bwrap_prefix = self._static_bwrap_arguments(self._write_identity_files(state / "etc"))
+        # Warm spares (see enable_warm): per (language id, limits), the spares ready and
+        # the target count; they belong to one event loop.
+        self._warm_target: dict[tuple[int, Limits], int] = {}
+        self._warm_pools: dict[asyncio.AbstractEventLoop, _WarmPool] = {}
+        self._warm_lock = threading.Lock()
+        self.warm_runs = 0  # runs that took a spare (the rest started cold)
+        self._warm_live: dict[str, int] = {}  # workspace name -> uid of spares not yet finished
+        # Removal of a finished run's cgroup and scratch, done after its result is out.
+        self._cleanups: set[concurrent.futures.Future] = set()
+        self._cleanups_lock = threading.Lock()
         self.sweep_orphans()
 
     # --- setup ------------------------------------------------------------------------
@@ -654,11 +707,18 @@ class Sandbox:
     def residue(self) -> list[str]:
         """What runs have on the host right now: cgroups, scratch directories, mounts and
         processes of sandbox uids. Empty whenever no run is in progress; a health check."""
-        found = [f"cgroup {name}" for name in sorted(self._cgroups.run_names())]
-        found += [f"scratch {entry}" for entry in sorted(self._runs_dir.iterdir())]
+        self.settle()
+        warm = dict(self._warm_live)  # spares waiting for a run are not residue
+
+        def spare(name: str) -> bool:
+            return any(name == w or name.startswith(w + "-") for w in warm)
+
+        found = [f"cgroup {name}" for name in sorted(self._cgroups.run_names()) if not spare(name)]
+        found += [f"scratch {entry}" for entry in sorted(self._runs_dir.iterdir()) if not spare(entry.name)]
         with open("/proc/self/mountinfo") as mounts:
             found += [f"mount {line.split()[4]}" for line in mounts
-                      if line.split()[4].startswith(f"{self._runs_dir}/")]
+                      if line.split()[4].startswith(f"{self._runs_dir}/")
+                      and not spare(line.split()[4][len(str(self._runs_dir)) + 1:].split("/")[0])]
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -670,30 +730,63 @@ class Sandbox:
                 continue  # exited meanwhile
             # A zombie is dead already: the namespace's init, orphaned when bwrap exits,
             # waits there until the host's init reaps it.
-            if uid in self.config.uids and not status.get("State", "").startswith("Z"):
+            if (uid in self.config.uids and uid not in warm.values()
+                    and not status.get("State", "").startswith("Z")):
                 found.append(f"process {entry.name} (uid {uid})")
         return found
+
+    def _defer(self, function: Callable, *args: object) -> None:
+        """Run a cleanup in the background: the processes are dead already, and what is
+        left (an empty cgroup, a detached tmpfs, the uid lease) waits on the kernel."""
+        future = self._threads.submit(function, *args)
+        with self._cleanups_lock:
+            self._cleanups.add(future)
+
+        def done(f: concurrent.futures.Future) -> None:
+            with self._cleanups_lock:
+                self._cleanups.discard(f)
+            if f.exception() is not None:
+                log.error("sandbox cleanup failed", exc_info=f.exception())
+        future.add_done_callback(done)
+
+    def settle(self, timeout: float = 60) -> None:
+        """Wait until every finished run's cleanup is done."""
+        with self._cleanups_lock:
+            pending = list(self._cleanups)
+        concurrent.futures.wait(pending, timeout=timeout)
 
     async def _blocking(self, function: Callable, *args: object) -> object:
         return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
 
     # --- workspaces -------------------------------------------------------------------
-    @contextlib.asynccontextmanager
-    async def workspace(self) -> AsyncIterator[Workspace]:
-        """A fresh scratch tmpfs and uid lease; everything is gone when the block ends."""
-        with self._uids.lease() as uid:
+    def _open_workspace(self) -> tuple[Workspace, contextlib.ExitStack]:
+        """A fresh scratch tmpfs and uid lease, and the stack that releases them."""
+        stack = contextlib.ExitStack()
+        try:
+            uid = stack.enter_context(self._uids.lease())
             name = f"{os.getpid()}-{secrets.token_hex(8)}"
             root = self._runs_dir / name
             root.mkdir(mode=0o700)
-            try:
-                _mount_tmpfs(root, self.config.scratch_bytes, self.config.scratch_inodes)
-                for sub in ("box", "tmp", "shm"):
-                    (root / sub).mkdir(mode=0o700)
-                    os.chown(root / sub, uid, uid)
-                yield Workspace(name, root, uid)
-            finally:
-                # Detaching waits for the kernel (RCU grace periods): not on the event loop.
-                await self._blocking(_remove_scratch, root)
+            stack.callback(_remove_scratch, root)
+            _mount_tmpfs(root, self.config.scratch_bytes, self.config.scratch_inodes)
+            for sub in ("box", "tmp", "shm"):
+                (root / sub).mkdir(mode=0o700)
+                os.chown(root / sub, uid, uid)
+        except BaseException:
+            stack.close()
+            raise
+        return Workspace(name, root, uid), stack
+
+    @contextlib.asynccontextmanager
+    async def workspace(self) -> AsyncIterator[Workspace]:
+        """A fresh scratch tmpfs and uid lease; everything is gone when the block ends."""
+        workspace, stack = self._open_workspace()
+        try:
+            yield workspace
+        finally:
+            # Detaching waits for the kernel (RCU grace periods): not on the event loop,
+            # and not before the result is out.
+            self._defer(stack.close)
 
     @staticmethod
     def write_file(workspace: Workspace, name: str, data: bytes) -> None:
@@ -759,19 +852,28 @@ class Sandbox:
         stream_names: tuple[str, str] = ("stdout", "stderr"),
     ) -> Execution:
         """Run ``argv`` in ``workspace`` under ``limits`` and judge nothing."""
+        stdin_fd = _memfd_with("lms-sandbox-stdin", stdin)
+        try:
+            launched = await self._launch(workspace, argv, limits, step=step, stdin_fd=stdin_fd,
+                                          merge_stderr=merge_stderr)
+        finally:
+            os.close(stdin_fd)  # the child has its own copy
+        return await self._finish(launched, limits, merge_stderr=merge_stderr,
+                                  on_output=on_output, stream_names=stream_names)
+
+    async def _launch(self, workspace: Workspace, argv: Sequence[str], limits: Limits, *,
+                      step: str, stdin_fd: int, merge_stderr: bool,
+                      extra_fds: Sequence[int] = ()) -> _Launched:
+        """Create the run's cgroup and start ``argv`` in the sandbox; nothing waits yet."""
         group = self._cgroups.create(
             f"{workspace.name}-{step}",
             CgroupLimits(memory_bytes=int(limits.memory * 1024),
                          max_tasks=limits.max_processes + SANDBOX_OWN_TASKS),
         )
         status_read, status_write = os.pipe2(os.O_CLOEXEC)
-        child: _Child | None = None
-        pumps: list[asyncio.Future] = []
         try:
             with contextlib.ExitStack() as child_fds:  # our copies close once the child has its own
                 child_fds.callback(os.close, status_write)
-                stdin_fd = _memfd_with("lms-sandbox-stdin", stdin)
-                child_fds.callback(os.close, stdin_fd)
                 seccomp_fd = seccomp.filter_fd()
                 child_fds.callback(os.close, seccomp_fd)
                 started = time.monotonic()
@@ -781,24 +883,40 @@ class Sandbox:
                     stdin=stdin_fd,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
-                    pass_fds=(seccomp_fd, status_write),
+                    pass_fds=(seccomp_fd, status_write, *extra_fds),
                     env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
                     start_new_session=True,
                 )
+        except BaseException:
+            os.close(status_read)
+            await self._blocking(_kill_and_remove, group)
+            raise
+        return _Launched(group, child, stdout_reader, stderr_reader[0] if stderr_reader else None,
+                         status_read, started)
+
+    async def _finish(self, launched: _Launched, limits: Limits, *, merge_stderr: bool,
+                      on_output: OutputCallback | None,
+                      stream_names: tuple[str, str] = ("stdout", "stderr")) -> Execution:
+        """Supervise a launched program to its end or its limits, then clean up after it."""
+        group, child = launched.group, launched.child
+        pumps: list[asyncio.Future] = []
+        try:
             capture = _OutputCapture(int(limits.max_file_size * 1024), on_output)
-            pumps.append(asyncio.ensure_future(capture.pump(stdout_reader, stream_names[0])))
-            for reader in stderr_reader:
-                pumps.append(asyncio.ensure_future(capture.pump(reader, stream_names[1])))
-            killed_for = await self._supervise(child, group, limits, capture.overflow, started)
-            wall_time = time.monotonic() - started
-            # Whatever outlived the program: daemons, setsid, zombies.
-            await self._blocking(group.kill_all)
+            pumps.append(asyncio.ensure_future(capture.pump(launched.stdout, stream_names[0])))
+            if launched.stderr is not None:
+                pumps.append(asyncio.ensure_future(capture.pump(launched.stderr, stream_names[1])))
+            killed_for = await self._supervise(child, group, limits, capture.overflow, launched.started)
+            wall_time = time.monotonic() - launched.started
+            # Whatever outlived the program: daemons, setsid, zombies. Usually nothing is
+            # left by now; a thread only for the wait when something is.
+            if not group.is_empty():
+                await self._blocking(group.kill_all)
             await child.reap()
             # Every writer of the pipes is dead now, so they reach EOF promptly.
             await asyncio.wait_for(asyncio.gather(*pumps), timeout=10)
             stdout = bytes(capture.buffers.get(stream_names[0], b""))
             stderr = b"" if merge_stderr else bytes(capture.buffers.get(stream_names[1], b""))
-            init_pid, exit_code = _parse_bwrap_status(_read_available(status_read))
+            init_pid, exit_code = _parse_bwrap_status(_read_available(launched.status_read))
             if init_pid is not None:
                 _reap_if_adopted(init_pid)
             setup_error = None
@@ -825,10 +943,11 @@ class Sandbox:
         finally:
             for pump in pumps:
                 pump.cancel()
-            await self._blocking(_kill_and_remove, group)
-            if child is not None:
-                await child.reap()
-            os.close(status_read)
+            if not group.is_empty():  # nothing of the run survives its result
+                await self._blocking(group.kill_all)
+            self._defer(_kill_and_remove, group)
+            await child.reap()
+            os.close(launched.status_read)
 
     async def _supervise(self, child: _Child, group: RunCgroup, limits: Limits,
                          overflow: asyncio.Event, started: float) -> str | None:
@@ -856,6 +975,168 @@ class Sandbox:
         finally:
             overflowed.cancel()
 
+    # --- warm spares ------------------------------------------------------------------
+    def enable_warm(self, spares: int, languages: Sequence[int] = (71,),
+                    limits: Limits | None = None) -> None:
+        """Keep ``spares`` sandboxes per language (those with a ``warm_cmd``) started ahead
+        of time with ``limits`` (default: the default limits), each with its runtime loaded
+        and waiting. A run with exactly those limits takes one instead of starting from
+        nothing; a new one is started in the background. Each spare serves one run and is
+        torn down like any run: isolation per run is the same, only the runtime's start-up
+        is off the critical path. Spares belong to the event loop that first uses them."""
+        limits = limits or Limits()
+        for language_id in languages:
+            language = _resolve_language(language_id)
+            if language.warm_command(limits, 3) is None:
+                raise ValueError(f"{language.id} has no warm runner")
+            self._warm_target[(language.id, limits)] = max(0, spares)
+
+    async def disable_warm(self) -> None:
+        """Stop keeping spares and tear down those of this event loop (and of closed ones)."""
+        self._warm_target.clear()
+        pool = self._warm_pool()
+        for task in list(pool.tasks):
+            task.cancel()
+        await asyncio.gather(*pool.tasks, return_exceptions=True)
+        for key in list(pool.ready):
+            for spare in pool.ready.pop(key):
+                await self._discard_spare(spare)
+
+    def _warm_key(self, language: LanguageSpec, limits: Limits) -> tuple[int, Limits] | None:
+        key = (getattr(language, "id", None), limits)
+        return key if key in self._warm_target else None
+
+    def _warm_pool(self) -> _WarmPool:
+        """This event loop's spares. Spares of loops that were closed (a test, a worker that
+        re-runs asyncio.run) cannot be awaited any more: they are torn down here."""
+        loop = asyncio.get_running_loop()
+        with self._warm_lock:
+            closed = [other for other in self._warm_pools if other.is_closed()]
+            orphans = [self._warm_pools.pop(other) for other in closed]
+            pool = self._warm_pools.setdefault(loop, _WarmPool())
+        for orphan in orphans:
+            for spares in orphan.ready.values():
+                for spare in spares:
+                    self._discard_spare_sync(spare)
+        return pool
+
+    async def warm_ready(self, language: int = 71, limits: Limits | None = None,
+                         timeout: float = 30) -> int:
+        """Wait until this loop has its target of spares for ``language`` ready (or the
+        timeout passes); returns how many are ready. Starts them if none are."""
+        key = (language, limits or Limits())
+        pool = self._warm_pool()
+        if key not in self._warm_target:
+            return 0
+        pool.track(self._refill(pool, key))
+        deadline = time.monotonic() + timeout
+        while len(pool.ready.get(key, [])) < self._warm_target[key] and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return len(pool.ready.get(key, []))
+
+    def _take_spare(self, key: tuple[int, Limits]) -> _Spare | None:
+        pool = self._warm_pool()
+        spare = None
+        ready = pool.ready.setdefault(key, [])
+        while ready and spare is None:
+            candidate = ready.pop(0)
+            if candidate.launched.child.exited.done():  # died while waiting: not usable
+                pool.track(self._discard_spare(candidate))
+            else:
+                spare = candidate
+        pool.track(self._refill(pool, key))
+        return spare
+
+    async def _refill(self, pool: _WarmPool, key: tuple[int, Limits]) -> None:
+        while (key in self._warm_target and len(pool.ready.get(key, []))
+               + pool.starting.get(key, 0) < self._warm_target[key]):
+            pool.starting[key] = pool.starting.get(key, 0) + 1
+            try:
+                spare = await self._start_spare(key)
+            except Exception:
+                log.exception("starting a warm sandbox failed; runs start cold")
+                return
+            finally:
+                pool.starting[key] -= 1
+            if key in self._warm_target:
+                pool.ready.setdefault(key, []).append(spare)
+            else:
+                await self._discard_spare(spare)
+
+    async def _start_spare(self, key: tuple[int, Limits]) -> _Spare:
+        language, limits = _resolve_language(key[0]), key[1]
+        workspace, releases = await self._blocking(self._open_workspace)
+        self._warm_live[workspace.name] = workspace.uid
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            launched = await self._launch(
+                workspace, language.warm_command(limits, theirs.fileno()), limits, step="warm",
+                stdin_fd=devnull, merge_stderr=False, extra_fds=(theirs.fileno(),))
+        except BaseException:
+            ours.close()
+            self._warm_live.pop(workspace.name, None)
+            await self._blocking(releases.close)
+            raise
+        finally:
+            theirs.close()
+            os.close(devnull)
+        return _Spare(key, workspace, releases, launched, ours)
+
+    async def _discard_spare(self, spare: _Spare) -> None:
+        spare.control.close()  # the runtime sees EOF and exits without running anything
+        try:
+            await self._finish(spare.launched, spare.key[1], merge_stderr=False, on_output=None)
+        finally:
+            self._warm_live.pop(spare.workspace.name, None)
+            await self._blocking(spare.releases.close)
+
+    def _discard_spare_sync(self, spare: _Spare) -> None:
+        """Tear down a spare whose event loop is gone (no awaiting possible)."""
+        spare.control.close()
+        child = spare.launched.child
+        spare.launched.group.kill_all()
+        with contextlib.suppress(OSError):
+            child.popen.kill()
+        child.popen.wait(timeout=10)
+        if child._pidfd != -1:
+            with contextlib.suppress(Exception):
+                child.loop.remove_reader(child._pidfd)
+            os.close(child._pidfd)
+            child._pidfd = -1
+        for pipe in (child.popen.stdout, child.popen.stderr):
+            if pipe is not None:
+                pipe.close()
+        _kill_and_remove(spare.launched.group)
+        os.close(spare.launched.status_read)
+        self._warm_live.pop(spare.workspace.name, None)
+        spare.releases.close()
+
+    async def _run_warm(self, spare: _Spare, language: LanguageSpec, source: bytes, stdin: bytes,
+                        arguments: Sequence[str], limits: Limits,
+                        on_output: OutputCallback | None) -> Execution | None:
+        """Run ``source`` in a spare; None when the spare turned out unusable (run cold)."""
+        message = b"go\0" + b"".join(os.fsencode(a) + b"\0" for a in arguments)
+        try:
+            self.write_file(spare.workspace, language.source_file, source)
+            stdin_fd = _memfd_with("lms-sandbox-stdin", stdin)
+            try:
+                socket.send_fds(spare.control, [message], [stdin_fd])
+            finally:
+                os.close(stdin_fd)
+        except OSError:
+            log.warning("a warm sandbox was gone before its run; running cold")
+            await self._discard_spare(spare)
+            return None
+        spare.control.close()
+        spare.launched.started = time.monotonic()
+        self.warm_runs += 1
+        try:
+            return await self._finish(spare.launched, limits, merge_stderr=False, on_output=on_output)
+        finally:
+            self._warm_live.pop(spare.workspace.name, None)
+            self._defer(spare.releases.close)
+
     # --- judging a whole submission ---------------------------------------------------
     async def run_async(
         self,
@@ -880,6 +1161,20 @@ class Sandbox:
         compile_limits = compile_limits or Limits.for_compilation()
         stdin_bytes = stdin.encode() if isinstance(stdin, str) else stdin
         source_bytes = source.encode() if isinstance(source, str) else source
+        key = self._warm_key(language, limits)
+        if (key is not None and number_of_runs <= 1 and not redirect_stderr_to_stdout
+                and language.compile_command(compiler_options) is None
+                and sum(len(a) + 1 for a in arguments) < 4096):
+            spare = self._take_spare(key)
+            if spare is not None:
+                try:
+                    execution = await self._run_warm(spare, language, source_bytes, stdin_bytes,
+                                                     arguments, limits, on_output)
+                except Exception as exc:
+                    log.exception("warm sandbox run failed")
+                    return RunResult(Status.INTERNAL_ERROR, message=f"{type(exc).__name__}: {exc}")
+                if execution is not None:
+                    return _judge(execution, limits, language, expected_output)
         try:
             async with self.workspace() as workspace:
                 compile_output, failure = await self._prepare(
