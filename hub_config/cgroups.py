@@ -1,6 +1,7 @@
 """Per-student cgroups for memory, CPU and process limits (cgroup v1 and v2)."""
 from __future__ import annotations
 
+import errno
 import os
 import signal
 from pathlib import Path
@@ -47,9 +48,17 @@ class StudentCgroup:
         memory, cpu, pids = self.paths()
         for path in (memory, cpu, pids):
             path.mkdir(parents=True, exist_ok=True)
-        (memory / "memory.limit_in_bytes").write_text(str(self.memory_bytes))
-        # no swap either: memsw is the strict cap where the kernel accounts swap
-        _write_if_exists(memory / "memory.memsw.limit_in_bytes", str(self.memory_bytes))
+        # No swap either: memsw (memory + swap) is the strict cap where the kernel accounts
+        # swap. The kernel keeps memory <= memsw at every step, so an existing group (a
+        # server started again with another limit) is raised memsw first, lowered memory first.
+        try:
+            (memory / "memory.limit_in_bytes").write_text(str(self.memory_bytes))
+            _write_if_exists(memory / "memory.memsw.limit_in_bytes", str(self.memory_bytes))
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            _write_if_exists(memory / "memory.memsw.limit_in_bytes", str(self.memory_bytes))
+            (memory / "memory.limit_in_bytes").write_text(str(self.memory_bytes))
         (cpu / "cpu.cfs_period_us").write_text("100000")
         (cpu / "cpu.cfs_quota_us").write_text(str(int(self.cpu * 100000)))
         (pids / "pids.max").write_text(str(self.pids))
