@@ -1,4 +1,43 @@
-"""Issue 4: per-lesson grading policies, manual grades and comments, regrade bookkeeping."""
+"""Issue 4: per-lesson grading policies, manual grades and comments."""
 from __future__ import annotations
 
-from .base import Base  # noqa: F401
+from datetime import datetime
+
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, utcnow
+
+# late policies a lesson may have (course.toml ``late_policy``)
+LATE_NONE, LATE_ZERO, LATE_PERCENT = "none", "zero", "percent_per_day"
+LATE_POLICIES = (LATE_NONE, LATE_ZERO, LATE_PERCENT)
+
+
+class LessonPolicy(Base):
+    """Deadline, late policy, attempt limit and cooldown of one lesson (absent: no limits)."""
+
+    __tablename__ = "lesson_policies"
+
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True)
+    deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    late_policy: Mapped[str] = mapped_column(String(20), default=LATE_NONE)
+    late_percent_per_day: Mapped[float] = mapped_column(Float, default=0.0)
+    max_attempts: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cooldown_seconds: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ManualGrade(Base):
+    """An instructor's points and comment for one cell of one submission (written answers, tasks)."""
+
+    __tablename__ = "manual_grades"
+    __table_args__ = (UniqueConstraint("submission_id", "notebook", "grade_id", name="uq_manual_grades_cell"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("notebook_submissions.id", ondelete="CASCADE"), index=True)
+    notebook: Mapped[str] = mapped_column(String(200))
+    grade_id: Mapped[str] = mapped_column(String(200))
+    # None: a comment only; the autograder's points (if any) stand
+    points: Mapped[float | None] = mapped_column(Float, nullable=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    grader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

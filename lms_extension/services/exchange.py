@@ -1,0 +1,100 @@
+"""The LMS side of the nbgrader Exchange: what ``nbgrader list/fetch_assignment/submit/
+fetch_feedback`` (and JupyterLab's Assignments panel) see, with no shared filesystem.
+
+course_id is the course slug, assignment_id the lesson key; a student sees the lessons of
+every course they are enrolled in. Fetching gives the student version only; submitting goes
+through ``grading_queue.enqueue`` exactly like the LMS's Submit button.
+"""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from ..errors import Conflict, InvalidInput, NotFound
+from ..models import Course, Enrollment, Lesson, NotebookSubmission, User
+from ..models.course import SLUG
+from ..models.submission import GRADED
+from . import enrollments, feedback, grading_queue, policies
+
+
+def _check_id(value: str | None, what: str) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not SLUG.match(value):
+        raise InvalidInput(f"{what} must be an id (a-z, 0-9, -)")
+    return value
+
+
+def list_assignments(session: Session, user: User, course_id: str | None = None) -> list[dict]:
+    """Every lesson of the courses ``user`` is enrolled in (one course with ``course_id``)."""
+    course_id = _check_id(course_id, "course_id")
+    stmt = (select(Course).join(Enrollment, Enrollment.course_id == Course.id)
+            .where(Enrollment.user_id == user.id).options(selectinload(Course.lessons))
+            .order_by(Course.slug))
+    if course_id:
+        stmt = stmt.where(Course.slug == course_id)
+    out = []
+    for course in session.scalars(stmt):
+        for lesson in course.lessons:
+            out.append({"course_id": course.slug, "assignment_id": lesson.key, "title": lesson.title,
+                        "notebooks": [lesson.filename],
+                        "policy": policies.view(policies.for_lesson(session, lesson.id))})
+    return out
+
+
+def fetch(session: Session, user: User, course_id: str, assignment_id: str) -> dict:
+    """The student version of an assignment's notebooks (never the source)."""
+    delivery = enrollments.deliver_lesson(session, user, _check_id(course_id, "course_id"),
+                                          _check_id(assignment_id, "assignment_id"))
+    return {"course_id": delivery.course_slug, "assignment_id": delivery.lesson_key,
+            "version": delivery.version, "notebooks": {delivery.filename: delivery.notebook}}
+
+
+def submit(session: Session, user: User, course_id: str, assignment_id: str, notebooks) -> NotebookSubmission:
+    return grading_queue.enqueue(session, user, _check_id(course_id, "course_id"),
+                                 _check_id(assignment_id, "assignment_id"), notebooks)
+
+
+def _submission_view(submission: NotebookSubmission) -> dict:
+    lesson = submission.lesson
+    return {"id": submission.id, "course_id": lesson.course.slug, "assignment_id": lesson.key,
+            "status": submission.status, "attempt": submission.attempt,
+            "submitted_at": submission.submitted_at.isoformat(),
+            "score": submission.score, "max_score": submission.max_score,
+            "notebooks": [lesson.filename],
+            "has_feedback": submission.status == GRADED and bool(submission.autograded),
+            "feedback_digest": feedback.digest(submission) if submission.status == GRADED else None}
+
+
+def list_submissions(session: Session, user: User, course_id: str | None = None,
+                     assignment_id: str | None = None) -> list[dict]:
+    """My submissions, oldest first (nbgrader lists them by timestamp)."""
+    course_id = _check_id(course_id, "course_id")
+    assignment_id = _check_id(assignment_id, "assignment_id")
+    stmt = (select(NotebookSubmission).join(Lesson, Lesson.id == NotebookSubmission.lesson_id)
+            .join(Course, Course.id == Lesson.course_id)
+            .where(NotebookSubmission.user_id == user.id)
+            .options(selectinload(NotebookSubmission.manual_grades))
+            .order_by(NotebookSubmission.id))
+    if course_id:
+        stmt = stmt.where(Course.slug == course_id)
+    if assignment_id:
+        stmt = stmt.where(Lesson.key == assignment_id)
+    return [_submission_view(s) for s in session.scalars(stmt)]
+
+
+def feedback_files(session: Session, user: User, submission_id: int) -> dict:
+    """``{"<notebook_id>.html": html}`` of one of my graded submissions."""
+    submission = grading_queue.get_own(session, user, submission_id)
+    if submission.status != GRADED:
+        raise Conflict(f"submission {submission_id} is {submission.status}: no feedback yet")
+    files = {}
+    for name in json.loads(submission.notebooks):
+        html = feedback.feedback_html(submission, name)
+        if html is not None:
+            files[name.rsplit(".", 1)[0] + ".html"] = html
+    if not files:
+        raise NotFound(f"submission {submission_id} has no feedback notebook")
+    return {**_submission_view(submission), "files": files}
