@@ -1,0 +1,39 @@
+"""Bundles: several published paid courses sold together at one price."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...errors import Conflict, Forbidden, InvalidInput, NotFound
+from ...models import Course, User
+from ...models.course import SLUG
+from ...models.commerce import Bundle
+
+
+def create_bundle(session: Session, admin: User, *, slug: str, title: str, price_cents: int, currency: str,
+                  course_slugs: list[str]) -> Bundle:
+    if not admin.is_admin:
+        raise Forbidden("only admins create bundles")
+    if not isinstance(slug, str) or not SLUG.match(slug):
+        raise InvalidInput("slug: lowercase letters, digits and '-'")
+    if not isinstance(title, str) or not title.strip() or len(title) > 200:
+        raise InvalidInput("title: 1-200 characters")
+    if not isinstance(price_cents, int) or isinstance(price_cents, bool) or price_cents <= 0:
+        raise InvalidInput("price_cents must be a positive whole number of cents")
+    if not isinstance(course_slugs, list) or len(course_slugs) < 2 or not all(isinstance(c, str) for c in course_slugs):
+        raise InvalidInput("a bundle has at least two courses")
+    courses = []
+    for c in dict.fromkeys(course_slugs):
+        course = session.scalars(select(Course).where(Course.slug == c)).one_or_none()
+        if course is None or not course.published:
+            raise NotFound(f"no course {c!r}")
+        if course.currency != currency.lower():
+            raise InvalidInput(f"{c} is priced in {course.currency.upper()}, the bundle in {currency.upper()}")
+        courses.append(course)
+    if session.scalars(select(Bundle.id).where(Bundle.slug == slug)).first() is not None:
+        raise Conflict(f"bundle {slug!r} exists")
+    bundle = Bundle(slug=slug, title=title.strip(), price_cents=price_cents, currency=currency.lower())
+    bundle.courses = courses
+    session.add(bundle)
+    session.flush()
+    return bundle
