@@ -1,0 +1,134 @@
+"""``%lms_quiz`` and ``%lms_progress``: answer lesson quizzes and see progress from a notebook.
+
+In a student's kernel (``LMS_SERVICE_URL`` and ``JUPYTERHUB_API_TOKEN`` are set there)::
+
+    %lms_quiz                 # the quizzes of this lesson, with their options
+    %lms_quiz q-print b       # answer quiz q-print with option b (graded on the server)
+    %lms_quiz q-name Ada Lovelace
+    %lms_progress             # progress in this course
+
+The course comes from the notebook's folder (``~/courses/<slug>/``), the lesson from the
+notebook name when the kernel knows it; ``--course SLUG`` / ``--lesson ID`` override both.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+SAFE = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+
+
+class LMSClientError(Exception):
+    pass
+
+
+def _call(method: str, path: str, body: dict | None = None, environ=None) -> dict:
+    env = os.environ if environ is None else environ
+    base, token = env.get("LMS_SERVICE_URL"), env.get("JUPYTERHUB_API_TOKEN")
+    if not base or not token:
+        raise LMSClientError("not in a Jupyter LMS server: LMS_SERVICE_URL and JUPYTERHUB_API_TOKEN are not set")
+    base = base if base.endswith("/") else base + "/"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + "api/v1/" + path, data=data, method=method, headers={
+        "Authorization": f"token {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("message", exc.reason)
+        except ValueError:
+            message = exc.reason
+        raise LMSClientError(f"{exc.code}: {message}") from None
+    except OSError as exc:
+        raise LMSClientError(f"the LMS cannot be reached: {exc}") from None
+
+
+def _context(args: list[str], cwd: Path, notebook: str | None) -> tuple[str | None, str | None, list[str]]:
+    course = lesson = None
+    rest = []
+    it = iter(args)
+    for arg in it:
+        if arg == "--course":
+            course = next(it, None)
+        elif arg == "--lesson":
+            lesson = next(it, None)
+        else:
+            rest.append(arg)
+    if course is None and cwd.parent.name == "courses" and SAFE.match(cwd.name):
+        course = cwd.name
+    if lesson is None and notebook:
+        stem = re.sub(r"\.v\d+$", "", Path(notebook).stem)
+        lesson = stem if SAFE.match(stem) else None
+    return course, lesson, rest
+
+
+def quiz_text(quizzes: list[dict]) -> str:
+    lines = []
+    for q in quizzes:
+        state = "solved ✓" if q["solved"] else ("no attempts left" if q["finished"] else
+                                                 f"{q['attempts_left'] if q['attempts_left'] is not None else '∞'} attempts left")
+        lines.append(f"[{q['id']}] {q['question']}  ({state})")
+        for i, option in enumerate(q.get("options") or []):
+            lines.append(f"    {chr(ord('a') + i)}) {option}")
+    return "\n".join(lines) or "This lesson has no quiz."
+
+
+def run_quiz(line: str, cwd: Path, notebook: str | None = None, environ=None) -> str:
+    course, lesson, rest = _context(shlex.split(line), cwd, notebook)
+    if not course:
+        raise LMSClientError("which course? run this in a lesson notebook or add --course SLUG")
+    if not rest:
+        if not lesson:
+            raise LMSClientError("which lesson? add --lesson ID")
+        data = _call("GET", f"courses/{urllib.parse.quote(course)}/lessons/{urllib.parse.quote(lesson)}/quizzes",
+                     environ=environ)
+        return quiz_text(data["quizzes"])
+    quiz, answer = rest[0], " ".join(rest[1:])
+    if not answer:
+        raise LMSClientError("usage: %lms_quiz QUIZ-ID ANSWER (an option letter, or the text)")
+    result = _call("POST", f"courses/{urllib.parse.quote(course)}/quizzes/{urllib.parse.quote(quiz)}/answers",
+                   {"answer": answer}, environ=environ)
+    verdict = "✓ correct" if result["correct"] else "✗ not correct"
+    left = result.get("attempts_left")
+    tail = "" if result["correct"] or left is None else f" ({left} attempts left)"
+    return f"{verdict}{tail}. {result.get('feedback') or ''}".strip()
+
+
+def run_progress(line: str, cwd: Path, environ=None) -> str:
+    course, _, _ = _context(shlex.split(line), cwd, None)
+    data = _call("GET", "me/progress", environ=environ)
+    lines = []
+    for c in data["courses"]:
+        if course and c["course"] != course:
+            continue
+        lines.append(f"{c['title']}: {c['percent']}% ({c['completed_lessons']}/{c['total_lessons']} lessons, "
+                     f"{c['seconds_spent'] // 60} min)" + (f", next: {c['next']}" if c.get("next") else ""))
+    return "\n".join(lines) or "No enrolled course."
+
+
+def load_ipython_extension(ipython) -> None:
+    from IPython.core.magic import register_line_magic
+
+    def _notebook() -> str | None:
+        return ipython.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
+
+    @register_line_magic
+    def lms_quiz(line):
+        try:
+            print(run_quiz(line, Path.cwd(), _notebook()))
+        except LMSClientError as exc:
+            print(f"lms_quiz: {exc}")
+
+    @register_line_magic
+    def lms_progress(line):
+        try:
+            print(run_progress(line, Path.cwd()))
+        except LMSClientError as exc:
+            print(f"lms_progress: {exc}")

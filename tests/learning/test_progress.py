@@ -1,0 +1,200 @@
+"""Completion rules, heartbeats (idle time excluded), course progress, resume and next lesson."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from lms_extension.errors import Forbidden, NotFound
+from lms_extension.models.learning import Achievement, Certificate, XPEvent
+from lms_extension.services import challenges, enrollments, progress, quizzes
+from sqlalchemy import select
+
+from .conftest import UNGRADED_NOTEBOOK, build_course, enroll, graded, quiz_notebook
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+def _lesson(course, key):
+    return next(ls for ls in course.lessons if ls.key == key)
+
+
+def test_ungraded_lesson_completes_when_opened(session, tmp_path, alice):
+    course = build_course(session, tmp_path, notebook=UNGRADED_NOTEBOOK)
+    enroll(session, alice, course.slug)
+    enrollments.deliver_lesson(session, alice, course.slug, "l1")
+    status = progress.lesson_status(session, alice.id, _lesson(course, "l1"))
+    assert status["completed"] and status["parts"] == []
+    view = progress.course_progress(session, alice, course.slug)
+    assert view["percent"] == 50 and view["next"] == "l2" and view["resume"] == "l1"
+
+
+def test_free_preview_without_enrollment_records_no_completion(session, tmp_path, alice):
+    course = build_course(session, tmp_path, notebook=UNGRADED_NOTEBOOK)
+    enrollments.deliver_lesson(session, alice, course.slug, "l1")  # l1 is a free preview
+    assert not progress.lesson_status(session, alice.id, _lesson(course, "l1"))["completed"]
+
+
+def test_graded_lesson_completes_at_the_default_threshold(session, tmp_path, alice):
+    course = build_course(session, tmp_path)
+    enroll(session, alice, course.slug)
+    enrollments.deliver_lesson(session, alice, course.slug, "l1")
+    lesson = _lesson(course, "l1")
+    assert not progress.lesson_status(session, alice.id, lesson)["completed"]  # opened is not enough
+    graded(session, alice, course.slug, "l1", 1.0, 2.0)  # 50% < 70%
+    assert not progress.lesson_status(session, alice.id, lesson)["completed"]
+    graded(session, alice, course.slug, "l1", 1.4, 2.0)  # exactly 70%
+    status = progress.lesson_status(session, alice.id, lesson)
+    assert status["completed"] and status["parts"] == [
+        {"kind": "notebook", "ref": "l1.ipynb", "score": 0.7, "passed": True}]
+    # a later worse grade never takes completion back
+    graded(session, alice, course.slug, "l1", 0.0, 2.0)
+    assert progress.lesson_status(session, alice.id, lesson)["completed"]
+
+
+def test_course_threshold_from_course_toml(session, tmp_path, alice):
+    course = build_course(session, tmp_path, extra_toml="pass_threshold = 0.9")
+    enroll(session, alice, course.slug)
+    graded(session, alice, course.slug, "l1", 1.6, 2.0)  # 80% < 90%
+    assert not progress.lesson_status(session, alice.id, _lesson(course, "l1"))["completed"]
+    graded(session, alice, course.slug, "l1", 1.8, 2.0)
+    assert progress.lesson_status(session, alice.id, _lesson(course, "l1"))["completed"]
+
+
+@pytest.mark.parametrize("bad", ["0", "1.5", "-0.1", '"high"', "true"])
+def test_bad_threshold_is_refused_at_import(session, tmp_path, bad):
+    from lms_extension.errors import CourseFormatError
+
+    with pytest.raises(CourseFormatError, match="pass_threshold"):
+        build_course(session, tmp_path, extra_toml=f"pass_threshold = {bad}")
+
+
+def test_quizzes_are_a_graded_part(session, tmp_path, alice):
+    course = build_course(session, tmp_path, notebook=quiz_notebook(), lessons=1)
+    enroll(session, alice, course.slug)
+    lesson = _lesson(course, "l1")
+    graded(session, alice, course.slug, "l1", 2.0, 2.0)
+    status = progress.lesson_status(session, alice.id, lesson)
+    assert not status["completed"]
+    assert {p["kind"]: p["passed"] for p in status["parts"]} == {"notebook": True, "quizzes": False}
+    quizzes.answer(session, alice, course.slug, "q-sum", "b")  # 2 of 3 points = 67% < 70%
+    assert not progress.lesson_status(session, alice.id, lesson)["completed"]
+    quizzes.answer(session, alice, course.slug, "q-name", "  ada   LOVELACE ")
+    assert progress.lesson_status(session, alice.id, lesson)["completed"]
+    # the only lesson: the course is complete and the certificate issued
+    cert = session.scalars(select(Certificate).where(Certificate.user_id == alice.id)).one()
+    assert cert.course_id == course.id and cert.student_name == "alice"
+    assert progress.course_progress(session, alice, course.slug)["certificate"] == cert.uid
+
+
+def test_challenges_are_a_graded_part(session, tmp_path, alice):
+    _write_challenge(tmp_path)
+    course = build_course(session, tmp_path, notebook=UNGRADED_NOTEBOOK, lessons=1,
+                          lesson_toml={"l1": 'challenges = ["ch.toml"]'})
+    enroll(session, alice, course.slug)
+    lesson = _lesson(course, "l1")
+    challenge = lesson.challenges[0]
+    enrollments.deliver_lesson(session, alice, course.slug, "l1")
+    assert not progress.lesson_status(session, alice.id, lesson)["completed"]
+    challenges.record(session, alice, challenge, 71, "print(1)",
+                      {"status": "failed", "passed": 1, "total": 2, "compile_output": None, "tests": []})
+    assert not progress.lesson_status(session, alice.id, lesson)["completed"]
+    challenges.record(session, alice, challenge, 71, "print(2)",
+                      {"status": "passed", "passed": 2, "total": 2, "compile_output": None, "tests": []})
+    assert progress.lesson_status(session, alice.id, lesson)["completed"]
+    reasons = set(session.scalars(select(XPEvent.reason).where(XPEvent.user_id == alice.id)))
+    assert reasons == {"challenge", "lesson"}
+
+
+def _write_challenge(root):
+    folder = root / "learn"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ch.toml").write_text(
+        'id = "double"\ntitle = "Double"\nstatement = "Print 2*n"\n'
+        '[[tests]]\nstdin = "1"\nexpected = "2"\n[[tests]]\nstdin = "2"\nexpected = "4"\nhidden = true\n')
+
+
+def test_course_completion_awards_milestones_badges_and_xp(session, tmp_path, alice):
+    course = build_course(session, tmp_path, lessons=4)
+    enroll(session, alice, course.slug)
+    keys = lambda: {(a.key, a.scope) for a in session.scalars(select(Achievement).where(Achievement.user_id == alice.id))}  # noqa: E731
+    graded(session, alice, course.slug, "l1", 2.0)
+    assert keys() == {("milestone-25", "learn"), ("first-exercise", ""), ("perfect-score", "")}
+    for key in ("l2", "l3", "l4"):
+        graded(session, alice, course.slug, key, 1.5)
+    assert {k for k, _ in keys()} >= {"milestone-50", "milestone-75", "milestone-100", "first-course"}
+    xp = sum(session.scalars(select(XPEvent.points).where(XPEvent.user_id == alice.id)))
+    assert xp == 4 * 50 + 4 * 30
+    assert session.scalars(select(Certificate).where(Certificate.user_id == alice.id)).one()
+    view = progress.course_progress(session, alice, course.slug)
+    assert view["percent"] == 100 and view["completed"] and view["next"] is None
+
+
+# heartbeats -------------------------------------------------------------------------------------
+def test_heartbeats_count_only_gaps_within_the_idle_threshold(session, tmp_path, alice):
+    course = build_course(session, tmp_path)
+    enroll(session, alice, course.slug)
+    beat = lambda t: progress.heartbeat(session, alice, course.slug, "l1", now=t, idle_seconds=300)  # noqa: E731
+    assert beat(T0)["seconds_spent"] == 0  # the first heartbeat starts the clock
+    assert beat(T0 + timedelta(seconds=60))["seconds_spent"] == 60
+    assert beat(T0 + timedelta(seconds=360))["seconds_spent"] == 360  # gap of 300 = threshold: counted
+    # away for an hour: idle, not counted
+    assert beat(T0 + timedelta(seconds=3960))["seconds_spent"] == 360
+    assert beat(T0 + timedelta(seconds=4020))["seconds_spent"] == 420
+    # a duplicate or a clock behind adds nothing (no negative durations)
+    assert beat(T0 + timedelta(seconds=4020))["seconds_spent"] == 420
+    assert beat(T0 + timedelta(seconds=3000))["seconds_spent"] == 420
+    assert beat(T0 + timedelta(seconds=4080))["seconds_spent"] == 480
+    assert progress.course_progress(session, alice, course.slug)["resume"] == "l1"
+
+
+def test_heartbeat_sets_where_to_resume(session, tmp_path, alice):
+    course = build_course(session, tmp_path, lessons=3)
+    enroll(session, alice, course.slug)
+    progress.heartbeat(session, alice, course.slug, "l3", now=T0)
+    view = progress.course_progress(session, alice, course.slug)
+    assert view["resume"] == "l3" and view["next"] == "l1"
+
+
+def test_heartbeats_need_an_enrollment(session, tmp_path, bob):
+    course = build_course(session, tmp_path, price_cents=500)
+    with pytest.raises(Forbidden):  # a free preview lesson, not enrolled
+        progress.heartbeat(session, bob, course.slug, "l1", now=T0)
+    with pytest.raises(Forbidden):  # a paid lesson
+        progress.heartbeat(session, bob, course.slug, "l2", now=T0)
+    with pytest.raises(NotFound):
+        progress.heartbeat(session, bob, course.slug, "nope", now=T0)
+    with pytest.raises(NotFound):
+        progress.heartbeat(session, bob, "no-such-course", "l1", now=T0)
+
+
+def test_progress_of_a_course_not_enrolled_is_404(session, tmp_path, alice):
+    course = build_course(session, tmp_path)
+    with pytest.raises(NotFound):
+        progress.course_progress(session, alice, course.slug)
+
+
+def test_my_progress_lists_every_enrollment(session, tmp_path, alice):
+    a = build_course(session, tmp_path, "aaa", notebook=UNGRADED_NOTEBOOK)
+    b = build_course(session, tmp_path, "bbb", lessons=3)
+    enroll(session, alice, a.slug)
+    enroll(session, alice, b.slug)
+    enrollments.deliver_lesson(session, alice, "aaa", "l1")
+    enrollments.deliver_lesson(session, alice, "aaa", "l2")
+    mine = {c["course"]: c for c in progress.my_progress(session, alice)}
+    assert mine["aaa"]["percent"] == 100 and mine["aaa"]["certificate"]
+    assert mine["bbb"]["percent"] == 0 and mine["bbb"]["next"] == "l1"
+
+
+def test_a_changed_score_re_evaluates_completion(session, tmp_path, alice):
+    """Manual grades (issue 4) change a stored score; ``after_score_changed`` catches up."""
+    course = build_course(session, tmp_path, lessons=1)
+    enroll(session, alice, course.slug)
+    sub = graded(session, alice, course.slug, "l1", 1.0, 2.0)
+    assert not progress.lesson_status(session, alice.id, course.lessons[0])["completed"]
+    session.refresh(sub)
+    sub.score = 2.0
+    session.flush()
+    progress.after_score_changed(session, sub)
+    assert progress.lesson_status(session, alice.id, course.lessons[0])["completed"]
+    assert progress.course_progress(session, alice, course.slug)["certificate"]
