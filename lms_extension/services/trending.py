@@ -1,0 +1,133 @@
+"""The catalog home's shelves: admin-curated featured courses and trending ones.
+
+Trending is a time-decayed score: each enrollment counts 1 and each visible review counts
+rating/5, halved every ``half_life_days``. ``refresh`` recomputes it (and the enrollment
+counts the popularity sort uses) for every course; the service runs it periodically, each
+replica may, and running it twice is harmless.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from ..errors import Forbidden, InvalidInput, NotFound
+from ..models import Course, Enrollment, User
+from ..models.base import utcnow
+from ..models.discovery import CourseStats, FeaturedCourse, Review
+from . import catalog
+
+MAX_FEATURED = 24
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def refresh(session: Session, *, now: datetime | None = None, half_life_days: float = 7.0) -> int:
+    """Recompute enrollment counts and trending scores; returns the number of courses scored."""
+    now = now or utcnow()
+    window = now - timedelta(days=half_life_days * 8)  # older events weigh < 1/256
+    decay = math.log(2) / (half_life_days * 86400)
+    scores: dict[int, float] = defaultdict(float)
+    for course_id, created in session.execute(select(Enrollment.course_id, Enrollment.created_at)
+                                              .where(Enrollment.created_at >= window)):
+        scores[course_id] += math.exp(-decay * max(0.0, (now - _aware(created)).total_seconds()))
+    for course_id, rating, created in session.execute(
+            select(Review.course_id, Review.rating, Review.created_at)
+            .where(Review.created_at >= window, Review.status == "visible")):
+        scores[course_id] += rating / 5 * math.exp(-decay * max(0.0, (now - _aware(created)).total_seconds()))
+    counts = dict(session.execute(select(Enrollment.course_id, func.count(Enrollment.id))
+                                  .group_by(Enrollment.course_id)).all())
+    touched = set(scores) | set(counts)
+    existing = set(session.scalars(select(CourseStats.course_id)))
+    course_ids = set(session.scalars(select(Course.id).where(Course.id.in_(touched)))) if touched else set()
+    missing = [{"course_id": cid, "rating_count": 0, "rating_sum": 0, "rating_avg": 0.0, "rating_1": 0,
+                "rating_2": 0, "rating_3": 0, "rating_4": 0, "rating_5": 0, "enrollment_count": 0,
+                "trending_score": 0.0} for cid in sorted(course_ids - existing)]
+    if missing:
+        session.execute(insert(CourseStats), missing)
+    t = CourseStats.__table__
+    session.execute(update(t).values(trending_score=0.0, enrollment_count=0, refreshed_at=now))
+    rows = [{"cid": cid, "score": round(scores.get(cid, 0.0), 6), "n": counts.get(cid, 0)} for cid in sorted(course_ids)]
+    if rows:
+        session.execute(update(t).where(t.c.course_id == bindparam("cid"))
+                        .values(trending_score=bindparam("score"), enrollment_count=bindparam("n")), rows)
+    session.expire_all()
+    return len(rows)
+
+
+def _cards(session: Session, stmt, limit: int) -> list[catalog.CourseCard]:
+    ids = list(session.scalars(stmt.with_only_columns(Course.id).where(Course.published.is_(True)).limit(limit)))
+    return catalog.cards_by_ids(session, ids)
+
+
+def trending_cards(session: Session, limit: int = 8) -> list[catalog.CourseCard]:
+    stmt = select(Course).join(CourseStats, CourseStats.course_id == Course.id) \
+        .where(CourseStats.trending_score > 0).order_by(CourseStats.trending_score.desc(), Course.id.asc())
+    return _cards(session, stmt, limit)
+
+
+def featured_cards(session: Session, limit: int = MAX_FEATURED) -> list[catalog.CourseCard]:
+    stmt = select(Course).join(FeaturedCourse, FeaturedCourse.course_id == Course.id) \
+        .outerjoin(CourseStats, CourseStats.course_id == Course.id) \
+        .order_by(FeaturedCourse.position.asc(), Course.id.asc())
+    return _cards(session, stmt, limit)
+
+
+def set_featured(session: Session, admin: User, slugs) -> list[str]:
+    """Replace the featured list with these published courses, in this order (admins only)."""
+    if not admin.is_admin:
+        raise Forbidden("curating featured courses needs the LMS admin role")
+    if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
+        raise InvalidInput("courses must be a list of course slugs")
+    if len(slugs) > MAX_FEATURED:
+        raise InvalidInput(f"at most {MAX_FEATURED} featured courses")
+    slugs = list(dict.fromkeys(slugs))
+    found = dict(session.execute(select(Course.slug, Course.id).where(Course.slug.in_(slugs),
+                                                                      Course.published.is_(True))).all())
+    unknown = [s for s in slugs if s not in found]
+    if unknown:
+        raise NotFound(f"no published course {unknown[0]!r}")
+    session.execute(delete(FeaturedCourse))
+    if slugs:
+        session.execute(insert(FeaturedCourse), [{"course_id": found[s], "position": i, "added_by_id": admin.id,
+                                                   "created_at": utcnow()} for i, s in enumerate(slugs)])
+    return slugs
+
+
+def featured_slugs(session: Session) -> list[str]:
+    return list(session.scalars(select(Course.slug).join(FeaturedCourse, FeaturedCourse.course_id == Course.id)
+                                .order_by(FeaturedCourse.position)))
+
+
+@dataclass(frozen=True)
+class BundleOffer:
+    slug: str
+    title: str
+    price_cents: int
+    currency: str
+    course_count: int
+    list_price_cents: int  # the courses bought one by one
+
+    @property
+    def savings_cents(self) -> int:
+        return max(0, self.list_price_cents - self.price_cents)
+
+
+def bundle_offers(session: Session, limit: int = 6) -> list[BundleOffer]:
+    """Active bundles of published courses with what they save, biggest saving first (one query)."""
+    from ..models.commerce import Bundle, BundleCourse  # the commerce area owns bundles
+
+    rows = session.execute(
+        select(Bundle.slug, Bundle.title, Bundle.price_cents, Bundle.currency, func.count(Course.id),
+               func.sum(Course.price_cents))
+        .join(BundleCourse, BundleCourse.bundle_id == Bundle.id).join(Course, Course.id == BundleCourse.course_id)
+        .where(Bundle.active.is_(True), Course.published.is_(True), Course.currency == Bundle.currency)
+        .group_by(Bundle.id, Bundle.slug, Bundle.title, Bundle.price_cents, Bundle.currency)).all()
+    offers = [BundleOffer(slug, title, price, currency, n, total or 0) for slug, title, price, currency, n, total in rows]
+    return sorted(offers, key=lambda o: (-o.savings_cents, o.slug))[:limit]
