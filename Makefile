@@ -5,6 +5,7 @@ STAMP := $(VENV)/.installed
 EXT_CONF := $(VENV)/etc/jupyter/jupyter_server_config.d/lms_extension.json
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 IPY_CONF := $(VENV)/etc/ipython/ipython_kernel_config.py
+NBGRADER_CONF := $(VENV)/etc/jupyter/nbgrader_config.py
 PROXY := hub_config/proxy/node_modules/.bin/configurable-http-proxy
 
 .PHONY: run test setup setup-test clean-data frontend
@@ -18,6 +19,7 @@ $(STAMP): pyproject.toml
 	cp lms_extension/labserver/etc/jupyter_server_config.d/lms_extension.json $(EXT_CONF)
 	cp lms_extension/labserver/etc/lab-settings/overrides.json $(LAB_OVERRIDES)
 	cp lms_extension/labserver/etc/ipython/ipython_kernel_config.py $(IPY_CONF)
+	cp lms_extension/labserver/etc/nbgrader_config.py $(NBGRADER_CONF)
 	touch $@
 
 # the code editor (CodeMirror 6 from npm, bundled by esbuild); a no-op when up to date

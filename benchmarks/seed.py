@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import insert, select
 
 from lms_extension.models import Course, Instructor, Lesson, User
+from lms_extension.services import search
 
 CATEGORIES = ["Programming", "Data Science", "Algorithms", "Machine Learning", "Web", "Statistics"]
 LEVELS = ["beginner", "intermediate", "advanced"]
@@ -43,4 +44,5 @@ def seed_courses(session, n: int, *, lessons_per_course: int = 6, seed: int = 7)
                for cid in course_ids for j in range(lessons_per_course)]
     for start in range(0, len(lessons), 5000):
         session.execute(insert(Lesson), lessons[start:start + 5000])
+    search.reindex_all(session)  # bulk inserts bypass the importer that keeps the index
     session.commit()

@@ -53,6 +53,7 @@ import logging
 import math
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -80,6 +81,9 @@ log = logging.getLogger(__name__)
 OutputCallback = Callable[[str, bytes], object]
 """``on_output(stream, chunk)``: called in the event loop for every chunk of output as it
 arrives; ``stream`` is ``"stdout"``, ``"stderr"`` or ``"compile_output"``."""
+
+# Workspaces (and their cgroups) of warm spares: "<server pid>-w<hex>[-<step>]".
+_SPARE_NAME = re.compile(r"^(\d+)-w[0-9a-f]+(?:-|$)")
 
 # bwrap's monitor process and the namespace's init live in the run's cgroup too.
 SANDBOX_OWN_TASKS = 2
@@ -324,15 +328,16 @@ def _remove_scratch(root: Path) -> None:
 
 
 def _memfd_with(name: str, data: bytes) -> int:
-    """A sealed in-memory file holding ``data``: the run's stdin, readable and seekable,
-    but neither it nor anything else of the run (the namespace's init holds it too) can
-    change it."""
+    """A sealed in-memory file holding ``data``: the run's stdin, readable and seekable;
+    nothing of the run (the namespace's init holds it too) can write to it or grow it. It
+    may empty it: the notebook runner truncates its job (hidden tests) once read, so that
+    no later process can read it back through /proc/1/fd/0."""
     fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
     fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
-                fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
+                fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
 
@@ -706,12 +711,17 @@ class Sandbox:
 
     def residue(self) -> list[str]:
         """What runs have on the host right now: cgroups, scratch directories, mounts and
-        processes of sandbox uids. Empty whenever no run is in progress; a health check."""
+        processes of sandbox uids. Empty whenever no run is in progress; a health check.
+        Leftovers of processes that died are swept first, as a new Sandbox would."""
         self.settle()
-        warm = dict(self._warm_live)  # spares waiting for a run are not residue
+        self.sweep_orphans()
 
         def spare(name: str) -> bool:
-            return any(name == w or name.startswith(w + "-") for w in warm)
+            # A warm spare of a live process (this one's or another's: every server keeps
+            # its own) waits for a run, or is that run: not residue. Spares of dead
+            # processes are, until a sweep.
+            match = _SPARE_NAME.match(name)
+            return match is not None and pid_alive(int(match.group(1)))
 
         found = [f"cgroup {name}" for name in sorted(self._cgroups.run_names()) if not spare(name)]
         found += [f"scratch {entry}" for entry in sorted(self._runs_dir.iterdir()) if not spare(entry.name)]
@@ -726,12 +736,15 @@ class Sandbox:
                 status = dict(line.split(":\t", 1) for line in
                               (entry / "status").read_text().splitlines() if ":\t" in line)
                 uid = int(status["Uid"].split()[0])
+                if uid not in self.config.uids:
+                    continue
+                groups = (entry / "cgroup").read_text().splitlines()
             except (OSError, KeyError, ValueError):
                 continue  # exited meanwhile
+            in_spare = any(spare(line.rsplit("/", 1)[-1]) for line in groups)
             # A zombie is dead already: the namespace's init, orphaned when bwrap exits,
             # waits there until the host's init reaps it.
-            if (uid in self.config.uids and uid not in warm.values()
-                    and not status.get("State", "").startswith("Z")):
+            if not in_spare and not status.get("State", "").startswith("Z"):
                 found.append(f"process {entry.name} (uid {uid})")
         return found
 
@@ -759,12 +772,13 @@ class Sandbox:
         return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
 
     # --- workspaces -------------------------------------------------------------------
-    def _open_workspace(self) -> tuple[Workspace, contextlib.ExitStack]:
-        """A fresh scratch tmpfs and uid lease, and the stack that releases them."""
+    def _open_workspace(self, kind: str = "") -> tuple[Workspace, contextlib.ExitStack]:
+        """A fresh scratch tmpfs and uid lease, and the stack that releases them. ``kind``
+        "w" marks a warm spare's (see _SPARE_NAME)."""
         stack = contextlib.ExitStack()
         try:
             uid = stack.enter_context(self._uids.lease())
-            name = f"{os.getpid()}-{secrets.token_hex(8)}"
+            name = f"{os.getpid()}-{kind}{secrets.token_hex(8)}"
             root = self._runs_dir / name
             root.mkdir(mode=0o700)
             stack.callback(_remove_scratch, root)
@@ -920,7 +934,10 @@ class Sandbox:
             if init_pid is not None:
                 _reap_if_adopted(init_pid)
             setup_error = None
-            if exit_code is None and killed_for is None:
+            oom_killed = group.oom_kills() > 0
+            # No status from bwrap and no kill of ours: nothing ran -- unless the memory
+            # limit's OOM killer took bwrap itself (a fork bomb filling the cgroup).
+            if exit_code is None and killed_for is None and not oom_killed:
                 # Nothing ran: what bwrap (or the cgroup join) said is on stderr.
                 said = (stdout if merge_stderr else stderr).decode(errors="replace").strip()
                 setup_error = said or f"sandbox setup failed (exit status {child.popen.returncode})"
@@ -936,7 +953,7 @@ class Sandbox:
                 cpu_time=group.cpu_seconds(),
                 wall_time=wall_time,
                 memory_kb=group.memory_peak_bytes() // 1024,
-                oom_killed=group.oom_kills() > 0,
+                oom_killed=oom_killed,
                 killed_for=killed_for,
                 setup_error=setup_error,
             )
@@ -1065,7 +1082,7 @@ class Sandbox:
 
     async def _start_spare(self, key: tuple[int, Limits]) -> _Spare:
         language, limits = _resolve_language(key[0]), key[1]
-        workspace, releases = await self._blocking(self._open_workspace)
+        workspace, releases = await self._blocking(self._open_workspace, "w")
         self._warm_live[workspace.name] = workspace.uid
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)

@@ -45,6 +45,11 @@ c.NativeAuthenticator.minimum_password_length = 8
 c.NativeAuthenticator.check_common_password = True
 c.NativeAuthenticator.ask_email_on_signup = False
 
+# Stripe in test mode against the bundled test server unless real Stripe is configured
+from hub_config import stripe_demo  # noqa: E402
+
+_stripe_service = stripe_demo.configure(s.data_dir, s.service_port)
+
 # the LMS service, managed by the hub, and the roles that give each kind of user its scopes
 service_env = {k: v for k, v in os.environ.items() if k.startswith("LMS_") and k != "LMS_DEMO_PASSWORD"}
 service_env.update({"LMS_DATA_DIR": str(s.data_dir), "PATH": os.environ.get("PATH", "")})
@@ -62,6 +67,8 @@ c.JupyterHub.services = [{
     "command": [sys.executable, "-m", "lms_extension.cli", "worker"],
     "environment": service_env,
 }]
+if _stripe_service:
+    c.JupyterHub.services.append(_stripe_service)
 roles.configure(c, admin_token=os.environ.get("LMS_ADMIN_TOKEN"))
 
 spawners.configure(c, s)
@@ -71,4 +78,6 @@ c.Spawner.http_timeout = 60
 c.Spawner.environment = {
     # the lms_extension in each student server reaches the service directly (not through the proxy)
     "LMS_SERVICE_URL": f"http://127.0.0.1:{s.service_port}/services/lms/",
+    # learning-time heartbeats of the lms_extension (issue 6)
+    **{k: os.environ[k] for k in ("LMS_HEARTBEAT_SECONDS", "LMS_IDLE_SECONDS") if os.environ.get(k)},
 }

@@ -30,6 +30,8 @@ STAFF_GROUPS = ("instructors", "lms-admins")
 STUDENT_DISABLED_EXTENSIONS = {"nbgrader.server_extensions.formgrader": False,
                                "nbgrader.server_extensions.course_list": False,
                                "jupyter_lsp": False}
+# students' extra Jupyter configuration (labconfig/page_config.json)
+STUDENT_JUPYTER_CONFIG = Path(__file__).resolve().parent.parent / "lms_extension" / "labserver" / "etc" / "student"
 # replaced by empty private folders in every student's view
 MASKED = ("/tmp", "/var/tmp", "/run", "/root")
 
@@ -90,6 +92,9 @@ class SandboxSpawner(LocalProcessSpawner):
     def user_env(self, env):
         env.update(HOME=self.home_inside, USER=self.home_name, LOGNAME=self.home_name, SHELL="/bin/bash",
                    PATH=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin")
+        if not any(group.name in STAFF_GROUPS for group in self.user.groups):
+            # JupyterLab without nbgrader's instructor plugins (the Assignments panel and Validate stay)
+            env["JUPYTER_CONFIG_PATH"] = str(STUDENT_JUPYTER_CONFIG)
         return env
 
     def make_preexec_fn(self, name):

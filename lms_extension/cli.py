@@ -71,6 +71,37 @@ def cmd_judge0(args, config: LMSConfig) -> int:
     return main(args.rest) or 0
 
 
+def cmd_payments_reconcile(args, config: LMSConfig) -> int:
+    from .db import check_revision, session_factory
+    from .services.payments.reconcile import run_once
+
+    engine = _engine(config)
+    check_revision(engine)
+    report = run_once(session_factory(engine), config)
+    print(f"checked {report.sessions} checkout sessions, {report.charges} charges, "
+          f"{report.subscriptions} subscriptions; repaired: {', '.join(report.changed) or 'nothing'}")
+    for error in report.errors:
+        print(f"error: {error}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def cmd_payments_payout_run(args, config: LMSConfig) -> int:
+    from .db import check_revision, session_factory, session_scope
+    from .services.payments import payouts
+    from .services.payments.stripe_client import from_config
+
+    engine = _engine(config)
+    check_revision(engine)
+    with session_scope(session_factory(engine)) as session:
+        report = payouts.run(session, from_config(config), run_key=args.run_key)
+    for instructor_id, cents, currency in report.paid:
+        print(f"paid instructor {instructor_id}: {cents / 100:.2f} {currency.upper()}")
+    for line in report.skipped:
+        print(f"skipped {line}")
+    print(f"payout run {report.run_key}: {len(report.paid)} transfer(s)")
+    return 0
+
+
 def demo_password(data_dir: Path) -> tuple[str, bool]:
     """``$LMS_DEMO_PASSWORD``, else one generated once and kept in the data folder."""
     if os.environ.get("LMS_DEMO_PASSWORD"):
@@ -117,12 +148,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="stop when the queue is empty")
     p.add_argument("--concurrency", type=int, default=1, help="jobs graded at once by this process")
     p.set_defaults(func=cmd_worker)
-    p = sub.add_parser("autograde", help="drop-in for `nbgrader autograde` on a plain nbgrader course directory")
+    p = sub.add_parser("autograde", help="drop-in for `nbgrader autograde` on a plain nbgrader course directory",
+                       add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER, help="ASSIGNMENT --course-dir DIR [--student S] [--force]")
     p.set_defaults(func=cmd_autograde)
-    p = sub.add_parser("judge0", help="the Judge0-compatible code execution API, standalone")
+    p = sub.add_parser("judge0", help="the Judge0-compatible code execution API, standalone", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER, help="--port 2358 --host 127.0.0.1 --auth-token ...")
     p.set_defaults(func=cmd_judge0)
+    pay = sub.add_parser("payments", help="Stripe payments").add_subparsers(dest="payments_command", required=True)
+    pay.add_parser("reconcile", help="repair orders, refunds and subscriptions that lost webhooks missed"
+                   ).set_defaults(func=cmd_payments_reconcile)
+    p = pay.add_parser("payout-run", help="transfer instructors' available earnings (Stripe Connect)")
+    p.add_argument("--run-key", default=None, help="names the run; rerunning the same key pays nothing twice "
+                                                    "(default: today's date)")
+    p.set_defaults(func=cmd_payments_payout_run)
+    from stripe_test_server.__main__ import DESCRIPTION, add_arguments, run as run_stripe_test_server
+
+    p = sub.add_parser("stripe-test-server", help="the bundled Stripe-compatible test server (test infrastructure)",
+                       description=DESCRIPTION)
+    add_arguments(p).set_defaults(func=lambda args, config: run_stripe_test_server(args))
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     p = db.add_parser("upgrade", help="upgrade the schema with Alembic")
     p.add_argument("revision", nargs="?", default="head")
@@ -140,7 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # Commands that hand their options to another program's parser (`rest`): argparse's
+    # REMAINDER does not take options that come first (`lms judge0 --port 2358`).
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if not hasattr(args, "rest"):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.rest = [*unknown, *args.rest]
     config = LMSConfig()
     try:
         return args.func(args, config) or 0

@@ -57,3 +57,10 @@ class CourseFormatError(InvalidInput):
 
 class SchemaMismatch(Exception):
     """The database schema is not the one this code expects (not an HTTP error)."""
+
+
+class TooManyRequests(LMSError):
+    """Come back later; ``retry_after`` (seconds) becomes the Retry-After header."""
+
+    status = 429
+    code = "too_many_requests"

@@ -10,6 +10,7 @@ from tornado.httpserver import HTTPServer
 
 from .config import LMSConfig
 from .web.app import make_app
+from .web.pages.discovery import start_discovery_refresh
 
 log = logging.getLogger("lms")
 
@@ -21,12 +22,15 @@ async def serve(config: LMSConfig) -> None:
     server = HTTPServer(app, xheaders=True, max_body_size=config.max_body_bytes * 4)
     server.listen(url.port or 80, url.hostname or "127.0.0.1")
     log.info("LMS service listening on %s%s", config.bind_url, config.service_prefix)
+    discovery_refresh = start_discovery_refresh(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("LMS service stopping")
+    if discovery_refresh is not None:
+        discovery_refresh.stop()
     server.stop()
     await server.close_all_connections()
 

@@ -39,12 +39,19 @@ def student_feedback(grade: dict) -> dict:
     }
 
 
+def autograded_notebooks(grade: dict) -> dict[str, str] | None:
+    """The autograded notebooks (hidden tests restored, outputs): stored for instructors only."""
+    books = {nb["name"]: nb["autograded_notebook"] for nb in grade.get("notebooks", [])
+             if nb.get("autograded_notebook")}
+    return books or None
+
+
 async def default_grader(source_notebooks: dict[str, str], submitted: dict[str, str]) -> dict:
-    """Grade with nbgrader semantics in the sandbox; the student's feedback with the scores."""
+    """Grade with nbgrader semantics in the sandbox; the whole grade (``SubmissionGrade.to_dict``)."""
     from graders.notebook import grade_submission
 
     grade = await grade_submission(source_notebooks, submitted)
-    return student_feedback(grade.to_dict())
+    return grade.to_dict()
 
 
 class Worker:
@@ -90,8 +97,11 @@ class Worker:
             keep_alive.cancel()
         with self.factory() as session:
             stored = queue.complete(session, job.id, self.name, score=result["score"],
-                                    max_score=result["max_score"], feedback=result)
-        if not stored:
+                                    max_score=result["max_score"], feedback=student_feedback(result),
+                                    autograded=autograded_notebooks(result))
+        if stored:
+            log.info("stored the grade of submission %s", job.id)
+        else:
             log.warning("lease on submission %s was lost; its result was not stored", job.id)
         return True
 
@@ -111,13 +121,19 @@ def main(config, *, once: bool = False, concurrency: int = 1) -> int:
     factory = session_factory(engine)
 
     async def serve() -> int:
-        workers = [Worker(factory) for _ in range(concurrency)]
+        workers = [Worker(factory, lease_seconds=config.worker_lease_seconds,
+                          poll_seconds=config.worker_poll_seconds) for _ in range(concurrency)]
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, lambda: [w.stopping.set() for w in workers])
         log.info("worker(s) %s polling %s", ", ".join(w.name for w in workers),
                  engine.url.render_as_string(hide_password=True))
-        return sum(await asyncio.gather(*(w.run(once=once) for w in workers)))
+        jobs = [w.run(once=once) for w in workers]
+        if not once:  # commerce (issue 5): repair what lost Stripe webhooks missed
+            from .services.payments.reconcile import periodic
+
+            jobs.append(periodic(factory, config, workers[0].stopping))
+        return sum(await asyncio.gather(*jobs))
 
     graded = asyncio.run(serve())
     log.info("graded %d submission(s)", graded)

@@ -69,6 +69,35 @@ def engine(db_url):
     engine.dispose()
 
 
+def own_engine(db_url: str, tmp_path_factory, *, real_savepoints: bool = True):
+    """A fresh database of ``db_url``'s kind for one test package (yields an engine).
+
+    Packages whose tests commit for real (threads, worker processes, webhook storms) or
+    count global things (leaderboards, trending, search over every course) use their own,
+    so that no package sees another's rows. ``real_savepoints``: SQLite gets SQLAlchemy's
+    pysqlite recipe, so the ``session`` fixture's savepoint really rolls back what a test
+    committed inside it."""
+    from sqlalchemy import event
+
+    kind = "sqlite" if db_url.startswith("sqlite") else "postgresql"
+    database = _database(kind, tmp_path_factory)
+    url = next(database)
+    engine = make_engine(url)
+    upgrade(engine)
+    if real_savepoints and engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _autocommit_driver(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN")
+        engine.dispose()  # reconnect with the listeners
+    yield engine
+    engine.dispose()
+    next(database, None)  # drops a PostgreSQL database
+
+
 @pytest.fixture
 def session(engine):
     """Each test in a transaction that is rolled back at the end (savepoints inside work)."""

@@ -6,11 +6,12 @@ from alembic.migration import MigrationContext
 from lms_extension.db import check_revision, current_revision, head_revision, upgrade
 from lms_extension.errors import SchemaMismatch
 from lms_extension.models import Base
+from lms_extension.models.discovery import include_schema_name
 
 
 def test_models_match_migrations(engine):
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_schema_name}), Base.metadata)
     assert diff == [], f"models and migrations differ: {diff}"
 
 

@@ -12,8 +12,9 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.application import ExtensionApp
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
-from traitlets import Unicode, default
+from traitlets import Float, Unicode, default
 
+from .progress import HeartbeatReporter, ProgressPageHandler
 from .workspace import SAFE, place_lesson
 
 
@@ -121,6 +122,18 @@ class LMSLabExtension(ExtensionApp):
     service_url = Unicode(help="Base URL of the LMS service, e.g. http://127.0.0.1:10101/services/lms/ "
                                "(LMS_SERVICE_URL).").tag(config=True)
     api_token = Unicode(help="The student's own JupyterHub token (JUPYTERHUB_API_TOKEN).").tag(config=True)
+    heartbeat_seconds = Float(help="Seconds between learning-time heartbeats for active lesson notebooks; "
+                                   "0 turns them off (LMS_HEARTBEAT_SECONDS, default 60).").tag(config=True)
+    idle_seconds = Float(help="A lesson's kernel idle longer than this sends no heartbeat "
+                              "(LMS_IDLE_SECONDS, default 300).").tag(config=True)
+
+    @default("heartbeat_seconds")
+    def _heartbeat_seconds(self):
+        return float(os.environ.get("LMS_HEARTBEAT_SECONDS") or 60)
+
+    @default("idle_seconds")
+    def _idle_seconds(self):
+        return float(os.environ.get("LMS_IDLE_SECONDS") or 300)
 
     @default("service_url")
     def _service_url(self):
@@ -136,10 +149,14 @@ class LMSLabExtension(ExtensionApp):
 
     def initialize_settings(self):
         self.settings["lms_extension"] = self
+        self.heartbeats = HeartbeatReporter(self, self.heartbeat_seconds, self.idle_seconds)
+        if self.heartbeat_seconds > 0 and self.api_token:
+            self.heartbeats.start()
 
     def initialize_handlers(self):
         self.handlers.append((r"/lms/open", OpenLessonHandler))
         self.handlers.append((r"/lms/submit", SubmitLessonHandler))
+        self.handlers.append((r"/lms/progress", ProgressPageHandler))
 
     @property
     def public_lms_url(self) -> str:
@@ -156,6 +173,14 @@ class LMSLabExtension(ExtensionApp):
                                             body=json.dumps({"notebooks": notebooks}),
                                             headers={"Content-Type": "application/json"}))
 
+    async def send_heartbeat(self, course: str, lesson: str) -> dict:
+        return await self._call(HTTPRequest(self.service_url + "api/v1/me/heartbeats", method="POST",
+                                            request_timeout=10, body=json.dumps({"course": course, "lesson": lesson}),
+                                            headers={"Content-Type": "application/json"}))
+
+    async def fetch_progress(self) -> dict:
+        return await self._call(HTTPRequest(self.service_url + "api/v1/me/progress", request_timeout=20))
+
     async def _call(self, request: HTTPRequest) -> dict:
         """Call the LMS service as this student (their own token); its errors become ours."""
         request.headers["Authorization"] = f"token {self.api_token}"
@@ -168,7 +193,10 @@ class LMSLabExtension(ExtensionApp):
                     message = json.loads(exc.response.body).get("message", message)
                 except ValueError:
                     pass
-            raise web.HTTPError(exc.code if exc.code in (400, 401, 402, 403, 404, 413) else 502, message) from None
+            if exc.code == 429 and exc.response is not None and exc.response.headers.get("Retry-After"):
+                message += f" (retry in {exc.response.headers['Retry-After']} s)"
+            raise web.HTTPError(exc.code if exc.code in (400, 401, 402, 403, 404, 409, 413, 429) else 502,
+                                message) from None
         except OSError as exc:
             raise web.HTTPError(502, f"the LMS service cannot be reached: {exc}") from None
         return json.loads(response.body)

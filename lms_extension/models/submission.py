@@ -41,7 +41,18 @@ class NotebookSubmission(Base):
     # JSON: per-cell results as the student may see them (no hidden test source)
     feedback: Mapped[str | None] = mapped_column(Text, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the student's n-th submission to this lesson (attempt limits count these)
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # score = max(0, (auto_score + manual_score) * (1 - late_penalty_percent / 100))
+    auto_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    manual_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    late_penalty_percent: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # JSON object: notebook filename -> autograded notebook (hidden tests restored): instructors only
+    autograded: Mapped[str | None] = mapped_column(Text, nullable=True)
+    regrades: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     user: Mapped[User] = relationship()
     lesson: Mapped[Lesson] = relationship()
     lesson_version: Mapped[LessonVersion] = relationship()
+    manual_grades: Mapped[list["ManualGrade"]] = relationship(  # noqa: F821
+        cascade="all, delete-orphan", order_by="ManualGrade.id", passive_deletes=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, Timestamped, utcnow
@@ -53,7 +53,7 @@ class Enrollment(Timestamped, Base):
 
 
 class LessonProgress(Base):
-    """One row per (user, lesson) the user has opened; issue 6 adds time and completion."""
+    """One row per (user, lesson) the user has opened: time spent (from heartbeats) and completion."""
 
     __tablename__ = "lesson_progress"
     __table_args__ = (UniqueConstraint("user_id", "lesson_id", name="uq_lesson_progress_user_lesson"),)
@@ -63,3 +63,6 @@ class LessonProgress(Base):
     lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
     first_opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seconds_spent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -5,18 +5,25 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..errors import InvalidInput, NotFound
 from ..models import Course, Instructor, Lesson, User
 from ..models.course import LEVELS
+from ..models.discovery import CourseStats
+from . import search
 
 SORTS = {
+    # relevance without search text is the newest first
+    "relevance": (Course.created_at.desc(), Course.id.desc()),
     "newest": (Course.created_at.desc(), Course.id.desc()),
     "title": (Course.title.asc(), Course.id.asc()),
     "price_asc": (Course.price_cents.asc(), Course.id.asc()),
     "price_desc": (Course.price_cents.desc(), Course.id.desc()),
+    "rating": (func.coalesce(CourseStats.rating_avg, 0.0).desc(), func.coalesce(CourseStats.rating_count, 0).desc(),
+               Course.id.asc()),
+    "popularity": (func.coalesce(CourseStats.enrollment_count, 0).desc(), Course.id.asc()),
 }
 MAX_PAGE = 100
 
@@ -27,7 +34,11 @@ class CatalogQuery:
     category: str = ""
     level: str = ""
     free: bool | None = None
-    sort: str = "newest"
+    language: str = ""
+    min_price_cents: int | None = None
+    max_price_cents: int | None = None
+    min_rating: float | None = None
+    sort: str = "relevance"
     limit: int = 24
     offset: int = 0
 
@@ -42,6 +53,17 @@ class CatalogQuery:
             raise InvalidInput("offset must be >= 0")
         if len(self.q) > 200:
             raise InvalidInput("search text is limited to 200 characters")
+        for name in ("min_price_cents", "max_price_cents"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 100_000_000:
+                raise InvalidInput(f"{name} must be between 0 and 100000000")
+        if (self.min_price_cents is not None and self.max_price_cents is not None
+                and self.min_price_cents > self.max_price_cents):
+            raise InvalidInput("min_price_cents is above max_price_cents")
+        if self.min_rating is not None and not 0 <= self.min_rating <= 5:
+            raise InvalidInput("min_rating must be between 0 and 5")
+        if len(self.language) > 10 or len(self.category) > 100:
+            raise InvalidInput("language or category is too long")
         return self
 
 
@@ -60,11 +82,14 @@ class CourseCard:
     language: str
     instructor: str | None
     lesson_count: int
+    rating_avg: float = 0.0
+    rating_count: int = 0
 
     def public(self) -> dict:
         return {"slug": self.slug, "title": self.title, "subtitle": self.subtitle,
                 "price_cents": self.price_cents, "currency": self.currency, "category": self.category,
-                "level": self.level, "language": self.language, "instructor": self.instructor}
+                "level": self.level, "language": self.language, "instructor": self.instructor,
+                "rating": {"average": round(self.rating_avg, 2), "count": self.rating_count}}
 
 
 @dataclass(frozen=True)
@@ -72,16 +97,24 @@ class CatalogPage:
     courses: list[CourseCard]
     total: int
     query: CatalogQuery
+    # the search text as searched when words were corrected ("showing results for ...")
+    corrected: str | None = None
 
 
-def _filtered(query: CatalogQuery):
-    stmt = select(Course).where(Course.published.is_(True))
-    if query.q:
-        # issue 7 replaces this with full-text search behind one interface
-        like = f"%{query.q.lower().replace('%', '').replace('_', '')}%"
-        stmt = stmt.where(or_(func.lower(Course.title).like(like),
-                              func.lower(Course.subtitle).like(like),
-                              func.lower(Course.description).like(like)))
+def _filtered(session: Session, query: CatalogQuery, plan=None):
+    """The published courses the query's filters and search text select."""
+    stmt = select(Course).outerjoin(CourseStats, CourseStats.course_id == Course.id) \
+        .where(Course.published.is_(True))
+    if plan is not None:
+        stmt = search.restrict(session, stmt, plan)
+    if query.language:
+        stmt = stmt.where(Course.language == query.language)
+    if query.min_price_cents is not None:
+        stmt = stmt.where(Course.price_cents >= query.min_price_cents)
+    if query.max_price_cents is not None:
+        stmt = stmt.where(Course.price_cents <= query.max_price_cents)
+    if query.min_rating:
+        stmt = stmt.where(CourseStats.rating_count > 0, CourseStats.rating_avg >= query.min_rating)
     if query.category:
         stmt = stmt.where(Course.category == query.category)
     if query.level:
@@ -93,22 +126,64 @@ def _filtered(query: CatalogQuery):
     return stmt
 
 
+def _has_filters(query: CatalogQuery) -> bool:
+    return bool(query.category or query.level or query.language or query.free is not None or query.min_rating
+                or query.min_price_cents is not None or query.max_price_cents is not None)
+
+
 def list_courses(session: Session, query: CatalogQuery) -> CatalogPage:
     query = query.validated()
-    stmt = _filtered(query)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(
-        stmt.options(selectinload(Course.instructor).selectinload(Instructor.user))
-        .order_by(*SORTS[query.sort]).limit(query.limit).offset(query.offset)
-    ).all()
-    counts = lesson_count(session, [c.id for c in rows])
-    cards = [CourseCard(
+    plan = search.plan(session, query.q) if query.q else None
+    if plan is not None and plan.empty:  # only separators: nothing to search for
+        return CatalogPage(courses=[], total=0, query=query)
+    stmt = _filtered(session, query, plan)
+    conn = session.connection()  # plain rows: ids need no ORM objects
+    if plan is not None and query.sort == "relevance":
+        # every match's id (narrow rows), ranked here by relevance, then the page
+        if _has_filters(query):
+            matches = conn.execute(stmt.with_only_columns(Course.id).order_by(Course.id)).scalars().all()
+        else:
+            matches = search.matching_ids(session, plan)  # the index holds published courses only
+        matches = search.rank(session, plan, matches)
+        total, ids = len(matches), matches[query.offset:query.offset + query.limit]
+    else:
+        # the database sorts and pages (a top-N sort), and counts apart
+        total = conn.execute(select(func.count()).select_from(stmt.with_only_columns(Course.id).subquery())).scalar() or 0
+        ids = list(conn.execute(stmt.with_only_columns(Course.id).order_by(*SORTS[query.sort])
+                                .limit(query.limit).offset(query.offset)).scalars())
+    return CatalogPage(courses=cards_by_ids(session, ids), total=total, query=query,
+                       corrected=plan.corrected if plan else None)
+
+
+def cards_by_ids(session: Session, ids: list[int]) -> list[CourseCard]:
+    """Cards for these published courses, in this order, in one query."""
+    if not ids:
+        return []
+    lessons = select(Lesson.course_id, func.count(Lesson.id).label("n")) \
+        .where(Lesson.course_id.in_(ids)).group_by(Lesson.course_id).subquery()
+    rows = session.connection().execute(
+        select(Course.id, Course.slug, Course.title, Course.subtitle, Course.price_cents, Course.currency,
+               Course.category, Course.level, Course.language, User.display_name, lessons.c.n,
+               CourseStats.rating_avg, CourseStats.rating_count)
+        .outerjoin(Instructor, Instructor.id == Course.instructor_id).outerjoin(User, User.id == Instructor.user_id)
+        .outerjoin(CourseStats, CourseStats.course_id == Course.id)
+        .outerjoin(lessons, lessons.c.course_id == Course.id)
+        .where(Course.id.in_(ids), Course.published.is_(True))).all()
+    by_id = {r[0]: CourseCard(
+        id=r[0], slug=r[1], title=r[2], subtitle=r[3], price_cents=r[4], currency=r[5], category=r[6],
+        level=r[7], language=r[8], instructor=r[9], lesson_count=r[10] or 0, rating_avg=r[11] or 0.0,
+        rating_count=r[12] or 0) for r in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def cards_for(rows, counts: dict[int, int]) -> list[CourseCard]:
+    """Cards from (course, rating_avg, rating_count) rows with instructors loaded."""
+    return [CourseCard(
         id=c.id, slug=c.slug, title=c.title, subtitle=c.subtitle, price_cents=c.price_cents,
         currency=c.currency, category=c.category, level=c.level, language=c.language,
         instructor=c.instructor.user.display_name if c.instructor else None,
-        lesson_count=counts.get(c.id, 0),
-    ) for c in rows]
-    return CatalogPage(courses=cards, total=total, query=query)
+        lesson_count=counts.get(c.id, 0), rating_avg=avg or 0.0, rating_count=n or 0,
+    ) for c, avg, n in rows]
 
 
 class CatalogCache:

@@ -188,6 +188,7 @@ def record(session: Session, user: User, challenge: Challenge, language_id: int,
     session.add(submission)
     enrollments.record_open(session, user, challenge.lesson)  # a submission counts as work on the lesson
     session.flush()
+    from . import progress; progress.after_challenge_submission(session, user, challenge, submission)  # noqa: E702
     return submission
 
 

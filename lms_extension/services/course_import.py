@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..errors import Conflict, CourseFormatError
 from ..models import Course, Lesson, LessonVersion
 from ..models.course import LEVELS, SLUG
-from . import notebooks
+from . import discovery, lesson_extras, notebooks, policies
 from .challenges import load_challenge_file, sync_lesson_challenges
 from .users import ensure_user
 
@@ -23,8 +23,8 @@ CURRENCIES = {"usd", "eur", "gbp", "chf", "cad", "aud", "inr", "jpy"}
 COURSE_KEYS = {
     "slug", "title", "subtitle", "description", "category", "level", "language",
     "price_cents", "currency", "instructor", "tags", "published", "lessons",
-}
-LESSON_KEYS = {"id", "title", "notebook", "free_preview", "challenges"}
+} | lesson_extras.COURSE_KEYS
+LESSON_KEYS = {"id", "title", "notebook", "free_preview", "challenges"} | policies.POLICY_KEYS | lesson_extras.LESSON_KEYS
 
 
 @dataclass
@@ -36,6 +36,8 @@ class LessonSpec:
     source_text: str
     student_text: str
     challenges: list = field(default_factory=list)  # challenges.ChallengeSpec
+    extras: dict = field(default_factory=dict)  # lesson_extras: quizzes, resources, video
+    policy: policies.PolicySpec | None = None  # deadline, late policy, attempts, cooldown
 
 
 @dataclass
@@ -53,6 +55,7 @@ class CourseSpec:
     published: bool
     tags: list[str] = field(default_factory=list)
     lessons: list[LessonSpec] = field(default_factory=list)
+    extras: dict = field(default_factory=dict)  # lesson_extras: pass_threshold
 
 
 def _require(data: dict, key: str, kind: type, where: str):
@@ -102,6 +105,7 @@ def load_course_folder(folder: Path | str) -> CourseSpec:
         instructor=_require(data, "instructor", str, where),
         published=bool(data.get("published", True)),
         tags=[str(t) for t in data.get("tags", [])],
+        extras=lesson_extras.load_course_extras(data, where),
     )
     lessons = data.get("lessons")
     if not isinstance(lessons, list) or not lessons:
@@ -138,6 +142,8 @@ def load_course_folder(folder: Path | str) -> CourseSpec:
                 source_text=notebooks.dumps(source_nb),
                 student_text=notebooks.dumps(student_nb),
                 challenges=_load_challenges(folder, raw.get("challenges", []), lwhere),
+                policy=policies.parse_policy(raw, lwhere),
+                extras=lesson_extras.load_lesson_extras(folder, raw, lwhere, source_nb),
             )
         )
     return spec
@@ -167,6 +173,7 @@ def import_course(session: Session, spec: CourseSpec, *, replace: bool = True) -
     if course is not None and not replace:
         raise Conflict(f"a course with slug {spec.slug!r} already exists")
     instructor = ensure_user(session, spec.instructor, instructor=True).instructor
+    old_price = course.price_cents if course is not None else None
     if course is None:
         course = Course(slug=spec.slug)
         session.add(course)
@@ -191,6 +198,11 @@ def import_course(session: Session, spec: CourseSpec, *, replace: bool = True) -
             )
     course.lessons = keep
     session.flush()
+    for lesson, ls in zip(keep, spec.lessons):
+        policies.apply(session, lesson, ls.policy)
+    session.flush()
+    lesson_extras.apply_import(session, course, spec)  # quizzes, pass threshold, resources, video
+    discovery.course_published(session, course, old_price)  # search index, wishlist price events
     return course
 
 

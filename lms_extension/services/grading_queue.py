@@ -19,7 +19,7 @@ from ..errors import InvalidInput, NotFound
 from ..models import LessonVersion, NotebookSubmission, User
 from ..models.base import utcnow
 from ..models.submission import FAILED, GRADED, GRADING, QUEUED
-from . import enrollments
+from . import enrollments, policies
 
 MAX_NOTEBOOK_BYTES = 5 * 1024 * 1024
 MAX_CLAIMS = 3  # a job that killed its worker this often is failed, not retried forever
@@ -27,6 +27,11 @@ MAX_CLAIMS = 3  # a job that killed its worker this often is failed, not retried
 
 def enqueue(session: Session, user: User, slug: str, lesson_key: str, notebooks: dict) -> NotebookSubmission:
     course, lesson, _ = enrollments.lesson_access(session, user, slug, lesson_key)
+    return enqueue_for_lesson(session, user, lesson, notebooks)
+
+
+def enqueue_for_lesson(session: Session, user: User, lesson, notebooks: dict) -> NotebookSubmission:
+    """Store a submission of ``lesson`` (access already checked) after the lesson's policy admits it."""
     if not isinstance(notebooks, dict) or set(notebooks) != {lesson.filename}:
         raise InvalidInput(f"send {{\"notebooks\": {{\"{lesson.filename}\": <notebook>}}}}")
     texts = {}
@@ -41,10 +46,12 @@ def enqueue(session: Session, user: User, slug: str, lesson_key: str, notebooks:
         if not isinstance(parsed, dict) or not isinstance(parsed.get("cells"), list):
             raise InvalidInput(f"{name} is not a notebook (no cells)")
         texts[name] = text
+    attempt = policies.admit(session, user, lesson)
     version = session.scalars(select(LessonVersion).where(LessonVersion.lesson_id == lesson.id)
                               .order_by(LessonVersion.number.desc()).limit(1)).one()
     submission = NotebookSubmission(user_id=user.id, lesson_id=lesson.id, lesson_version_id=version.id,
-                                    notebooks=json.dumps(texts), status=QUEUED, submitted_at=utcnow())
+                                    notebooks=json.dumps(texts), status=QUEUED, submitted_at=utcnow(),
+                                    attempt=attempt)
     session.add(submission)
     enrollments.record_open(session, user, lesson)
     session.flush()
@@ -101,15 +108,51 @@ def renew(session: Session, submission_id: int, worker: str, lease_seconds: floa
 
 
 def complete(session: Session, submission_id: int, worker: str, *, score: float, max_score: float,
-             feedback: dict) -> bool:
-    """Store the grade if ``worker`` still holds the lease; False when it lost it."""
+             feedback: dict, autograded: dict[str, str] | None = None) -> bool:
+    """Store the grade if ``worker`` still holds the lease; False when it lost it.
+
+    ``score`` is the autograder's; the stored score also counts manual grades already given
+    (kept across re-grades) and the lesson's late penalty.
+    """
+    submission = session.get(NotebookSubmission, submission_id)
+    if submission is None:
+        return False
+    penalty = policies.late_penalty_percent(policies.for_lesson(session, submission.lesson_id),
+                                            submission.submitted_at)
+    manual = manual_adjustment(submission.manual_grades, feedback)
     now = utcnow()
     done = session.execute(update(NotebookSubmission).where(_held(submission_id, worker, now))
-                           .values(status=GRADED, score=score, max_score=max_score, feedback=json.dumps(feedback),
+                           .values(status=GRADED, auto_score=score, manual_score=manual,
+                                   late_penalty_percent=penalty,
+                                   score=policies.final_score(score, manual, penalty), max_score=max_score,
+                                   feedback=json.dumps(feedback),
+                                   autograded=json.dumps(autograded) if autograded is not None else None,
                                    finished_at=now, lease_owner=None, lease_expires_at=None, error=None)
                            .execution_options(synchronize_session=False)).rowcount
     session.commit()
+    if done == 1:  # lesson completion, XP, badges, certificate (issue 6)
+        from . import progress; progress.after_notebook_graded(session, submission_id)  # noqa: E702
     return done == 1
+
+
+def feedback_cells(feedback: dict | None) -> dict[tuple[str, str], dict]:
+    """(notebook, grade_id) -> the autograder's result for that cell."""
+    return {(nb.get("name"), cell.get("grade_id")): cell
+            for nb in (feedback or {}).get("notebooks", []) for cell in nb.get("cells", [])}
+
+
+def manual_adjustment(grades, feedback: dict | None) -> float | None:
+    """What manual grades add to the autograder's score: a cell's manual points replace its
+    automatic points (cells needing a manual grade have none). None when nothing was graded by hand."""
+    cells = feedback_cells(feedback)
+    total, any_points = 0.0, False
+    for grade in grades:
+        cell = cells.get((grade.notebook, grade.grade_id))
+        if grade.points is None or cell is None:
+            continue
+        any_points = True
+        total += grade.points - (cell.get("points") or 0.0)
+    return round(total, 4) if any_points else None
 
 
 def fail(session: Session, submission_id: int, worker: str, error: str) -> bool:
@@ -138,11 +181,23 @@ def job_for(submission: NotebookSubmission) -> GradingJob:
 
 
 def view(submission: NotebookSubmission) -> dict:
+    """What the student sees: scores, per-cell results with the instructor's comments."""
+    feedback = json.loads(submission.feedback) if submission.feedback else None
+    if feedback is not None:
+        manual = {(g.notebook, g.grade_id): g for g in submission.manual_grades}
+        for nb in feedback.get("notebooks", []):
+            for cell in nb.get("cells", []):
+                grade = manual.get((nb.get("name"), cell.get("grade_id")))
+                cell["manual_points"] = grade.points if grade is not None else None
+                cell["comment"] = grade.comment if grade is not None and grade.comment else None
     return {"id": submission.id, "lesson": submission.lesson.key, "status": submission.status,
+            "attempt": submission.attempt,
             "submitted_at": submission.submitted_at.isoformat(),
             "finished_at": submission.finished_at.isoformat() if submission.finished_at else None,
             "score": submission.score, "max_score": submission.max_score,
-            "feedback": json.loads(submission.feedback) if submission.feedback else None,
+            "auto_score": submission.auto_score, "manual_score": submission.manual_score,
+            "late_penalty_percent": submission.late_penalty_percent,
+            "feedback": feedback,
             "error": submission.error if submission.status == FAILED else None}
 
 

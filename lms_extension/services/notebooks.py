@@ -78,6 +78,8 @@ def student_version(source: nbformat.NotebookNode, name: str) -> nbformat.Notebo
             nb, resources = preprocessor().preprocess(nb, resources)
     except (NbgraderValidationError, RuntimeError, ValueError) as exc:
         raise CourseFormatError(f"{name}: malformed nbgrader metadata ({exc})") from exc
+    from .quizzes import strip_answers  # quiz answer keys stay on the server
+    strip_answers(nb)
     return nb
 
 

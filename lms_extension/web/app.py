@@ -13,6 +13,7 @@ from tornado.log import access_log
 from ..config import LMSConfig
 from ..db import check_revision, make_engine, session_factory
 from ..services.catalog import CatalogCache
+from ..services.storage import from_config as storage_from_config
 from .api import challenges as challenges_api
 from .api import courses as courses_api
 from .api import discovery as discovery_api
@@ -80,6 +81,8 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
         engine=engine,
         jinja_env=jinja_env(),
         catalog_cache=CatalogCache(config.catalog_cache_seconds),
+        recommender=discovery_pages.make_recommender(config),
+        storage=storage_from_config(config),  # lesson resources and videos
         judge0=judge0,
         log_function=log_request,
         static_path=str(HERE / "static"),

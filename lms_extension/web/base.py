@@ -125,6 +125,8 @@ class LMSHandlerMixin(HubOAuthenticated):
             code, details = "http_error", {}
         if status_code >= 500:
             message = "Internal server error. It has been logged."
+        if status_code == 429 and "retry_after" in details:
+            self.set_header("Retry-After", str(details["retry_after"]))
         if self.is_api:
             self.set_header("Content-Type", "application/json; charset=utf-8")
             self.finish(json.dumps({"status": status_code, "error": code, "message": message, **details}))

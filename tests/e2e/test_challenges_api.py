@@ -103,6 +103,14 @@ def sandboxed_processes() -> list[int]:
     return pids
 
 
+def cpu_ticks(pid: int) -> int:
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1  # gone
+    return int(fields[11]) + int(fields[12])
+
+
 def test_closing_the_socket_stops_the_run(platform, coder):
     token, _, cid = coder
 
@@ -113,12 +121,17 @@ def test_closing_the_socket_stops_the_run(platform, coder):
                                        "source": "print('started', flush=True)\nwhile True:\n    pass"}))
         first = json.loads(await asyncio.wait_for(conn.read_message(), 30))
         assert first == {"type": "output", "stream": "stdout", "text": "started\n"}
-        assert sandboxed_processes(), "the run should be going"
+        # The run is the sandboxed process burning CPU (warm spares wait without any).
+        before = {pid: cpu_ticks(pid) for pid in sandboxed_processes()}
+        await asyncio.sleep(0.5)
+        busy = [pid for pid, ticks in before.items() if cpu_ticks(pid) > ticks >= 0]
+        assert busy, "the run should be going"
         conn.close()
         for _ in range(40):  # well before the 5 s CPU limit would end it
             await asyncio.sleep(0.1)
-            if not sandboxed_processes():
-                return True
-        return False
+            if all(cpu_ticks(pid) < 0 for pid in busy):
+                return True, busy
+        return False, busy
 
-    assert asyncio.run(go()), f"still running after the client left: {sandboxed_processes()}"
+    stopped, busy = asyncio.run(go())
+    assert stopped, f"still running after the client left: {[p for p in busy if cpu_ticks(p) >= 0]}"

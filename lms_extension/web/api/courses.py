@@ -23,6 +23,15 @@ def parse_catalog_query(handler) -> catalog.CatalogQuery:
         except ValueError:
             raise InvalidInput(f"{name} must be a whole number, got {raw!r}") from None
 
+    def optional(name: str, kind=int):
+        raw = handler.get_query_argument(name, "").strip()
+        if not raw:
+            return None
+        try:
+            return kind(raw)
+        except ValueError:
+            raise InvalidInput(f"{name} must be a number, got {raw[:50]!r}") from None
+
     free = handler.get_query_argument("free", "")
     if free not in ("", "true", "false"):
         raise InvalidInput("free must be true or false")
@@ -31,7 +40,11 @@ def parse_catalog_query(handler) -> catalog.CatalogQuery:
         category=handler.get_query_argument("category", ""),
         level=handler.get_query_argument("level", ""),
         free={"": None, "true": True, "false": False}[free],
-        sort=handler.get_query_argument("sort", "newest"),
+        language=handler.get_query_argument("language", ""),
+        min_price_cents=optional("min_price_cents"),
+        max_price_cents=optional("max_price_cents"),
+        min_rating=optional("min_rating", float),
+        sort=handler.get_query_argument("sort", "relevance") or "relevance",
         limit=integer("limit", 24),
         offset=integer("offset", 0),
     )
@@ -42,6 +55,7 @@ class CoursesAPI(APIHandler):
         page = self.settings["catalog_cache"].list_courses(self.db, parse_catalog_query(self))
         self.write_json({
             "total": page.total, "limit": page.query.limit, "offset": page.query.offset,
+            "corrected": page.corrected,
             "courses": [card.public() for card in page.courses],
         })
 

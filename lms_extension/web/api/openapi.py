@@ -69,7 +69,14 @@ def _core(server_prefix: str) -> dict:
                     "status": {"type": "string", "enum": ["queued", "grading", "graded", "failed"]},
                     "submitted_at": {"type": "string"}, "finished_at": {"type": "string", "nullable": True},
                     "score": {"type": "number", "nullable": True}, "max_score": {"type": "number", "nullable": True},
-                    "feedback": {"type": "object", "nullable": True}, "error": {"type": "string", "nullable": True}}},
+                    "feedback": {"type": "object", "nullable": True}, "error": {"type": "string", "nullable": True},
+                    "attempt": {"type": "integer"},
+                    "auto_score": {"type": "number", "nullable": True,
+                                   "description": "the autograder's points"},
+                    "manual_score": {"type": "number", "nullable": True,
+                                     "description": "what manual grades add (or take away)"},
+                    "late_penalty_percent": {"type": "number",
+                                             "description": "score = (auto + manual) less this percentage"}}},
                 "Lesson": {"type": "object", "required": ["id", "title", "free_preview"], "properties": {
                     "id": {"type": "string"}, "title": {"type": "string"}, "free_preview": {"type": "boolean"}}},
             },
@@ -82,13 +89,20 @@ def _core(server_prefix: str) -> dict:
                         ("category", {"type": "string"}),
                         ("level", {"type": "string", "enum": ["beginner", "intermediate", "advanced"]}),
                         ("free", {"type": "boolean"}),
-                        ("sort", {"type": "string", "enum": ["newest", "title", "price_asc", "price_desc"]}),
+                        ("language", {"type": "string"}),
+                        ("min_price_cents", {"type": "integer", "minimum": 0}),
+                        ("max_price_cents", {"type": "integer", "minimum": 0}),
+                        ("min_rating", {"type": "number", "minimum": 0, "maximum": 5}),
+                        ("sort", {"type": "string", "enum": ["relevance", "newest", "title", "price_asc", "price_desc",
+                                                             "rating", "popularity"]}),
                         ("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
                         ("offset", {"type": "integer", "minimum": 0}))],
                 "responses": {"200": _resp("A page of courses", {
                     "type": "object", "required": ["total", "courses"], "properties": {
                         "total": {"type": "integer"}, "limit": {"type": "integer"},
                         "offset": {"type": "integer"},
+                        "corrected": {"type": "string", "nullable": True,
+                                      "description": "the search text as searched after typo correction"},
                         "courses": {"type": "array", "items": {"$ref": "#/components/schemas/CourseSummary"}}}}),
                     **_errors(400)}}},
             "/courses/{slug}": {"get": {
@@ -141,6 +155,8 @@ def _core(server_prefix: str) -> dict:
                     "type": "object", "required": ["notebooks"], "properties": {"notebooks": {
                         "type": "object", "description": "filename -> notebook (JSON object or text)"}}}}}},
                 "responses": {"202": _resp("Queued; poll the Location", {"$ref": "#/components/schemas/NotebookSubmission"}),
+                              "409": _resp("No attempts left (the lesson's max_attempts)", _ERROR),
+                              "429": _resp("Cooldown between submissions: retry after Retry-After seconds", _ERROR),
                               **_errors(400, 401, 403, 404, 413)}}},
             "/submissions/{submission}": {"get": {
                 "summary": "One of my notebook submissions, with score and feedback once graded",

@@ -6,10 +6,11 @@ from urllib.parse import urlencode
 from tornado import web
 
 from ...errors import PaymentRequired
-from ...services import catalog, challenges, enrollments
+from ...services import catalog, challenges, enrollments, progress
 from ..api.courses import parse_catalog_query
 from ..base import BaseHandler
 from ..markdown import render_markdown
+from . import discovery
 
 LEVELS = ("beginner", "intermediate", "advanced")
 
@@ -24,7 +25,8 @@ class CatalogPage(BaseHandler):
         query = parse_catalog_query(self)
         page = self.settings["catalog_cache"].list_courses(self.db, query)
         self.render_page("catalog.html", page=page,
-                         categories=self.settings["catalog_cache"].categories(self.db), levels=LEVELS, sorts=catalog.SORTS)
+                         categories=self.settings["catalog_cache"].categories(self.db), levels=LEVELS, sorts=catalog.SORTS,
+                         **discovery.catalog_context(self, page))
 
 
 class CoursePage(BaseHandler):
@@ -33,12 +35,21 @@ class CoursePage(BaseHandler):
         course = catalog.get_course(self.db, slug, viewer=user)
         enrollment = enrollments.find_enrollment(self.db, user, course) if user else None
         resume = enrollments.resume_lesson(course, enrollment) if enrollment else None
+        learning = progress.course_progress(self.db, user, slug) if enrollment else None
         self.render_page(
             "course.html", course=course, enrollment=enrollment, resume=resume,
+            all_access=bool(user and not enrollment and not course.is_free and _all_access(self.db, user)), learning=learning,
             description_html=render_markdown(course.description),
             open_url=lambda key: lesson_open_url(self.config.hub_prefix, course.slug, key),
             login_url=f"{self.config.service_prefix}login?" + urlencode({"next": self.request.uri}),
+            **discovery.course_context(self, course),
         )
+
+
+def _all_access(db, user) -> bool:
+    from ...services.payments.access import has_all_access  # commerce (issue 5)
+
+    return has_all_access(db, user.id)
 
 
 class EnrollPage(BaseHandler):
@@ -49,7 +60,7 @@ class EnrollPage(BaseHandler):
             enrollments.enroll(self.db, user, slug)
         except PaymentRequired:
             self.db.rollback()
-            self.redirect(f"{self.config.service_prefix}courses/{slug}?payment=required")
+            self.redirect(f"{self.config.service_prefix}checkout?" + urlencode({"course": slug}))
             return
         self.db.commit()
         self.redirect(f"{self.config.service_prefix}courses/{slug}?enrolled=1")
@@ -74,7 +85,8 @@ class MyLearningPage(BaseHandler):
                 "challenges": solved.get(e.course_id),
                 "resume_url": lesson_open_url(self.config.hub_prefix, e.course.slug, resume.key) if resume else None,
             })
-        self.render_page("my_learning.html", items=items)
+        learning = {p["course"]: p for p in progress.my_progress(self.db, user)}  # completion, next lesson
+        self.render_page("my_learning.html", items=items, learning=learning)
 
 
 class LoginPage(BaseHandler):

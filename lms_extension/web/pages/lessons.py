@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from tornado import web
 
-from ...services import enrollments, grading_queue
+from ...services import enrollments, grading_queue, policies
 from ..base import BaseHandler
+from .learning import lesson_learning_context
 from .catalog import lesson_open_url
 
 
@@ -19,6 +20,7 @@ class LessonPage(BaseHandler):
             open_url=lesson_open_url(self.config.hub_prefix, slug, lesson_key),
             submit_url=f"{self.config.hub_prefix}user-redirect/lms/submit?course={slug}&lesson={lesson_key}",
             pending=any(s["status"] in ("queued", "grading") for s in submissions),
+            **lesson_learning_context(self.db, user, course, lesson, enrollment),
         )
 
 

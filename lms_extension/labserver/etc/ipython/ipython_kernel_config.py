@@ -4,3 +4,4 @@
 # keeps the extensions a profile appends as well.
 c = get_config()  # noqa: F821 (IPython provides it while loading this file)
 c.InteractiveShellApp.extensions.append("lms_extension.judge_magic")
+c.InteractiveShellApp.extensions.append("lms_extension.learning_magic")
