@@ -70,6 +70,22 @@ _SEMANTIC_KEYS = ("grade_id", "grade", "solution", "locked", "task", "points")
 _JUDGE = re.compile(r"^\s*%%?judge\b", re.M)  # the %%judge magic (lms_extension.judge_magic)
 
 
+def hidden_test_lines(cell_sources) -> list[str]:
+    """The lines (stripped, 4+ characters) between BEGIN and END HIDDEN TESTS of each cell:
+    what output shown to a student must never quote."""
+    lines = []
+    for source in cell_sources:
+        inside = False
+        for line in source.splitlines():
+            if "BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and len(line.strip()) >= 4:
+                lines.append(line.strip())
+    return lines
+
+
 class NotebookGraderUnavailable(RuntimeError):
     """The sandbox or an interpreter usable inside it is missing on this host."""
 
@@ -197,16 +213,7 @@ class MasterNotebook:
 
     @functools.cached_property
     def hidden_lines(self) -> tuple[str, ...]:
-        lines = []
-        for cell in self.cells:
-            inside = False
-            for line in cell.source.splitlines():
-                if "BEGIN HIDDEN TESTS" in line:
-                    inside = True
-                elif "END HIDDEN TESTS" in line:
-                    inside = False
-                elif inside and len(line.strip()) >= 4:
-                    lines.append(line.strip())
+        lines = hidden_test_lines(cell.source for cell in self.cells)
         return tuple(sorted(set(lines), key=len, reverse=True))
 
     @functools.cached_property

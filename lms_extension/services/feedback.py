@@ -22,17 +22,11 @@ WITHHELD = "[output withheld: it quotes a hidden test]"
 
 
 def _hidden_lines(source_text: str) -> list[str]:
-    lines, inside = [], False
-    for cell in json.loads(source_text).get("cells", []):
-        text = cell.get("source", "")
-        for line in (text if isinstance(text, str) else "".join(text)).splitlines():
-            if "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END HIDDEN TESTS" in line:
-                inside = False
-            elif inside and len(line.strip()) >= 4:
-                lines.append(line.strip())
-    return lines
+    from graders.notebook import hidden_test_lines
+
+    cells = json.loads(source_text).get("cells", [])
+    return hidden_test_lines(c.get("source", "") if isinstance(c.get("source", ""), str)
+                             else "".join(c["source"]) for c in cells)
 
 
 def _grade_id(cell) -> str | None:
