@@ -49,6 +49,20 @@ class PayloadTooLarge(LMSError):
     code = "payload_too_large"
 
 
+class PaymentsUnavailable(LMSError):
+    """Stripe did not answer (or is not configured); the caller should retry later."""
+
+    status = 503
+    code = "payments_unavailable"
+
+
+class PaymentsRejected(LMSError):
+    """Stripe refused the request (no such object, a declined card, a bad parameter)."""
+
+    status = 409
+    code = "payments_rejected"
+
+
 class CourseFormatError(InvalidInput):
     """A course folder (course.toml + notebooks) that cannot be imported."""
 

@@ -6,23 +6,9 @@ from typing import Any
 
 import stripe
 
-from ...errors import LMSError
+from ...errors import PaymentsRejected, PaymentsUnavailable  # noqa: F401  (raised here, imported from here too)
 
 REAL_STRIPE = "https://api.stripe.com"
-
-
-class PaymentsUnavailable(LMSError):
-    """Stripe did not answer (or is not configured); the caller should retry later."""
-
-    status = 503
-    code = "payments_unavailable"
-
-
-class PaymentsRejected(LMSError):
-    """Stripe refused the request (no such object, a declined card, a bad parameter)."""
-
-    status = 409
-    code = "payments_rejected"
 
 
 def make_client(api_base: str, secret_key: str, *, max_network_retries: int = 2) -> stripe.StripeClient:
