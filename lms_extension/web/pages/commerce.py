@@ -7,7 +7,7 @@ from tornado import web
 
 from ...errors import InvalidInput, LMSError, NotFound
 from ...models import Course
-from ...services.payments import access, checkout, invoices, ledger, payouts, refunds
+from ...services.payments import access, checkout, invoices, ledger, payouts, purchases, refunds
 from ...services.payments.tax import COUNTRIES
 from ..api.payments import CommerceMixin
 from ..base import BaseHandler
@@ -31,11 +31,7 @@ class CheckoutPage(CommerceMixin, BaseHandler):
                 raise
             coupon_error, args["coupon"] = exc.message, None
             q = self.quote(args, user)
-        owned = False
-        if q.kind != "subscription":
-            owned = bool(q.course_ids) and set(q.course_ids) <= {c for c in q.course_ids if _enrolled(self.db, user.id, c)}
-        else:
-            owned = access.has_all_access(self.db, user.id)
+        owned = purchases.already_owned(self.db, user, q)
         self.render_page("commerce/checkout.html", q=q, args=args, countries=COUNTRIES, coupon_error=coupon_error,
                          owned=owned)
 
@@ -45,15 +41,6 @@ class CheckoutPage(CommerceMixin, BaseHandler):
         args = self.purchase_args({k: v for k, v in _purchase_from_query(self).items() if v})
         order, url = self.start_checkout(user, args)
         self.redirect(url, status=303)
-
-
-def _enrolled(db, user_id: int, course_id: int) -> bool:
-    from sqlalchemy import select
-
-    from ...models import Enrollment
-
-    return db.scalars(select(Enrollment.id).where(Enrollment.user_id == user_id,
-                                                  Enrollment.course_id == course_id)).first() is not None
 
 
 class CheckoutSuccessPage(CommerceMixin, BaseHandler):
@@ -93,30 +80,8 @@ class PurchasesPage(CommerceMixin, BaseHandler):
     @web.authenticated
     def get(self):
         user = self.require_user()
-        rows = []
-        for order in checkout.orders_for(self.db, user):
-            pending_request = any(r.status == "pending" for r in _requests(self.db, order))
-            sub = _subscription(self.db, order) if order.kind == "subscription" else None
-            rows.append({"order": order, "invoices": invoices.for_order(self.db, order), "subscription": sub,
-                         "refundable": refunds.eligibility(self.db, self.policy, order) is None and not pending_request,
-                         "pending_request": pending_request})
+        rows = purchases.purchase_rows(self.db, self.policy, user)
         self.render_page("commerce/purchases.html", rows=rows, message=self.get_argument("message", ""))
-
-
-def _subscription(db, order):
-    from sqlalchemy import select
-
-    from ...models.commerce import Subscription
-
-    return db.scalars(select(Subscription).where(Subscription.order_id == order.id)).one_or_none()
-
-
-def _requests(db, order):
-    from sqlalchemy import select
-
-    from ...models.commerce import RefundRequest
-
-    return list(db.scalars(select(RefundRequest).where(RefundRequest.order_id == order.id)))
 
 
 class RefundRequestPage(CommerceMixin, BaseHandler):
