@@ -196,4 +196,7 @@ def save_manual_grades(session: Session, user: User, submission_id: int, grades)
     submission.score = policies.final_score(submission.auto_score, submission.manual_score,
                                             submission.late_penalty_percent)
     session.flush()
+    from . import progress  # lesson completion, XP and badges follow the new score (same transaction)
+
+    progress.after_score_changed(session, submission)
     return submission

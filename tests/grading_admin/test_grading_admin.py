@@ -141,3 +141,17 @@ def test_regrade_all_of_a_lesson_and_a_late_worker_cannot_store(session, teacher
     session.expire_all()
     assert {session.get(NotebookSubmission, s.id).status for s in subs} == {"queued"}
     assert admin.regrade_lesson(session, teacher, "gradecourse", "l2") == 0
+
+
+def test_a_manual_grade_that_passes_the_lesson_counts_for_progress(session, teacher, graded):
+    from lms_extension.services import gamification
+
+    keys = lambda: {a.key for a in gamification.achievements_of(session, graded.user_id)}  # noqa: E731
+    assert graded.score / graded.max_score < 0.7  # the autograded part alone does not pass
+    xp_before, badges_before = gamification.total_xp(session, graded.user_id), keys()
+    assert "first-exercise" not in badges_before
+    admin.save_manual_grades(session, teacher, graded.id, [
+        {"notebook": "l1.ipynb", "grade_id": "explain", "points": 2.5, "comment": "Good, but say why."}])
+    assert graded.score / graded.max_score >= 0.7
+    assert gamification.total_xp(session, graded.user_id) > xp_before
+    assert "first-exercise" in keys()

@@ -31,13 +31,6 @@ def _manual_form(handler: BaseHandler, detail: dict) -> list[dict]:
     return grades
 
 
-def _after_manual_grade(db, submission_id: int) -> None:
-    """A manual grade changes the final score: lesson completion follows it (issue 6's hook)."""
-    from ...services import progress
-
-    progress.after_notebook_graded(db, submission_id)
-
-
 class CourseGradingPage(BaseHandler):
     @web.authenticated
     def get(self, slug: str):
@@ -75,7 +68,6 @@ class SubmissionPage(BaseHandler):
         detail = grading_admin.detail(self.db, user, int(submission_id))
         grading_admin.save_manual_grades(self.db, user, int(submission_id), _manual_form(self, detail))
         self.db.commit()
-        _after_manual_grade(self.db, int(submission_id))
         self.redirect(f"{self.config.service_prefix}teach/submissions/{submission_id}?saved=1")
 
 
@@ -133,7 +125,6 @@ class ManualGradesAPI(APIHandler):
             raise InvalidInput('send {"grades": [{"notebook", "grade_id", "points", "comment"}, ...]}')
         grading_admin.save_manual_grades(self.db, user, int(submission_id), body["grades"])
         self.db.commit()
-        _after_manual_grade(self.db, int(submission_id))
         self.write_json(grading_admin.detail(self.db, user, int(submission_id)))
 
 
