@@ -8,6 +8,7 @@ from __future__ import annotations
 from ...errors import InvalidInput, NotFound
 from ...services import catalog, recommendations, reviews, trending, wishlist
 from ..base import APIHandler
+from .spec import ERROR, errors, response
 
 
 def recommender(handler) -> recommendations.Recommender:
@@ -214,19 +215,11 @@ default_handlers = [
 ]
 
 # --------------------------------------------------------------------------- OpenAPI
-_ERR = {"$ref": "#/components/schemas/Error"}
-_TEXT = {400: "Bad input", 401: "Not logged in", 403: "Forbidden", 404: "Not found", 409: "Conflict"}
-
-
-def _r(description: str, schema: dict | None = None) -> dict:
-    out = {"description": description}
-    if schema is not None:
-        out["content"] = {"application/json": {"schema": schema}}
-    return out
+_ERR, _r = ERROR, response
 
 
 def _e(*codes: int) -> dict:
-    return {str(c): _r(_TEXT[c], _ERR) for c in codes}
+    return errors(*codes)
 
 
 def _json_body(schema: dict) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ...errors import InvalidInput
 from ...services import exchange, grading_queue
 from ..base import APIHandler
+from .spec import ERROR, errors, response
 
 
 class AssignmentsAPI(APIHandler):
@@ -59,7 +60,7 @@ default_handlers = [
     (r"api/v1/exchange/submissions/([0-9]+)/feedback", FeedbackAPI),
 ]
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
+_ERROR = ERROR
 _SEC = [{"hubToken": []}]
 _COURSE = {"name": "course_id", "in": "path", "required": True, "schema": {"type": "string"},
            "description": "course slug"}
@@ -67,18 +68,12 @@ _ASSIGNMENT = {"name": "assignment_id", "in": "path", "required": True, "schema"
                "description": "lesson id"}
 
 
-def _r(description: str, schema: dict | None = None) -> dict:
-    body = {"description": description}
-    if schema is not None:
-        body["content"] = {"application/json": {"schema": schema}}
-    return body
+_r = response
 
 
 def _errs(*codes: int) -> dict:
-    text = {400: "Bad input", 401: "Not logged in", 403: "Not enrolled", 404: "Not found",
-            409: "Not possible now (no attempts left, not graded yet)", 413: "Body too large",
-            429: "Cooldown between submissions: retry after Retry-After seconds"}
-    return {str(c): _r(text[c], _ERROR) for c in codes}
+    return errors(*codes, text={403: "Not enrolled", 409: "Not possible now (no attempts left, not graded yet)",
+                                429: "Cooldown between submissions: retry after Retry-After seconds"})
 
 
 def _query(name: str, description: str) -> dict:

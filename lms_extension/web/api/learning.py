@@ -5,6 +5,7 @@ from ...errors import InvalidInput
 from ...services import certificates, gamification, lesson_extras, progress, quizzes
 from ...services.catalog import get_course
 from ..base import APIHandler
+from .spec import ERROR, errors, response
 
 
 def public_base(handler) -> str:
@@ -219,20 +220,11 @@ default_handlers = [
 ]
 
 # OpenAPI ----------------------------------------------------------------------------------
-_ERR = {"$ref": "#/components/schemas/Error"}
-
-
-def _r(description: str, schema: dict | None = None, media: str = "application/json") -> dict:
-    body = {"description": description}
-    if schema is not None:
-        body["content"] = {media: {"schema": schema}}
-    return body
+_ERR, _r = ERROR, response
 
 
 def _errs(*codes: int) -> dict:
-    text = {400: "Bad input", 401: "Not logged in", 403: "Forbidden", 404: "Not found",
-            409: "Conflict", 413: "Body too large"}
-    return {str(c): _r(text[c], _ERR) for c in codes}
+    return errors(*codes)
 
 
 def _p(name: str, kind: str = "string") -> dict:

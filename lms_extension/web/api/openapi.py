@@ -2,21 +2,9 @@
 from __future__ import annotations
 
 from ..base import APIHandler
+from .spec import ERROR, errors, response
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-def _resp(description: str, schema: dict | None = None) -> dict:
-    body = {"description": description}
-    if schema is not None:
-        body["content"] = {"application/json": {"schema": schema}}
-    return body
-
-
-def _errors(*codes: int) -> dict:
-    text = {400: "Bad input", 401: "Not logged in", 402: "Payment required", 403: "Forbidden",
-            404: "Not found", 413: "Body too large"}
-    return {str(c): _resp(text[c], _ERROR) for c in codes}
+_ERROR, _resp, _errors = ERROR, response, errors
 
 
 SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}

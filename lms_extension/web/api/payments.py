@@ -12,6 +12,7 @@ from ...services.payments import checkout, coupons, fulfillment, invoices, ledge
 from ...services.payments.policy import CommercePolicy
 from ...services.payments.stripe_client import PaymentsUnavailable, from_config
 from ..base import APIHandler
+from .spec import ERROR, errors, response
 
 log = logging.getLogger("lms.payments")
 PURCHASE_FIELDS = {"course", "bundle", "plan", "coupon", "country"}
@@ -282,19 +283,11 @@ default_handlers = [
     (r"api/v1/payments/earnings", EarningsAPI),
 ]
 
-_ERR = {"$ref": "#/components/schemas/Error"}
-
-
-def _r(desc: str, schema: dict | None = None, media: str = "application/json") -> dict:
-    out = {"description": desc}
-    if schema is not None:
-        out["content"] = {media: {"schema": schema}}
-    return out
+_ERR, _r = ERROR, response
 
 
 def _errs(*codes: int) -> dict:
-    return {str(c): _r({400: "Bad input", 401: "Not logged in", 403: "Forbidden", 404: "Not found",
-                        409: "Conflict", 503: "Stripe unreachable, retry"}[c], _ERR) for c in codes}
+    return errors(*codes)
 
 
 _PURCHASE = {"$ref": "#/components/schemas/PurchaseRequest"}
