@@ -36,6 +36,11 @@ class HubSettings:
     docker_image: str
     open_signup: bool
     allow_2fa: bool
+    # rate limits and login throttle shared by replicas; empty: a SQLite file in data_dir
+    redis_url: str = ""
+    redis_prefix: str = "lms:"
+    # instructors and admins must have two-factor authentication to log in
+    require_2fa: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -64,6 +69,9 @@ def load() -> HubSettings:
         docker_image=_env("LMS_DOCKER_IMAGE", "jupyter-lms/student:latest"),
         open_signup=_env("LMS_OPEN_SIGNUP", "1" if demo else "0") == "1",
         allow_2fa=_env("LMS_ALLOW_2FA", "1") == "1",
+        redis_url=_env("LMS_REDIS_URL", ""),
+        redis_prefix=_env("LMS_REDIS_PREFIX", "lms:"),
+        require_2fa=_env("LMS_REQUIRE_2FA", "0") == "1",
     )
 
 

@@ -63,6 +63,17 @@ class LMSConfig(Configurable):
     search_vocabulary_seconds = Float(help="How long a replica keeps the search vocabulary used for typo "
                                            "correction (LMS_SEARCH_VOCABULARY_SECONDS, default 60).").tag(config=True)
     check_schema = Bool(True, help="Refuse to start on a database whose schema revision is not the code's.").tag(config=True)
+    redis_url = Unicode(help="Redis shared by all replicas for rate limits, e.g. redis://127.0.0.1:6379/0; empty: "
+                             "limits are kept in each process (LMS_REDIS_URL).").tag(config=True)
+    redis_prefix = Unicode(help="Prefix of every Redis key the LMS writes (LMS_REDIS_PREFIX, default lms:).").tag(config=True)
+    rate_limit_api_writes = Unicode(help="API writes (POST/PUT/PATCH/DELETE) allowed per user, as COUNT/SECONDS; "
+                                         "0 turns it off (LMS_RATE_LIMIT_API_WRITES, default 300/60).").tag(config=True)
+    rate_limit_quote = Unicode(help="Checkout price quotes allowed per client address, as COUNT/SECONDS "
+                                    "(LMS_RATE_LIMIT_QUOTE, default 30/60).").tag(config=True)
+    rate_limit_checkout = Unicode(help="Checkout sessions a user may start, as COUNT/SECONDS "
+                                       "(LMS_RATE_LIMIT_CHECKOUT, default 10/60).").tag(config=True)
+    rate_limit_code_runs = Unicode(help="Code runs (Judge0 API, challenge runs) a user may start, as COUNT/SECONDS "
+                                        "(LMS_RATE_LIMIT_CODE_RUNS, default 120/60).").tag(config=True)
 
     # commerce (issue 5): Stripe through the official SDK; the API base decides real or test server
     stripe_api_base = Unicode(help="Base URL of the Stripe API: https://api.stripe.com for real Stripe, the "
@@ -194,6 +205,30 @@ class LMSConfig(Configurable):
     @default("search_vocabulary_seconds")
     def _search_vocabulary_seconds(self):
         return float(_env("LMS_SEARCH_VOCABULARY_SECONDS", "60"))
+
+    @default("redis_url")
+    def _redis_url(self):
+        return _env("LMS_REDIS_URL", "")
+
+    @default("redis_prefix")
+    def _redis_prefix(self):
+        return _env("LMS_REDIS_PREFIX", "lms:")
+
+    @default("rate_limit_api_writes")
+    def _rate_limit_api_writes(self):
+        return _env("LMS_RATE_LIMIT_API_WRITES", "300/60")
+
+    @default("rate_limit_quote")
+    def _rate_limit_quote(self):
+        return _env("LMS_RATE_LIMIT_QUOTE", "30/60")
+
+    @default("rate_limit_checkout")
+    def _rate_limit_checkout(self):
+        return _env("LMS_RATE_LIMIT_CHECKOUT", "10/60")
+
+    @default("rate_limit_code_runs")
+    def _rate_limit_code_runs(self):
+        return _env("LMS_RATE_LIMIT_CODE_RUNS", "120/60")
 
     @default("stripe_api_base")
     def _stripe_api_base(self):
