@@ -23,6 +23,7 @@ from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Integer, Unicode
 
 from .cgroups import StudentCgroup, parse_bytes
+from .homes import StudentHome, parse_limit
 from .settings import HubSettings
 
 SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -57,6 +58,7 @@ class SandboxSpawner(LocalProcessSpawner):
     homes_dir = Unicode(help="Folder holding one home folder per student.").tag(config=True)
     hidden_dirs = Unicode("", help="Extra folders (os.pathsep-separated) hidden from students.").tag(config=True)
     mem_limit_text = Unicode("1G", help="Memory limit of a student's server (bytes, K, M, G).").tag(config=True)
+    disk_limit_text = Unicode("2G", help="Size of a student's home (LMS_DISK_LIMIT; 0 or none: no limit).").tag(config=True)
     cpu_limit_value = Unicode("1.0", help="CPU limit of a student's server, in cores.").tag(config=True)
 
     @property
@@ -81,13 +83,14 @@ class SandboxSpawner(LocalProcessSpawner):
         return StudentCgroup(f"u{self.user.id}", memory_bytes=parse_bytes(self.mem_limit_text),
                              cpu=float(self.cpu_limit_value))
 
+    @property
+    def home(self) -> StudentHome:
+        return StudentHome(self.home_outside, uid=self.student_uid, limit=parse_limit(self.disk_limit_text))
+
     def make_home(self) -> None:
-        home = self.home_outside
-        home.mkdir(parents=True, exist_ok=True)
-        if home.is_symlink():
-            raise RuntimeError(f"refusing a symlinked home {home}")
-        os.chown(home, self.student_uid, self.student_uid)
-        home.chmod(0o700)
+        # owned by the student's uid, mode 0700, and with LMS_DISK_LIMIT an ext4 image of that
+        # size mounted on it, so a full home is ENOSPC for this student only
+        self.home.prepare()
 
     def user_env(self, env):
         env.update(HOME=self.home_inside, USER=self.home_name, LOGNAME=self.home_name, SHELL="/bin/bash",
@@ -147,12 +150,14 @@ class SandboxSpawner(LocalProcessSpawner):
         cgroup = self.cgroup
         cgroup.kill_all()  # anything the student left running (daemons included)
         cgroup.remove()
+        self.home.release()  # nothing of the student runs any more: unmount the home image
 
 
 def configure(c, settings: HubSettings) -> None:
     c.JupyterHub.spawner_class = SandboxSpawner
     c.SandboxSpawner.homes_dir = str(settings.homes_dir)
     c.SandboxSpawner.mem_limit_text = settings.mem_limit
+    c.SandboxSpawner.disk_limit_text = settings.disk_limit
     c.SandboxSpawner.cpu_limit_value = str(settings.cpu_limit)
     c.SandboxSpawner.hidden_dirs = os.pathsep.join(
         d for d in ("/var/lib/postgresql", "/var/lib/docker", "/etc/ssl/private") if Path(d).exists())

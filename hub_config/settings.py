@@ -41,6 +41,8 @@ class HubSettings:
     redis_prefix: str = "lms:"
     # instructors and admins must have two-factor authentication to log in
     require_2fa: bool = False
+    # size of each student's home (hub_config/homes.py); "0" or "none": no limit
+    disk_limit: str = "2G"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -72,6 +74,7 @@ def load() -> HubSettings:
         redis_url=_env("LMS_REDIS_URL", ""),
         redis_prefix=_env("LMS_REDIS_PREFIX", "lms:"),
         require_2fa=_env("LMS_REQUIRE_2FA", "0") == "1",
+        disk_limit=_env("LMS_DISK_LIMIT", "2G"),
     )
 
 
