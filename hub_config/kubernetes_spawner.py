@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from hub_config.homes import parse_limit
 from hub_config.settings import HubSettings
 
 HOME = "/home/jovyan"
@@ -37,12 +38,16 @@ class KubeSettings:
     cpu_guarantee: float | None  # None: a quarter of the CPU limit
 
     @classmethod
-    def from_env(cls) -> "KubeSettings":
+    def from_env(cls, disk_limit: str = "2G") -> "KubeSettings":
+        """``disk_limit`` is LMS_DISK_LIMIT: the home claim's size unless
+        LMS_K8S_STORAGE_CAPACITY names one (a claim always has a size, so "no
+        limit" asks for 10Gi)."""
         env = os.environ.get
         cpu = env("LMS_K8S_CPU_GUARANTEE")
+        limit = parse_limit(disk_limit)
         return cls(
             storage_class=env("LMS_K8S_STORAGE_CLASS") or None,
-            storage_capacity=env("LMS_K8S_STORAGE_CAPACITY") or "2Gi",
+            storage_capacity=env("LMS_K8S_STORAGE_CAPACITY") or (quantity(limit) if limit else "10Gi"),
             mem_guarantee=env("LMS_K8S_MEM_GUARANTEE") or None,
             cpu_guarantee=float(cpu) if cpu else None,
         )
@@ -54,6 +59,14 @@ def _bytes(spec: str) -> int:
     if not m:
         raise ValueError(f"not a memory size: {spec!r}")
     return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+def quantity(size: int) -> str:
+    """Bytes as a Kubernetes quantity in the largest binary unit that divides them."""
+    for suffix, factor in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if size % factor == 0:
+            return f"{size // factor}{suffix}"
+    return str(size)
 
 
 def spawner_traits(settings: HubSettings, kube: KubeSettings) -> dict:
@@ -105,7 +118,7 @@ def spawner_traits(settings: HubSettings, kube: KubeSettings) -> dict:
 
 def configure(c, settings: HubSettings, kube: KubeSettings | None = None) -> None:
     """Make ``c`` spawn students with KubeSpawner, keeping what is already configured."""
-    kube = kube or KubeSettings.from_env()
+    kube = kube or KubeSettings.from_env(settings.disk_limit)
     c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
     ks = c.KubeSpawner
     for name, value in spawner_traits(settings, kube).items():

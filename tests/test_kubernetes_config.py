@@ -21,6 +21,7 @@ import kubespawner.spawner as kubespawner_module  # noqa: E402
 from kubernetes_asyncio.client import ApiClient  # noqa: E402
 
 from hub_config import kubernetes_spawner, roles, settings  # noqa: E402
+from hub_config.homes import parse_limit  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 K8S = REPO / "docker" / "kubernetes"
@@ -34,7 +35,7 @@ def hub_settings(monkeypatch, tmp_path):
     monkeypatch.setenv("LMS_MEM_LIMIT", "1G")
     monkeypatch.setenv("LMS_CPU_LIMIT", "1.0")
     for name in ("LMS_K8S_STORAGE_CLASS", "LMS_K8S_STORAGE_CAPACITY", "LMS_K8S_MEM_GUARANTEE",
-                 "LMS_K8S_CPU_GUARANTEE"):
+                 "LMS_K8S_CPU_GUARANTEE", "LMS_DISK_LIMIT", "LMS_STUDENT_EGRESS"):
         monkeypatch.delenv(name, raising=False)
     return settings.load()
 
@@ -88,6 +89,14 @@ def test_storage_class_and_guarantees_are_configurable(hub_settings, monkeypatch
     assert pvc["spec"]["storageClassName"] == "fast-ssd"
     assert pvc["spec"]["resources"]["requests"]["storage"] == "5Gi"
     assert (sp.mem_guarantee, sp.cpu_guarantee) == (256 * 2**20, 0.1)
+
+
+@pytest.mark.parametrize("limit, claim", [(None, "2Gi"), ("512M", "512Mi"), ("5G", "5Gi"), ("none", "10Gi")])
+def test_home_claim_size_is_the_disk_limit(hub_settings, monkeypatch, limit, claim):
+    if limit:
+        monkeypatch.setenv("LMS_DISK_LIMIT", limit)
+    sp = spawner(configured(settings.load()))
+    assert as_dict(sp.get_pvc_manifest())["spec"]["resources"]["requests"]["storage"] == claim
 
 
 def test_pod_manifest_limits_home_and_privileges(hub_settings):
@@ -184,6 +193,59 @@ def test_values_agree_with_spawner_and_manifests(values, manifests, hub_settings
     assert (ref["name"], ref["key"]) == (hub["existingSecret"], "hub.services.lms.apiToken")
     allowed = json.loads(env["JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES"]["value"])
     assert allowed == lms["oauth_client_allowed_scopes"]
+
+
+def test_values_home_size_is_the_default_disk_limit(values, hub_settings):
+    assert values["singleuser"]["storage"]["capacity"] == kubernetes_spawner.quantity(
+        parse_limit(hub_settings.disk_limit))
+
+
+def chart_merge(base: dict, overlay: dict) -> dict:
+    """What helm does with two -f files: maps merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        merged[key] = chart_merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return merged
+
+
+def check_student_network_policy(values: dict, manifests: list[dict], *, internet: bool) -> None:
+    """Student pods: in from the hub and the proxy only (the chart's own rule, nothing
+    added), out to the hub (the chart's rule), the LMS service and cluster DNS; with
+    internet egress also public addresses, never private ones or cloud metadata."""
+    policy = values["singleuser"]["networkPolicy"]
+    assert policy["enabled"] is True
+    assert policy.get("ingress") == [] and policy.get("allowedIngressPorts") == []
+    assert policy.get("interNamespaceAccessLabels") == "ignore"
+    rules = policy.get("egressAllowRules", {})
+    # every rule spelt out: the chart's defaults open the internet and private DNS ports
+    assert set(rules) == set(SCHEMA_EGRESS_RULES), rules
+    assert rules == {**{name: False for name in SCHEMA_EGRESS_RULES}, "dnsPortsKubeSystemNamespace": True,
+                     "nonPrivateIPs": internet}, rules
+    lms = find(manifests, "Deployment", "lms")["spec"]["template"]
+    lms_port = lms["spec"]["containers"][0]["ports"][0]["containerPort"]
+    [egress] = policy["egress"]
+    assert egress["ports"] == [{"protocol": "TCP", "port": lms_port}]
+    [to] = egress["to"]
+    assert set(to) == {"podSelector"}, "pods of this namespace only"
+    assert to["podSelector"]["matchLabels"].items() <= lms["metadata"]["labels"].items()
+    assert to["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "lms-service"
+
+
+SCHEMA_EGRESS_RULES = ("cloudMetadataServer", "dnsPortsCloudMetadataServer", "dnsPortsKubeSystemNamespace",
+                       "dnsPortsPrivateIPs", "nonPrivateIPs", "privateIPs")
+
+
+def test_student_network_policy_allows_only_hub_proxy_and_lms(values, manifests):
+    check_student_network_policy(values, manifests, internet=False)
+
+
+def test_student_internet_egress_opens_public_addresses_only(values, manifests):
+    overlay = yaml.safe_load((K8S / "values-egress-internet.yaml").read_text())
+    merged = chart_merge(values, overlay)
+    check_student_network_policy(merged, manifests, internet=True)
+    schema = yaml.safe_load((K8S / "z2jh-values.schema.yaml").read_text())
+    errors = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(merged)]
+    assert not errors, errors
 
 
 def test_values_mirror_hub_config_roles_and_scopes(values):
