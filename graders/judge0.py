@@ -116,6 +116,9 @@ class Judge0Config:
     # limits only): runs waiting at once, and runs started per minute; None: unlimited
     max_queued_per_user: int | None = 40
     max_runs_per_user_per_minute: float | None = 120.0
+    # Where per-user run rates are counted when several processes serve the API (an
+    # ``lms_extension.ratelimit.RateLimiter``, e.g. on Redis); None: in this process.
+    rate_limiter: Any = None
     default_limits: Limits = field(default_factory=Limits)
     compile_limits: Limits = field(default_factory=Limits.for_compilation)
     max_stored_submissions: int = 10_000
@@ -530,8 +533,10 @@ class RunPool:
     """
 
     def __init__(self, workers: int, queue_size: int, *, per_user_queue: int | None = None,
-                 per_user_per_minute: float | None = None, clock: Callable[[], float] = time.monotonic):
+                 per_user_per_minute: float | None = None, clock: Callable[[], float] = time.monotonic,
+                 limiter: Any = None):
         self.workers = workers
+        self.limiter = limiter
         self.queue_size = queue_size
         self.per_user_queue = per_user_queue
         self.per_user_per_minute = per_user_per_minute
@@ -553,6 +558,9 @@ class RunPool:
             return 0.0
         rate = self.per_user_per_minute / 60.0
         capacity = max(self.per_user_per_minute, 1.0)
+        if self.limiter is not None:  # the same bucket, shared: GCRA with burst = capacity
+            decision = self.limiter.hit(f"runs:{owner}", limit=int(capacity), window=int(capacity) / rate, cost=count)
+            return 0.0 if decision.allowed else max(decision.retry_after, 1e-3)
         now = self.clock()
         tokens, updated = self._buckets.get(owner, (capacity, now))
         tokens = min(capacity, tokens + (now - updated) * rate)
@@ -642,7 +650,8 @@ class Judge0Service:
             self._enable_warm(self._sandbox)
         self.pool = RunPool(config.max_workers, config.max_queue_size,
                             per_user_queue=config.max_queued_per_user,
-                            per_user_per_minute=config.max_runs_per_user_per_minute)
+                            per_user_per_minute=config.max_runs_per_user_per_minute,
+                            limiter=config.rate_limiter)
         self._tasks: set[asyncio.Task] = set()
         # Language names carry the installed versions, asked once per process; ask now, in
         # the background, rather than in the first request that lists them.

@@ -12,6 +12,7 @@ from tornado.log import access_log
 
 from ..config import LMSConfig
 from ..db import check_revision, make_engine, session_factory
+from ..ratelimit import limiter_from_url
 from ..services.catalog import CatalogCache
 from ..services.storage import from_config as storage_from_config
 from .api import challenges as challenges_api
@@ -71,7 +72,9 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
     handlers = [(prefix + "oauth_callback", HubOAuthCallbackHandler)]
     for module in HANDLER_MODULES:
         handlers += [(prefix + pattern, handler) for pattern, handler in module.default_handlers]
-    judge0 = judge0_api.service(prefix)
+    # one limiter for every replica when LMS_REDIS_URL is set
+    rate_limiter = limiter_from_url(config.redis_url, prefix=config.redis_prefix + "rl:")
+    judge0 = judge0_api.service(prefix, rate_limiter, config.rate_limit_code_runs)
     handlers += judge0_api.handlers(judge0)
     handlers.append((re.escape(prefix.rstrip("/")) + r"/?(?!static/).*", NotFoundHandler))
     return web.Application(
@@ -84,6 +87,7 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
         recommender=discovery_pages.make_recommender(config),
         storage=storage_from_config(config),  # lesson resources and videos
         judge0=judge0,
+        rate_limiter=rate_limiter,
         log_function=log_request,
         static_path=str(HERE / "static"),
         static_url_prefix=prefix + "static/",

@@ -15,7 +15,8 @@ from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from sqlalchemy.orm import Session
 from tornado import web
 
-from ..errors import InvalidInput, LMSError, NotAuthenticated, PayloadTooLarge
+from ..errors import InvalidInput, LMSError, NotAuthenticated, PayloadTooLarge, TooManyRequests
+from ..ratelimit import parse_rate
 from ..models import User
 from ..services.users import sync_hub_user
 
@@ -53,6 +54,28 @@ class LMSHandlerMixin(HubOAuthenticated):
             self._hub_auth_user_cache = self.check_hub_user(model) if model else None
         except UserNotAllowed:
             self._hub_auth_user_cache = None
+        user = self._hub_auth_user_cache
+        if user and self.request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            self.check_rate("writes", f"user:{user['name']}", self.config.rate_limit_api_writes,
+                            "too many changes in a short time")
+
+    @property
+    def client_address(self) -> str:
+        """The browser's address as the proxy saw it: the last X-Forwarded-For hop, which the
+        proxy appends. Tornado's ``remote_ip`` would prefer X-Real-Ip, which any client can send."""
+        forwarded = self.request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+        return forwarded or self.request.remote_ip or "unknown"
+
+    def check_rate(self, action: str, who: str, rate: str, what: str) -> None:
+        """Count one ``action`` of ``who`` against ``rate`` (COUNT/SECONDS, shared by the
+        replicas when Redis is configured); beyond it, 429 with Retry-After."""
+        limit = parse_rate(rate)
+        if limit is None:
+            return
+        decision = self.settings["rate_limiter"].hit(f"{action}:{who}", limit=limit[0], window=limit[1])
+        if not decision.allowed:
+            wait = decision.retry_after_seconds
+            raise TooManyRequests(f"{what}: try again in {wait} s", retry_after=wait)
 
     def _check_body_size(self):
         length = self.request.headers.get("Content-Length")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from graders.judge0 import Judge0Config, Judge0Service, judge0_handlers
 from jupyterhub.services.auth import HubOAuth, check_scopes
 
+from ...ratelimit import parse_rate
+
 
 async def hub_token_user(handler) -> str | None:
     auth = HubOAuth.instance()
@@ -24,9 +26,13 @@ async def hub_token_user(handler) -> str | None:
     return model["name"]
 
 
-def service(service_prefix: str) -> Judge0Service:
-    """One per process: its run pool is shared with code challenges (one bound for all runs)."""
-    return Judge0Service(Judge0Config(base_path=service_prefix + "api/judge0", callback_hosts=frozenset()))
+def service(service_prefix: str, rate_limiter=None, runs_rate: str = "120/60") -> Judge0Service:
+    """One per process: its run pool is shared with code challenges (one bound for all runs);
+    runs per user are counted by ``rate_limiter`` (shared by replicas on Redis)."""
+    rate = parse_rate(runs_rate)
+    return Judge0Service(Judge0Config(
+        base_path=service_prefix + "api/judge0", callback_hosts=frozenset(), rate_limiter=rate_limiter,
+        max_runs_per_user_per_minute=rate[0] * 60.0 / rate[1] if rate else None))
 
 
 def handlers(judge0: Judge0Service) -> list:

@@ -51,6 +51,8 @@ class CommerceMixin:
                               plan_currency=self.policy.plan_currency, **args)
 
     def start_checkout(self, user, args: dict) -> tuple[Order, str]:
+        self.check_rate("checkout", f"user:{user.hub_name}", self.config.rate_limit_checkout,
+                        "too many checkouts started")
         q = self.quote(args, user)
         order = checkout.create_order(self.db, user, q)
         base = self.config.public_url + self.config.service_prefix
@@ -80,6 +82,9 @@ def order_json(db: Session, order: Order) -> dict:
 
 class QuoteAPI(CommerceMixin, APIHandler):
     def post(self):
+        # per user when logged in (many students may share a campus NAT), else per address
+        who = f"user:{self.current_user['name']}" if self.current_user else f"ip:{self.client_address}"
+        self.check_rate("quote", who, self.config.rate_limit_quote, "too many price quotes")
         self.write_json(self.quote(self.purchase_args(self.json_body()), self.lms_user).public())
 
 
