@@ -450,17 +450,33 @@ def default_limits(cells: int = 0, cell_timeout: float = DEFAULT_CELL_TIMEOUT) -
                           max_file_size=32_768)
 
 
+RUNNER_INSIDE = "/opt/lms/runner"  # the runner's modules (a copy), inside the sandbox
+SITE_INSIDE = "/opt/lms/site-packages"  # IPython, pandas... (read-only binds)
+# The modules the runner imports of this project: copied out of the checkout, which the
+# sandbox never sees. The judge magic's local backend needs the sandbox's language table.
+RUNNER_MODULES = {
+    "graders": ("__init__.py", "notebook_runner.py", "notebook_guard.py", "sandbox.py",
+                "seccomp.py", "cgroups.py", "languages.py", "warm_python.py"),
+    "lms_extension": ("__init__.py", "judge_magic.py"),
+}
+
+
 @dataclass(frozen=True)
 class RunnerEnvironment:
     """How the runner starts inside the sandbox: an interpreter the sandbox's uid can
-    execute, and the host paths (read-only) that hold IPython, pandas and our packages."""
+    execute, what it sees of the host besides the sandbox's own runtime (its prefix when
+    that is not under /usr) and where the packages it imports are bound."""
 
     interpreter: str
-    site_dirs: tuple[str, ...]
-    read_only_paths: tuple[str, ...]
+    site_dirs: tuple[str, ...]  # paths inside the sandbox
+    read_only_paths: tuple[str, ...]  # host paths, visible at the same place
+    mounts: tuple[tuple[str, str], ...] = ()  # (host path, path inside)
 
     def argv(self, *options: str) -> list[str]:
+        # our modules first: a copy of exactly what the runner needs wins over an
+        # installed (or editable) jupyter-lms in the site directories
         boot = ("import site, sys\n"
+                f"sys.path.insert(0, {RUNNER_INSIDE!r})\n"
                 f"for d in {list(self.site_dirs)!r}: site.addsitedir(d)\n"
                 "from graders.notebook_runner import main\n"
                 "main(sys.argv[1:])\n")
@@ -491,6 +507,57 @@ def _accessible_to_others(path: str) -> bool:
     return True
 
 
+def _runner_copy(state_dir: str) -> str:
+    """A root-owned copy of the runner's modules under the sandbox's state folder, named
+    after its content (processes of different versions keep their own), with compiled
+    bytecode next to it. Made from wherever the checkout lives, even a folder only root
+    may enter."""
+    import py_compile
+    import shutil
+    import tempfile
+
+    packages = {}
+    for package, names in RUNNER_MODULES.items():
+        try:
+            module = __import__(package)
+        except ImportError:
+            continue
+        folder = os.path.dirname(os.path.abspath(module.__file__))
+        packages[package] = {name: open(os.path.join(folder, name), "rb").read()
+                             for name in names if os.path.isfile(os.path.join(folder, name))}
+    digest = hashlib.sha256(json.dumps(
+        {p: {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}
+         for p, files in packages.items()}, sort_keys=True).encode()).hexdigest()[:16]
+    target = os.path.join(state_dir, f"runner-{digest}")
+    if os.path.isdir(target):
+        return target
+    os.makedirs(state_dir, mode=0o755, exist_ok=True)
+    temporary = tempfile.mkdtemp(prefix=".runner-", dir=state_dir)
+    try:
+        for package, files in packages.items():
+            os.mkdir(os.path.join(temporary, package), 0o755)
+            for name, data in files.items():
+                path = os.path.join(temporary, package, name)
+                with open(path, "wb") as f:
+                    f.write(data)
+                os.chmod(path, 0o644)
+                py_compile.compile(path, dfile=f"{RUNNER_INSIDE}/{package}/{name}", doraise=True,
+                                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        for dirpath, dirnames, filenames in os.walk(temporary):
+            os.chmod(dirpath, 0o755)
+            for name in filenames:
+                os.chmod(os.path.join(dirpath, name), 0o644)
+        try:
+            os.rename(temporary, target)
+        except OSError:  # another process made the same copy meanwhile
+            if not os.path.isdir(target):
+                raise
+    finally:
+        if os.path.isdir(temporary):
+            shutil.rmtree(temporary)
+    return target
+
+
 @functools.cache
 def runner_environment() -> RunnerEnvironment:
     """Find an interpreter of this Python's version that the sandbox can run, and the
@@ -519,27 +586,19 @@ def runner_environment() -> RunnerEnvironment:
             f"(tried {', '.join(candidates)})")
     paths = sysconfig.get_paths()
     site_dirs = tuple(dict.fromkeys(
-        p for p in (paths.get("purelib"), paths.get("platlib")) if p and os.path.isdir(p)))
-    read_only = list(site_dirs)
-    import graders
-
-    extra_packages = [os.path.dirname(os.path.abspath(graders.__file__))]
-    try:
-        import lms_extension
-
-        extra_packages.append(os.path.dirname(os.path.abspath(lms_extension.__file__)))
-    except ImportError:
-        pass
-    for directory in extra_packages:
-        if not any(directory.startswith(site + os.sep) for site in site_dirs):
-            read_only.append(directory)
+        os.path.realpath(p) for p in (paths.get("purelib"), paths.get("platlib"))
+        if p and os.path.isdir(p)))
+    read_only = []
     prefix = os.path.realpath(os.path.dirname(os.path.dirname(interpreter)))
-    if not prefix.startswith("/usr"):
+    if prefix != "/usr":  # /usr's runtime is in every sandbox; another prefix is bound whole
         read_only.append(prefix)
-    for path in read_only:
+    for path in (*read_only, *site_dirs):
         if not _accessible_to_others(path):
             raise NotebookGraderUnavailable(f"{path} is not readable by the sandbox user")
-    return RunnerEnvironment(interpreter, site_dirs, tuple(dict.fromkeys(read_only)))
+    inside = [SITE_INSIDE if i == 0 else f"{SITE_INSIDE}-{i}" for i in range(len(site_dirs))]
+    mounts = [*zip(site_dirs, inside),
+              (_runner_copy(str(SandboxConfig().state_dir)), RUNNER_INSIDE)]
+    return RunnerEnvironment(interpreter, tuple(inside), tuple(read_only), tuple(mounts))
 
 
 _sandbox_lock = __import__("threading").Lock()
@@ -547,15 +606,17 @@ _sandbox: Sandbox | None = None
 
 
 def notebook_sandbox() -> Sandbox:
-    """The process-wide sandbox for notebooks: the default configuration plus read-only
-    views of the runner's interpreter and packages."""
+    """The process-wide sandbox for notebooks: the default configuration plus the
+    runner's packages (bound under /opt/lms) and its interpreter's prefix if that is
+    not under /usr."""
     global _sandbox
     with _sandbox_lock:
         if _sandbox is None:
             base = SandboxConfig()
-            extra = tuple(p for p in runner_environment().read_only_paths
-                          if p not in base.read_only_paths)
+            environment = runner_environment()
+            extra = tuple(p for p in environment.read_only_paths if p not in base.read_only_paths)
             config = dataclasses.replace(base, read_only_paths=base.read_only_paths + extra,
+                                         mounts=base.mounts + environment.mounts,
                                          scratch_bytes=256 * 1024 * 1024, scratch_inodes=16384)
             _sandbox = Sandbox(config)
         return _sandbox

@@ -6,9 +6,11 @@ Every program a student submits (and every compiler that reads their source) run
   namespaces; no way to create more user namespaces (``--disable-userns``); a new session
   (no controlling terminal, so no TIOCSTI into the server's tty); killed with the server
   (``--die-with-parent``). The network namespace has only a loopback that is down.
-* **Filesystem**: a read-only view of the system (``/usr``, the merged-usr symlinks, a few
-  files of ``/etc`` the runtimes need, a synthesized passwd/group/hosts), nothing else of
-  the host (no ``/home``, ``/root``, ``/work``, ``/var``, ``/etc/shadow``). The only writable
+* **Filesystem**: a root built from a short list of read-only binds (the parts of
+  ``/usr`` the runtimes need, the merged-usr symlinks, a few files of ``/etc``, a
+  synthesized passwd/group/hosts; see ``SandboxConfig.read_only_paths``), nothing else of
+  the host (no ``/home``, ``/root``, ``/usr/local``, ``/var``, the checkout, ``courses/``,
+  the LMS data, ``/etc/shadow``). The only writable
   places are ``/box`` (the working directory), ``/tmp`` and ``/dev/shm``, which are three
   directories of one fresh tmpfs per run with a size and inode quota, mounted by the host
   and detached afterwards. The host writes the source file into it before any untrusted
@@ -240,9 +242,26 @@ class SandboxConfig:
     # /box, /tmp and /dev/shm of a run together (one tmpfs).
     scratch_bytes: int = 64 * 1024 * 1024
     scratch_inodes: int = 4096
-    # Host paths visible read-only at the same place; globs allowed; missing ones skipped.
+    # The root a run sees is built from this list alone: host paths visible read-only at
+    # the same place (globs allowed, missing ones skipped). It is what the five languages
+    # need: the interpreters and compilers (python3, node, the JDK, gcc/g++ with their
+    # libexec, headers and binutils), the shared libraries and the loader's cache, the C
+    # locale and time zones. Not /usr as a whole: /usr/local, /usr/share and whatever
+    # else is installed on the host stay out, as do /home, /root, /var and the checkout.
     read_only_paths: tuple[str, ...] = (
-        "/usr",
+        "/usr/bin",
+        "/usr/libexec",
+        "/usr/include",
+        "/usr/lib64",
+        "/usr/lib/*-linux-gnu*",
+        "/usr/lib/gcc",
+        "/usr/lib/bfd-plugins",
+        "/usr/lib/compat-ld",
+        "/usr/lib/gold-ld",
+        "/usr/lib/jvm",
+        "/usr/lib/python3*",
+        "/usr/lib/locale",
+        "/usr/share/zoneinfo",
         "/etc/alternatives",
         "/etc/ld.so.cache",
         "/etc/ld.so.conf",
@@ -250,6 +269,10 @@ class SandboxConfig:
         "/etc/localtime",
         "/etc/java-*",
     )
+    # Host paths shown read-only at another place inside: (host path, path inside). The
+    # notebook runner's packages go under /opt/lms, so the run learns nothing of where
+    # the host keeps them and never sees what lies next to them.
+    mounts: tuple[tuple[str, str], ...] = ()
     path_env: str = "/usr/local/bin:/usr/bin:/bin"
     # How often a running program's CPU time is checked (the cost of a late kill).
     poll_interval: float = 0.05
@@ -662,6 +685,16 @@ class Sandbox:
         paths = [path for pattern in self.config.read_only_paths for path in sorted(glob.glob(pattern))]
         return [p for p in paths if (p == "/tmp" or p.startswith("/tmp/")) == under_tmp]
 
+    def _root_binds(self) -> list[tuple[str, str]]:
+        """(host path, path inside) of everything bound into the root, outside /tmp."""
+        binds = [(path, path) for path in self._read_only_paths(under_tmp=False)]
+        for source, target in self.config.mounts:
+            if not os.path.isabs(target) or target == "/tmp" or target.startswith(("/tmp/", "/box")):
+                raise ValueError(f"cannot mount {source} at {target!r} in the sandbox")
+            if os.path.exists(source):
+                binds.append((source, target))
+        return binds
+
     def _static_bwrap_arguments(self, identity_files: Mapping[str, Path]) -> list[str]:
         args = [
             "bwrap",
@@ -674,12 +707,29 @@ class Sandbox:
             "--unshare-cgroup-try", "--hostname", "sandbox",
             "--die-with-parent", "--new-session",
         ]
-        for path in self._read_only_paths(under_tmp=False):
-            args += ["--ro-bind", path, path]
+        binds = self._root_binds()
+        # The root is bwrap's own tmpfs: every directory leading to a bind is made here,
+        # traversable by the run's uid, and nothing else exists in it.
+        parents: list[str] = []
+        for _, target in binds:
+            parent = os.path.dirname(target)
+            chain = []
+            while parent not in ("/", ""):
+                chain.append(parent)
+                parent = os.path.dirname(parent)
+            parents += [p for p in reversed(chain) if p not in parents]
+        for parent in parents:
+            args += ["--perms", "0755", "--dir", parent]
+        for source, target in binds:
+            args += ["--ro-bind", source, target]
+        inside = [target for _, target in binds]
         for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             host = Path("/") / top
-            if host.is_symlink():  # merged /usr: keep the same symlinks
-                args += ["--symlink", os.readlink(host), f"/{top}"]
+            if host.is_symlink():  # merged /usr: keep the same symlinks, if they lead somewhere
+                link = os.readlink(host)
+                resolved = os.path.normpath(os.path.join("/", link))
+                if any(t == resolved or t.startswith(resolved + "/") for t in inside):
+                    args += ["--symlink", link, f"/{top}"]
             elif host.is_dir():
                 args += ["--ro-bind", str(host), f"/{top}"]
         for name, path in identity_files.items():
