@@ -2,19 +2,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, Timestamped, utcnow
 
 
 class User(Timestamped, Base):
-    """A JupyterHub user, mirrored on first request. JupyterHub owns identity."""
+    """A JupyterHub account, mirrored on first request. JupyterHub owns identity.
+
+    A row belongs to the hub *account* (``hub_account_id``, given by the hub's authenticator),
+    not to the name: a name freed by a deleted account may be taken by a new sign-up. A deleted
+    account leaves an anonymised tombstone (``deleted_at`` set, ``hub_name`` ``deleted/<id>``,
+    which no hub name can be) that only the records kept for accounting point at.
+    """
 
     __tablename__ = "users"
+    # a unique index, not a constraint: SQLite adds it without rebuilding the table (a rebuild
+    # drops ``users``, and with foreign keys on that cascades into every table pointing at it)
+    __table_args__ = (Index("uq_users_hub_account_id", "hub_account_id", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hub_name: Mapped[str] = mapped_column(String(255), unique=True)
+    # NULL: a row made before the account was first seen (imports, demo users, older versions)
+    hub_account_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     display_name: Mapped[str] = mapped_column(String(255), default="")
     is_instructor: Mapped[bool] = mapped_column(Boolean, default=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
