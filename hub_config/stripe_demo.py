@@ -1,8 +1,14 @@
 """Stripe in test mode for demo and test platforms: the bundled Stripe test server as a
 JupyterHub-managed service, its webhook pointed at the LMS, and the LMS pointed at it.
 
-Used when ``LMS_STRIPE_API_BASE`` is unset and no live key (``sk_live_...``) is configured;
-set ``LMS_STRIPE_API_BASE=https://api.stripe.com`` with real keys to talk to Stripe.
+Only in demo mode (``LMS_DEMO=1``), and only when ``LMS_STRIPE_API_BASE`` is unset and no live
+key (``sk_live_...``) is configured. Outside demo mode nothing here runs: the LMS talks to
+Stripe with the operator's keys (README.md, "Payments with real Stripe keys"), or to a test
+server the operator names in ``LMS_STRIPE_API_BASE``.
+
+The two secrets (the API key the test server answers to and the webhook signing secret) are
+random per installation, kept in 0600 files in the data folder, and reach the processes
+through their environment: never on a command line, where ``ps`` shows them to everyone.
 """
 from __future__ import annotations
 
@@ -30,33 +36,47 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def demo_mode() -> bool:
+    return (os.environ.get("LMS_DEMO") or "1") == "1"
+
+
 def wanted() -> bool:
-    return not os.environ.get("LMS_STRIPE_API_BASE") and not os.environ.get("LMS_STRIPE_SECRET_KEY", "").startswith("sk_live_")
+    return (demo_mode() and not os.environ.get("LMS_STRIPE_API_BASE")
+            and not os.environ.get("LMS_STRIPE_SECRET_KEY", "").startswith(("sk_live_", "rk_live_")))
+
+
+def _kept_secret(path: Path, make) -> str:
+    """A secret created once with mode 0600 (before anything is written to it)."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(make())
+    os.chmod(path, 0o600)
+    return path.read_text().strip()
 
 
 def configure(data_dir: Path, service_port: int) -> dict | None:
     """Set the LMS_STRIPE_* variables for the LMS service; returns the managed service to add."""
     if not wanted():
         return None
+    data_dir.mkdir(parents=True, exist_ok=True)
     port = int(os.environ.get("LMS_STRIPE_TEST_PORT") or 0) or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port())
-    secret_file = data_dir / "stripe-test-webhook-secret"
-    if os.environ.get("LMS_STRIPE_WEBHOOK_SECRET"):
-        secret = os.environ["LMS_STRIPE_WEBHOOK_SECRET"]
-    else:
-        if not secret_file.exists():
-            secret_file.touch(mode=0o600)
-            secret_file.write_text(f"whsec_{secrets.token_hex(24)}")
-        secret = secret_file.read_text().strip()
+    secret = os.environ.get("LMS_STRIPE_WEBHOOK_SECRET") or _kept_secret(
+        data_dir / "stripe-test-webhook-secret", lambda: f"whsec_{secrets.token_hex(24)}")
+    key = os.environ.get("LMS_STRIPE_SECRET_KEY", "")
+    if not key.startswith("sk_test_"):
+        key = _kept_secret(data_dir / "stripe-test-secret-key", lambda: f"sk_test_{secrets.token_urlsafe(32)}")
     base = f"http://127.0.0.1:{port}"
     os.environ["LMS_STRIPE_API_BASE"] = base
     os.environ["LMS_STRIPE_TEST_PORT"] = str(port)
-    os.environ.setdefault("LMS_STRIPE_SECRET_KEY", "sk_test_jupyter_lms_demo")
+    os.environ["LMS_STRIPE_SECRET_KEY"] = key
     os.environ["LMS_STRIPE_WEBHOOK_SECRET"] = secret
     return {
         "name": "stripe-test",
         "command": [sys.executable, "-m", "stripe_test_server", "--port", str(port),
                     "--webhook-url", f"http://127.0.0.1:{service_port}/services/lms/api/v1/payments/webhook",
-                    "--webhook-secret", secret, "--state-file", str(data_dir / "stripe-test-state.json"),
+                    "--state-file", str(data_dir / "stripe-test-state.json"),
                     "--retry-base", "2", "--log-level", "WARNING"],
-        "environment": {"PATH": os.environ.get("PATH", "")},
+        "environment": {"PATH": os.environ.get("PATH", ""), "LMS_DEMO": "1",
+                        "STRIPE_SECRET_KEY": key, "STRIPE_WEBHOOK_SECRET": secret},
     }

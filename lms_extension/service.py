@@ -22,6 +22,10 @@ async def serve(config: LMSConfig) -> None:
     server = HTTPServer(app, xheaders=True, max_body_size=config.max_body_bytes * 4)
     server.listen(url.port or 80, url.hostname or "127.0.0.1")
     log.info("LMS service listening on %s%s", config.bind_url, config.service_prefix)
+    from .services.payments.stripe_client import readiness
+
+    if problem := readiness(config):  # the operator learns at start, not from a buyer
+        log.error("payments are off, checkout refuses to run: %s", problem)
     discovery_refresh = start_discovery_refresh(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

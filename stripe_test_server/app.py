@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -24,16 +25,25 @@ class Server:
     """The state plus the background work around it (scheduled events, webhook delivery)."""
 
     def __init__(self, *, host="127.0.0.1", port=12111, public_url=None, webhook_url=None, webhook_secret=None,
-                 state_file=None, retry_base=5.0, max_attempts=8, dispute_delay=2, async_delay=5):
+                 state_file=None, retry_base=5.0, max_attempts=8, dispute_delay=2, async_delay=5, api_key=None):
+        if api_key is not None and not (api_key.startswith("sk_test_") and len(api_key) > len("sk_test_")):
+            raise ValueError("the secret key must be a test-mode key (sk_test_...)")
+        # the one key this server answers to: whoever reaches its port without it can neither
+        # read the platform's payments nor refund, pay or expire them
+        self.api_key = api_key or f"sk_test_{secrets.token_urlsafe(32)}"
         self.store = Store(state_file)
         self.store.base_url = (public_url or f"http://{host}:{port}").rstrip("/")
         self.store.dispute_delay = dispute_delay
         self.store.async_delay = async_delay
         endpoints = [(webhook_url, webhook_secret)] if webhook_url else []
         if webhook_url and not webhook_secret:
-            raise ValueError("--webhook-url needs --webhook-secret (whsec_...)")
+            raise ValueError("--webhook-url needs a webhook secret (whsec_...): STRIPE_WEBHOOK_SECRET or "
+                             "--webhook-secret-file")
         self.webhooks = Dispatcher(self.store, endpoints, retry_base=retry_base, max_attempts=max_attempts)
         self.tasks: list[asyncio.Task] = []
+
+    def key_matches(self, key: str | None) -> bool:
+        return bool(key) and hmac.compare_digest(key.encode(), self.api_key.encode())
 
     def commit(self, save: bool = True) -> None:
         """End of an operation: queue its events for delivery and persist."""
@@ -180,24 +190,29 @@ class ApiHandler(BaseJSON):
         return True
 
     def authenticate(self) -> None:
-        header = self.request.headers.get("Authorization", "")
-        key = None
-        if header.startswith("Bearer "):
-            key = header[7:].strip()
-        elif header.startswith("Basic "):
-            try:
-                key = base64.b64decode(header[6:]).decode().split(":", 1)[0]
-            except ValueError:
-                key = None
+        key = request_key(self.request)
         if not key:
             raise StripeError(401, "invalid_request_error",
                               "You did not provide an API key. You need to provide your API key in the Authorization "
                               "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See "
                               "https://stripe.com/docs/api#authentication for details, or we can help at "
                               "https://support.stripe.com/.")
-        if not key.startswith("sk_test_"):
+        if not self.server.key_matches(key):
             shown = key[:8] + "*" * max(0, len(key) - 12) + key[-4:] if len(key) > 12 else key
             raise StripeError(401, "invalid_request_error", f"Invalid API Key provided: {shown}")
+
+
+def request_key(request) -> str | None:
+    """The secret key of a request, sent as Stripe's SDKs do (Bearer) or as curl -u does (Basic)."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:].strip() or None
+    if header.startswith("Basic "):
+        try:
+            return base64.b64decode(header[6:]).decode().split(":", 1)[0] or None
+        except ValueError:
+            return None
+    return None
 
 
 class IndexHandler(BaseJSON):

@@ -113,7 +113,12 @@ def create_account_link(store: Store, p: dict) -> dict:
 def create_login_link(store: Store, account: dict) -> dict:
     if not account["details_submitted"]:
         raise invalid("Cannot create a login link for an account that has not completed onboarding.", "account")
-    return {"object": "login_link", "created": store.now(), "url": f"{store.base_url}/connect/express/{account['id']}"}
+    # like Stripe's, the link is a secret of its own: an account id (which the platform shows
+    # around) does not open the account's dashboard
+    token = secrets.token_urlsafe(18)
+    store.links[token] = {"kind": "login", "account": account["id"], "expires_at": store.now() + LINK_TTL,
+                          "used": False}
+    return {"object": "login_link", "created": store.now(), "url": f"{store.base_url}/connect/express/{token}"}
 
 
 # -- transfers -------------------------------------------------------------------------------------

@@ -72,6 +72,13 @@ class ControlHandler(tornado.web.RequestHandler):
         await self.dispatch("DELETE", path)
 
     async def dispatch(self, method, path):
+        from .app import request_key
+
+        if not self.server.key_matches(request_key(self.request)):
+            # the controls pay, refund, expire and rewind anything: only the key holder may use them
+            self.send({"error": {"type": "invalid_request_error", "message": "The test controls need the server's "
+                                 "secret key: 'Authorization: Bearer sk_test_...'."}}, 401)
+            return
         try:
             result = await self.route(method, path, self.body_params())
             self.server.commit()

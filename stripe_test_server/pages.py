@@ -128,7 +128,7 @@ class CheckoutPage(PageHandler):
 class OnboardingPage(PageHandler):
     def link(self, token):
         link = self.store.links.get(token)
-        if not link:
+        if not link or link.get("kind", "onboarding") != "onboarding":
             raise tornado.web.HTTPError(404, reason="No such account link")
         return link
 
@@ -163,8 +163,14 @@ class OnboardingPage(PageHandler):
 
 
 class ExpressDashboard(PageHandler):
-    def get(self, account_id):
-        account = self.get_object("account", account_id)
+    def get(self, token):
+        link = self.store.links.get(token)
+        if not link or link.get("kind") != "login":
+            raise tornado.web.HTTPError(404, reason="No such login link")
+        if link["expires_at"] < self.store.now():
+            raise tornado.web.HTTPError(410, reason="This login link has expired")
+        account = self.get_object("account", link["account"])
+        account_id = account["id"]
         rows = "".join(f"<tr><td>{t['id']}</td><td class=r>{money(t['amount'] - t['amount_reversed'], t['currency'])}"
                        f"</td></tr>" for t in self.store.find("transfer", lambda t: t["destination"] == account_id))
         self.finish(page("Express dashboard", f"<h1>{escape(account['business_profile']['name'] or account_id)}</h1>"

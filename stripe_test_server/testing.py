@@ -21,9 +21,6 @@ import requests
 
 from .app import Server
 
-API_KEY = "sk_test_stripe_test_server"
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -34,8 +31,9 @@ class RunningServer:
     def __init__(self, server: Server, url: str):
         self.server = server
         self.url = url
-        self.api_key = API_KEY
+        self.api_key = server.api_key
         self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {server.api_key}"
 
     def client(self, **kwargs):
         """A ``stripe.StripeClient`` pointed at this server."""
@@ -106,7 +104,8 @@ def running_server(webhook_url: str | None = None, webhook_secret: str | None = 
     """Start the server on a free port in a background thread; yields a :class:`RunningServer`.
 
     ``opts`` are :class:`~stripe_test_server.app.Server` keywords: ``state_file``, ``retry_base``,
-    ``max_attempts``, ``dispute_delay``, ``async_delay``, ``port``, ``host``.
+    ``max_attempts``, ``dispute_delay``, ``async_delay``, ``port``, ``host``, ``api_key`` (default: a
+    random one, in ``.api_key`` of the result).
     """
     host = opts.pop("host", "127.0.0.1")
     port = opts.pop("port", None) or free_port()

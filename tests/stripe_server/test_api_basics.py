@@ -69,7 +69,7 @@ def test_api_keys(stripe_server):
     assert "Invalid API Key provided" in err.value.user_message
     r = requests.get(f"{stripe_server.url}/v1/customers")
     assert r.status_code == 401 and r.json()["error"]["type"] == "invalid_request_error"
-    r = requests.get(f"{stripe_server.url}/v1/no_such_thing", auth=("sk_test_1", ""))
+    r = requests.get(f"{stripe_server.url}/v1/no_such_thing", auth=(stripe_server.api_key, ""))
     assert r.status_code == 404 and "Unrecognized request URL" in r.json()["error"]["message"]
 
 
@@ -93,7 +93,7 @@ def test_module_level_configuration(stripe_server):
 
 
 def test_bad_form_input_is_a_4xx_not_a_500(stripe_server):
-    auth = ("sk_test_1", "")
+    auth = (stripe_server.api_key, "")
     for body in ("metadata[a]=1&metadata=2", "line_items[0]=x&line_items[0][price]=y", "a[b=1", "name[]=x"):
         r = requests.post(f"{stripe_server.url}/v1/products", data=body, auth=auth,
                           headers={"Content-Type": "application/x-www-form-urlencoded"})

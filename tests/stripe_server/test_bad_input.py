@@ -28,7 +28,7 @@ def test_random_bad_input_never_500(stripe_server, client):
     price = client.v1.prices.create({"product": product.id, "unit_amount": 100, "currency": "usd"})
     values = VALUES + [product.id, price.id]
     http = requests.Session()
-    http.auth = ("sk_test_1", "")
+    http.auth = (stripe_server.api_key, "")
     failures = []
     for method, regex, _schema, _fn in api.ROUTES:
         for _ in range(15):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 import requests
 import stripe
 
-from stripe_test_server.testing import API_KEY, free_port, running_server
+from stripe_test_server.testing import free_port, running_server
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,9 +43,10 @@ def test_state_file_round_trip(tmp_path):
 def test_command_line(tmp_path):
     port = free_port()
     state = tmp_path / "state.json"
+    key = "sk_test_from_the_environment"
     proc = subprocess.Popen([sys.executable, "-m", "stripe_test_server", "--port", str(port), "--state-file",
                              str(state), "--log-level", "warning"], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "STRIPE_SECRET_KEY": key})
     try:
         url = f"http://127.0.0.1:{port}"
         for _ in range(100):
@@ -53,13 +55,14 @@ def test_command_line(tmp_path):
                 break
             except requests.ConnectionError:
                 time.sleep(0.1)
-        client = stripe.StripeClient(API_KEY, base_addresses={"api": url})
+        client = stripe.StripeClient(key, base_addresses={"api": url})
         assert client.v1.products.create({"name": "From CLI"}).name == "From CLI"
         assert "From CLI" in state.read_text()
-        assert requests.get(f"{url}/_test/").json()["controls"]
+        assert requests.get(f"{url}/_test/", headers={"Authorization": f"Bearer {key}"}).json()["controls"]
+        assert requests.get(f"{url}/_test/").status_code == 401
     finally:
         proc.terminate()
         proc.wait(10)
     help_text = subprocess.run([sys.executable, "-m", "lms_extension.cli", "stripe-test-server", "--help"],
                                cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert help_text.returncode == 0 and "--webhook-secret" in help_text.stdout and "--state-file" in help_text.stdout
+    assert help_text.returncode == 0 and "--webhook-secret-file" in help_text.stdout and "--state-file" in help_text.stdout

@@ -2,13 +2,40 @@
 server, chosen only by the configured API base (``LMS_STRIPE_API_BASE``)."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import stripe
 
 from ...errors import PaymentsRejected, PaymentsUnavailable  # noqa: F401  (raised here, imported from here too)
 
+log = logging.getLogger("lms.payments")
 REAL_STRIPE = "https://api.stripe.com"
+# keys that once shipped as defaults: known to everyone, so never accepted as real keys
+KNOWN_DEMO_KEYS = frozenset({"sk_test_jupyter_lms_demo", "sk_test_stripe_test_server"})
+NOT_SET_UP = ("Payments are not set up on this platform yet, so nothing can be bought right now. "
+              "The operator has been told; please try again later.")
+
+
+def readiness(config) -> str | None:
+    """Why checkout cannot run with this configuration (for the operator), or ``None``.
+
+    Real Stripe needs a real secret key and the webhook's signing secret (without it a paid
+    order is never fulfilled). A test server runs only where the operator names it in
+    ``LMS_STRIPE_API_BASE`` (demo mode names the bundled one itself)."""
+    base = (config.stripe_api_base or REAL_STRIPE).rstrip("/")
+    key = config.stripe_secret_key or ""
+    if base != REAL_STRIPE:
+        return None if key else f"LMS_STRIPE_SECRET_KEY is not set (the key of the Stripe API at {base})"
+    if not key:
+        return ("no Stripe keys: set LMS_STRIPE_SECRET_KEY (sk_live_... or sk_test_... from "
+                "https://dashboard.stripe.com/apikeys) and LMS_STRIPE_WEBHOOK_SECRET (whsec_...)")
+    if key in KNOWN_DEMO_KEYS or not key.startswith(("sk_live_", "sk_test_", "rk_live_", "rk_test_")):
+        return "LMS_STRIPE_SECRET_KEY is not a Stripe secret key of your account (sk_live_... or sk_test_...)"
+    if not (config.stripe_webhook_secret or "").startswith("whsec_"):
+        return ("LMS_STRIPE_WEBHOOK_SECRET is not set: add the endpoint <LMS_PUBLIC_URL>/services/lms/api/v1/"
+                "payments/webhook in Stripe's dashboard and set its signing secret (whsec_...)")
+    return None
 
 
 def make_client(api_base: str, secret_key: str, *, max_network_retries: int = 2) -> stripe.StripeClient:
@@ -20,6 +47,12 @@ def make_client(api_base: str, secret_key: str, *, max_network_retries: int = 2)
 
 
 def from_config(config) -> stripe.StripeClient:
+    """The client for this configuration; ``PaymentsUnavailable`` with a message for the buyer
+    when payments are not set up (the operator's reason goes to the log)."""
+    problem = readiness(config)
+    if problem:
+        log.error("checkout refused: %s", problem)
+        raise PaymentsUnavailable(NOT_SET_UP)
     return make_client(config.stripe_api_base, config.stripe_secret_key)
 
 
