@@ -1,37 +1,198 @@
 """DockerSpawner for one server: each student's JupyterLab in its own container.
 
-Containers share the host's network namespace and listen on 127.0.0.1 only, so
-the hub and proxy reach them on loopback and nothing ever talks to a Docker
-bridge (172.x) address; the engine may even run with ``--bridge=none``.
+Each container has a network namespace of its own with nothing but loopback
+(``network_mode: none``): no host service, no other container, no Docker bridge address is
+reachable from it. The only ways in and out are the Unix sockets of
+``hub_config/netbridge.py``, the same bridge the sandbox spawner uses:
+
+- ``<data>/run/docker-<name>/`` (root's, mounted read-only at ``/run/lms``) holds
+  ``hub.sock`` and ``lms.sock`` (and ``proxy.sock``, the egress proxy, with
+  ``LMS_STUDENT_EGRESS=internet``), served by the hub;
+- ``<data>/run/docker-<name>-in/`` (the student's, at ``/run/lms-in``) holds ``server.sock``,
+  where the forwarder inside accepts what the proxy sends to the server's host port.
+
+The container's command is ``netns_forwarder.py`` (mounted read-only from the hub's data
+folder, so the image needs only python3) followed by ``jupyterhub-singleuser``: the
+forwarder listens on ``127.0.0.1:<hub port>`` and ``127.0.0.1:<LMS port>`` inside, so
+``JUPYTERHUB_API_URL`` and ``LMS_SERVICE_URL`` keep their usual loopback values.
+
+The home is the same size-limited image as the sandbox's (``hub_config/homes.py``,
+``LMS_DISK_LIMIT``), loop-mounted on the host at ``<data>/homes/<name>`` and bind-mounted at
+``/home/jovyan``. Docker's named volumes have no size limit on the usual ``local`` driver,
+so they are not used; a ``lms-home-<name>`` volume from before is copied in once.
+
+The bridge lives in the hub process. A hub that stops stops the servers
+(``cleanup_servers``); one that died is noticed by ``poll``, which stops the orphaned
+container so the next start builds a fresh bridge.
 """
 from __future__ import annotations
 
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from hub_config.homes import StudentHome, parse_limit
 from hub_config.settings import HubSettings
 
 CONTAINER_PREFIX = "lms-student"
-HOME_VOLUME = "lms-home-{username}"
+HOME_VOLUME = "lms-home-{username}"  # before homes had a size limit; imported once
 HOME = "/home/jovyan"
+STUDENT_UID = 1000  # jovyan in docker/student.Dockerfile
+SERVER_PORT = 8888  # inside the container's own namespace, so the same for everyone
+INSIDE_RUN, INSIDE_INBOUND = "/run/lms", "/run/lms-in"
+INSIDE_FORWARDER = "/opt/lms/netns_forwarder.py"
+SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def home_folder_name(name: str, user_id: int) -> str:
+    return name if SAFE_NAME.match(name) else f"user-{user_id}"
+
+
+def _loopback_port(url: str | None) -> int | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return parts.port if parts.hostname in ("127.0.0.1", "localhost") and parts.port else None
 
 
 def _spawner_class():
     # imported lazily: dockerspawner is an optional extra and the hub config
     # must load without it when another spawner is chosen
     from dockerspawner import DockerSpawner
-    from jupyterhub.utils import random_port
+    from traitlets import Bool, Unicode
 
-    class HostNetDockerSpawner(DockerSpawner):
-        """DockerSpawner with ``network_mode=host``: every server picks its own
-        free loopback port, and ``docker port`` (empty with host networking)
-        is never asked where the server is."""
+    from hub_config import netbridge
+
+    class NetnsDockerSpawner(DockerSpawner):
+        """DockerSpawner whose containers have no network but the bridge's sockets."""
+
+        lms_data_dir = Unicode(help="The LMS data folder: homes/ and run/ live in it. It must be the same "
+                                    "path for the Docker engine (a host path).").tag(config=True)
+        disk_limit_text = Unicode("2G", help="Size of a student's home (LMS_DISK_LIMIT; 0 or none: no limit)."
+                                  ).tag(config=True)
+        student_egress = Bool(False, help="Let students reach public internet addresses through the "
+                                          "egress proxy (LMS_STUDENT_EGRESS=internet).").tag(config=True)
+
+        _bridge = None
+
+        # -- where things are ---------------------------------------------------------------
+        @property
+        def home(self) -> StudentHome:
+            folder = Path(self.lms_data_dir) / "homes" / home_folder_name(self.user.name, self.user.id)
+            return StudentHome(folder, uid=STUDENT_UID, limit=parse_limit(self.disk_limit_text))
+
+        @property
+        def run_dir(self) -> Path:
+            return Path(self.lms_data_dir) / "run" / f"docker-{self.home.folder.name}"
+
+        @property
+        def inbound_dir(self) -> Path:
+            return self.run_dir.with_name(self.run_dir.name + "-in")
+
+        def _outbound(self) -> dict[str, tuple[str, int]]:
+            """Socket name -> host port: the hub API and the LMS, at the URLs the server is given."""
+            outbound = {"hub.sock": ("127.0.0.1", _loopback_port(self.hub.api_url))}
+            lms_port = _loopback_port(self.environment.get("LMS_SERVICE_URL"))
+            if lms_port:
+                outbound["lms.sock"] = ("127.0.0.1", lms_port)
+            return outbound
+
+        # -- start and stop -------------------------------------------------------------------
+        def _prepare_host(self) -> None:
+            """Blocking host work (run in a thread): the home and the two run folders."""
+            home = self.home
+            if not home.mounted and not home.image.exists():
+                self._import_named_volume(home.folder)
+            home.prepare()
+            inbound = self.inbound_dir
+            if inbound.is_symlink():
+                raise RuntimeError(f"refusing a symlinked {inbound}")
+            inbound.mkdir(parents=True, exist_ok=True)
+            for leftover in inbound.iterdir():
+                leftover.unlink()
+            os.chown(inbound, STUDENT_UID, STUDENT_UID)
+            inbound.chmod(0o700)
+            # a copy in the data folder: a path the engine can bind even when the hub itself runs
+            # in a container (its own copy of hub_config is not on the host)
+            forwarder = Path(self.lms_data_dir) / "run" / "netns_forwarder.py"
+            shutil.copyfile(netbridge.FORWARDER, forwarder)
+            forwarder.chmod(0o644)
+
+        def _import_named_volume(self, folder: Path) -> None:
+            volume = HOME_VOLUME.format(username=self.escaped_name)
+            try:
+                info = self.client.inspect_volume(volume)
+            except Exception:  # NotFound: nothing to import
+                return
+            source = Path(info["Mountpoint"])
+            if not source.is_dir():
+                self.log.warning("home volume %s exists but %s is not visible to the hub; not imported",
+                                 volume, source)
+                return
+            self.log.info("importing the home volume %s into %s", volume, folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["cp", "-a", f"{source}/.", str(folder)], check=True)
 
         async def start(self):
-            self.port = random_port()
-            return await super().start()
+            await asyncio.to_thread(self._prepare_host)
+            outbound = self._outbound()
+            self._bridge = netbridge.ServerBridge(self.run_dir, outbound, egress=self.student_egress, log=self.log)
+            await self._bridge.start()
+            self.host_port = await self._bridge.start_inbound(self.inbound_dir / "server.sock")
+            self.port = SERVER_PORT
+            forwarder = Path(self.lms_data_dir) / "run" / "netns_forwarder.py"
+            self.volumes = {
+                str(self.home.folder): HOME,
+                str(self.run_dir): {"bind": INSIDE_RUN, "mode": "ro"},
+                str(self.inbound_dir): INSIDE_INBOUND,
+                str(forwarder): {"bind": INSIDE_FORWARDER, "mode": "ro"},
+            }
+            self.cmd = netbridge.forwarder_argv(
+                "python3", INSIDE_FORWARDER, server_port=SERVER_PORT,
+                inbound_unix=f"{INSIDE_INBOUND}/server.sock",
+                outbound={f"127.0.0.1:{port}": f"{INSIDE_RUN}/{name}" for name, (_h, port) in outbound.items()},
+                egress=self.student_egress) + ["jupyterhub-singleuser"]
+            try:
+                return await super().start()
+            except BaseException:
+                await self._release()
+                raise
+
+        def get_env(self):
+            env = super().get_env()
+            if self.student_egress:
+                env.update(netbridge.proxy_environment())
+            return env
 
         async def get_ip_and_port(self):
-            return "127.0.0.1", self.port
+            return "127.0.0.1", self.host_port
 
-    return HostNetDockerSpawner
+        async def poll(self):
+            status = await super().poll()
+            if status is None and self._bridge is None:
+                # running, but its bridge died with an earlier hub process, so nothing reaches
+                # it: reported as stopped, the hub stops it and the next start is a fresh one
+                self.log.warning("%s has no network bridge in this hub", self.object_name)
+                return "no network bridge (the hub restarted)"
+            return status
+
+        async def stop(self, now=False):
+            try:
+                await super().stop(now=now)
+            finally:
+                await self._release()
+
+        async def _release(self):
+            if self._bridge is not None:
+                await self._bridge.stop()
+                self._bridge = None
+            await asyncio.to_thread(self.home.release)
+
+    return NetnsDockerSpawner
 
 
 def _limits(settings: HubSettings) -> tuple[str | None, float | None]:
@@ -42,31 +203,48 @@ def _limits(settings: HubSettings) -> tuple[str | None, float | None]:
 
 def configure(c, settings: HubSettings) -> None:
     """Make ``c`` (the hub's traitlets config) spawn students with Docker."""
+    parse_limit(settings.disk_limit)  # a bad LMS_DISK_LIMIT stops the hub here, not every spawn
     c.JupyterHub.spawner_class = _spawner_class()
     ds = c.DockerSpawner
     ds.image = settings.docker_image
     ds.pull_policy = "never"  # images are built locally (docker/build-images.sh)
-    ds.remove = True  # the container is disposable; the home volume is not
+    ds.remove = True  # the container is disposable; the home is not
     ds.prefix = CONTAINER_PREFIX  # default name_template: {prefix}-{username}[--{servername}]
-    ds.network_name = "host"
-    # With host networking use_internal_ip must be True: False makes DockerSpawner
-    # add port bindings, which the engine rejects for network_mode=host.
+    ds.network_name = "none"
+    # no port bindings (there is no network to bind to): the bridge is the way in
     ds.use_internal_ip = True
-    ds.ip = "127.0.0.1"  # jupyterhub-singleuser listens on loopback only
-    ds.host_ip = "127.0.0.1"
-    ds.volumes = {HOME_VOLUME: HOME}  # one named volume per student, kept across spawns
+    ds.ip = "127.0.0.1"  # jupyterhub-singleuser listens on the container's own loopback
+    ds.lms_data_dir = str(settings.data_dir)
+    ds.disk_limit_text = settings.disk_limit
+    egress = getattr(settings, "student_egress", None) or os.environ.get("LMS_STUDENT_EGRESS", "none")
+    ds.student_egress = egress == "internet"
     ds.notebook_dir = HOME
     ds.default_url = "/lab"  # lesson links open /user/<name>/lab/tree/<notebook>
+    host_config = {
+        # the student's code needs no capability and no way to gain one
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "pids_limit": 512,
+        # only the home (with its size limit) is disk: the image's own layer is read-only, so
+        # nothing written to / can fill the engine's disk; scratch space is memory, charged
+        # to the container's memory limit
+        "read_only": True,
+        "tmpfs": {"/tmp": "rw,nosuid,nodev,size=512m,mode=1777", "/var/tmp": "rw,nosuid,nodev,size=64m,mode=1777"},
+    }
     mem, cpu = _limits(settings)
     if mem:
         ds.mem_limit = mem
         # Docker's default swap allowance is another mem_limit; make the cap strict.
-        ds.extra_host_config = {"memswap_limit": mem}
+        host_config["memswap_limit"] = mem
     if cpu:
         ds.cpu_limit = cpu
+    ds.extra_host_config = host_config
     # a cold container at 0.5 CPU takes ~9 s to answer; leave room on busy hosts
     ds.start_timeout = 180
     ds.http_timeout = 120
+    for folder in (settings.homes_dir, settings.data_dir / "run"):
+        folder.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.chmod(0o700)
 
 
 def docker_available(settings: HubSettings, timeout: float = 2.0) -> bool:
