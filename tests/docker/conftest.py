@@ -78,6 +78,7 @@ class DockerHub:
     proxy_api: str
     proxy_token: str
     log: Path
+    data_dir: Path
     users: set[str] = field(default_factory=set)
 
     @staticmethod
@@ -85,9 +86,9 @@ class DockerHub:
         """Docker name of ``user``'s container (test users need no escaping)."""
         return f"{docker_spawner.CONTAINER_PREFIX}-{user}"
 
-    @staticmethod
-    def volume(user: str) -> str:
-        return docker_spawner.HOME_VOLUME.format(username=user)
+    def home(self, user: str) -> Path:
+        """The host folder the student's home image is mounted on while the server runs."""
+        return self.data_dir / "homes" / user
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = {"Authorization": f"token {self.token}"}
@@ -132,7 +133,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def docker_hub(docker_images, tmp_path_factory):
     """A JupyterHub whose spawner is ``hub_config.docker_spawner.configure``: dummy
-    authenticator, loopback-only ports, 512M / 0.5 CPU per student."""
+    authenticator, loopback-only ports, 512M / 0.5 CPU / a 128M home per student."""
     state = tmp_path_factory.mktemp("docker-hub")
     port, hub_port, proxy_port = _free_port(), _free_port(), _free_port()
     token, proxy_token = secrets.token_hex(16), secrets.token_hex(16)
@@ -165,13 +166,14 @@ def docker_hub(docker_images, tmp_path_factory):
         "LMS_DOCKER_IMAGE": docker_images["student"],
         "LMS_MEM_LIMIT": "512M",
         "LMS_CPU_LIMIT": "0.5",
+        "LMS_DISK_LIMIT": "128M",
     }
     log = state / "jupyterhub.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)],
                                 cwd=state, env=env, stdout=out, stderr=subprocess.STDOUT)
     hub = DockerHub(url=f"http://127.0.0.1:{port}", token=token,
-                    proxy_api=f"http://127.0.0.1:{proxy_port}", proxy_token=proxy_token, log=log)
+                    proxy_api=f"http://127.0.0.1:{proxy_port}", proxy_token=proxy_token, log=log, data_dir=state)
 
     def answers():
         if proc.poll() is not None:
@@ -192,4 +194,6 @@ def docker_hub(docker_images, tmp_path_factory):
             proc.kill()
         for user in hub.users:
             docker("rm", "-f", hub.container(user), check=False)
-            docker("volume", "rm", "-f", hub.volume(user), check=False)
+            home = hub.home(user)
+            if os.path.ismount(home):  # the hub died before stopping the server
+                subprocess.run(["umount", "-l", str(home)], check=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import secrets
 import subprocess
@@ -16,6 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+
+from hub_config.homes import StudentHome
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 
@@ -56,27 +59,38 @@ def test_student_image(docker_images):
     assert uid == "1000" and int(pyc_files) > 0
 
 
-def test_container_uses_host_network_limits_and_home_volume(docker_hub, docker_images, student):
+def test_container_has_no_network_limits_and_a_sized_home(docker_hub, docker_images, student):
     container = inspect(docker_hub.container(USER))
     host = container["HostConfig"]
     assert container["Config"]["Image"] == docker_images["student"]
-    assert host["NetworkMode"] == "host"
+    assert host["NetworkMode"] == "none"
     assert host["Memory"] == 512 * MiB and host["MemorySwap"] == 512 * MiB  # no swap on top
     assert host["CpuQuota"] / host["CpuPeriod"] == 0.5
     assert host["AutoRemove"] is True
-    homes = [m for m in container["Mounts"] if m["Destination"] == "/home/jovyan"]
-    assert [(m["Type"], m["Name"]) for m in homes] == [("volume", docker_hub.volume(USER))]
+    assert host["ReadonlyRootfs"] is True and host["CapDrop"] == ["ALL"]
+    mounts = {m["Destination"]: m for m in container["Mounts"]}
+    home = docker_hub.home(USER)
+    assert (mounts["/home/jovyan"]["Type"], mounts["/home/jovyan"]["Source"]) == ("bind", str(home))
+    assert mounts["/run/lms"]["RW"] is False and mounts["/opt/lms/netns_forwarder.py"]["RW"] is False
+    # the home is the 128M image, mounted on the host while the server runs
+    size = exec_in(docker_hub.container(USER), "python3", "-c",
+                   "import os; s = os.statvfs('/home/jovyan'); print(s.f_blocks * s.f_frsize)")
+    assert 96 * MiB < int(size.stdout) <= 128 * MiB, size
 
 
 def test_everything_is_reached_on_loopback(docker_hub, student):
-    """Proxy -> server and server -> hub go over 127.0.0.1, never a bridge address."""
+    """Proxy -> host port of the bridge -> the server's own loopback; server -> hub through
+    the forwarder on the container's loopback. Never a bridge (172.x) address."""
     routes = requests.get(f"{docker_hub.proxy_api}/api/routes",
                           headers={"Authorization": f"token {docker_hub.proxy_token}"}, timeout=10).json()
     target = next(r["target"] for path, r in routes.items() if path.rstrip("/") == f"/user/{USER}")
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", target), target
     env = dict(e.split("=", 1) for e in inspect(docker_hub.container(USER))["Config"]["Env"])
     assert env["JUPYTERHUB_API_URL"].startswith("http://127.0.0.1:"), env["JUPYTERHUB_API_URL"]
-    assert env["JUPYTERHUB_SERVICE_URL"].startswith(f"http://127.0.0.1:{target.rsplit(':', 1)[1]}")
+    assert env["JUPYTERHUB_SERVICE_URL"].startswith("http://127.0.0.1:8888/"), env["JUPYTERHUB_SERVICE_URL"]
+    hub = exec_in(docker_hub.container(USER), "python3", "-c",
+                  f"import urllib.request; print(urllib.request.urlopen('{env['JUPYTERHUB_API_URL']}/').status)")
+    assert hub.stdout.strip() == "200", hub
 
 
 def test_memory_limit_is_enforced(docker_hub, student):
@@ -122,7 +136,7 @@ def test_lms_extension_is_loaded(docker_hub, student):
 
 
 def test_stop_removes_container_and_keeps_home(docker_hub, docker_images, student):
-    name, volume = docker_hub.container(USER), docker_hub.volume(USER)
+    name, home = docker_hub.container(USER), docker_hub.home(USER)
     assert exec_in(name, "sh", "-c", "echo kept > /home/jovyan/notes.txt").returncode == 0
     started = time.monotonic()
     docker_hub.stop(USER)
@@ -131,6 +145,10 @@ def test_stop_removes_container_and_keeps_home(docker_hub, docker_images, studen
         assert time.monotonic() < deadline, f"{name} still exists 60 s after the server stopped"
         time.sleep(0.25)
     print(f"stop and remove: {time.monotonic() - started:.1f} s")
-    kept = docker("run", "--rm", "--network", "none", "-v", f"{volume}:/data",
-                  docker_images["student"], "cat", "/data/notes.txt")
-    assert kept.stdout.strip() == "kept"
+    assert not os.path.ismount(home), "the home image is unmounted once the server stopped"
+    kept = StudentHome(home, uid=1000, limit=128 * MiB)
+    kept.prepare()
+    try:
+        assert (home / "notes.txt").read_text().strip() == "kept"
+    finally:
+        kept.release()

@@ -31,7 +31,7 @@ def test_open_lesson_in_container(docker_platform):
         seconds = p.start_server(user, timeout=180)
         container = f"{docker_spawner.CONTAINER_PREFIX}-{user}"
         inspect = json.loads(subprocess.check_output(["docker", "inspect", container]))[0]
-        assert inspect["HostConfig"]["NetworkMode"] == "host"
+        assert inspect["HostConfig"]["NetworkMode"] == "none"  # reached through the bridge only
         assert inspect["HostConfig"]["Memory"] == 768 * 1024 * 1024
         r = requests.get(f"{p.url}/user/{user}/lms/open", params={"course": FREE, "lesson": lesson},
                          headers={"Authorization": f"token {token}"}, allow_redirects=False)

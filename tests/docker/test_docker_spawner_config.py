@@ -23,6 +23,8 @@ def hub_settings(monkeypatch, tmp_path):
     monkeypatch.setenv("LMS_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("LMS_MEM_LIMIT", "512M")
     monkeypatch.setenv("LMS_CPU_LIMIT", "0.5")
+    for name in ("LMS_DISK_LIMIT", "LMS_STUDENT_EGRESS"):
+        monkeypatch.delenv(name, raising=False)
     return settings.load()
 
 
@@ -31,27 +33,44 @@ def spawner_for(c: Config, username: str):
     return c.JupyterHub.spawner_class(config=c, user=user)
 
 
-def test_configure_sets_only_dockerspawner_traits(hub_settings):
+def test_configure_sets_only_spawner_traits(hub_settings):
     c = Config()
     docker_spawner.configure(c, hub_settings)
-    unknown = set(c.DockerSpawner) - set(dockerspawner.DockerSpawner.class_trait_names(config=True))
-    assert not unknown, f"not DockerSpawner traits: {unknown}"
-    assert issubclass(c.JupyterHub.spawner_class, dockerspawner.DockerSpawner)
+    spawner_class = c.JupyterHub.spawner_class
+    assert issubclass(spawner_class, dockerspawner.DockerSpawner)
+    unknown = set(c.DockerSpawner) - set(spawner_class.class_trait_names(config=True))
+    assert not unknown, f"not traits of {spawner_class.__name__}: {unknown}"
 
 
-def test_spawner_is_loopback_only_with_strict_limits(hub_settings):
+def test_spawner_has_no_network_and_strict_limits(hub_settings, tmp_path):
     c = Config()
     docker_spawner.configure(c, hub_settings)
     sp = spawner_for(c, "alice")
-    sp.port = 41234  # start() picks a free one
+    sp.host_port = 41234  # start() takes it from the bridge's inbound listener
     assert asyncio.run(sp.get_ip_and_port()) == ("127.0.0.1", 41234)
-    assert (sp.network_name, sp.use_internal_ip, sp.ip) == ("host", True, "127.0.0.1")
-    assert sp.mem_limit == 512 * 2**20 and sp.extra_host_config == {"memswap_limit": "512M"}
+    assert (sp.network_name, sp.use_internal_ip, sp.ip) == ("none", True, "127.0.0.1")
+    assert sp.mem_limit == 512 * 2**20 and sp.extra_host_config["memswap_limit"] == "512M"
+    assert sp.extra_host_config["read_only"] is True and sp.extra_host_config["cap_drop"] == ["ALL"]
     assert sp.cpu_limit == 0.5
     assert (sp.pull_policy, sp.remove) == ("never", True)
     assert sp.object_name == "lms-student-alice"
-    assert sp.volume_binds == {"lms-home-alice": {"bind": "/home/jovyan", "mode": "rw"}}
+    assert sp.home.folder == tmp_path / "homes" / "alice" and sp.home.limit == 2 * 2**30
+    assert sp.home.uid == 1000  # jovyan
+    assert sp.run_dir == tmp_path / "run" / "docker-alice"
     assert sp.default_url == "/lab"
+    assert sp.student_egress is False
+
+
+def test_disk_limit_and_egress_settings(hub_settings, monkeypatch):
+    monkeypatch.setenv("LMS_DISK_LIMIT", "none")
+    monkeypatch.setenv("LMS_STUDENT_EGRESS", "internet")
+    c = Config()
+    docker_spawner.configure(c, settings.load())
+    sp = spawner_for(c, "bob")
+    assert sp.home.limit is None and sp.student_egress is True
+    monkeypatch.setenv("LMS_DISK_LIMIT", "lots")
+    with pytest.raises(ValueError, match="LMS_DISK_LIMIT"):
+        docker_spawner.configure(Config(), settings.load())
 
 
 def test_zero_limits_mean_unlimited(hub_settings, monkeypatch):
@@ -60,6 +79,7 @@ def test_zero_limits_mean_unlimited(hub_settings, monkeypatch):
     c = Config()
     docker_spawner.configure(c, settings.load())
     assert "mem_limit" not in c.DockerSpawner and "cpu_limit" not in c.DockerSpawner
+    assert "memswap_limit" not in c.DockerSpawner.extra_host_config
 
 
 def test_docker_unavailable_is_answered_quickly(hub_settings, monkeypatch):
@@ -81,4 +101,4 @@ def test_hub_config_selects_docker_spawner(hub_settings, monkeypatch):
     monkeypatch.setenv("LMS_SPAWNER", "docker")
     c = PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config()
     assert issubclass(c.JupyterHub.spawner_class, dockerspawner.DockerSpawner)
-    assert c.DockerSpawner.network_name == "host"
+    assert c.DockerSpawner.network_name == "none"
