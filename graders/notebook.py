@@ -27,7 +27,15 @@ What happens, with nbgrader's semantics:
    cell (written or code answer) needs manual grading unless unchanged (0, "No response.").
 
 Messages meant for the student carry the error type and message only (never a traceback
-into hidden tests), with lines of hidden tests blanked out.
+into hidden tests), with lines of hidden tests blanked out. From the first test cell with
+hidden tests on, the run holds their code, and the student's code may have read it (frames,
+tracebacks, ``co_consts``) and put it into anything it produces later. So for every cell from
+there to the end of the submission, what the student is shown comes from the test's source
+and the trusted channel only: the outcome and points, an exception name among Python's
+built-in ones, and a message chosen among the test's *visible* lines (the instructor's
+assert message, or the line itself), else "a hidden test failed". Runtime text (exception
+messages, standard error, outputs) stays in the autograded notebook, for instructors; the
+cells carry ``metadata.lms.after_hidden_test`` there.
 """
 
 from __future__ import annotations
@@ -84,6 +92,56 @@ def hidden_test_lines(cell_sources) -> list[str]:
             elif inside and len(line.strip()) >= 4:
                 lines.append(line.strip())
     return lines
+
+
+def has_hidden_tests(source: str) -> bool:
+    return "BEGIN HIDDEN TESTS" in source
+
+
+_BUILTIN_EXCEPTIONS = frozenset(
+    name for name, value in vars(__import__("builtins")).items()
+    if isinstance(value, type) and issubclass(value, BaseException))
+
+
+def builtin_exception_name(name) -> str:
+    """``name`` if it is one of Python's built-in exceptions, else "Error": a student's
+    exception class could be named after anything it read."""
+    return name if isinstance(name, str) and name in _BUILTIN_EXCEPTIONS else "Error"
+
+
+def authored_failure_message(source: str, line) -> str:
+    """What a student is told of a test cell that failed after hidden tests ran: the
+    instructor's message of the visible ``assert`` on ``line`` (or that assert itself), the
+    visible line, or a fixed text. ``line`` is the executor's word, so it only selects
+    among lines the student sees anyway."""
+    lines = source.splitlines()
+    visible: set[int] = set()
+    inside = False
+    for number, text in enumerate(lines, 1):
+        if "BEGIN HIDDEN TESTS" in text:
+            inside = True
+        elif "END HIDDEN TESTS" in text:
+            inside = False
+        elif not inside:
+            visible.add(number)
+    fallback = "a hidden test failed" if has_hidden_tests(source) else "the test failed"
+    if isinstance(line, bool) or not isinstance(line, int) or line not in visible \
+            or not lines[line - 1].strip():
+        return fallback
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        tree = None
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Assert) and node.lineno <= line <= (node.end_lineno or node.lineno) \
+                and all(n in visible for n in range(node.lineno, (node.end_lineno or node.lineno) + 1)):
+            if isinstance(node.msg, ast.Constant) and isinstance(node.msg.value, str) and node.msg.value:
+                return node.msg.value[:500]
+            test = ast.get_source_segment(source, node.test) or lines[node.lineno - 1].strip()
+            return f"failed: assert {test}"[:500]
+    return f"failed: {lines[line - 1].strip()}"[:500]
 
 
 class NotebookGraderUnavailable(RuntimeError):
@@ -824,14 +882,39 @@ async def grade_submissions(source_notebooks: Mapping[str, str],
                 by_notebook.setdefault(event.get("notebook"), {})[event.get("index")] = event
         notebooks = []
         runnable_index = 0
-        for p in plan:
+        after_hidden = _after_hidden_tests(plan)
+        for p, tainted in zip(plan, after_hidden):
             cell_events = {}
             if p.nb is not None:
                 cell_events = by_notebook.get(runnable_index, {})
                 runnable_index += 1
-            notebooks.append(_score_notebook(p, cell_events, problems[i]))
+            notebooks.append(_score_notebook(p, cell_events, problems[i], tainted))
         results[i] = SubmissionGrade(notebooks, duration=time.monotonic() - started, error=problems[i])
     return results
+
+
+def _after_hidden_tests(plan: list[_Prepared]) -> list[set[int]]:
+    """Per notebook of a submission (in the order they run), the indexes of the cells that
+    run from the first test cell with hidden tests on: the run held hidden tests by then.
+    The notebooks of a submission share a scratch folder, so a later notebook is tainted
+    from its first cell."""
+    tainted_from_start = False
+    result = []
+    for p in plan:
+        cells: set[int] = set()
+        if p.nb is not None:
+            tainted = tainted_from_start
+            for index in p.run_cells:
+                cell = p.nb["cells"][index]
+                master = p.master.by_id.get(nbg.meta(cell).get("grade_id"))
+                if (not tainted and nbg.is_grade(cell) and not nbg.is_solution(cell)
+                        and has_hidden_tests(master.source if master else cell["source"])):
+                    tainted = True
+                if tainted:
+                    cells.add(index)
+            tainted_from_start = tainted
+        result.append(cells)
+    return result
 
 
 def grade_submission_sync(source_notebooks, submitted_notebooks, **options) -> SubmissionGrade:
@@ -911,7 +994,8 @@ def _redact(master: MasterNotebook, text: str | None, limit: int = 2000) -> str 
     return text[:limit]
 
 
-def _score_notebook(p: _Prepared, events: dict[int, dict], problem: str | None) -> NotebookGrade:
+def _score_notebook(p: _Prepared, events: dict[int, dict], problem: str | None,
+                    after_hidden: set[int] = frozenset()) -> NotebookGrade:
     master = p.master
     if p.nb is None:
         # nbgrader: a missing notebook scores 0 everywhere, nothing to grade by hand.
@@ -944,6 +1028,8 @@ def _score_notebook(p: _Prepared, events: dict[int, dict], problem: str | None) 
         lms = {"status": status}
         if event.get("message"):
             lms["message"] = event["message"]
+        if index in after_hidden:
+            lms["after_hidden_test"] = True
         cell["metadata"]["lms"] = lms
         if status in ("skipped", "killed", "crashed", "tampered") and stopped_message is None:
             stopped_message = event.get("message")
@@ -964,7 +1050,7 @@ def _score_notebook(p: _Prepared, events: dict[int, dict], problem: str | None) 
             continue
         if not nbg.is_grade(cell):
             continue
-        cells.append(_grade_cell(master, cell, index, events))
+        cells.append(_grade_cell(master, cell, index, events, after_hidden=index in after_hidden))
     return NotebookGrade(master.name, cells, comments, nbg.writes(nb), p.notes,
                          stopped_message or problem, True)
 
@@ -1007,7 +1093,8 @@ def _trusted_test_outputs(outputs: list[dict], event: dict) -> list[dict]:
     return outputs
 
 
-def _grade_cell(master: MasterNotebook, cell: dict, index: int, events: dict[int, dict]) -> CellGrade:
+def _grade_cell(master: MasterNotebook, cell: dict, index: int, events: dict[int, dict], *,
+                after_hidden: bool = False) -> CellGrade:
     meta = nbg.meta(cell)
     gid = meta["grade_id"]
     max_points = float(meta["points"])
@@ -1031,22 +1118,28 @@ def _grade_cell(master: MasterNotebook, cell: dict, index: int, events: dict[int
             "timeout": "CellTimeoutError", "killed": "CellTimeoutError",
             "tampered": "GradingIntegrityError"}.get(status, "NotRun")
         message = event.get("evalue") if status == "failed" else event.get("message")
+        if status == "failed" and after_hidden:
+            # runtime text may carry what student code read of the hidden tests
+            ename = builtin_exception_name(ename)
+            source = master.by_id[gid].source if gid in master.by_id else cell["source"]
+            message = authored_failure_message(source, event.get("line"))
         return CellGrade(master.name, gid, "code", 0.0, max_points, result, False, False,
                          ename or "Error", _redact(master, message))
     try:
         score, _ = nbg.determine_grade(cell)
     except ValueError as exc:  # partial credit above the cell's points: nbgrader crashes
         return CellGrade(master.name, gid, "code", 0.0, max_points, "failed", False, False,
-                         "ValueError", str(exc))
+                         "ValueError", "the test's score is above its points" if after_hidden
+                         else str(exc))
     except KeyError:
         score = max_points
     score = float(score)
     stderr = next((o for o in cell["outputs"]
                    if o["output_type"] == "stream" and o["name"] == "stderr"), None)
     if score == 0 and stderr is not None:
+        said = "" if after_hidden else ": " + str(stderr["text"])[:500]
         return CellGrade(master.name, gid, "code", 0.0, max_points, "failed", False, False,
-                         "StandardError", _redact(master, "the test cell wrote to standard error: "
-                                                  + str(stderr["text"])[:500]))
+                         "StandardError", _redact(master, "the test cell wrote to standard error" + said))
     if score >= max_points:
         return CellGrade(master.name, gid, "code", score, max_points, "passed", True, False)
     return CellGrade(master.name, gid, "code", score, max_points,

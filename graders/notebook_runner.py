@@ -470,9 +470,9 @@ class _Cells:
             shell.events.trigger("post_execute")
         except BaseException:
             pass
-        self.finish(seq, error=error)
+        self.finish(seq, error=error, line=_test_cell_line(error))
 
-    def finish(self, seq, error=None) -> None:
+    def finish(self, seq, error=None, line=None) -> None:
         """Send the cell's outputs to the supervisor (after the report)."""
         self._sync_fds()
         with self.lock:
@@ -490,7 +490,7 @@ class _Cells:
                     ename, evalue = output.get("ename"), output.get("evalue")
         count = self.test_count if self.test_count is not None else self.shell.execution_count - 1
         message = {"seq": seq, "outputs": outputs, "execution_count": count,
-                   "ename": ename, "evalue": evalue}
+                   "ename": ename, "evalue": evalue, "line": line}
         data = json.dumps(message, default=str).encode()
         _write_all(self.out_fd, FRAME.pack(len(data)) + data)
 
@@ -549,6 +549,24 @@ class _FdCapture:
         except OSError:
             return
         self.synced.wait(1.0)
+
+
+def _test_cell_line(error) -> int | None:
+    """The line of the test cell where it failed (its innermost frame in the traceback).
+    Like everything the executor says, not trusted: the host uses it only to choose which
+    of the test's *visible* lines to name in the student's feedback."""
+    if error is None:
+        return None
+    line = None
+    try:
+        tb = error[2]
+        while tb is not None:
+            if str(tb.tb_frame.f_code.co_filename).startswith("<test cell"):
+                line = int(tb.tb_lineno)
+            tb = tb.tb_next
+    except BaseException:
+        return None
+    return line
 
 
 def _safe_str(value) -> str:
@@ -1149,6 +1167,8 @@ class Supervisor:
             event["execution_count"] = frame.get("execution_count")
             event["ename"] = frame.get("ename")
             event["evalue"] = frame.get("evalue")
+            line = frame.get("line")
+            event["line"] = line if isinstance(line, int) and not isinstance(line, bool) else None
         self.emit(event)
 
     def _skip_rest(self, index, cells, start, status, message) -> None:

@@ -1,7 +1,9 @@
 """Code challenges: authored with a lesson, run in the sandbox, stored per user.
 
 Hidden test inputs and expected outputs never leave this module toward a student: the
-outcomes it returns carry them only for public tests.
+outcomes it returns carry them only for public tests. A hidden test reports its status
+and nothing else: the time or memory a program took on a hidden input is a figure the
+program controls, enough to encode the input it read.
 """
 from __future__ import annotations
 
@@ -168,10 +170,10 @@ def outcome(judge_cases: list[JudgeCase], failure: RunResult | None, results: li
                 "compile_output": _text(failure.compile_output) or failure.message, "tests": []}
     tests = []
     for case, result in zip(judge_cases, results):
-        item = {"index": case.index, "hidden": case.hidden, "status": result.judge0_status["description"],
-                "time": f"{result.time or 0:.3f}", "memory": result.memory or 0}
+        item = {"index": case.index, "hidden": case.hidden, "status": result.judge0_status["description"]}
         if not case.hidden:
-            item.update(stdin=case.stdin, expected=case.expected, stdout=_text(result.stdout)[:10_000])
+            item.update(time=f"{result.time or 0:.3f}", memory=result.memory or 0, stdin=case.stdin,
+                        expected=case.expected, stdout=_text(result.stdout)[:10_000])
         tests.append(item)
     passed = sum(1 for r in results if r.status is Status.ACCEPTED)
     return {"status": "passed" if passed == len(judge_cases) else "failed", "passed": passed,
@@ -198,8 +200,16 @@ def submission_view(sub: ChallengeSubmission) -> dict:
             "language_name": lang.display_name if lang else str(sub.language_id),
             "status": sub.status, "passed": sub.passed, "total": sub.total,
             "score": round(sub.passed / sub.total, 2) if sub.total else 0.0,
-            "compile_output": sub.compile_output, "tests": json.loads(sub.results),
+            "compile_output": sub.compile_output, "tests": [_shown(t) for t in json.loads(sub.results)],
             "created_at": sub.created_at.isoformat()}
+
+
+def _shown(test: dict) -> dict:
+    """A stored test result as shown; rows stored before hidden tests lost their figures
+    lose them here."""
+    if test.get("hidden"):
+        return {k: test[k] for k in ("index", "hidden", "status") if k in test}
+    return test
 
 
 def submissions_of(session: Session, user: User, challenge: Challenge, limit: int = 20) -> list[ChallengeSubmission]:

@@ -5,6 +5,13 @@ back the *student version* of every instructor cell (so hidden tests disappear w
 source), dropping the outputs of test cells and anything that quotes a hidden test, and
 keeping only plain outputs (text and images: no HTML or scripts). Rendered to HTML the way
 nbgrader's ``generate_feedback`` does, with the per-cell results and comments on top.
+
+From the first test cell with hidden tests on, the grading run held their code, and the
+student's code could have read it (frames, tracebacks, constants) and written it anywhere:
+printed, into a file a later cell prints, from a thread or a finaliser, encoded in timing.
+So no cell from there on brings its outputs (or its execution count) into the feedback;
+the student has those outputs in their own notebook. The per-cell results next to it come
+from ``graders.notebook``, which builds them from the tests' source for the same cells.
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ from . import grading_queue
 
 SAFE_MIME = ("text/plain", "image/png", "image/jpeg")
 WITHHELD = "[output withheld: it quotes a hidden test]"
+AFTER_HIDDEN = "[outputs not shown in feedback: this cell ran after a hidden test]"
 
 
 def _hidden_lines(source_text: str) -> list[str]:
@@ -27,6 +35,21 @@ def _hidden_lines(source_text: str) -> list[str]:
     cells = json.loads(source_text).get("cells", [])
     return hidden_test_lines(c.get("source", "") if isinstance(c.get("source", ""), str)
                              else "".join(c["source"]) for c in cells)
+
+
+def _hidden_test_ids(source_text: str) -> set[str]:
+    """grade_ids of the source notebook's test cells that hold hidden tests."""
+    from graders.notebook import has_hidden_tests
+
+    found = set()
+    for cell in json.loads(source_text).get("cells", []):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        source = cell.get("source", "")
+        source = source if isinstance(source, str) else "".join(source)
+        if (isinstance(meta, dict) and meta.get("grade") and not meta.get("solution")
+                and isinstance(meta.get("grade_id"), str) and has_hidden_tests(source)):
+            found.add(meta["grade_id"])
+    return found
 
 
 def _grade_id(cell) -> str | None:
@@ -58,11 +81,15 @@ def feedback_notebook(submission: NotebookSubmission, name: str) -> nbformat.Not
     hidden = _hidden_lines(version.source_notebook)
     student = {gid: cell for cell in json.loads(version.student_notebook).get("cells", [])
                if (gid := _grade_id(cell))}
+    hidden_tests = _hidden_test_ids(version.source_notebook)
     nb = nbformat.reads(autograded, as_version=4)
     cells = []
+    after_hidden = False
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader") or {}
         gid = meta.get("grade_id")
+        if cell.cell_type == "code" and gid in hidden_tests and not meta.get("solution"):
+            after_hidden = True  # cells run in notebook order: from here on, nothing runtime
         if gid and meta.get("locked") and not meta.get("solution"):
             if gid not in student:
                 continue  # an instructor-only cell
@@ -71,7 +98,11 @@ def feedback_notebook(submission: NotebookSubmission, name: str) -> nbformat.Not
                 cell.source = "".join(cell.source)
             if meta.get("grade"):
                 cell.outputs = []  # a test's traceback may quote hidden lines
-        if cell.cell_type == "code":
+        if cell.cell_type == "code" and after_hidden:
+            cell.execution_count = None
+            cell.outputs = [] if meta.get("grade") else [nbformat.v4.new_output(
+                "stream", name="stdout", text=AFTER_HIDDEN)]
+        elif cell.cell_type == "code":
             cell.outputs = [o for o in (_safe_output(dict(o), hidden) for o in cell.get("outputs", [])) if o]
         cells.append(cell)
     nb.cells = cells
