@@ -69,4 +69,16 @@ def test_compose_services_and_environment(compose):
         assert services[name]["depends_on"]["postgres"] == {"condition": "service_healthy"}
     init_sql = (COMPOSE.parent / "postgres-init.sql").read_text()
     assert "CREATE DATABASE jupyterhub" in init_sql
-    assert set(compose["volumes"]) == {"postgres-data", "hub-state", "lms-data"}
+    assert set(compose["volumes"]) == {"postgres-data", "hub-state"}
+
+
+def test_compose_hub_can_give_students_sized_homes_and_no_network(compose):
+    """The hub hands host paths under its data folder (homes, bridge sockets) to the engine,
+    so the folder is the same path on both sides, and the home images it loop-mounts must
+    propagate to the host (rshared) where the engine binds them into students' containers."""
+    hub = compose["services"]["hub"]
+    data_dir = compose["x-lms-env"]["LMS_DATA_DIR"]
+    assert f"{data_dir}:{data_dir}:rshared" in hub["volumes"]
+    assert hub["privileged"] is True  # loop devices and mount(2); the Docker socket is root anyway
+    assert hub["environment"]["LMS_DISK_LIMIT"] == "${LMS_DISK_LIMIT:-2G}"
+    assert hub["environment"]["LMS_STUDENT_EGRESS"] == "${LMS_STUDENT_EGRESS:-none}"
