@@ -11,6 +11,7 @@ from .params import meta
 from .store import Store, random_part
 
 SESSION_TTL = 24 * 3600
+EXPIRY_LEEWAY = 60
 
 
 def create_session(store: Store, p: dict) -> dict:
@@ -99,8 +100,12 @@ def create_session(store: Store, p: dict) -> dict:
     if "sepa_debit" in pm_types and currency != "eur":
         raise invalid("The payment method `sepa_debit` requires currency `eur`.", "allowed_payment_method_types")
     now = store.now()
-    expires_at = p.get("expires_at") or now + SESSION_TTL
-    if not now + 1800 <= expires_at <= now + SESSION_TTL:
+    # the client computes expires_at from its wall clock; the test clock has moved the server's
+    # world forward by clock_offset, so the session's deadline moves with it
+    expires_at = p["expires_at"] + store.clock_offset if p.get("expires_at") else now + SESSION_TTL
+    # 30 minutes at least, less a minute for the client's clock and the request's way here
+    # (a client asking for exactly 30 minutes must not fail when a second ticks in between)
+    if not now + 1800 - EXPIRY_LEEWAY <= expires_at <= now + SESSION_TTL:
         raise invalid("The `expires_at` timestamp must be between 30 minutes and 24 hours from now.", "expires_at")
     id_ = f"cs_test_{random_part(58)}"
     computed = billing.compute_lines(store, items, coupons)

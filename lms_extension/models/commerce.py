@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint)
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, Timestamped, utcnow
@@ -61,6 +61,9 @@ class Coupon(Timestamped, Base):
 
 class Order(Timestamped, Base):
     __tablename__ = "orders"
+    # one open checkout per buyer and item: a student cannot hold a coupon use per checkout
+    __table_args__ = (Index("uq_orders_one_pending_per_item", "user_id", "item_key", unique=True,
+                            sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -68,6 +71,8 @@ class Order(Timestamped, Base):
     course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="SET NULL"), nullable=True, index=True)
     bundle_id: Mapped[int | None] = mapped_column(ForeignKey("bundles.id", ondelete="SET NULL"), nullable=True)
     plan: Mapped[str | None] = mapped_column(String(16), nullable=True)  # monthly | yearly
+    # what is bought: course:<id>, bundle:<id> or subscription (checkout.item_key)
+    item_key: Mapped[str | None] = mapped_column(String(40), nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     currency: Mapped[str] = mapped_column(String(3))
     country: Mapped[str] = mapped_column(String(2))

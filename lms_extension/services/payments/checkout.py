@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ...errors import Conflict, InvalidInput, NotFound
@@ -154,8 +155,34 @@ def _apply(q: Quote, rule) -> None:
         ln.tax_cents, ln.total_cents = split(ln.list_cents - ln.discount_cents, rule)
 
 
+def item_key(q: Quote) -> str:
+    """What a purchase buys, for "one open checkout per buyer and item"."""
+    if q.kind == "course":
+        return f"course:{q.course.id}"
+    if q.kind == "bundle":
+        return f"bundle:{q.bundle.id}"
+    return "subscription"
+
+
+def replace_pending(session: Session, user: User, key: str) -> list[Order]:
+    """Close ``user``'s open checkout of ``key`` (a newer one replaces it) and give its coupon use
+    back. Returns the closed orders: their Stripe sessions still need expiring
+    (``fulfillment.start_checkout`` does it)."""
+    from .fulfillment import close_unpaid
+
+    closed = []
+    for old in session.scalars(select(Order).where(Order.user_id == user.id, Order.item_key == key,
+                                                   Order.status == "pending")):
+        if close_unpaid(session, old, "expired", note="replaced by a newer checkout"):
+            closed.append(old)
+    return closed
+
+
 def create_order(session: Session, user: User, q: Quote) -> Order:
-    """A pending order for ``q`` (coupon use reserved). Refuses to sell what the buyer already has."""
+    """A pending order for ``q`` (coupon use reserved). Refuses to sell what the buyer already has.
+
+    It replaces the buyer's open checkout of the same item (``replaced`` on the new order lists
+    them), so one student holds at most one coupon use per item."""
     if q.kind != "subscription":
         owned = set(session.scalars(select(Enrollment.course_id).where(
             Enrollment.user_id == user.id, Enrollment.course_id.in_(q.course_ids))))
@@ -165,7 +192,9 @@ def create_order(session: Session, user: User, q: Quote) -> Order:
         raise Conflict("you already have an active all-access subscription")
     if q.total_cents <= 0 and q.kind == "subscription":
         raise InvalidInput("a subscription cannot be free")
-    order = Order(user_id=user.id, kind=q.kind, course_id=q.course.id if q.course else None,
+    key = item_key(q)
+    replaced = replace_pending(session, user, key)
+    order = Order(user_id=user.id, kind=q.kind, item_key=key, course_id=q.course.id if q.course else None,
                   bundle_id=q.bundle.id if q.bundle else None, plan=q.plan, status="pending",
                   currency=q.currency, country=q.country, subtotal_cents=q.subtotal_cents,
                   discount_cents=q.discount_cents, tax_cents=q.tax_cents, total_cents=q.total_cents,
@@ -174,8 +203,13 @@ def create_order(session: Session, user: User, q: Quote) -> Order:
     order.lines = [OrderLine(course_id=ln.course_id, instructor_id=ln.instructor_id, description=ln.description[:300],
                              list_cents=ln.list_cents, discount_cents=ln.discount_cents, tax_cents=ln.tax_cents,
                              total_cents=ln.total_cents) for ln in q.lines]
-    session.add(order)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(order)
+            session.flush()
+    except IntegrityError:  # a checkout of the same item started at the same moment won
+        raise Conflict("another checkout of this was started at the same time: reload the page") from None
+    order.replaced = replaced
     if q.coupon is not None:
         coupons.reserve(session, q.coupon, order)
     return order

@@ -6,6 +6,7 @@ back when that checkout expires unpaid.
 """
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from ...errors import Conflict, InvalidInput, NotFound
 from ...models.base import utcnow
 from ...models.commerce import Coupon, CouponRedemption, Order
 
+log = logging.getLogger("lms.payments")
 CODE = re.compile(r"^[A-Za-z0-9_-]{2,64}$")
 
 
@@ -55,23 +57,32 @@ def _tell_wishlists(session: Session, coupon: Coupon) -> None:
                                amount_off_cents=coupon.amount_off_cents, expires_at=coupon.expires_at)
 
 
+# One answer for every refusal: the price quote is anonymous, and telling "no such code" from
+# "used up" or "expired" would let anyone enumerate the codes that exist.
+REFUSED = "unknown coupon, or one that cannot be used for this purchase"
+
+
 def find_valid(session: Session, code: str, *, course_id: int | None, currency: str,
                now: datetime | None = None) -> Coupon:
-    """The coupon ``code`` if it applies to this purchase now (uses are checked at reservation)."""
+    """The coupon ``code`` if it applies to this purchase now; ``InvalidInput(REFUSED)`` otherwise,
+    whatever the reason (the reason goes to the debug log only)."""
     now = now or utcnow()
-    if not CODE.match(code or ""):
-        raise InvalidInput(f"unknown coupon {code!r}")
-    coupon = session.scalars(select(Coupon).where(Coupon.code == code.strip().upper())).one_or_none()
+    coupon = (session.scalars(select(Coupon).where(Coupon.code == code.strip().upper())).one_or_none()
+              if CODE.match((code or "").strip()) else None)
+    reason = None
     if coupon is None or not coupon.active:
-        raise InvalidInput(f"unknown coupon {code!r}")
-    if coupon.expires_at is not None and _aware(coupon.expires_at) <= now:
-        raise InvalidInput(f"coupon {coupon.code} has expired")
-    if coupon.course_id is not None and coupon.course_id != course_id:
-        raise InvalidInput(f"coupon {coupon.code} is not valid for this purchase")
-    if coupon.amount_off_cents is not None and coupon.currency != currency:
-        raise InvalidInput(f"coupon {coupon.code} is in {coupon.currency.upper()}, the price in {currency.upper()}")
-    if coupon.max_uses is not None and coupon.times_redeemed >= coupon.max_uses:
-        raise InvalidInput(f"coupon {coupon.code} has been used up")
+        reason = "unknown or inactive"
+    elif coupon.expires_at is not None and _aware(coupon.expires_at) <= now:
+        reason = "expired"
+    elif coupon.course_id is not None and coupon.course_id != course_id:
+        reason = "for another course"
+    elif coupon.amount_off_cents is not None and coupon.currency != currency:
+        reason = f"in {coupon.currency.upper()}, the price in {currency.upper()}"
+    elif coupon.max_uses is not None and coupon.times_redeemed >= coupon.max_uses:
+        reason = "used up"
+    if reason:
+        log.debug("coupon %r refused: %s", code[:64], reason)
+        raise InvalidInput(REFUSED)
     return coupon
 
 
@@ -90,7 +101,7 @@ def reserve(session: Session, coupon: Coupon, order: Order) -> None:
                              or_(Coupon.max_uses.is_(None), Coupon.times_redeemed < Coupon.max_uses))
         .values(times_redeemed=Coupon.times_redeemed + 1).execution_options(synchronize_session=False))
     if result.rowcount != 1:
-        raise InvalidInput(f"coupon {coupon.code} has been used up")
+        raise InvalidInput(REFUSED)
     session.add(CouponRedemption(coupon_id=coupon.id, order_id=order.id, user_id=order.user_id))
     session.flush()
 
@@ -107,6 +118,17 @@ def release(session: Session, order: Order) -> None:
     if done.rowcount == 1:
         session.execute(update(Coupon).where(Coupon.id == redemption.coupon_id, Coupon.times_redeemed > 0)
                         .values(times_redeemed=Coupon.times_redeemed - 1).execution_options(synchronize_session=False))
+
+
+def reclaim(session: Session, order: Order) -> None:
+    """Count the use again for an order paid after its reservation was given back (a replaced
+    or expired checkout whose Stripe session was paid in the last moment): the sale stands."""
+    done = session.execute(update(CouponRedemption).where(CouponRedemption.order_id == order.id,
+                                                          CouponRedemption.released.is_(True))
+                           .values(released=False).execution_options(synchronize_session=False))
+    if done.rowcount == 1:
+        session.execute(update(Coupon).where(Coupon.id == order.coupon_id)
+                        .values(times_redeemed=Coupon.times_redeemed + 1).execution_options(synchronize_session=False))
 
 
 def get(session: Session, code: str) -> Coupon:

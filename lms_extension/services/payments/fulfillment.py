@@ -8,7 +8,8 @@ fulfilled at most once, never while unpaid, and a refund or lost dispute revokes
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,11 +20,14 @@ from ...models.base import utcnow
 from ...models.commerce import Order, Subscription
 from . import access, coupons, invoices, ledger
 from .policy import CommercePolicy
-from .stripe_client import call, lookup
+from .stripe_client import PaymentsRejected, PaymentsUnavailable, call, lookup
 
 log = logging.getLogger("lms.payments")
 OPEN = ("pending", "awaiting_payment", "expired", "failed")
 PAID_STATES = ("paid", "no_payment_required")
+# How long a Checkout Session, and with it the coupon use its order reserved, stays open.
+# Stripe's default is 24 hours; its minimum is 30 minutes.
+CHECKOUT_TTL_SECONDS = 30 * 60
 
 
 # -- starting a checkout ---------------------------------------------------------------------
@@ -43,10 +47,13 @@ def start_checkout(db: Session, stripe, order: Order, *, success_url: str, cance
         if order.kind == "subscription":
             price["recurring"] = {"interval": "month" if order.plan == "monthly" else "year"}
         items.append({"price_data": price, "quantity": 1})
+    for old in getattr(order, "replaced", ()):
+        expire_session(db, stripe, old)
     params = {
         "mode": "subscription" if order.kind == "subscription" else "payment",
         "line_items": items, "metadata": meta, "client_reference_id": str(order.id),
         "success_url": success_url, "cancel_url": cancel_url,
+        "expires_at": int(time.time()) + CHECKOUT_TTL_SECONDS,
     }
     if order.kind == "subscription":
         params["subscription_data"] = {"metadata": meta}
@@ -86,7 +93,7 @@ def sync_session(db: Session, stripe, policy: CommercePolicy, session_id: str) -
     if order is None:
         return None
     if cs.get("status") == "expired":
-        _close_unpaid(db, order, "expired")
+        close_unpaid(db, order, "expired")
     elif cs.get("status") == "complete":
         if cs.get("payment_status") in PAID_STATES:
             _fulfill(db, stripe, policy, order, cs)
@@ -101,7 +108,7 @@ def mark_async_failed(db: Session, stripe, policy: CommercePolicy, session_id: s
     cs = lookup(stripe.v1.checkout.sessions.retrieve, session_id)
     order = _order_of_session(db, cs) if cs else None
     if order is not None and cs.get("payment_status") not in PAID_STATES:
-        _close_unpaid(db, order, "failed")
+        close_unpaid(db, order, "failed")
         db.refresh(order)
     return order
 
@@ -123,11 +130,57 @@ def _order_of_session(db: Session, cs: dict) -> Order | None:
     return order
 
 
-def _close_unpaid(db: Session, order: Order, status: str) -> None:
+def close_unpaid(db: Session, order: Order, status: str, note: str | None = None) -> bool:
+    """An open order that will not be paid: closed once, its coupon use given back."""
+    values = {"status": status, "closed_at": utcnow(), **({"note": note} if note else {})}
     done = db.execute(update(Order).where(Order.id == order.id, Order.status.in_(("pending", "awaiting_payment")))
-                      .values(status=status, closed_at=utcnow()).execution_options(synchronize_session=False))
+                      .values(**values).execution_options(synchronize_session=False))
     if done.rowcount == 1:
         coupons.release(db, order)
+        db.refresh(order)
+        return True
+    return False
+
+
+
+def expire_session(db: Session, stripe, order: Order) -> None:
+    """Make ``order``'s Stripe session unpayable (it was replaced or abandoned). A session
+    paid meanwhile is settled instead: the buyer gets what they paid for."""
+    if not order.stripe_session_id:
+        return
+    cs = lookup(stripe.v1.checkout.sessions.retrieve, order.stripe_session_id)
+    if cs is not None and cs.get("status") == "open":
+        try:
+            call(stripe.v1.checkout.sessions.expire, order.stripe_session_id)
+        except PaymentsRejected as exc:  # completed between the two calls
+            log.info("order %s: session not expired: %s", order.id, exc.message)
+        except PaymentsUnavailable as exc:  # it expires by itself within CHECKOUT_TTL_SECONDS
+            log.warning("order %s: could not expire its session now: %s", order.id, exc.message)
+
+
+def sweep_abandoned(db: Session, stripe, policy: CommercePolicy, *, now: datetime | None = None,
+                    grace_seconds: int = 60) -> list[int]:
+    """Close checkouts left open past their session's lifetime and give their coupon uses back.
+
+    The ``checkout.session.expired`` webhook does this when it arrives; this sweep (run by
+    ``lms worker`` with the reconciliation) catches lost webhooks, sessions created before
+    sessions expired after 30 minutes, and orders whose Stripe session was never created.
+    Returns the ids of the orders it closed."""
+    cutoff = (now or utcnow()) - timedelta(seconds=CHECKOUT_TTL_SECONDS + grace_seconds)
+    closed = []
+    stale = db.scalars(select(Order).where(Order.status == "pending", Order.created_at < cutoff)
+                       .order_by(Order.id)).all()
+    for order in stale:
+        if order.stripe_session_id:
+            expire_session(db, stripe, order)
+            sync_session(db, stripe, policy, order.stripe_session_id)
+            if order.status == "pending":  # Stripe unreachable or the session unknown: try next round
+                continue
+            if order.status == "expired":
+                closed.append(order.id)
+        elif close_unpaid(db, order, "expired", note="checkout never reached Stripe"):
+            closed.append(order.id)
+    return closed
 
 
 def _fulfill(db: Session, stripe, policy: CommercePolicy, order: Order, cs: dict) -> None:
@@ -158,6 +211,8 @@ def _fulfill(db: Session, stripe, policy: CommercePolicy, order: Order, cs: dict
     if moved.rowcount != 1:
         return
     db.refresh(order)
+    if order.coupon_id is not None:  # paid after its checkout was replaced or expired
+        coupons.reclaim(db, order)
     if order.kind == "subscription" and subscription is not None:
         row = Subscription(user_id=order.user_id, order_id=order.id, stripe_subscription_id=sub_id,
                            plan=order.plan or "monthly", status=subscription.get("status", "active"),

@@ -45,6 +45,8 @@ def _pages(stripe_list, params: dict):
 
 def run(db: Session, stripe, policy: CommercePolicy, *, since_days: int = 45, now: float | None = None) -> Report:
     report = Report()
+    # abandoned checkouts first: their coupon uses go back even when Stripe's webhook was lost
+    _step(db, report, "abandoned checkouts", lambda: fulfillment.sweep_abandoned(db, stripe, policy))
     since = int((now or time.time()) - since_days * 86400)
     for cs in _pages(stripe.v1.checkout.sessions.list, {"created": {"gte": since}}):
         report.sessions += 1
@@ -109,8 +111,10 @@ async def periodic(factory, config, stopping) -> int:
     Several workers may run it at once: every step is idempotent."""
     import asyncio
 
+    from .stripe_client import readiness
+
     interval = config.reconcile_interval_seconds
-    if interval <= 0 or not config.stripe_secret_key:
+    if interval <= 0 or readiness(config):
         return 0
     while not stopping.is_set():
         try:
