@@ -1,7 +1,13 @@
 """NativeAuthenticator with the demo users created at start."""
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
+import shutil
+from pathlib import Path
+
+from tornado import web
 
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
@@ -56,3 +62,120 @@ class LMSAuthenticator(NativeAuthenticator):
             if info is not None and not info.is_authorized:
                 info.is_authorized = True
                 self.db.commit()
+
+    # -- accounts: the LMS keys its rows on an id given here, and forgets deleted ones ----------
+    def add_user(self, user):
+        """Give every hub user an account id of its own, kept in its ``user_info``.
+
+        JupyterHub calls this for a user it creates (first login, REST API, configuration) and
+        for every user at start, so users from before get one too. The hub hands ``user_info``
+        to the LMS in the identity model of every token; its own numeric id it does not (and
+        SQLite gives a deleted user's id to the next one).
+        """
+        super().add_user(user)
+        from sqlalchemy.orm import object_session
+
+        from lms_extension.services.users import ACCOUNT_ID_KEY, new_account_id
+
+        info = dict(user.user_info or {})
+        if not info.get(ACCOUNT_ID_KEY):
+            info[ACCOUNT_ID_KEY] = new_account_id()
+            user.user_info = info
+            session = object_session(getattr(user, "orm_user", user))
+            if session is not None:
+                session.commit()
+
+    async def delete_user(self, user):
+        """The hub deletes ``user`` (REST API or admin page; its server is stopped already).
+
+        First the LMS data (one transaction), then the home, then NativeAuthenticator's sign-up
+        record (password, 2FA secret). A failure stops the deletion with its reason (the hub
+        keeps the user, and deleting again retries); every step is idempotent.
+        """
+        from lms_extension.services.users import ACCOUNT_ID_KEY
+
+        account_id = (user.user_info or {}).get(ACCOUNT_ID_KEY)
+        try:
+            outcome = await asyncio.to_thread(erase_lms_account, user.name, account_id)
+            await remove_home(user.spawner)
+        except Exception as exc:
+            self.log.exception("deleting %s stopped", user.name)
+            raise web.HTTPError(_status_of(exc), f"{user.name} was not deleted: {_reason(exc)}") from None
+        self.log.info("deleted %s: LMS data %s, %d invoice(s) kept anonymised, home removed", user.name,
+                      "erased" if outcome.erased else "(none)", outcome.invoices_kept)
+        return super().delete_user(user)
+
+
+log = logging.getLogger("lms.hub")
+
+
+def erase_lms_account(name: str, account_id: str | None):
+    """Run the LMS's account deletion on the LMS database, from the hub process.
+
+    Directly on the database, not through the LMS service's API: it works while the service
+    is down or restarting, needs no token, and the hub and the LMS ship as one package (the
+    hub image holds ``lms_extension``). The hub needs the LMS's ``LMS_DB_URL`` (and the Stripe
+    key, to cancel subscriptions) in its environment.
+    """
+    from lms_extension.config import LMSConfig
+    from lms_extension.db import check_revision, make_engine, session_factory, session_scope
+    from lms_extension.services import accounts
+    from lms_extension.services.payments import stripe_client
+
+    config = LMSConfig()
+    if config.db_url.startswith("sqlite") and not Path(config.db_url.split("///", 1)[-1]).exists():
+        raise RuntimeError(f"the LMS database is not at {config.db_url}: give the hub the LMS's LMS_DB_URL")
+    engine = make_engine(config.db_url)
+    try:
+        check_revision(engine)
+        stripe = stripe_client.from_config(config) if config.stripe_secret_key else None
+        with session_scope(session_factory(engine)) as db:
+            return accounts.delete_account(db, name, account_id=account_id, stripe=stripe)
+    finally:
+        engine.dispose()
+
+
+async def remove_home(spawner) -> None:
+    """Remove the user's home for good, whichever spawner made it.
+
+    Sandbox: the folder and its disk image (``homes.StudentHome.remove``). Docker: the named
+    volumes templated on the user name (``lms-home-{username}``). Kubernetes: nothing here,
+    KubeSpawner deletes the home claim itself in ``delete_forever`` (``delete_pvc``).
+    """
+    home = getattr(spawner, "home", None)
+    if home is not None and callable(getattr(home, "remove", None)):
+        await asyncio.to_thread(home.remove)
+        return
+    folder = getattr(spawner, "home_outside", None)
+    if folder is not None:  # a sandbox spawner without disk images
+        folder = Path(folder)
+        if folder.is_symlink():
+            raise RuntimeError(f"refusing to remove a symlinked home {folder}")
+        if folder.exists():
+            await asyncio.to_thread(shutil.rmtree, folder)
+        return
+    if callable(getattr(spawner, "format_volume_name", None)) and callable(getattr(spawner, "docker", None)):
+        for template in getattr(spawner, "volumes", None) or {}:
+            if "{username}" not in template and "{safe_username}" not in template:
+                continue  # a volume shared by everyone is not this user's
+            volume = spawner.format_volume_name(template, spawner)
+            if volume.startswith("/"):
+                continue  # a host folder, not a named volume
+            try:
+                await spawner.docker("remove_volume", name=volume)
+            except Exception as exc:  # docker.errors.NotFound: nothing to remove
+                if getattr(getattr(exc, "response", None), "status_code", None) != 404:
+                    raise
+                log.info("no volume %s to remove", volume)
+
+
+def _status_of(exc: Exception) -> int:
+    from lms_extension.errors import LMSError
+
+    return exc.status if isinstance(exc, LMSError) else 503
+
+
+def _reason(exc: Exception) -> str:
+    from lms_extension.errors import LMSError
+
+    return exc.message if isinstance(exc, LMSError) else str(exc) or type(exc).__name__
