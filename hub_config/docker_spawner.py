@@ -104,10 +104,14 @@ def _spawner_class():
         # -- start and stop -------------------------------------------------------------------
         def _prepare_host(self) -> None:
             """Blocking host work (run in a thread): the home and the two run folders."""
-            home = self.home
+            home, imported = self.home, None
             if not home.mounted and not home.image.exists():
-                self._import_named_volume(home.folder)
+                imported = self._import_named_volume(home.folder)
             home.prepare()
+            if imported:
+                # its data is in the image now; a volume left behind would come back to a
+                # later account of the same name once this one is deleted
+                self.client.remove_volume(imported)
             inbound = self.inbound_dir
             if inbound.is_symlink():
                 raise RuntimeError(f"refusing a symlinked {inbound}")
@@ -122,20 +126,23 @@ def _spawner_class():
             shutil.copyfile(netbridge.FORWARDER, forwarder)
             forwarder.chmod(0o644)
 
-        def _import_named_volume(self, folder: Path) -> None:
+        def _import_named_volume(self, folder: Path) -> str | None:
+            """Copy a home volume of an earlier version into ``folder``; its name, or None."""
+            from docker.errors import NotFound
+
             volume = HOME_VOLUME.format(username=self.escaped_name)
             try:
                 info = self.client.inspect_volume(volume)
-            except Exception:  # NotFound: nothing to import
-                return
+            except NotFound:
+                return None
             source = Path(info["Mountpoint"])
             if not source.is_dir():
-                self.log.warning("home volume %s exists but %s is not visible to the hub; not imported",
-                                 volume, source)
-                return
+                raise RuntimeError(f"the home volume {volume} exists but {source} is not visible to the hub: "
+                                   "run the hub on the engine's host once to move it into the home image")
             self.log.info("importing the home volume %s into %s", volume, folder)
             folder.mkdir(parents=True, exist_ok=True)
             subprocess.run(["cp", "-a", f"{source}/.", str(folder)], check=True)
+            return volume
 
         async def start(self):
             await asyncio.to_thread(self._prepare_host)

@@ -191,3 +191,43 @@ def test_container_home_has_the_disk_limit(docker_platform, student):
     assert LIMIT * 3 // 4 <= facts["home"]["written"] <= LIMIT, facts
     # and nothing else in the container is disk: the image's layer is read-only
     assert facts["root"]["errno"] in (errno.EROFS, errno.EACCES), facts
+
+
+CONNECT = r'''
+import json, os, socket, urllib.parse
+proxy = urllib.parse.urlsplit(os.environ.get("HTTPS_PROXY", ""))
+out = {"proxy": os.environ.get("HTTPS_PROXY")}
+for target in %r:
+    s = socket.create_connection((proxy.hostname, proxy.port), timeout=10)
+    try:
+        s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+        out[target] = s.recv(200).decode(errors="replace").split("\r\n")[0]
+    finally:
+        s.close()
+print(json.dumps(out))
+'''
+
+
+@pytest.fixture(scope="module")
+def egress_platform(docker_images, tmp_path_factory):  # noqa: F811
+    p = Platform(tmp_path_factory.mktemp("docker-egress") / "data", spawner="docker",
+                 extra_env={"LMS_DOCKER_IMAGE": docker_images["student"], "LMS_STUDENT_EGRESS": "internet"}).start()
+    yield p
+    p.stop()
+
+
+def test_internet_egress_from_a_container_refuses_the_host(egress_platform):
+    """LMS_STUDENT_EGRESS=internet: the container gets the hub's egress proxy, which refuses
+    every loopback target (only targets that cannot leave this machine are tried)."""
+    p, user = egress_platform, "dockeregress"
+    token = p.token(user)
+    p.start_server(user, timeout=180)
+    try:
+        targets = ["127.0.0.1:5432", "127.0.0.1:6379", f"127.0.0.1:{p.env['LMS_PROXY_API_PORT']}",
+                   "localhost:5432", "[::1]:5432", "[::ffff:127.0.0.1]:5432"]
+        facts = kernel_json(p, user, token, CONNECT % targets)
+        assert facts["proxy"] and facts["proxy"].startswith("http://127.0.0.1:"), facts
+        for target in targets:
+            assert facts[target].startswith("HTTP/1.1 403"), (target, facts[target])
+    finally:
+        p.stop_server(user)
