@@ -41,8 +41,13 @@ class HubSettings:
     redis_prefix: str = "lms:"
     # instructors and admins must have two-factor authentication to log in
     require_2fa: bool = False
+    # failed logins allowed per username and per client address, as COUNT/SECONDS ("0": no limit)
+    login_failures_per_user: str = "5/900"
+    login_failures_per_address: str = "50/900"
     # size of each student's home (hub_config/homes.py); "0" or "none": no limit
     disk_limit: str = "2G"
+    # none: a student's server reaches only the hub and the LMS; internet: also public addresses
+    student_egress: str = "none"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -74,8 +79,17 @@ def load() -> HubSettings:
         redis_url=_env("LMS_REDIS_URL", ""),
         redis_prefix=_env("LMS_REDIS_PREFIX", "lms:"),
         require_2fa=_env("LMS_REQUIRE_2FA", "0") == "1",
+        login_failures_per_user=_env("LMS_LOGIN_FAILURES_PER_USER", "5/900"),
+        login_failures_per_address=_env("LMS_LOGIN_FAILURES_PER_ADDRESS", "50/900"),
         disk_limit=_env("LMS_DISK_LIMIT", "2G"),
+        student_egress=_egress(_env("LMS_STUDENT_EGRESS", "none")),
     )
+
+
+def _egress(value: str) -> str:
+    if value not in ("none", "internet"):
+        raise ValueError(f"LMS_STUDENT_EGRESS={value!r}: choose none or internet")
+    return value
 
 
 def new_secret() -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import sys
 import time
 from pathlib import Path
 
@@ -211,6 +213,8 @@ def test_no_host_service_is_reachable_from_a_kernel(sandbox_platform, two_studen
                        if state == "open" and targets[name][1] not in own | {hub_port, service_port})
     assert reachable == [], f"reachable from a student's kernel: {reachable}"
     for name in named:  # the named services were really probed, and refused
+        if targets[name][1] in own | {hub_port, service_port}:
+            continue  # noah's forwarder uses the same port numbers as maria's own, in his namespace
         assert facts["direct"][name] != "open", (name, facts["direct"][name])
     # no interface but loopback, no route anywhere
     assert facts["interfaces"] == ["lo"], facts["interfaces"]
@@ -244,6 +248,8 @@ for name in ("tcp", "tcp6", "udp", "udp6", "unix"):
     lines = open(f"/proc/net/{name}").read().splitlines()[1:]
     for line in lines:
         f = line.split()
+        if name != "unix" and f[9] == "0":
+            continue  # TIME_WAIT and the like: no socket, no owner (shown as uid 0)
         rows.append([name, f[7] if name != "unix" else None, f[9] if name != "unix" else f[6]])
 print(json.dumps({"uid": os.getuid(), "rows": rows}))
 '''
@@ -274,3 +280,143 @@ print(json.dumps(out))
 '''
     facts = kernel_json(sandbox_platform, "maria", two_students["maria"], code)
     assert "open" not in facts.values(), facts
+
+
+# the egress decision and the bridge's pieces, without a platform -------------------------
+def test_egress_refuses_loopback_private_and_link_local_addresses():
+    from hub_config.netbridge import EgressRefused, egress_target
+
+    for host in ("127.0.0.1", "127.8.9.10", "localhost", "10.1.2.3", "172.16.0.1", "172.31.255.255",
+                 "192.168.0.10", "100.64.1.1", "169.254.169.254", "0.0.0.0", "224.0.0.1", "255.255.255.255",
+                 "::1", "::", "fe80::1", "fd00::1", "fc00::5", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+                 "64:ff9b::a00:1", "2002:a00:1::1"):
+        with pytest.raises(EgressRefused):
+            egress_target(host, 443)
+
+
+def test_egress_allows_a_public_address_and_connects_to_the_checked_one():
+    from hub_config.netbridge import EgressRefused, egress_target
+
+    # IP literals resolve locally: nothing leaves this machine
+    assert egress_target("93.184.216.34", 443) == ("93.184.216.34", 443)
+    assert egress_target("2606:2800:220:1:248:1893:25c8:1946", 443)[0] == "2606:2800:220:1:248:1893:25c8:1946"
+
+    def rebinding(host, port, type=None):  # a name with one public and one private address
+        return [(2, 1, 6, "", ("93.184.216.34", port)), (2, 1, 6, "", ("10.0.0.7", port))]
+
+    with pytest.raises(EgressRefused):
+        egress_target("mixed.example", 443, resolve=rebinding)
+    with pytest.raises(EgressRefused):
+        egress_target("93.184.216.34", 0)
+
+
+def _echo_server(sock_factory):
+    """A thread answering every connection with what it receives, prefixed by its name."""
+    import threading
+
+    listener, name = sock_factory()
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                data = conn.recv(1024)
+                conn.sendall(name + data)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+def _tcp_listener(name):
+    def make():
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        return s, name
+    return make
+
+
+def test_bridge_and_forwarder_join_only_their_sockets(tmp_path):
+    """The host bridge and the forwarder, end to end over real sockets (no namespace needed):
+    outbound TCP inside -> Unix socket -> host port; inbound host port -> Unix socket -> server;
+    and the host end will not follow a symlink the student put where the server's socket goes."""
+    import asyncio
+
+    from hub_config import netbridge
+
+    hub = _echo_server(_tcp_listener(b"hub:"))
+    server = _echo_server(_tcp_listener(b"server:"))
+    hub_port, server_port = hub.getsockname()[1], server.getsockname()[1]
+    run = tmp_path / "run"
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    inside_port = socket.socket()
+    inside_port.bind(("127.0.0.1", 0))
+    forward_port = inside_port.getsockname()[1]
+    inside_port.close()
+
+    async def scenario():
+        bridge = netbridge.ServerBridge(run, {"hub.sock": ("127.0.0.1", hub_port)})
+        await bridge.start()
+        argv = netbridge.forwarder_argv(sys.executable, str(netbridge.FORWARDER), server_port=server_port,
+                                        inbound_unix=str(inbox / "server.sock"),
+                                        outbound={f"127.0.0.1:{forward_port}": str(run / "hub.sock")}, egress=False)
+        proc = await asyncio.create_subprocess_exec(*argv[:-1])
+        try:
+            for _ in range(100):
+                if (inbox / "server.sock").exists():
+                    break
+                await asyncio.sleep(0.05)
+
+            async def ask(port):
+                for _ in range(50):
+                    try:
+                        r, w = await asyncio.open_connection("127.0.0.1", port)
+                        w.write(b"ping")
+                        await w.drain()
+                        answer = await asyncio.wait_for(r.read(100), 5)
+                        w.close()
+                        if answer:
+                            return answer
+                    except OSError:
+                        pass
+                    await asyncio.sleep(0.05)
+                return b""
+
+            outbound = await ask(forward_port)
+            inbound_port = await bridge.start_inbound(inbox / "server.sock")
+            inbound = await ask(inbound_port)
+            # the student swaps their socket for a symlink to another Unix socket of the host
+            other = tmp_path / "other.sock"
+            decoy = socket.socket(socket.AF_UNIX)
+            decoy.bind(str(other))
+            decoy.listen()
+            (inbox / "server.sock").unlink()
+            (inbox / "server.sock").symlink_to(other)
+            r, w = await asyncio.open_connection("127.0.0.1", inbound_port)
+            w.write(b"ping")
+            await w.drain()
+            try:
+                after_swap = await asyncio.wait_for(r.read(100), 5)
+            except ConnectionResetError:
+                after_swap = b""
+            decoy.setblocking(False)
+            try:
+                decoy.accept()
+                reached_decoy = True
+            except BlockingIOError:
+                reached_decoy = False
+            await bridge.stop()
+            return outbound, inbound, after_swap, reached_decoy, sorted(p.name for p in run.iterdir())
+        finally:
+            proc.terminate()
+            await proc.wait()
+
+    outbound, inbound, after_swap, reached_decoy, left = asyncio.run(scenario())
+    assert outbound == b"hub:ping"
+    assert inbound == b"server:ping"
+    assert after_swap == b"" and not reached_decoy
+    assert left == []  # stop() removed its sockets
