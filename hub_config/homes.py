@@ -99,7 +99,10 @@ class StudentHome:
                 self._recover()
                 if not self.image.exists():
                     self._create()
-                elif self.limit is not None:
+                elif self.limit is not None and not self._attached():
+                    # (an image still attached was detached lazily while busy: it is live,
+                    # so it is mounted again as it is, on the same loop device, and resized
+                    # at a later start)
                     self._resize()
                 _run("mount", "-t", "ext4", "-o", MOUNT_OPTIONS, str(self.image), str(self.folder))
         os.chown(self.folder, self.uid, self.gid)
@@ -121,6 +124,9 @@ class StudentHome:
         for folder in (self._old, self.folder):
             if folder.exists() and not os.path.ismount(folder):
                 shutil.rmtree(folder)
+
+    def _attached(self) -> bool:
+        return bool(_run("losetup", "-j", str(self.image)).stdout.strip())
 
     # --- creating, moving into and resizing images --------------------------------------
     def _recover(self) -> None:

@@ -200,3 +200,26 @@ def test_a_home_left_mounted_by_a_crashed_hub_is_reused(tmp_path):
     finally:
         first.release()
     assert not mounted(folder)
+
+
+def test_a_home_still_busy_at_stop_is_never_mounted_twice(tmp_path):
+    """Something on the host still holds the home when the server stops: it is detached
+    lazily, and the next start mounts the same live file system again (same loop device,
+    no resize of a file system in use), never a second copy of it."""
+    from hub_config.homes import StudentHome
+
+    folder = tmp_path / "homes" / "busy"
+    StudentHome(folder, uid=20081, limit=16 * MiB).prepare()
+    holder = subprocess.Popen(["sleep", "30"], cwd=folder)
+    try:
+        StudentHome(folder, uid=20081, limit=16 * MiB).release()
+        assert not mounted(folder)
+        bigger = StudentHome(folder, uid=20081, limit=32 * MiB)
+        bigger.prepare()
+        devices = subprocess.run(["losetup", "-j", str(bigger.image)], capture_output=True, text=True).stdout
+        assert len(devices.splitlines()) == 1, devices
+        assert bigger.image.stat().st_size == 16 * MiB, "e2fsck and resize2fs ran on a file system in use"
+    finally:
+        holder.kill()
+        holder.wait()
+        StudentHome(folder, uid=20081, limit=32 * MiB).release()
