@@ -293,3 +293,124 @@ def test_migration_upgrades_a_database_with_users(kind, tmp_path):
     finally:
         engine.dispose()
         drop()
+
+
+# -- end to end: the hub deletes the user ------------------------------------------------------
+
+FREE, PAID, LESSON = "python-for-beginners", "data-analysis-with-pandas", "01-hello-python"
+CARD = {"email": "leaver@example.org", "card_number": "4242 4242 4242 4242", "expiry": "12 / 34", "cvc": "123",
+        "name": "Lea Leaver", "country": "DE"}
+
+
+def _lms_db(p):
+    return create_engine(p.env.get("LMS_DB_URL") or f"sqlite:///{p.data_dir / 'lms.sqlite'}")
+
+
+def _wait(check, what: str, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _buy(p, api) -> dict:
+    r = api.post(f"{p.lms}api/v1/payments/checkout", json={"course": PAID, "country": "DE"})
+    assert r.status_code == 201, r.text
+    order, url = r.json()["order"], r.json()["checkout_url"]
+    paid = requests.post(url, data=CARD, allow_redirects=False, timeout=10)  # the hosted page, as a browser
+    assert paid.status_code == 303, paid.text[:300]
+
+    def is_paid():
+        body = api.get(f"{p.lms}api/v1/payments/orders/{order['id']}").json()
+        return body if body["status"] == "paid" and body["invoices"] else None
+    return _wait(is_paid, "the order to be paid")
+
+
+def test_deleting_the_hub_user_erases_lms_data_and_home(platform):
+    from tests.e2e.kernel import run_code
+
+    p, name = platform, "leaver"
+    assert p.signup(name, "first-password-4821").status_code == 200
+    p.login(name, "first-password-4821")  # the hub user is made at first login
+    token = p.token(name)
+    api = p.as_user(token)
+    v1 = p.lms + "api/v1/"
+    assert api.post(v1 + f"courses/{FREE}/enroll").status_code == 201
+    for lesson in api.get(v1 + f"courses/{FREE}").json()["lessons"]:
+        assert api.get(v1 + f"courses/{FREE}/lessons/{lesson['id']}/notebook").status_code == 200
+    assert api.put(v1 + f"courses/{FREE}/lessons/{LESSON}/note", json={"body": "Lea's private note"}).status_code == 200
+    assert api.post(v1 + f"courses/{FREE}/reviews", json={"rating": 5, "text": "Great, says Lea"}).status_code == 201
+    assert api.put(v1 + f"me/wishlist/{FREE}").status_code in (200, 201)
+    order = _buy(p, api)
+    [invoice] = order["invoices"]
+    release = api.get(v1 + f"courses/{FREE}/lessons/{LESSON}/notebook").json()["notebook"]
+    assert api.post(v1 + f"courses/{FREE}/lessons/{LESSON}/submissions",
+                    json={"notebooks": {f"{LESSON}.ipynb": release}}).status_code == 202
+    p.start_server(name)
+    out = run_code(p.url, name, token, "open('diary.txt', 'w').write('Lea was here'); print('written')")
+    assert out["error"] is None and "written" in out["stdout"], out
+    home = p.data_dir / "homes" / name
+    assert (home / "diary.txt").exists() or (p.data_dir / "homes" / ".images" / f"{name}.img").exists()
+    engine = _lms_db(p)
+    account = p.hub("GET", f"users/{name}").json()["user_info"]["lms_account_id"]
+    with engine.connect() as conn:  # the LMS row is the hub account's, by its id
+        old_id, old_account = conn.execute(text("SELECT id, hub_account_id FROM users WHERE hub_name = :n"),
+                                           {"n": name}).one()
+    assert old_account == account
+
+    r = p.hub("DELETE", f"users/{name}")  # what the hub's admin page does too
+    assert r.status_code == 204, r.text
+
+    # the home, its image and the sign-up record (password) are gone
+    assert not home.exists() and not (p.data_dir / "homes" / ".images" / f"{name}.img").exists()
+    with pytest.raises(AssertionError):
+        p.login(name, "first-password-4821")
+    assert api.get(v1 + "me/enrollments").status_code in (401, 403)  # the hub revoked the token
+    with engine.connect() as conn:
+        tomb = conn.execute(text("SELECT hub_name, display_name, deleted_at FROM users WHERE id = :i"),
+                            {"i": old_id}).one()
+        assert tomb.deleted_at is not None and name not in tomb.hub_name and "Lea" not in tomb.display_name
+        assert conn.execute(text("SELECT count(*) FROM users WHERE hub_name = :n"), {"n": name}).scalar_one() == 0
+        for table in ("enrollments", "lesson_progress", "lesson_notes", "wishlist_items", "notebook_submissions",
+                      "access_grants", "xp_events", "activity_days"):
+            n = conn.execute(text(f"SELECT count(*) FROM {table} WHERE user_id = :i"), {"i": old_id}).scalar_one()
+            assert n == 0, f"{table} still holds {n} rows of the deleted account"
+        kept = conn.execute(text("SELECT number, total_cents, tax_cents, snapshot FROM invoices WHERE id = :i"),
+                            {"i": invoice["id"]}).one()
+        assert kept.number == invoice["number"] and kept.total_cents == 4900 and kept.tax_cents == 782
+        snapshot = kept.snapshot if isinstance(kept.snapshot, dict) else json.loads(kept.snapshot)
+        assert "Lea" not in json.dumps(snapshot) and name not in json.dumps(snapshot).replace(tomb.hub_name, "")
+    admin = p.as_user(p.token("admin"))
+    pdf = admin.get(f"{v1}payments/invoices/{invoice['id']}/pdf")
+    assert pdf.status_code == 200
+    body = "".join(pg.extract_text() for pg in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert invoice["number"] in body and "49.00 USD" in body and "Deleted user" in body and "Lea" not in body
+    reviews_now = requests.get(v1 + f"courses/{FREE}/reviews").json()["reviews"]
+    assert all(rv["author"] != name for rv in reviews_now)
+
+    # the same name signs up again: an empty account and an empty home
+    assert p.signup(name, "second-password-9377").status_code == 200
+    p.login(name, "second-password-9377")
+    fresh_token = p.token(name)
+    fresh = p.as_user(fresh_token)
+    assert fresh.get(v1 + "me/enrollments").json()["enrollments"] == []
+    new_account = p.hub("GET", f"users/{name}").json()["user_info"]["lms_account_id"]
+    with engine.connect() as conn:
+        new_id, seen_account = conn.execute(text("SELECT id, hub_account_id FROM users WHERE hub_name = :n"),
+                                            {"n": name}).one()
+    assert new_id != old_id and seen_account == new_account != account
+    assert fresh.get(v1 + "payments/orders").json()["orders"] == []
+    assert fresh.get(v1 + "me/wishlist").json()["courses"] == []
+    assert fresh.get(v1 + "me/certificates").status_code == 200 and not fresh.get(v1 + "me/certificates").json().get(
+        "certificates")
+    assert fresh.get(v1 + f"courses/{FREE}/reviews/mine").status_code in (403, 404)
+    assert fresh.get(f"{v1}payments/invoices/{invoice['id']}/pdf").status_code == 404
+    p.start_server(name)
+    out = run_code(p.url, name, fresh_token, "import os, json; print(json.dumps(sorted(os.listdir('.'))))")
+    assert out["error"] is None, out
+    assert "diary.txt" not in json.loads(out["stdout"].strip().splitlines()[-1])
+    p.stop_server(name)
+    engine.dispose()
