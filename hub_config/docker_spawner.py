@@ -210,7 +210,6 @@ def _limits(settings: HubSettings) -> tuple[str | None, float | None]:
 
 def configure(c, settings: HubSettings) -> None:
     """Make ``c`` (the hub's traitlets config) spawn students with Docker."""
-    parse_limit(settings.disk_limit)  # a bad LMS_DISK_LIMIT stops the hub here, not every spawn
     c.JupyterHub.spawner_class = _spawner_class()
     ds = c.DockerSpawner
     ds.image = settings.docker_image
@@ -223,8 +222,7 @@ def configure(c, settings: HubSettings) -> None:
     ds.ip = "127.0.0.1"  # jupyterhub-singleuser listens on the container's own loopback
     ds.lms_data_dir = str(settings.data_dir)
     ds.disk_limit_text = settings.disk_limit
-    egress = getattr(settings, "student_egress", None) or os.environ.get("LMS_STUDENT_EGRESS", "none")
-    ds.student_egress = egress == "internet"
+    ds.student_egress = settings.student_egress == "internet"
     ds.notebook_dir = HOME
     ds.default_url = "/lab"  # lesson links open /user/<name>/lab/tree/<notebook>
     host_config = {

@@ -81,9 +81,16 @@ def load() -> HubSettings:
         require_2fa=_env("LMS_REQUIRE_2FA", "0") == "1",
         login_failures_per_user=_env("LMS_LOGIN_FAILURES_PER_USER", "5/900"),
         login_failures_per_address=_env("LMS_LOGIN_FAILURES_PER_ADDRESS", "50/900"),
-        disk_limit=_env("LMS_DISK_LIMIT", "2G"),
+        disk_limit=_disk_limit(_env("LMS_DISK_LIMIT", "2G")),
         student_egress=_egress(_env("LMS_STUDENT_EGRESS", "none")),
     )
+
+
+def _disk_limit(value: str) -> str:
+    from .homes import parse_limit
+
+    parse_limit(value)  # a bad size stops the hub at start, not every student's spawn
+    return value
 
 
 def _egress(value: str) -> str:

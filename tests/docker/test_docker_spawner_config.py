@@ -70,7 +70,7 @@ def test_disk_limit_and_egress_settings(hub_settings, monkeypatch):
     assert sp.home.limit is None and sp.student_egress is True
     monkeypatch.setenv("LMS_DISK_LIMIT", "lots")
     with pytest.raises(ValueError, match="LMS_DISK_LIMIT"):
-        docker_spawner.configure(Config(), settings.load())
+        settings.load()  # the hub refuses to start, rather than every spawn failing
 
 
 def test_zero_limits_mean_unlimited(hub_settings, monkeypatch):
