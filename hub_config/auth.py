@@ -138,35 +138,40 @@ def erase_lms_account(name: str, account_id: str | None):
 async def remove_home(spawner) -> None:
     """Remove the user's home for good, whichever spawner made it.
 
-    Sandbox: the folder and its disk image (``homes.StudentHome.remove``). Docker: the named
-    volumes templated on the user name (``lms-home-{username}``). Kubernetes: nothing here,
-    KubeSpawner deletes the home claim itself in ``delete_forever`` (``delete_pvc``).
+    Sandbox and Docker: the folder and its disk image (``homes.StudentHome.remove``), and for
+    Docker the ``lms-home-<name>`` volume of versions before homes had a size limit (moved
+    into the image at the next start, so one is left when the user never started since).
+    Kubernetes: nothing here, KubeSpawner deletes the home claim itself in ``delete_forever``.
     """
     home = getattr(spawner, "home", None)
     if home is not None and callable(getattr(home, "remove", None)):
         await asyncio.to_thread(home.remove)
-        return
-    folder = getattr(spawner, "home_outside", None)
-    if folder is not None:  # a sandbox spawner without disk images
-        folder = Path(folder)
+    elif getattr(spawner, "home_outside", None) is not None:  # a home folder without an image
+        folder = Path(spawner.home_outside)
         if folder.is_symlink():
             raise RuntimeError(f"refusing to remove a symlinked home {folder}")
         if folder.exists():
             await asyncio.to_thread(shutil.rmtree, folder)
+    await _remove_docker_home_volume(spawner)
+
+
+async def _remove_docker_home_volume(spawner) -> None:
+    try:
+        from dockerspawner import DockerSpawner
+    except ImportError:  # an optional extra: no Docker spawner, no volumes
         return
-    if callable(getattr(spawner, "format_volume_name", None)) and callable(getattr(spawner, "docker", None)):
-        for template in getattr(spawner, "volumes", None) or {}:
-            if "{username}" not in template and "{safe_username}" not in template:
-                continue  # a volume shared by everyone is not this user's
-            volume = spawner.format_volume_name(template, spawner)
-            if volume.startswith("/"):
-                continue  # a host folder, not a named volume
-            try:
-                await spawner.docker("remove_volume", name=volume)
-            except Exception as exc:  # docker.errors.NotFound: nothing to remove
-                if getattr(getattr(exc, "response", None), "status_code", None) != 404:
-                    raise
-                log.info("no volume %s to remove", volume)
+    if not isinstance(spawner, DockerSpawner):
+        return
+    from hub_config.docker_spawner import HOME_VOLUME
+
+    volume = HOME_VOLUME.format(username=spawner.escaped_name)
+    try:
+        await spawner.docker("remove_volume", name=volume)
+    except Exception as exc:
+        if getattr(getattr(exc, "response", None), "status_code", None) != 404:
+            raise
+        return
+    log.info("removed the home volume %s", volume)
 
 
 def _status_of(exc: Exception) -> int:

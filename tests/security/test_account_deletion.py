@@ -414,3 +414,38 @@ def test_deleting_the_hub_user_erases_lms_data_and_home(platform):
     assert "diary.txt" not in json.loads(out["stdout"].strip().splitlines()[-1])
     p.stop_server(name)
     engine.dispose()
+
+
+def _docker_engine() -> bool:
+    import shutil
+    import subprocess
+
+    return bool(shutil.which("docker")) and subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
+                                                          capture_output=True, timeout=10).returncode == 0
+
+
+@pytest.mark.skipif(not _docker_engine(), reason="needs a Docker engine (the home volume lives in it)")
+def test_deleting_a_docker_users_home_removes_its_home_volume():
+    """A home volume ``lms-home-<name>`` (Docker homes before they had a size limit) would come
+    back to the next account of the same name; deleting the user removes it."""
+    import asyncio
+    import subprocess
+    import types
+
+    from dockerspawner import DockerSpawner
+
+    from hub_config.auth import remove_home
+    from hub_config.docker_spawner import HOME_VOLUME
+
+    name = f"gone-{uuid.uuid4().hex[:6]}"
+    hub = types.SimpleNamespace(api_url="http://127.0.0.1:1/hub/api", base_url="/hub/", public_host="",
+                                url="http://127.0.0.1:1/hub/")
+    spawner = DockerSpawner(user=types.SimpleNamespace(name=name, id=1, url=f"/user/{name}/", server=None), hub=hub)
+    volume = HOME_VOLUME.format(username=spawner.escaped_name)
+    subprocess.run(["docker", "volume", "create", volume], check=True, capture_output=True)
+    try:
+        asyncio.run(remove_home(spawner))
+        asyncio.run(remove_home(spawner))  # again: nothing left to remove is fine
+        assert subprocess.run(["docker", "volume", "inspect", volume], capture_output=True).returncode != 0
+    finally:
+        subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True)
