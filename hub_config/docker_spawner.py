@@ -28,6 +28,7 @@ container so the next start builds a fresh bridge.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import re
 import shutil
@@ -192,6 +193,14 @@ def _spawner_class():
                 await super().stop(now=now)
             finally:
                 await self._release()
+
+        async def run_post_stop_hook(self):
+            # JupyterHub calls stop() only for a server still running: a container that died
+            # (OOM-killed, crashed, auto-removed) reaches only this hook
+            await self._release()
+            result = super().run_post_stop_hook()
+            if inspect.isawaitable(result):
+                await result
 
         async def _release(self):
             if self._bridge is not None:

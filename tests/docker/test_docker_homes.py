@@ -34,3 +34,18 @@ def test_old_home_volume_is_moved_into_the_image(docker_hub, docker_images):
         assert not os.path.ismount(docker_hub.home(user))
     finally:
         docker("volume", "rm", "-f", volume, check=False)
+
+
+def test_a_container_that_died_releases_its_home_and_bridge(docker_hub):
+    """JupyterHub calls the spawner's stop() only for a server still running; a container
+    that died (OOM-killed, crashed; auto-removed) must still give back its home mount
+    and its bridge."""
+    user = f"crash{secrets.token_hex(3)}"
+    docker_hub.spawn(user)
+    home = docker_hub.home(user)
+    assert os.path.ismount(home)
+    docker("kill", docker_hub.container(user))
+    docker_hub.stop(user)  # the hub finds it gone
+    assert not os.path.ismount(home), "the home of a dead container is still mounted"
+    sockets = list((docker_hub.data_dir / "run" / f"docker-{user}").glob("*.sock"))
+    assert sockets == [], f"the bridge of a dead container still listens: {sockets}"
