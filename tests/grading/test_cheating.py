@@ -10,6 +10,8 @@ reference solution scores 8.5 of 9 (see test_reference_solution_scores)."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 from tests.grading.helpers import (HIDDEN_MARKER, TARGET_NAME, all_text, grade, outputs_of,
                                    target_lesson, target_with)
@@ -352,26 +354,54 @@ def test_settrace_cannot_skip_asserts(grading_sandbox):
     assert_nothing_gained(result)
 
 
-def test_hidden_tests_are_not_in_reach(grading_sandbox):
+def test_hidden_tests_are_not_in_reach(grading_sandbox, tmp_path):
     """Nothing the student's code can open holds the hidden tests: stdin of the run was
-    emptied, the supervisor's /proc entries are closed, files hold none."""
-    result = run({"answer-solution": (
-        "import os\nfound = []\n"
-        "for pid in [p for p in os.listdir('/proc') if p.isdigit()]:\n"
-        "    for path in (f'/proc/{pid}/fd/0', f'/proc/{pid}/cmdline', f'/proc/{pid}/environ',\n"
-        "                 f'/proc/{pid}/mem'):\n"
-        "        try:\n            data = open(path, 'rb').read(1 << 20)\n"
-        "        except Exception:\n            continue\n"
-        f"        if b'{HIDDEN_MARKER}' in data or b'BEGIN HIDDEN' in data:\n"
-        "            found.append(path)\n"
-        "for root in ('.', '/tmp'):\n"
-        "    for dirpath, _, files in os.walk(root):\n"
-        "        for name in files:\n"
-        "            try:\n"
-        f"                if b'{HIDDEN_MARKER}' in open(os.path.join(dirpath, name), 'rb').read():\n"
-        "                    found.append(name)\n"
-        "            except OSError:\n                pass\n"
-        "print('hidden tests found in:', found)\nanswer = 41")})
-    assert "hidden tests found in: []" in all_text(result)
+    emptied, the supervisor's /proc entries are closed, the scratch folders hold none, and
+    the whole tree the run sees (its small read-only root) is walked to the end without
+    meeting the hidden-test files planted on the host, in /tmp, /var/tmp and the checkout.
+    The verdict does not depend on how many files the host has: the walk must finish."""
+    import secrets
+    import shutil
+
+    from tests.grading.helpers import REPO
+
+    name = f"planted-hidden-{secrets.token_hex(6)}"
+    folders = [Path("/tmp") / name, Path("/var/tmp") / name, REPO / f".{name}"]
+    for folder in folders:
+        folder.mkdir(mode=0o755)
+        (folder / name).write_text(f"### BEGIN HIDDEN TESTS\nassert x, {HIDDEN_MARKER!r}\n")
+        os.chmod(folder / name, 0o644)
+    try:
+        submission = target_with({**WRONG, "answer-solution": (
+            "import os\nfound = []\n"
+            "for pid in [p for p in os.listdir('/proc') if p.isdigit()]:\n"
+            "    for path in (f'/proc/{pid}/fd/0', f'/proc/{pid}/cmdline', f'/proc/{pid}/environ',\n"
+            "                 f'/proc/{pid}/mem'):\n"
+            "        try:\n            data = open(path, 'rb').read(1 << 20)\n"
+            "        except Exception:\n            continue\n"
+            f"        if b'{HIDDEN_MARKER}' in data or b'BEGIN HIDDEN' in data:\n"
+            "            found.append(path)\n"
+            "for root in ('.', '/tmp', '/dev/shm'):\n"
+            "    for dirpath, _, files in os.walk(root):\n"
+            "        for name in files:\n"
+            "            try:\n"
+            f"                if b'{HIDDEN_MARKER}' in open(os.path.join(dirpath, name), 'rb').read():\n"
+            "                    found.append(name)\n"
+            "            except OSError:\n                pass\n"
+            "entries = 0\n"
+            "for top in os.listdir('/'):\n"
+            "    if top in ('proc', 'sys', 'dev'):\n        continue\n"
+            "    for dirpath, dirnames, files in os.walk('/' + top):\n"
+            "        entries += len(dirnames) + len(files)\n"
+            f"        found += [n for n in dirnames + files if n == {name!r}]\n"
+            "print('hidden tests found in:', found)\n"
+            "print('walked to the end:', entries > 1000)\nanswer = 41")})
+        result = grade({TARGET_NAME: SOURCE}, {TARGET_NAME: submission}, cell_timeout=120)
+    finally:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+    text = all_text(result)
+    assert "walked to the end: True" in text
+    assert "hidden tests found in: []" in text
     for cell in result.notebooks[0].cells:
         assert HIDDEN_MARKER not in (cell.error_message or "")

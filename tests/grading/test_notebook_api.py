@@ -8,7 +8,7 @@ import json
 
 from graders.notebook import MasterNotebook, Submission, _redact, grade_submissions
 from tests.grading.helpers import (TARGET_NAME, all_text, grade, lesson, release_of,
-                                   target_lesson, target_with)
+                                   outputs_of, target_lesson, target_with)
 
 SOURCE = target_lesson()
 HELLO = "01-hello-python.ipynb"
@@ -46,7 +46,10 @@ def test_stderr_in_a_test_scores_zero_like_nbgrader(grading_sandbox):
         "double-solution": "import sys\ndef double(x):\n    print('careful', file=sys.stderr)\n    return 2 * x"})})
     cell = result.cell("double-tests")
     assert (cell.points, cell.error_name) == (0, "StandardError")
-    assert "careful" in cell.error_message
+    # the cell ran after hidden tests: what it wrote is for instructors (the autograded
+    # notebook), the student is told only that it wrote to standard error
+    assert cell.error_message == "the test cell wrote to standard error"
+    assert "careful" in json.dumps(outputs_of(result, "double-tests"))
 
 
 def test_messages_blank_out_hidden_test_lines():
