@@ -24,7 +24,7 @@ from .api import learning as learning_api
 from .api import openapi
 from .api import payments as payments_api
 from .api import submissions as submissions_api
-from .base import NotFoundHandler
+from .base import NotFoundHandler, SecurityHeaders
 from .pages import catalog as catalog_pages
 from .pages import challenges as challenge_pages
 from .pages import commerce as commerce_pages
@@ -79,6 +79,7 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
     handlers.append((re.escape(prefix.rstrip("/")) + r"/?(?!static/).*", NotFoundHandler))
     return web.Application(
         handlers,
+        transforms=[SecurityHeaders],  # the security headers on every response, static files too
         lms_config=config,
         session_factory=session_factory(engine),
         engine=engine,

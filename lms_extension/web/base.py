@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from http import HTTPStatus
 from typing import Any
 
@@ -22,6 +23,33 @@ from ..services.users import sync_hub_user
 
 log = logging.getLogger("lms.web")
 
+# Sent with every response (pages add their nonce to script-src): no script runs unless the page
+# names it with the nonce or it is a file of ours; no framing (clickjacking); no MIME sniffing;
+# no full URLs (tokens, order ids) leaked to other sites in Referer.
+CSP = ("default-src 'self'; script-src 'self'{nonce}; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data: https:; media-src 'self' https: blob:; font-src 'self' data:; connect-src 'self'; "
+       "object-src 'none'; base-uri 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+}
+NOTICE_COOKIE = "lms-notice"
+NOTICE_MAX_AGE_DAYS = 10 / (24 * 60)  # read within ten minutes or never
+
+
+class SecurityHeaders(web.OutputTransform):
+    """The headers for responses of handlers that are not ours (static files, the OAuth
+    callback, Tornado's own errors, the Judge0 API): added where a handler set none."""
+
+    def transform_first_chunk(self, status_code, headers, chunk, finishing):
+        if "Content-Security-Policy" not in headers:
+            headers["Content-Security-Policy"] = CSP.format(nonce="")
+        for name, value in SECURITY_HEADERS.items():
+            if name not in headers:
+                headers[name] = value
+        return status_code, headers, chunk
+
 
 class LMSHandlerMixin(HubOAuthenticated):
     """Common plumbing: a database session per request, the LMS user, error rendering.
@@ -32,9 +60,41 @@ class LMSHandlerMixin(HubOAuthenticated):
     _db: Session | None = None
     _lms_user: User | None | bool = False  # False: not looked up yet
 
+    csp_nonce = ""
+
     @property
     def config(self):
         return self.settings["lms_config"]
+
+    def set_default_headers(self):
+        super().set_default_headers()
+        # a fresh nonce per response (send_error clears the headers and calls this again)
+        self.csp_nonce = secrets.token_urlsafe(18)
+        self.set_header("Content-Security-Policy", CSP.format(nonce=f" 'nonce-{self.csp_nonce}'"))
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
+
+    def public_url(self, path: str = "") -> str:
+        """An absolute URL of the service, from LMS_PUBLIC_URL: never from the request's Host
+        header, which whoever sends the request chooses."""
+        return f"{self.config.public_url.rstrip('/')}{self.config.service_prefix}{path.lstrip('/')}"
+
+    def absolute_url(self, path: str) -> str:
+        """``/services/lms/static/logo.svg`` as an absolute URL from LMS_PUBLIC_URL."""
+        return self.config.public_url.rstrip("/") + path
+
+    def add_notice(self, text: str) -> None:
+        """A notice for the next page this browser shows ("Refund requested."), in a signed
+        cookie read once: not free text in the URL, where anyone could write a link with theirs."""
+        self.set_signed_cookie(NOTICE_COOKIE, text[:500], expires_days=None, httponly=True, samesite="Lax",
+                               path=self.config.service_prefix, secure=self.request.protocol == "https")
+
+    def pop_notice(self) -> str | None:
+        if NOTICE_COOKIE not in self.request.cookies:
+            return None
+        raw = self.get_signed_cookie(NOTICE_COOKIE, max_age_days=NOTICE_MAX_AGE_DAYS)
+        self.clear_cookie(NOTICE_COOKIE, path=self.config.service_prefix)
+        return raw.decode("utf-8", "replace") if raw else None
 
     @property
     def db(self) -> Session:
@@ -158,9 +218,10 @@ class LMSHandlerMixin(HubOAuthenticated):
 
     def render_template(self, name: str, **ns) -> str:
         env = self.settings["jinja_env"]
+        ns.setdefault("notice", self.pop_notice())
         return env.get_template(name).render(
             prefix=self.config.service_prefix, hub_prefix=self.config.hub_prefix,
-            user=self._page_user(),
+            user=self._page_user(), csp_nonce=self.csp_nonce, absolute=self.absolute_url,
             xsrf_form_html=self.xsrf_form_html, static=self.static_asset, **ns,
         )
 

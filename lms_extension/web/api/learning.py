@@ -9,8 +9,8 @@ from .spec import ERROR, errors, response
 
 
 def public_base(handler) -> str:
-    """The service's public URL as the browser reached it (through the proxy)."""
-    return f"{handler.request.protocol}://{handler.request.host}{handler.config.service_prefix}"
+    """The service's public URL (LMS_PUBLIC_URL): never the Host header, which the sender chooses."""
+    return handler.public_url()
 
 
 def verify_url(handler, uid: str) -> str:

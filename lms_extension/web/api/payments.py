@@ -54,16 +54,17 @@ class CommerceMixin:
         self.check_rate("checkout", f"user:{user.hub_name}", self.config.rate_limit_checkout,
                         "too many checkouts started")
         q = self.quote(args, user)
+        stripe = self.stripe if q.total_cents > 0 or q.kind == "subscription" else None  # refuses when not set up
         order = checkout.create_order(self.db, user, q)
-        base = self.config.public_url + self.config.service_prefix
         if order.total_cents == 0 and order.kind != "subscription":
             fulfillment.fulfill_without_payment(self.db, self.policy, order)
             self.db.commit()
-            return order, f"{base}checkout/success?order={order.id}"
+            return order, self.public_url(f"checkout/success?order={order.id}")
+        # absolute links from LMS_PUBLIC_URL: Stripe sends the buyer there, whatever Host they came with
         url = fulfillment.start_checkout(
-            self.db, self.stripe, order,
-            success_url=f"{base}checkout/success?order={order.id}&session_id={{CHECKOUT_SESSION_ID}}",
-            cancel_url=f"{base}checkout/cancel?order={order.id}")
+            self.db, stripe, order,
+            success_url=self.public_url(f"checkout/success?order={order.id}&session_id={{CHECKOUT_SESSION_ID}}"),
+            cancel_url=self.public_url(f"checkout/cancel?order={order.id}"))
         self.db.commit()
         return order, url
 

@@ -1,13 +1,12 @@
 """Commerce pages (issue 5): checkout, success, purchases, refund approvals, earnings."""
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from tornado import web
 
 from ...errors import InvalidInput, LMSError, NotFound
 from ...models import Course
 from ...services.payments import access, checkout, invoices, ledger, payouts, purchases, refunds
+from ...services.payments.stripe_client import NOT_SET_UP, readiness
 from ...services.payments.tax import COUNTRIES
 from ..api.payments import CommerceMixin
 from ..base import BaseHandler
@@ -32,8 +31,10 @@ class CheckoutPage(CommerceMixin, BaseHandler):
             coupon_error, args["coupon"] = exc.message, None
             q = self.quote(args, user)
         owned = purchases.already_owned(self.db, user, q)
+        # without Stripe keys the page still prices the purchase, and says why it cannot be paid
+        payments_ready = q.total_cents == 0 and q.kind != "subscription" or readiness(self.config) is None
         self.render_page("commerce/checkout.html", q=q, args=args, countries=COUNTRIES, coupon_error=coupon_error,
-                         owned=owned)
+                         owned=owned, payments_ready=payments_ready, payments_off=NOT_SET_UP)
 
     @web.authenticated
     def post(self):
@@ -81,7 +82,7 @@ class PurchasesPage(CommerceMixin, BaseHandler):
     def get(self):
         user = self.require_user()
         rows = purchases.purchase_rows(self.db, self.policy, user)
-        self.render_page("commerce/purchases.html", rows=rows, message=self.get_argument("message", ""))
+        self.render_page("commerce/purchases.html", rows=rows)
 
 
 class RefundRequestPage(CommerceMixin, BaseHandler):
@@ -94,10 +95,12 @@ class RefundRequestPage(CommerceMixin, BaseHandler):
             if exc.status == 404:
                 raise
             self.db.rollback()
-            self.redirect(f"{self.config.service_prefix}purchases?" + urlencode({"message": exc.message}))
+            self.add_notice(exc.message)
+            self.redirect(f"{self.config.service_prefix}purchases", status=303)
             return
         self.db.commit()
-        self.redirect(f"{self.config.service_prefix}purchases?" + urlencode({"message": "Refund requested."}))
+        self.add_notice("Refund requested.")
+        self.redirect(f"{self.config.service_prefix}purchases", status=303)
 
 
 class CancelSubscriptionPage(CommerceMixin, BaseHandler):
@@ -108,8 +111,8 @@ class CancelSubscriptionPage(CommerceMixin, BaseHandler):
         row = fulfillment.cancel_subscription(self.db, self.stripe, self.policy, self.require_user(), int(order_id))
         self.db.commit()
         end = f" on {row.current_period_end:%Y-%m-%d}" if row.current_period_end else ""
-        self.redirect(f"{self.config.service_prefix}purchases?" + urlencode(
-            {"message": f"Your subscription will not renew; all-access ends{end}."}))
+        self.add_notice(f"Your subscription will not renew; all-access ends{end}.")
+        self.redirect(f"{self.config.service_prefix}purchases", status=303)
 
 
 class InvoicePage(BaseHandler):
@@ -123,10 +126,10 @@ class InvoicePage(BaseHandler):
 
 class RefundApprovalsPage(CommerceMixin, BaseHandler):
     @web.authenticated
-    def get(self):
+    def get(self, request_id: str | None = None):
         user = self.require_user()
         rows = [(r, refunds.course_titles(self.db, r.order)) for r in refunds.pending_for(self.db, user)]
-        self.render_page("commerce/refunds.html", rows=rows, message=self.get_argument("message", ""))
+        self.render_page("commerce/refunds.html", rows=rows)
 
     @web.authenticated
     def post(self, request_id: str | None = None):
@@ -138,11 +141,12 @@ class RefundApprovalsPage(CommerceMixin, BaseHandler):
             if exc.status in (403, 404):
                 raise
             self.db.rollback()
-            self.redirect(f"{self.config.service_prefix}refunds?" + urlencode({"message": exc.message}))
+            self.add_notice(exc.message)
+            self.redirect(f"{self.config.service_prefix}refunds", status=303)
             return
         self.db.commit()
-        self.redirect(f"{self.config.service_prefix}refunds?" + urlencode(
-            {"message": "Refunded." if approve else "Rejected."}))
+        self.add_notice("Refunded." if approve else "Rejected.")
+        self.redirect(f"{self.config.service_prefix}refunds", status=303)
 
 
 class EarningsPage(CommerceMixin, BaseHandler):
@@ -170,9 +174,8 @@ class ConnectPage(CommerceMixin, BaseHandler):
     @web.authenticated
     def post(self):
         user = self.require_user()
-        base = self.config.public_url + self.config.service_prefix
-        url = payouts.start_onboarding(self.db, self.stripe, user, return_url=f"{base}earnings/connect/return",
-                                       refresh_url=f"{base}earnings")
+        url = payouts.start_onboarding(self.db, self.stripe, user, return_url=self.public_url("earnings/connect/return"),
+                                       refresh_url=self.public_url("earnings"))
         self.db.commit()
         self.redirect(url, status=303)
 

@@ -83,7 +83,6 @@ def course_context(handler, course) -> dict:
         "wishlisted": bool(user and wishlist.wishlisted_ids(db, user, [course.id])),
         "also_took": recommendations.cards(db, ranked_also),
         "similar": recommendations.cards(db, ranked_similar),
-        "request_note": handler.get_query_argument("note", "")[:300],
         "preview_url": lambda key: f"{handler.config.service_prefix}courses/{course.slug}/preview/{key}",
     }
 
@@ -96,8 +95,10 @@ def _review_sort(handler) -> str:
 # --------------------------------------------------------------------------- pages
 class _FormHandler(BaseHandler):
     def back(self, slug: str, note: str = "", anchor: str = "reviews"):
-        query = "?" + urlencode({"note": note}) if note else ""
-        self.redirect(f"{self.config.service_prefix}courses/{slug}{query}#{anchor}")
+        if note:  # a signed one-time notice, shown at the top of the page (#message)
+            self.add_notice(note)
+            anchor = "message"
+        self.redirect(f"{self.config.service_prefix}courses/{slug}#{anchor}")
 
 
 class WishlistPage(BaseHandler):
