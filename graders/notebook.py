@@ -654,8 +654,14 @@ def runner_environment() -> RunnerEnvironment:
         if not _accessible_to_others(path):
             raise NotebookGraderUnavailable(f"{path} is not readable by the sandbox user")
     inside = [SITE_INSIDE if i == 0 else f"{SITE_INSIDE}-{i}" for i in range(len(site_dirs))]
-    mounts = [*zip(site_dirs, inside),
-              (_runner_copy(str(SandboxConfig().state_dir)), RUNNER_INSIDE)]
+    state_dir = str(SandboxConfig().state_dir)
+    try:
+        runner = _runner_copy(state_dir)
+    except OSError as exc:
+        raise NotebookGraderUnavailable(
+            f"cannot copy the notebook runner to {state_dir} ({exc}): the grading sandbox "
+            "runs as root") from exc
+    mounts = [*zip(site_dirs, inside), (runner, RUNNER_INSIDE)]
     return RunnerEnvironment(interpreter, tuple(inside), tuple(read_only), tuple(mounts))
 
 
