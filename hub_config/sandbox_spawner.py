@@ -275,7 +275,10 @@ class SandboxSpawner(LocalProcessSpawner):
             inbound_fd=listener.fileno(), egress=self.student_egress == "internet",
             outbound={f"127.0.0.1:{port}": f"{netbridge.INSIDE_RUN_DIR}/{name}"
                       for name, port in self.bridged_ports.items()})
-        self.cmd = self.bwrap_argv() + forwarder + [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+        # the script through this interpreter, not its #! line: a venv that was moved or is
+        # seen at another path still starts
+        self.cmd = self.bwrap_argv() + forwarder + [sys.executable,
+                                                    str(Path(sys.executable).parent / "jupyterhub-singleuser")]
         self.popen_kwargs = {**self.popen_kwargs, "pass_fds": (listener.fileno(),),
                              "stdout": log_write, "stderr": log_write}
         try:

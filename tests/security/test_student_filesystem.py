@@ -11,14 +11,16 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import COURSES
-from tests.e2e.platform import REPO
+from tests.e2e.platform import REPO, Platform
 from tests.security.conftest import kernel_json
 
 COURSE = "python-for-beginners"
@@ -66,6 +68,8 @@ def secret_files(p) -> dict[str, list[int]]:
     """(device, inode) of files on the host a student must not reach, keyed by a readable path."""
     roots = [REPO / "courses", REPO / "tests", REPO / ".git", p.data_dir, Path("/var/lib/postgresql")]
     found: dict[str, list[int]] = {}
+    maria_id = (p.data_dir / "homes" / "maria").stat().st_uid - 20000  # uid_base + hub user id
+    own = {p.data_dir / "homes" / "maria", p.data_dir / "run" / str(maria_id)}
 
     def add(path: Path) -> None:
         try:
@@ -76,8 +80,8 @@ def secret_files(p) -> dict[str, list[int]]:
 
     for root in roots:
         for dirpath, dirnames, filenames in os.walk(root):
-            if Path(dirpath) == p.data_dir / "homes" / "maria":
-                dirnames[:] = []  # her own home is hers to see
+            if Path(dirpath) in own:
+                dirnames[:] = []  # her own home, and her server's run directory (/run/lms)
                 continue
             for name in filenames:
                 add(Path(dirpath) / name)
@@ -173,3 +177,59 @@ print(json.dumps({"top": sorted(os.listdir("/")), "etc": sorted(os.listdir("/etc
     assert extra == [], f"host folders in the student's root: {extra}"
     for secret in ("shadow", "gshadow", "ssh", "sudoers", "ssl/private"):
         assert secret not in facts["etc"], secret
+
+
+class RootOnlyCheckoutPlatform(Platform):
+    """The platform run from a checkout (and its venv) inside a folder only root can enter.
+
+    In a private mount namespace of the platform's own, this checkout is bound at
+    ``<mktemp -d>/checkout`` and everything runs from there: the interpreter from the venv
+    at that path, the packages from that path (PYTHONPATH), as a clone there would. Other
+    processes on the machine see nothing of it."""
+
+    def __init__(self, folder: Path):
+        self.checkout = folder / "checkout"
+        self.checkout.mkdir()
+        super().__init__(folder / "data", extra_env={"PYTHONPATH": str(self.checkout)})
+
+    def start(self, timeout: float = 120) -> "Platform":
+        import time
+
+        import requests
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        script = 'mount --bind "$0" "$1" && cd "$1" && exec "$1/.venv/bin/python" -m lms_extension.cli run'
+        self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                                      str(REPO), str(self.checkout)],
+                                     env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the platform exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if requests.get(self.lms + "api/v1/courses", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"platform did not come up in {timeout}s:\n{self.log()}")
+
+
+def test_spawn_works_with_the_checkout_in_a_root_only_folder():
+    folder = Path(tempfile.mkdtemp(prefix="lms-root-only-"))  # mode 0700, as `mktemp -d` makes it
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    p = RootOnlyCheckoutPlatform(folder)
+    try:
+        p.start()
+        token = p.token("ada")
+        p.start_server("ada")
+        facts = kernel_json(p, "ada", token, "import json, sys, lms_extension\n"
+                                            "print(json.dumps({'prefix': sys.prefix, 'pkg': lms_extension.__file__}))")
+        assert facts["prefix"] == str(p.checkout / ".venv")  # really the venv inside the root-only folder
+        assert not facts["pkg"].startswith(str(REPO))
+        p.stop_server("ada")
+    finally:
+        p.stop()
+        if not any(p.checkout.iterdir()):  # never remove anything through a bind still mounted
+            shutil.rmtree(folder, ignore_errors=True)
