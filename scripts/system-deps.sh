@@ -3,7 +3,7 @@
 #   scripts/system-deps.sh run    bubblewrap (the sandbox), setpriv
 #   scripts/system-deps.sh test   + chromium for the browser tests
 set -euo pipefail
-want=(bubblewrap)
+want=(bubblewrap e2fsprogs)  # e2fsprogs: students' home images (LMS_DISK_LIMIT)
 [ "${1:-run}" = test ] && want+=(chromium)
 missing=()
 for pkg in "${want[@]}"; do
