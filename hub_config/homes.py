@@ -104,7 +104,11 @@ class StudentHome:
                     # so it is mounted again as it is, on the same loop device, and resized
                     # at a later start)
                     self._resize()
-                _run("mount", "-t", "ext4", "-o", MOUNT_OPTIONS, str(self.image), str(self.folder))
+                try:
+                    _run("mount", "-t", "ext4", "-o", MOUNT_OPTIONS, str(self.image), str(self.folder))
+                except RuntimeError as exc:
+                    raise RuntimeError(f"cannot mount the home image (LMS_DISK_LIMIT needs root and loop "
+                                       f"devices; LMS_DISK_LIMIT=none turns the limit off): {exc}") from None
         os.chown(self.folder, self.uid, self.gid)
         self.folder.chmod(0o700)
 
