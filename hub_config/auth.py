@@ -1,22 +1,78 @@
-"""NativeAuthenticator with the demo users created at start."""
+"""NativeAuthenticator for the LMS: demo users, login throttling that survives restarts,
+the same time for unknown and known usernames, a password policy, and two-factor
+authentication required for staff when ``LMS_REQUIRE_2FA=1``."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import math
 import os
 import shutil
+from functools import lru_cache
 from pathlib import Path
 
-from tornado import web
-
+import bcrypt
+import nativeauthenticator
+from jupyterhub import orm
 from nativeauthenticator import NativeAuthenticator
+from nativeauthenticator.handlers import ChangePasswordHandler as NativeChangePasswordHandler
 from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
+from nativeauthenticator.handlers import SignUpHandler as NativeSignUpHandler
+from tornado import web
+from traitlets import Bool, Integer, Set, Unicode
+
+from lms_extension.ratelimit import RateLimiter, limiter_from_url, parse_rate
 
 DEMO_USERS = ("admin", "instructor", "student", "student2")
+BCRYPT_MAX_BYTES = 72  # bcrypt ignores (bcrypt >= 5: refuses) anything longer
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """30,000 most common passwords (zxcvbn's list) and NativeAuthenticator's 10,000, lower case."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    words = set(FREQUENCY_LISTS["passwords"])
+    words.update((Path(nativeauthenticator.__file__).parent / "common-credentials.txt").read_text().split())
+    return frozenset(w.lower() for w in words)
+
+
+def _bcrypt_bytes(password: str) -> bytes:
+    return password.encode("utf-8", "surrogatepass")[:BCRYPT_MAX_BYTES]
+
+
+def _password_matches(password: str, hashed: bytes) -> bool:
+    try:
+        return bcrypt.checkpw(_bcrypt_bytes(password), hashed)
+    except ValueError:  # a NUL byte, a broken hash: no match
+        return False
+
+
+def client_address(handler) -> str:
+    """The browser's address as the proxy saw it: the last X-Forwarded-For hop, which the
+    proxy appends. Tornado's ``remote_ip`` would prefer X-Real-Ip, which any client can send."""
+    forwarded = handler.request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+    return forwarded or handler.request.remote_ip or "unknown"
+
+
+class LoginThrottled(Exception):
+    def __init__(self, retry_after: float):
+        super().__init__(f"login throttled for {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
+class TwoFactorEnrollment(Exception):
+    """The password was right, but this account must turn on two-factor authentication first."""
+
+    def __init__(self, username: str, secret: str):
+        super().__init__(f"{username} must enrol in two-factor authentication")
+        self.username = username
+        self.secret = secret
 
 
 class LoginHandler(NativeLoginHandler):
-    """NativeAuthenticator 1.3's login handler, fitted to JupyterHub 6.
+    """NativeAuthenticator 1.3's login handler, fitted to JupyterHub 6, with the LMS's answers.
 
     JupyterHub 6 removed ``handler.statsd`` (used to time the login) and renders error
     pages through ``_render(..., sync=True)``; both made every login a 500.
@@ -27,34 +83,174 @@ class LoginHandler(NativeLoginHandler):
 
     async def post(self):
         data = {arg: self.get_argument(arg, strip=False) for arg in self.request.arguments}
-        user = await self.login_user(data)
+        username = data.get("username", "")
+        try:
+            user = await self.login_user(data)
+        except LoginThrottled as exc:
+            minutes = max(1, math.ceil(exc.retry_after / 60))
+            self.set_status(429)
+            self.set_header("Retry-After", str(max(1, math.ceil(exc.retry_after))))
+            error = f"Too many attempts, try again in {minutes} minute{'s' if minutes > 1 else ''}."
+            self.finish(await self._render(login_error=error, username=username))
+            return
+        except TwoFactorEnrollment as exc:
+            self.set_status(403)
+            uri = f"otpauth://totp/JupyterLMS:{exc.username}?secret={exc.secret}&issuer=JupyterLMS"
+            error = ("Instructors and administrators must use two-factor authentication. Add this key to "
+                     f"your authenticator app: {exc.secret} ({uri}), then log in again with your password "
+                     "and the 6-digit code the app shows.")
+            self.finish(await self._render(login_error=error, username=username))
+            return
         if user:
             self._jupyterhub_user = user
             self.redirect(self.get_next_url(user))
             return
         error = "Invalid username or password."
-        username = data.get("username", "")
-        info = self.authenticator.get_user(username) if username else None
-        if info is not None and info.is_valid_password(data.get("password", "")) and not info.is_authorized:
+        if getattr(self, "lms_login_refusal", None) == "not_authorized":
             error = f"User {username} has not been authorized by an administrator yet."
         self.set_status(403)
         self.finish(await self._render(login_error=error, username=username))
 
 
+class SignUpHandler(NativeSignUpHandler):
+    """Says exactly which rule a refused password broke."""
+
+    def get_result_message(self, user, assume_user_is_human, username_already_taken, confirmation_matches,
+                           user_is_admin):
+        if user is None and assume_user_is_human and not username_already_taken and confirmation_matches:
+            problem = self.authenticator.password_problem(
+                self.get_body_argument("signup_password", "", strip=False),
+                self.get_body_argument("username", "", strip=False))
+            if problem:
+                self.set_status(400)
+                return "alert-danger", problem
+        return super().get_result_message(user, assume_user_is_human, username_already_taken,
+                                          confirmation_matches, user_is_admin)
+
+
+class ChangePasswordHandler(NativeChangePasswordHandler):
+    """Refuses a new password that breaks the policy with the reason, before NativeAuthenticator
+    would answer with a generic message."""
+
+    @web.authenticated
+    async def post(self):
+        user = await self.get_current_user()
+        new_password = self.get_body_argument("new_password", "", strip=False)
+        problem = self.authenticator.password_problem(new_password, user.name)
+        if problem and new_password == self.get_body_argument("new_password_confirmation", "", strip=False):
+            self.set_status(400)
+            self.finish(await self.render_template("change-password.html", user_name=user.name,
+                                                   result_message=problem, alert="alert-danger"))
+            return
+        await super().post()
+
+
 class LMSAuthenticator(NativeAuthenticator):
     """Sign-up and login by NativeAuthenticator; in demo mode the demo users exist from the start."""
 
+    throttle_url = Unicode(
+        help="Where failed logins are counted: redis://... (shared by replicas) or sqlite:///path "
+             "(one host); both keep the count across hub restarts.").tag(config=True)
+    throttle_prefix = Unicode("lms:login:", help="Prefix of the throttle's keys in Redis.").tag(config=True)
+    failures_per_user = Unicode(
+        "5/900", help="Failed logins allowed per username, as COUNT/SECONDS; then one more every "
+                      "SECONDS/COUNT. '0': no limit.").tag(config=True)
+    failures_per_address = Unicode(
+        "50/900", help="Failed logins allowed per client address, as COUNT/SECONDS. '0': no limit.").tag(config=True)
+    require_2fa = Bool(
+        False, help="Instructors and admins (staff_groups, hub admins) cannot log in without "
+                    "two-factor authentication; the first login with the right password shows the key "
+                    "to enrol.").tag(config=True)
+    staff_groups = Set(Unicode(), {"instructors", "lms-admins"},
+                       help="Hub groups whose members count as staff for require_2fa.").tag(config=True)
+    bcrypt_rounds = Integer(12, help="bcrypt cost of new password hashes (and of the dummy hash that "
+                                     "makes unknown usernames take as long as known ones).").tag(config=True)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.limiter: RateLimiter = limiter_from_url(self.throttle_url or None, prefix=self.throttle_prefix)
+        # checked for unknown usernames so that they cost the same bcrypt as known ones
+        self._dummy_hash = bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt(self.bcrypt_rounds))
         password = os.environ.get("LMS_DEMO_PASSWORD")
         if os.environ.get("LMS_DEMO", "1") == "1" and password:
             self.create_demo_users(password)
 
     def get_handlers(self, app):
-        return [(path, LoginHandler if handler is NativeLoginHandler else handler)
-                for path, handler in super().get_handlers(app)]
+        ours = {NativeLoginHandler: LoginHandler, NativeSignUpHandler: SignUpHandler,
+                NativeChangePasswordHandler: ChangePasswordHandler}
+        return [(path, ours.get(handler, handler)) for path, handler in super().get_handlers(app)]
+
+    # password policy ----------------------------------------------------------------------
+    def password_problem(self, password: str, username: str = "") -> str | None:
+        """Why ``password`` may not be used, or None."""
+        if len(password) < self.minimum_password_length:
+            return f"Your password must have at least {self.minimum_password_length} characters."
+        if len(password.encode("utf-8", "surrogatepass")) > BCRYPT_MAX_BYTES:
+            return f"Your password may have at most {BCRYPT_MAX_BYTES} bytes."
+        if self.check_common_password and (password.lower() in common_passwords()
+                                           or password.lower() == username.lower()):
+            return "This password is too common (it is on a list of leaked passwords). Choose another one."
+        return None
+
+    def is_password_common(self, password):
+        return password.lower() in common_passwords()
+
+    def is_password_strong(self, password):
+        return self.password_problem(password) is None
+
+    # login --------------------------------------------------------------------------------
+    def _throttle_checks(self, handler, username: str) -> list[tuple[str, tuple[int, float]]]:
+        # usernames are hashed: fixed-size keys whatever a client sends
+        checks = [(f"user:{hashlib.sha256(username.encode()).hexdigest()}", parse_rate(self.failures_per_user))]
+        if handler is not None:
+            checks.append((f"ip:{client_address(handler)}", parse_rate(self.failures_per_address)))
+        return [(key, rate) for key, rate in checks if rate is not None]
+
+    def _is_staff(self, username: str) -> bool:
+        if username in self.admin_users:
+            return True
+        user = orm.User.find(self.db, username)
+        return user is not None and (user.admin or any(g.name in self.staff_groups for g in user.groups))
+
+    async def authenticate(self, handler, data):
+        username = self.normalize_username(data.get("username") or "")
+        password = data.get("password") or ""
+        checks = self._throttle_checks(handler, username)
+        waits = [d.retry_after for d in (self.limiter.peek(key, limit=r[0], window=r[1]) for key, r in checks)
+                 if not d.allowed]
+        if waits:
+            raise LoginThrottled(max(waits))
+        info = self.get_user(username)
+        # bcrypt in a thread: the hub keeps serving while it runs (about 0.2 s)
+        matches = await asyncio.to_thread(_password_matches, password, info.password if info else self._dummy_hash)
+        token = (data.get("2fa") or "").strip()
+        token_ok = info is not None and (not info.has_2fa or (token.isdigit() and info.is_valid_token(token)))
+        if info is None or not matches or not token_ok:
+            for key, (limit, window) in checks:
+                self.limiter.hit(key, limit=limit, window=window)
+            return None
+        if not info.is_authorized:
+            if handler is not None:
+                handler.lms_login_refusal = "not_authorized"
+            return None
+        if self.require_2fa and not info.has_2fa and self._is_staff(username):
+            if not (token.isdigit() and info.is_valid_token(token)):
+                raise TwoFactorEnrollment(username, info.otp_secret)
+            info.has_2fa = True  # enrolled: the app produced a valid code for the key
+            self.db.commit()
+        if checks and checks[0][0].startswith("user:"):
+            self.limiter.reset(checks[0][0])  # the owner is back: their username is not held back
+        return username
+
+    def create_user(self, username, password, **kwargs):
+        if self.password_problem(password, username):
+            return None
+        return super().create_user(username, password, **kwargs)
 
     def create_demo_users(self, password: str) -> None:
+        problem = self.password_problem(password)
+        if problem:
+            raise ValueError(f"LMS_DEMO_PASSWORD cannot be used for the demo users: {problem}")
         for name in DEMO_USERS:
             if self.user_exists(name):
                 continue

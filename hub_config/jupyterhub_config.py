@@ -40,10 +40,18 @@ if s.demo:
     c.Authenticator.allowed_users = set(DEMO_USERS)
 c.NativeAuthenticator.open_signup = s.open_signup
 c.NativeAuthenticator.enable_signup = True
-c.NativeAuthenticator.allow_2fa = s.allow_2fa
-c.NativeAuthenticator.minimum_password_length = 8
+c.NativeAuthenticator.allow_2fa = s.allow_2fa or s.require_2fa
+c.NativeAuthenticator.minimum_password_length = 10
 c.NativeAuthenticator.check_common_password = True
 c.NativeAuthenticator.ask_email_on_signup = False
+# failed logins counted per username and address in Redis, or in a file that outlives restarts
+c.LMSAuthenticator.throttle_url = s.redis_url or f"sqlite:///{s.data_dir / 'login-throttle.sqlite'}"
+c.LMSAuthenticator.throttle_prefix = s.redis_prefix + "login:"
+c.LMSAuthenticator.failures_per_user = s.login_failures_per_user
+c.LMSAuthenticator.failures_per_address = s.login_failures_per_address
+c.LMSAuthenticator.require_2fa = s.require_2fa
+# hub cookies (login, session, _xsrf) never reach scripts nor cross-site requests
+c.JupyterHub.tornado_settings.update({"cookie_options": {"httponly": True, "samesite": "Lax"}})
 
 # Stripe in test mode against the bundled test server unless real Stripe is configured
 from hub_config import stripe_demo  # noqa: E402

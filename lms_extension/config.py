@@ -65,6 +65,9 @@ class LMSConfig(Configurable):
     check_schema = Bool(True, help="Refuse to start on a database whose schema revision is not the code's.").tag(config=True)
     redis_url = Unicode(help="Redis shared by all replicas for rate limits, e.g. redis://127.0.0.1:6379/0; empty: "
                              "limits are kept in each process (LMS_REDIS_URL).").tag(config=True)
+    hub_auth_cache_seconds = Integer(help="How long the service trusts the hub's answer about a token or login "
+                                          "cookie; a logout or revoked token takes effect within this time "
+                                          "(LMS_HUB_AUTH_CACHE_SECONDS, default 5).").tag(config=True)
     redis_prefix = Unicode(help="Prefix of every Redis key the LMS writes (LMS_REDIS_PREFIX, default lms:).").tag(config=True)
     rate_limit_api_writes = Unicode(help="API writes (POST/PUT/PATCH/DELETE) allowed per user, as COUNT/SECONDS; "
                                          "0 turns it off (LMS_RATE_LIMIT_API_WRITES, default 300/60).").tag(config=True)
@@ -209,6 +212,10 @@ class LMSConfig(Configurable):
     @default("redis_url")
     def _redis_url(self):
         return _env("LMS_REDIS_URL", "")
+
+    @default("hub_auth_cache_seconds")
+    def _hub_auth_cache_seconds(self):
+        return int(_env("LMS_HUB_AUTH_CACHE_SECONDS", "5"))
 
     @default("redis_prefix")
     def _redis_prefix(self):

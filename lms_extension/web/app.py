@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from jupyterhub.services.auth import HubOAuthCallbackHandler
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from tornado import web
 from tornado.log import access_log
 
@@ -64,11 +64,24 @@ def log_request(handler) -> None:
                        1000.0 * handler.request.request_time())
 
 
+COOKIE_OPTIONS = {"httponly": True, "samesite": "Lax"}
+
+
+def configure_hub_auth(config: LMSConfig) -> HubOAuth:
+    """The one HubOAuth of this process: a short cache, so that a logout on the hub (which
+    deletes the session's OAuth tokens) ends the LMS session within seconds, not HubAuth's
+    default five minutes; and Lax, HttpOnly cookies."""
+    if HubOAuth.initialized():
+        HubOAuth.clear_instance()
+    return HubOAuth.instance(cache_max_age=config.hub_auth_cache_seconds, cookie_options=dict(COOKIE_OPTIONS))
+
+
 def make_app(config: LMSConfig, engine=None) -> web.Application:
     engine = engine or make_engine(config.db_url)
     if config.check_schema:
         check_revision(engine)
     prefix = config.service_prefix
+    configure_hub_auth(config)
     handlers = [(prefix + "oauth_callback", HubOAuthCallbackHandler)]
     for module in HANDLER_MODULES:
         handlers += [(prefix + pattern, handler) for pattern, handler in module.default_handlers]
@@ -93,5 +106,6 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
         static_path=str(HERE / "static"),
         static_url_prefix=prefix + "static/",
         xsrf_cookies=True,
+        xsrf_cookie_kwargs=dict(COOKIE_OPTIONS),
         cookie_secret=config.cookie_secret,
     )
