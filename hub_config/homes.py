@@ -196,3 +196,14 @@ class StudentHome:
         with open(self.image, "r+b") as f:
             f.truncate(self.limit)
         log.info("home image %s shrunk from %d to %d bytes", self.image, current, self.limit)
+
+
+def release_after_stop(spawner) -> None:
+    """``Spawner.post_stop_hook``: unmount the home of a server however it ended.
+
+    JupyterHub calls a spawner's ``stop`` only for a server that still runs; one that died
+    (OOM-killed, crashed, failed while starting) reaches only this hook. Releasing twice is
+    harmless."""
+    home = getattr(spawner, "home", None)
+    if isinstance(home, StudentHome):
+        home.release()

@@ -80,6 +80,10 @@ if _stripe_service:
 roles.configure(c, admin_token=os.environ.get("LMS_ADMIN_TOKEN"))
 
 spawners.configure(c, s)
+# a server that died on its own never gets stop(): its home image is unmounted here
+from hub_config import homes  # noqa: E402
+
+c.Spawner.post_stop_hook = homes.release_after_stop
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 60

@@ -117,6 +117,25 @@ def test_writing_past_the_limit_from_a_kernel_fails_with_enospc(quota_platform):
             p.stop_server(name)
 
 
+def test_a_server_that_died_gives_back_its_home(quota_platform):
+    """JupyterHub calls the spawner's stop() only for a server still running; the home of
+    one that died (OOM-killed, crashed) is unmounted all the same when the hub clears it."""
+    p, user = quota_platform, "quota-gone"
+    p.token(user)
+    p.start_server(user)
+    home = p.data_dir / "homes" / user
+    assert os.path.ismount(home)
+    uid = home.stat().st_uid
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid == uid:
+                os.kill(int(pid), 9)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    p.stop_server(user)
+    assert not os.path.ismount(home), "the home of a server that died is still mounted"
+
+
 # --- the home images themselves (hub_config.homes), on real loop mounts -------------------
 
 def mounted(path: Path) -> bool:
