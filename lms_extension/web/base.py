@@ -206,7 +206,7 @@ class LMSHandlerMixin(HubOAuthenticated):
         else:
             message = HTTPStatus(status_code).phrase if status_code in HTTPStatus._value2member_map_ else "Error"
             code, details = "http_error", {}
-        if status_code >= 500:
+        if status_code >= 500 and not isinstance(exc, LMSError):  # a domain error's message is meant to be read
             message = "Internal server error. It has been logged."
         if status_code == 429 and "retry_after" in details:
             self.set_header("Retry-After", str(details["retry_after"]))
