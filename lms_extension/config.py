@@ -79,14 +79,17 @@ class LMSConfig(Configurable):
                                         "(LMS_RATE_LIMIT_CODE_RUNS, default 120/60).").tag(config=True)
 
     # commerce (issue 5): Stripe through the official SDK; the API base decides real or test server
-    stripe_api_base = Unicode(help="Base URL of the Stripe API: https://api.stripe.com for real Stripe, the "
-                                   "bundled test server's URL in demo mode (LMS_STRIPE_API_BASE).").tag(config=True)
+    stripe_api_base = Unicode(help="Base URL of the Stripe API: https://api.stripe.com for real Stripe (the "
+                                   "default), the bundled test server's URL in demo mode; outside demo mode a test "
+                                   "server runs only when named here (LMS_STRIPE_API_BASE).").tag(config=True)
     stripe_secret_key = Unicode(help="Stripe secret key, sk_test_... or sk_live_...; environment only "
                                      "(LMS_STRIPE_SECRET_KEY).").tag(config=True)
     stripe_webhook_secret = Unicode(help="Signing secret (whsec_...) of the webhook endpoint "
                                          "/services/lms/api/v1/payments/webhook (LMS_STRIPE_WEBHOOK_SECRET).").tag(config=True)
-    public_url = Unicode(help="Public base URL of the platform, for Stripe's success/cancel/return links "
-                              "(LMS_PUBLIC_URL, default http://127.0.0.1:$LMS_PORT).").tag(config=True)
+    public_url = Unicode(help="Public base URL of the platform: every absolute link (certificates, badges, "
+                              "invoices, OpenGraph, Stripe's success/cancel/return links) starts with it, never "
+                              "with the request's Host header (LMS_PUBLIC_URL, default "
+                              "http://127.0.0.1:$LMS_PORT).").tag(config=True)
     platform_share_percent = Integer(30, help="Percent of each sale (tax excluded) the platform keeps; instructors "
                                               "get the rest unless their account says otherwise (LMS_PLATFORM_SHARE_PERCENT).").tag(config=True)
     refund_window_days = Integer(30, help="Days after purchase a student may ask for a refund (LMS_REFUND_WINDOW_DAYS).").tag(config=True)
