@@ -96,7 +96,11 @@ def _spawner_class():
 
         def _outbound(self) -> dict[str, tuple[str, int]]:
             """Socket name -> host port: the hub API and the LMS, at the URLs the server is given."""
-            outbound = {"hub.sock": ("127.0.0.1", _loopback_port(self.hub.api_url))}
+            hub_port = _loopback_port(self.hub.api_url)
+            if hub_port is None:
+                raise RuntimeError(f"the hub API ({self.hub.api_url}) must listen on 127.0.0.1: students' "
+                                   "containers reach it only through the bridge")
+            outbound = {"hub.sock": ("127.0.0.1", hub_port)}
             lms_port = _loopback_port(self.environment.get("LMS_SERVICE_URL"))
             if lms_port:
                 outbound["lms.sock"] = ("127.0.0.1", lms_port)
