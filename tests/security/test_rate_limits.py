@@ -9,7 +9,9 @@ in-process fallback.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -163,3 +165,19 @@ def test_without_redis_one_process_limits_itself(replicas):
         _assert_limited(responses, 6)
     finally:
         alone.stop()
+
+
+def test_login_throttle_lives_in_redis(replicas, redis_prefix):
+    """The hub counts failed logins in the same Redis, so hub replicas and restarts share them."""
+    p, _, _ = replicas
+    s = requests.Session()
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', s.get(f"{p.url}/hub/login").text).group(1)
+
+    def login(password):
+        return s.post(f"{p.url}/hub/login", allow_redirects=False,
+                      data={"username": "student2", "password": password, "_xsrf": xsrf})
+
+    assert [login("wrong-password-42").status_code for _ in range(5)] == [403] * 5
+    assert login(p.demo_password).status_code == 429
+    key = f"{redis_prefix}login:user:{hashlib.sha256(b'student2').hexdigest()}"
+    assert redis.Redis.from_url(REDIS_URL).exists(key)
