@@ -39,6 +39,8 @@ class Platform:
             **os.environ,
             "LMS_PORT": str(self.port), "LMS_HUB_PORT": str(free_port()),
             "LMS_PROXY_API_PORT": str(free_port()), "LMS_SERVICE_PORT": str(self.service_port),
+            # its own Stripe test server: platforms started together must not race for port 12111
+            "LMS_STRIPE_TEST_PORT": str(free_port()),
             "LMS_DATA_DIR": str(data_dir), "LMS_SPAWNER": spawner, "LMS_DEMO": "1",
             "LMS_ADMIN_TOKEN": self.admin_token, "LMS_DEMO_PASSWORD": self.demo_password,
             # a secret the student environment must never see
