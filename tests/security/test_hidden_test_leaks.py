@@ -211,11 +211,18 @@ def on_compare():
     note = Note()
 ''', after=["del note\nimport gc; gc.collect()"], inside=SECRETS),
     "atexit_and_a_thread_print_later": dict(answer=SNEAKY_INT + '''
-import atexit, threading
+import atexit, threading, time
+PRINTING = []
 def on_compare():
     grab(3)
     atexit.register(lambda: print("at exit:", STASH))
-    threading.Timer(0.2, lambda: print("from a thread:", STASH)).start()
+    if not PRINTING:
+        PRINTING.append(True)
+        def keep_printing():
+            for _ in range(15):
+                time.sleep(0.2)
+                print("from a thread:", STASH)
+        threading.Thread(target=keep_printing, daemon=True).start()
 ''', after=["import time; time.sleep(1)"], inside=SECRETS),
     "file_written_during_the_test_read_later": dict(answer=SNEAKY_INT + '''
 def on_compare():
@@ -274,8 +281,8 @@ import signal
 def on_compare():
     grab(3)
     signal.signal(signal.SIGALRM, lambda *a: print("from a signal handler:", STASH))
-    signal.setitimer(signal.ITIMER_REAL, 0.3)
-''', after=["import time; time.sleep(1)"], inside=SECRETS),
+    signal.setitimer(signal.ITIMER_REAL, 0.3, 0.3)
+''', after=["import time; time.sleep(1)\nsignal.setitimer(signal.ITIMER_REAL, 0)"], inside=SECRETS),
 }
 
 
@@ -344,8 +351,11 @@ def test_hidden_constants_do_not_reach_the_student(graded, attack):
     text, submission = received(factory, user_id, ids[attack])
     inside = ATTACKS[attack]["inside"]
     if inside is not None:
-        # the attempt worked inside the run: the instructors' copy shows what it found
-        assert any(found in submission.autograded for found in inside), "the attempt did not run"
+        # the attempt worked inside the run: the outputs in the instructors' copy show
+        # what it found (their sources hold the hidden tests anyway)
+        graded = json.loads(json.loads(submission.autograded)["l1.ipynb"])
+        outputs = json.dumps([c.get("outputs", []) for c in graded["cells"]])
+        assert any(found in outputs for found in inside), "the attempt did not run"
     assert_nothing_leaks(text)
 
 
