@@ -78,3 +78,39 @@ def test_submissions_of_one_run_do_not_see_each_other(grading_sandbox):
     assert [g.score for g in grades] == [5.5, 8.5, 8.5]  # answer 41: -2, and -1 of the partial credit
     assert "leftovers: [] []" in all_text(grades[1])
     assert all(g.error is None for g in grades)
+
+
+def test_failure_message_after_hidden_tests_comes_from_the_visible_source():
+    from graders.notebook import authored_failure_message
+
+    source = ('x = compute()\n'
+              'assert x == 4, "x should be 4"\n'
+              'assert (x ==\n'
+              '        4)\n'
+              '### BEGIN HIDDEN TESTS\n'
+              'assert x != 7391, "the secret message"\n'
+              '### END HIDDEN TESTS')
+    assert authored_failure_message(source, 2) == "x should be 4"
+    assert authored_failure_message(source, 4) == "failed: assert x ==\n        4"
+    assert authored_failure_message(source, 1) == "failed: x = compute()"
+    for line in (6, 5, 99, None, "2", True):  # hidden, a marker, nonsense: the executor said it
+        assert authored_failure_message(source, line) == "a hidden test failed"
+    assert authored_failure_message("%time assert f(1)\nassert f(2)", 2) == "failed: assert f(2)"
+    assert authored_failure_message("assert f(1)", 5) == "the test failed"
+
+
+def test_every_cell_after_the_first_hidden_test_is_marked_across_notebooks():
+    from graders.notebook import _after_hidden_tests, _prepare_notebook
+
+    visible_only = json.loads(SOURCE)
+    for cell in visible_only["cells"]:
+        cell["source"] = cell["source"].split("### BEGIN HIDDEN TESTS")[0]
+    first = MasterNotebook.from_source("a.ipynb", SOURCE)
+    second = MasterNotebook.from_source("b.ipynb", json.dumps(visible_only))
+    plan = [_prepare_notebook(first, SOURCE), _prepare_notebook(second, json.dumps(visible_only))]
+    marked = _after_hidden_tests(plan)
+    cells = plan[0].nb["cells"]
+    hidden_at = next(i for i in plan[0].run_cells if "BEGIN HIDDEN TESTS" in cells[i]["source"])
+    assert marked[0] == {i for i in plan[0].run_cells if i >= hidden_at}
+    assert marked[1] == set(plan[1].run_cells)  # the notebooks of a submission share /box
+    assert _after_hidden_tests([_prepare_notebook(second, json.dumps(visible_only))]) == [set()]
