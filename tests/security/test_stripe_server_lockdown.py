@@ -223,7 +223,7 @@ def production_platform(tmp_path_factory):
 
 def test_without_real_keys_checkout_refuses_clearly(production_platform):
     p = production_platform
-    log_before = p.log()
+    log_before = p.log_path.read_text(errors="replace")
     commands = platform_commands(p)
     assert any("jupyterhub" in c for c in commands.values()), commands
     assert not any("stripe_test_server" in c for c in commands.values()), commands
