@@ -173,7 +173,7 @@ def test_a_replaced_checkout_paid_anyway_keeps_its_coupon_use(shop, tmp_path):
     shop.srv.release()
     shop.srv.wait_idle()
     with shop.factory() as db:
-        assert db.get(Order, first[0]).status == "paid"
+        assert db.get(Order, first[0]).status == "paid" and db.get(Order, second[0]).status == "pending"
     assert uses(shop, code) == 2  # the paid one and the open one
 
 
