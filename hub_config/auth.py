@@ -215,9 +215,16 @@ class LMSAuthenticator(NativeAuthenticator):
     async def authenticate(self, handler, data):
         username = self.normalize_username(data.get("username") or "")
         password = data.get("password") or ""
+        # every attempt is counted before the password is checked, so that parallel guesses
+        # cannot all slip in; a right password gives its count back
         checks = self._throttle_checks(handler, username)
-        waits = [d.retry_after for d in (self.limiter.peek(key, limit=r[0], window=r[1]) for key, r in checks)
-                 if not d.allowed]
+        counted, waits = [], []
+        for key, (limit, window) in checks:
+            decision = self.limiter.hit(key, limit=limit, window=window)
+            if decision.allowed:
+                counted.append(key)
+            else:
+                waits.append(decision.retry_after)
         if waits:
             raise LoginThrottled(max(waits))
         info = self.get_user(username)
@@ -226,9 +233,13 @@ class LMSAuthenticator(NativeAuthenticator):
         token = (data.get("2fa") or "").strip()
         token_ok = info is not None and (not info.has_2fa or (token.isdigit() and info.is_valid_token(token)))
         if info is None or not matches or not token_ok:
-            for key, (limit, window) in checks:
-                self.limiter.hit(key, limit=limit, window=window)
             return None
+        rates = dict(checks)
+        for key in counted:
+            if key.startswith("user:"):
+                self.limiter.reset(key)  # the owner is back: their username is not held back
+            else:
+                self.limiter.refund(key, limit=rates[key][0], window=rates[key][1])
         if not info.is_authorized:
             if handler is not None:
                 handler.lms_login_refusal = "not_authorized"
@@ -238,8 +249,6 @@ class LMSAuthenticator(NativeAuthenticator):
                 raise TwoFactorEnrollment(username, info.otp_secret)
             info.has_2fa = True  # enrolled: the app produced a valid code for the key
             self.db.commit()
-        if checks and checks[0][0].startswith("user:"):
-            self.limiter.reset(checks[0][0])  # the owner is back: their username is not held back
         return username
 
     def create_user(self, username, password, **kwargs):

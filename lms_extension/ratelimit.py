@@ -44,7 +44,8 @@ class Decision:
 
 
 def _check(limit: int, window: float, cost: int) -> None:
-    if limit < 1 or window <= 0 or cost < 1:
+    # a negative cost is a refund (``RateLimiter.refund``)
+    if limit < 1 or window <= 0 or cost == 0:
         raise ValueError("a rate limit needs limit >= 1, window > 0 and cost >= 1")
 
 
@@ -61,13 +62,26 @@ def _decide(tat: float | None, now: float, *, limit: int, window: float, cost: i
 
 
 class RateLimiter:
-    """Interface: ``hit`` records and decides, ``peek`` only decides, ``reset`` forgets a key."""
+    """Interface: ``hit`` records and decides, ``peek`` only decides, ``refund`` gives back
+    hits that turned out not to count, ``reset`` forgets a key."""
+
+    def _step(self, key: str, limit: int, window: float, cost: int, record: bool) -> Decision:
+        raise NotImplementedError
 
     def hit(self, key: str, *, limit: int, window: float, cost: int = 1) -> Decision:
-        raise NotImplementedError
+        if cost < 1:
+            raise ValueError("cost must be at least 1")
+        return self._step(key, limit, window, cost, True)
 
     def peek(self, key: str, *, limit: int, window: float, cost: int = 1) -> Decision:
-        raise NotImplementedError
+        if cost < 1:
+            raise ValueError("cost must be at least 1")
+        return self._step(key, limit, window, cost, False)
+
+    def refund(self, key: str, *, limit: int, window: float, cost: int = 1) -> None:
+        if cost < 1:
+            raise ValueError("cost must be at least 1")
+        self._step(key, limit, window, -cost, True)
 
     def reset(self, key: str) -> None:
         raise NotImplementedError
@@ -100,12 +114,6 @@ class InProcessRateLimiter(RateLimiter):
         # a TAT in the past means a full bucket: forgetting the key changes nothing
         for stale in [k for k, tat in self._tats.items() if tat <= now]:
             del self._tats[stale]
-
-    def hit(self, key, *, limit, window, cost=1):
-        return self._step(key, limit, window, cost, True)
-
-    def peek(self, key, *, limit, window, cost=1):
-        return self._step(key, limit, window, cost, False)
 
     def reset(self, key):
         with self._lock:
@@ -163,12 +171,6 @@ class RedisRateLimiter(RateLimiter):
             return Decision(True, 0.0, limit)
         return Decision(allowed in (b"1", "1"), float(retry_ms) / 1000.0, int(float(remaining)))
 
-    def hit(self, key, *, limit, window, cost=1):
-        return self._step(key, limit, window, cost, True)
-
-    def peek(self, key, *, limit, window, cost=1):
-        return self._step(key, limit, window, cost, False)
-
     def reset(self, key):
         try:
             self._client.delete(self.prefix + key)
@@ -219,12 +221,6 @@ class SQLiteRateLimiter(RateLimiter):
                 conn.execute("ROLLBACK")
                 raise
             return decision
-
-    def hit(self, key, *, limit, window, cost=1):
-        return self._step(key, limit, window, cost, True)
-
-    def peek(self, key, *, limit, window, cost=1):
-        return self._step(key, limit, window, cost, False)
 
     def reset(self, key):
         with self._lock:

@@ -6,10 +6,12 @@ staff (``LMS_REQUIRE_2FA=1``), logout ending the LMS session within 10 s, and co
 """
 from __future__ import annotations
 
+import concurrent.futures
 import email.utils
 import re
 import secrets
 import statistics
+import threading
 import time
 
 import onetimepass
@@ -19,7 +21,7 @@ import requests
 from tests.e2e.platform import Platform
 
 # few failures per address so the address test stays short (it runs last: it locks 127.0.0.1 out)
-ADDRESS_LIMIT = 12
+ADDRESS_LIMIT = 30
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +172,24 @@ def test_username_throttle_survives_a_hub_restart(hub):
     p.start()
     again = post_login(p, target, p.demo_password)
     assert again.status_code == 429 and "Too many attempts" in again.text
+
+
+def test_parallel_guesses_are_counted_too(hub):
+    """Ten guesses at once for one username: only the first five reach the password check."""
+    p = hub
+    target = "rush" + secrets.token_hex(3)
+    sessions = [requests.Session() for _ in range(10)]
+    tokens = [_xsrf(s, f"{p.url}/hub/login") for s in sessions]
+    start = threading.Barrier(len(sessions))
+
+    def guess(i):
+        start.wait()
+        return sessions[i].post(f"{p.url}/hub/login", allow_redirects=False, data={
+            "username": target, "password": f"guess-number-{i}", "_xsrf": tokens[i]}).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(len(sessions)) as pool:
+        statuses = sorted(pool.map(guess, range(len(sessions))))
+    assert statuses == [403] * 5 + [429] * 5, statuses
 
 
 def test_address_throttle(hub):
