@@ -181,3 +181,31 @@ def test_login_throttle_lives_in_redis(replicas, redis_prefix):
     assert login(p.demo_password).status_code == 429
     key = f"{redis_prefix}login:user:{hashlib.sha256(b'student2').hexdigest()}"
     assert redis.Redis.from_url(REDIS_URL).exists(key)
+
+
+@pytest.fixture(params=["in-process", "redis", "sqlite"])
+def limiter(request, redis_prefix, tmp_path):
+    from lms_extension.ratelimit import limiter_from_url
+
+    url = {"in-process": None, "redis": REDIS_URL, "sqlite": f"sqlite:///{tmp_path / 'limits.sqlite'}"}[request.param]
+    made = limiter_from_url(url, prefix=redis_prefix + "unit:")
+    yield made
+    made.close()
+
+
+def test_the_implementations_count_alike(limiter):
+    """Same answers from each implementation: a burst of `limit`, then one every window/limit."""
+    key = "k" + secrets.token_hex(4)
+    decisions = [limiter.hit(key, limit=3, window=30) for _ in range(4)]
+    assert [(d.allowed, d.remaining) for d in decisions] == [(True, 2), (True, 1), (True, 0), (False, 0)]
+    assert 9 < decisions[-1].retry_after <= 10 and decisions[-1].retry_after_seconds == 10
+    assert not limiter.peek(key, limit=3, window=30).allowed
+    limiter.refund(key, limit=3, window=30)  # a hit that did not count after all
+    assert limiter.hit(key, limit=3, window=30).allowed
+    assert not limiter.hit(key, limit=3, window=30, cost=2).allowed  # all or nothing
+    limiter.reset(key)
+    assert limiter.hit(key, limit=3, window=30, cost=3).allowed
+    other = "o" + secrets.token_hex(4)
+    assert [limiter.hit(other, limit=2, window=0.4).allowed for _ in range(3)] == [True, True, False]
+    time.sleep(0.25)  # one interval (0.2 s) later, one more
+    assert limiter.hit(other, limit=2, window=0.4).allowed
