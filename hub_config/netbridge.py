@@ -204,10 +204,12 @@ class ServerBridge:
     """The host end of one student server's run directory (see the module docstring)."""
 
     def __init__(self, run_dir: Path, outbound: dict[str, tuple[str, int]], *, egress: bool = False,
-                 log: logging.Logger | None = None):
+                 log: logging.Logger | None = None, egress_connect=asyncio.open_connection):
         self.run_dir = Path(run_dir)
         self.outbound = dict(outbound)
         self.egress = egress
+        # how the egress proxy opens a checked (address, port); tests stand in for the internet
+        self.egress_connect = egress_connect
         self.log = log or logging.getLogger("lms.netbridge")
         self._servers: list[asyncio.AbstractServer] = []
         self._tasks: set[asyncio.Task] = set()
@@ -300,7 +302,7 @@ class ServerBridge:
             await _reply(writer, 403, f"refused: {exc}")
             return
         try:
-            upstream = await asyncio.wait_for(asyncio.open_connection(address, port, limit=BUFFER), 30)
+            upstream = await asyncio.wait_for(self.egress_connect(address, port, limit=BUFFER), 30)
         except (OSError, asyncio.TimeoutError) as exc:
             await _reply(writer, 502, f"cannot connect to {host}:{port}: {exc}")
             return

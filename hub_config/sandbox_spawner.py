@@ -254,7 +254,10 @@ class SandboxSpawner(LocalProcessSpawner):
         try:
             return await self._start()
         except Exception as exc:
-            await self.stop_bridge()
+            try:
+                await self.release()
+            except Exception:
+                self.log.exception("Cleaning up after the failed start of %s", self.user.name)
             if isinstance(exc, SpawnFailed):
                 raise
             self.log.exception("Preparing the server of %s failed", self.user.name)
@@ -345,7 +348,19 @@ class SandboxSpawner(LocalProcessSpawner):
             await bridge.stop()
 
     async def stop(self, now=False):
-        await super().stop(now=now)
+        try:
+            await super().stop(now=now)
+        finally:
+            await self.release()
+
+    async def run_post_stop_hook(self):
+        # JupyterHub calls stop() only for a server still running: one that exited on its own
+        # (or never came up) reaches only this hook
+        await self.release()
+        return super().run_post_stop_hook()
+
+    async def release(self) -> None:
+        """Everything a server held on the host; safe to call again."""
         cgroup = self.cgroup
         cgroup.kill_all()  # anything the student left running (daemons included)
         cgroup.remove()

@@ -420,3 +420,45 @@ def test_bridge_and_forwarder_join_only_their_sockets(tmp_path):
     assert inbound == b"server:ping"
     assert after_swap == b"" and not reached_decoy
     assert left == []  # stop() removed its sockets
+
+
+def test_egress_proxy_connects_to_the_checked_public_address_only(tmp_path):
+    """The egress proxy over its Unix socket: a public target is joined (the internet replaced
+    by a local echo server standing at the checked address), a loopback one never connected."""
+    import asyncio
+
+    from hub_config import netbridge
+
+    echo = _echo_server(_tcp_listener(b"internet:"))
+    dialled = []
+
+    async def internet(address, port, limit):
+        dialled.append((address, port))
+        return await asyncio.open_connection("127.0.0.1", echo.getsockname()[1], limit=limit)
+
+    async def through_proxy(target):
+        r, w = await asyncio.open_unix_connection(str(tmp_path / "run" / netbridge.EGRESS_SOCKET))
+        w.write(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+        await w.drain()
+        status = (await r.readline()).decode()
+        if " 200 " in status:
+            await r.readline()  # the empty line ending the head
+            w.write(b"ping")
+            await w.drain()
+            return status, await asyncio.wait_for(r.read(100), 5)
+        return status, await r.read()
+
+    async def scenario():
+        bridge = netbridge.ServerBridge(tmp_path / "run", {}, egress=True, egress_connect=internet)
+        await bridge.start()
+        try:
+            return (await through_proxy("93.184.216.34:443"), await through_proxy("127.0.0.1:5432"),
+                    await through_proxy("[::ffff:10.0.0.1]:443"))
+        finally:
+            await bridge.stop()
+
+    public, loopback, mapped = asyncio.run(scenario())
+    assert public == ("HTTP/1.1 200 Connection established\r\n", b"internet:ping")
+    assert loopback[0].startswith("HTTP/1.1 403") and b"127.0.0.0/8" in loopback[1]
+    assert mapped[0].startswith("HTTP/1.1 403")
+    assert dialled == [("93.184.216.34", 443)]
