@@ -565,6 +565,17 @@ def _accessible_to_others(path: str) -> bool:
     return True
 
 
+def _open_to_others(path: str) -> bool:
+    """Whether others may read ``path`` itself (and enter it, a folder). The folders
+    leading to it do not matter: the sandbox shows a bound folder that its uid cannot
+    reach on the host through a view of its own (a venv in a checkout only root may enter)."""
+    try:
+        mode = os.stat(os.path.realpath(path)).st_mode
+    except OSError:
+        return False
+    return bool(mode & stat.S_IROTH and (not stat.S_ISDIR(mode) or mode & stat.S_IXOTH))
+
+
 def _runner_copy(state_dir: str) -> str:
     """A root-owned copy of the runner's modules under the sandbox's state folder, named
     after its content (processes of different versions keep their own), with compiled
@@ -621,13 +632,21 @@ def runner_environment() -> RunnerEnvironment:
     """Find an interpreter of this Python's version that the sandbox can run, and the
     directories it must see. The running interpreter is used when everyone may execute
     it (a system or container Python); otherwise (pyenv under /root, say) the system's
-    ``/usr/bin/pythonX.Y``, which loads the same site-packages (same ABI)."""
+    ``/usr/bin/pythonX.Y``, which loads the same site-packages (same ABI). Without one, the
+    running interpreter after all when only the folders leading to its prefix are closed:
+    the sandbox reaches the prefix through a view of its own."""
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    candidates = [os.path.realpath(sys.executable), f"/usr/bin/python{version}",
-                  f"/usr/local/bin/python{version}"]
+    running = os.path.realpath(sys.executable)
+    candidates = [running, f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]
     interpreter = None
-    for candidate in candidates:
-        if not (os.path.isfile(candidate) and _accessible_to_others(candidate)):
+    for candidate, last_resort in [*((c, False) for c in candidates), (running, True)]:
+        if not os.path.isfile(candidate):
+            continue
+        if last_resort:
+            if not (_open_to_others(candidate) and os.stat(candidate).st_mode & stat.S_IXOTH
+                    and _open_to_others(os.path.dirname(os.path.dirname(candidate)))):
+                continue
+        elif not _accessible_to_others(candidate):
             continue
         try:
             out = subprocess.run([candidate, "-I", "-S", "-c",
@@ -651,7 +670,7 @@ def runner_environment() -> RunnerEnvironment:
     if prefix != "/usr":  # /usr's runtime is in every sandbox; another prefix is bound whole
         read_only.append(prefix)
     for path in (*read_only, *site_dirs):
-        if not _accessible_to_others(path):
+        if not _open_to_others(path):
             raise NotebookGraderUnavailable(f"{path} is not readable by the sandbox user")
     inside = [SITE_INSIDE if i == 0 else f"{SITE_INSIDE}-{i}" for i in range(len(site_dirs))]
     state_dir = str(SandboxConfig().state_dir)

@@ -10,10 +10,14 @@ Every program a student submits (and every compiler that reads their source) run
   ``/usr`` the runtimes need, the merged-usr symlinks, a few files of ``/etc``, a
   synthesized passwd/group/hosts; see ``SandboxConfig.read_only_paths``), nothing else of
   the host (no ``/home``, ``/root``, ``/usr/local``, ``/var``, the checkout, ``courses/``,
-  the LMS data, ``/etc/shadow``). The only writable
-  places are ``/box`` (the working directory), ``/tmp`` and ``/dev/shm``, which are three
-  directories of one fresh tmpfs per run with a size and inode quota, mounted by the host
-  and detached afterwards. The host writes the source file into it before any untrusted
+  the LMS data, ``/etc/shadow``). A bound path that the run's uid could not reach on the
+  host (the venv of a checkout in a folder only root may enter) is bound in a mount
+  namespace of the run's own at a root-owned place first (see ``Sandbox._view_of``): the
+  host keeps no mount of it (only an empty folder per such source in
+  ``<state_dir>/views``), and the run sees it at its usual place like any other. The
+  only writable places are ``/box`` (the working directory), ``/tmp`` and ``/dev/shm``,
+  which are three directories of one fresh tmpfs per run with a size and inode quota,
+  mounted by the host and detached afterwards. The host writes the source file into it before any untrusted
   code runs and never opens a path inside it afterwards (stdin comes from a memfd, output
   through pipes, removal is ``umount``), so symlinks or hardlinks planted there can make the
   host neither read, write, chmod nor delete anything; and a hardlink to a host file cannot
@@ -50,6 +54,7 @@ import enum
 import fcntl
 import functools
 import glob
+import hashlib
 import json
 import logging
 import math
@@ -350,6 +355,31 @@ def _remove_scratch(root: Path) -> None:
     root.rmdir()
 
 
+def _reachable_by_others(path: str) -> bool:
+    """Whether every folder leading to ``path`` lets others through (bwrap resolves a
+    bind's source as the run's uid)."""
+    parent = os.path.dirname(os.path.realpath(path))
+    while True:
+        try:
+            if not os.stat(parent).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+        if parent in ("/", ""):
+            return True
+        parent = os.path.dirname(parent)
+
+
+# Runs as root in the run's fresh mount namespace, before the uid is dropped: shows each
+# source ("$1") read-only at its view ("$2"), an empty root-owned folder that others may
+# traverse, so that bwrap finds it under the run's uid. Neither the host nor other runs
+# see these mounts; they go with the namespace when the run ends.
+_BIND_VIEWS_THEN_EXEC = (
+    'while [ "$1" != -- ]; do mount --bind -o ro -- "$1" "$2" || exit 125; shift 2; done; '
+    'shift; exec "$@"'
+)
+
+
 def _memfd_with(name: str, data: bytes) -> int:
     """A sealed in-memory file holding ``data``: the run's stdin, readable and seekable;
     nothing of the run (the namespace's init holds it too) can write to it or grow it. It
@@ -625,6 +655,13 @@ class Sandbox:
             directory.mkdir(mode=mode, parents=True, exist_ok=True)
             os.chmod(directory, mode)
         self._uids = _UidLeases(self.config.uids, state / "uids")
+        # Bind sources the run's uid cannot reach (a checkout in a folder only root may
+        # enter): real path -> the empty folder it is shown at in the run's namespace.
+        self._views: dict[str, str] = {}
+        self._views_lock = threading.Lock()
+        self._views_dir = state / "views"
+        for source in [s for s, _ in self._root_binds()] + self._read_only_paths(under_tmp=True):
+            self._view_of(source)
         # Spawning and cleaning up wait on the kernel (vfork until exec, RCU for cgroup
         # and mount removal): done in these threads so the event loop never stalls.
         self._threads = concurrent.futures.ThreadPoolExecutor(
@@ -681,6 +718,24 @@ class Sandbox:
             paths[name] = path
         return paths
 
+    def _view_of(self, source: str) -> str:
+        """Where bwrap finds ``source``: the path itself when the run's uid can reach it,
+        otherwise its view (made once per source; the folders are empty, named after the
+        source's path and shared by every process on the host)."""
+        real = os.path.realpath(source)
+        with self._views_lock:
+            if real in self._views:
+                return self._views[real]
+            if _reachable_by_others(real):
+                return source
+            self._views_dir.mkdir(mode=0o711, exist_ok=True)
+            os.chmod(self._views_dir, 0o711)
+            view = self._views_dir / hashlib.sha256(os.fsencode(real)).hexdigest()[:16]
+            view.mkdir(mode=0o755, exist_ok=True)
+            os.chmod(view, 0o755)
+            self._views[real] = str(view)
+            return str(view)
+
     def _read_only_paths(self, *, under_tmp: bool) -> list[str]:
         paths = [path for pattern in self.config.read_only_paths for path in sorted(glob.glob(pattern))]
         return [p for p in paths if (p == "/tmp" or p.startswith("/tmp/")) == under_tmp]
@@ -721,7 +776,7 @@ class Sandbox:
         for parent in parents:
             args += ["--perms", "0755", "--dir", parent]
         for source, target in binds:
-            args += ["--ro-bind", source, target]
+            args += ["--ro-bind", self._view_of(source), target]
         inside = [target for _, target in binds]
         for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             host = Path("/") / top
@@ -872,6 +927,9 @@ class Sandbox:
         file_size = int(limits.max_file_size * 1024)
         stack = int(limits.stack * 1024)
         tasks = limits.max_processes + SANDBOX_OWN_TASKS
+        # paths to show that live under /tmp (a checkout there) go over the private /tmp;
+        # their views first, so that the namespace below has them all
+        under_tmp = [(self._view_of(path), path) for path in self._read_only_paths(under_tmp=True)]
         # Each step execs the next in the same process (one pid, already in the cgroup):
         # join the cgroup, set the limits, then, still as root, make the network namespace,
         # so that it belongs to the host's user namespace and the run has no capability
@@ -888,12 +946,11 @@ class Sandbox:
             "--nofile=1024:1024",
             "--core=0:0",
             "--",
-            "unshare", "--net", f"--setgid={workspace.uid}", f"--setuid={workspace.uid}", "--",
+            *self._drop_privileges(workspace.uid),
             *self._bwrap_prefix,
             "--bind", str(workspace.root / "box"), "/box",
             "--bind", str(workspace.root / "tmp"), "/tmp",
-            # paths to show that live under /tmp (a checkout there) go over the private /tmp
-            *[arg for path in self._read_only_paths(under_tmp=True) for arg in ("--ro-bind", path, path)],
+            *[arg for source, path in under_tmp for arg in ("--ro-bind", source, path)],
             "--bind", str(workspace.root / "shm"), "/dev/shm",
             "--remount-ro", "/dev",
             "--remount-ro", "/",
@@ -902,6 +959,19 @@ class Sandbox:
             "--",
             *argv,
         ]
+
+    def _drop_privileges(self, uid: int) -> list[str]:
+        """The network namespace, the views (in a mount namespace of the run's own, only
+        when some source needs one) and the drop to ``uid``: the words before bwrap."""
+        with self._views_lock:
+            views = list(self._views.items())
+        if not views:
+            return ["unshare", "--net", f"--setgid={uid}", f"--setuid={uid}", "--"]
+        # slave: the host's later unmounts (other runs' scratch) still reach this copy
+        return ["unshare", "--net", "--mount", "--propagation", "slave", "--",
+                "sh", "-c", _BIND_VIEWS_THEN_EXEC, "lms-sandbox-views",
+                *[arg for source, view in views for arg in (source, view)], "--",
+                "unshare", f"--setgid={uid}", f"--setuid={uid}", "--"]
 
     async def execute(
         self,
