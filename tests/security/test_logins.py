@@ -118,6 +118,14 @@ def test_weak_passwords_are_refused_at_signup(hub, password, message):
     assert r.status_code == 400 and message in r.text, (r.status_code, r.text[-1500:])
 
 
+def test_overlong_passwords_get_an_answer_not_a_500(hub):
+    """bcrypt refuses more than 72 bytes; sign-up says so and a login simply fails."""
+    p = hub
+    r = signup(p, "long" + secrets.token_hex(3), "x" * 80)
+    assert r.status_code == 400 and "at most 72 bytes" in r.text, r.status_code
+    assert post_login(p, "student2", "y" * 100).status_code == 403
+
+
 def test_password_policy_at_password_change(hub):
     p = hub
     name = "changer" + secrets.token_hex(3)
