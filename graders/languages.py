@@ -22,7 +22,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from graders.sandbox import Limits
+from graders.limits import Limits
 from graders.warm_python import LAUNCHER as PYTHON_LAUNCHER
 
 # The JVM's own memory beyond the heap (metaspace, code cache, thread stacks, GC data)
