@@ -363,6 +363,10 @@ class SandboxSpawner(LocalProcessSpawner):
         """Everything a server held on the host; safe to call again."""
         cgroup = self.cgroup
         cgroup.kill_all()  # anything the student left running (daemons included)
+        for _ in range(100):  # a group still holding dying processes cannot be removed
+            if not cgroup.pids_inside():
+                break
+            await asyncio.sleep(0.02)
         cgroup.remove()
         await self.stop_bridge()
         self.home.release()  # nothing of the student runs any more: unmount the home image
