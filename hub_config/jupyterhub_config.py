@@ -88,7 +88,8 @@ c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 60
 c.Spawner.environment = {
-    # the lms_extension in each student server reaches the service directly (not through the proxy)
+    # the lms_extension in each student server reaches the service without the proxy; in the
+    # server's own network namespace this address is the forwarder to lms.sock (hub_config/netbridge.py)
     "LMS_SERVICE_URL": f"http://127.0.0.1:{s.service_port}/services/lms/",
     # learning-time heartbeats of the lms_extension (issue 6)
     **{k: os.environ[k] for k in ("LMS_HEARTBEAT_SECONDS", "LMS_IDLE_SECONDS") if os.environ.get(k)},
