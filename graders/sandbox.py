@@ -50,7 +50,6 @@ import concurrent.futures
 import contextlib
 import ctypes
 import dataclasses
-import enum
 import fcntl
 import functools
 import glob
@@ -74,6 +73,7 @@ from pathlib import Path
 from typing import Protocol
 
 from graders import seccomp
+from graders.judging import Execution, RunResult, Status, compile_failure, judge
 from graders.languages import get_language
 from graders.limits import Limits
 from graders.cgroups import (
@@ -98,81 +98,6 @@ _SPARE_NAME = re.compile(r"^(\d+)-w[0-9a-f]+(?:-|$)")
 SANDBOX_OWN_TASKS = 2
 SANDBOX_UID_INSIDE = 1000
 SANDBOX_HOME = "/box"
-
-
-# --------------------------------------------------------------------------------------
-# Statuses and results
-# --------------------------------------------------------------------------------------
-class Status(str, enum.Enum):
-    ACCEPTED = "accepted"
-    WRONG_ANSWER = "wrong_answer"
-    TIME_LIMIT_EXCEEDED = "time_limit_exceeded"
-    MEMORY_LIMIT_EXCEEDED = "memory_limit_exceeded"
-    RUNTIME_ERROR = "runtime_error"
-    COMPILATION_ERROR = "compilation_error"
-    INTERNAL_ERROR = "internal_error"
-
-
-JUDGE0_STATUSES: dict[int, str] = {
-    1: "In Queue",
-    2: "Processing",
-    3: "Accepted",
-    4: "Wrong Answer",
-    5: "Time Limit Exceeded",
-    6: "Compilation Error",
-    7: "Runtime Error (SIGSEGV)",
-    8: "Runtime Error (SIGXFSZ)",
-    9: "Runtime Error (SIGFPE)",
-    10: "Runtime Error (SIGABRT)",
-    11: "Runtime Error (NZEC)",
-    12: "Runtime Error (Other)",
-    13: "Internal Error",
-    14: "Exec Format Error",
-}
-_JUDGE0_STATUS_IDS = {
-    Status.ACCEPTED: 3,
-    Status.WRONG_ANSWER: 4,
-    Status.TIME_LIMIT_EXCEEDED: 5,
-    Status.COMPILATION_ERROR: 6,
-    # Judge0 has no memory status: isolate reports the cgroup OOM kill as signal 9.
-    Status.MEMORY_LIMIT_EXCEEDED: 12,
-    Status.INTERNAL_ERROR: 13,
-}
-_JUDGE0_SIGNAL_STATUS_IDS = {"SIGSEGV": 7, "SIGXFSZ": 8, "SIGFPE": 9, "SIGABRT": 10}
-_JUDGE0_NZEC = 11
-_JUDGE0_OTHER_RUNTIME_ERROR = 12
-
-
-@dataclass
-class RunResult:
-    """What a run ended with. Outputs are bytes; ``time`` is CPU seconds of all processes."""
-
-    status: Status
-    stdout: bytes = b""
-    stderr: bytes = b""
-    compile_output: bytes | None = None
-    exit_code: int | None = None
-    signal: str | None = None
-    time: float | None = None
-    wall_time: float | None = None
-    memory: int | None = None
-    message: str | None = None
-
-    @property
-    def exit_signal(self) -> int | None:
-        return signal.Signals[self.signal].value if self.signal else None
-
-    @property
-    def judge0_status_id(self) -> int:
-        if self.status is Status.RUNTIME_ERROR:
-            if self.signal is None:
-                return _JUDGE0_NZEC
-            return _JUDGE0_SIGNAL_STATUS_IDS.get(self.signal, _JUDGE0_OTHER_RUNTIME_ERROR)
-        return _JUDGE0_STATUS_IDS[self.status]
-
-    @property
-    def judge0_status(self) -> dict:
-        return {"id": self.judge0_status_id, "description": JUDGE0_STATUSES[self.judge0_status_id]}
 
 
 # --------------------------------------------------------------------------------------
@@ -243,25 +168,6 @@ class LanguageSpec(Protocol):
     def run_command(self, limits: Limits, arguments: Sequence[str]) -> list[str]: ...
 
     def ran_out_of_memory(self, output: bytes) -> bool: ...
-
-
-# --------------------------------------------------------------------------------------
-# Comparison (Judge0's rule)
-# --------------------------------------------------------------------------------------
-_RUBY_WHITESPACE = b" \t\n\v\f\r\x00"
-
-
-def normalize_output(text: bytes | str) -> bytes:
-    """Judge0 compares outputs with trailing whitespace of every line and of the whole
-    text removed (``split("\\n").map(&:rstrip).join("\\n").rstrip``)."""
-    data = text.encode() if isinstance(text, str) else text
-    return b"\n".join(line.rstrip(_RUBY_WHITESPACE) for line in data.split(b"\n")).rstrip(
-        _RUBY_WHITESPACE
-    )
-
-
-def outputs_match(expected: bytes | str, actual: bytes | str) -> bool:
-    return normalize_output(expected) == normalize_output(actual)
 
 
 # --------------------------------------------------------------------------------------
@@ -381,26 +287,6 @@ class Workspace:
 # --------------------------------------------------------------------------------------
 # One sandboxed process tree
 # --------------------------------------------------------------------------------------
-@dataclass
-class Execution:
-    """The raw outcome of one sandboxed command, before any judging."""
-
-    stdout: bytes
-    stderr: bytes
-    exit_code: int | None  # the program's exit status; None if it never started or we killed it
-    signal: int | None  # the signal that ended the program, if one did
-    cpu_time: float
-    wall_time: float
-    memory_kb: int
-    oom_killed: bool
-    killed_for: str | None  # "cpu", "wall" or "output" when the sandbox ended the run
-    setup_error: str | None  # bubblewrap (or joining the cgroup) failed: nothing ran
-
-    @property
-    def output_exceeded(self) -> bool:
-        return self.killed_for == "output"
-
-
 class _OutputCapture:
     """Collects a stream up to ``limit`` bytes, forwarding each kept chunk live."""
 
@@ -1253,7 +1139,7 @@ class Sandbox:
                     log.exception("warm sandbox run failed")
                     return RunResult(Status.INTERNAL_ERROR, message=f"{type(exc).__name__}: {exc}")
                 if execution is not None:
-                    return _judge(execution, limits, language, expected_output)
+                    return judge(execution, limits, language, expected_output)
         try:
             async with self.workspace() as workspace:
                 compile_output, failure = await self._prepare(
@@ -1267,7 +1153,7 @@ class Sandbox:
                         step=f"run{attempt}", stdin=stdin_bytes,
                         merge_stderr=redirect_stderr_to_stdout, on_output=on_output,
                     )
-                    results.append(_judge(execution, limits, language, expected_output))
+                    results.append(judge(execution, limits, language, expected_output))
                     if results[-1].status is not Status.ACCEPTED:
                         break
         except SandboxBusy:
@@ -1294,7 +1180,7 @@ class Sandbox:
             on_output=on_output, stream_names=("compile_output", "compile_output"),
         )
         compile_output = compiled.stdout or None
-        failure = _compile_failure(compiled, compile_limits)
+        failure = compile_failure(compiled, compile_limits)
         if failure is not None:
             failure.compile_output = failure.compile_output or compile_output
         return compile_output, failure
@@ -1326,7 +1212,7 @@ class Sandbox:
                         workspace, language.run_command(limits, ()), limits, step=f"case{index}",
                         stdin=stdin.encode() if isinstance(stdin, str) else stdin,
                     )
-                    results.append(_judge(execution, limits, language, expected))
+                    results.append(judge(execution, limits, language, expected))
                 return None, results
         except SandboxBusy:
             raise
@@ -1351,72 +1237,6 @@ def _resolve_language(language: LanguageSpec | int) -> LanguageSpec:
     if isinstance(language, int):
         return get_language(language)
     return language
-
-
-def _timed_out(execution: Execution, limits: Limits) -> str | None:
-    if execution.killed_for == "wall" or execution.wall_time > limits.wall_time:
-        return "Time limit exceeded (wall clock)"
-    if (execution.killed_for == "cpu" or execution.cpu_time > limits.cpu_time
-            or execution.signal == signal.SIGXCPU):
-        return "Time limit exceeded"
-    return None
-
-
-def _compile_failure(execution: Execution, limits: Limits) -> RunResult | None:
-    """None when the compiler succeeded; otherwise the result to report."""
-    measured = dict(time=round(execution.cpu_time, 3), wall_time=round(execution.wall_time, 3),
-                    memory=execution.memory_kb)
-    if execution.setup_error:
-        return RunResult(Status.INTERNAL_ERROR, message=execution.setup_error, **measured)
-    if _timed_out(execution, limits):
-        return RunResult(Status.COMPILATION_ERROR,
-                         compile_output=b"Compilation time limit exceeded.", **measured)
-    if execution.oom_killed:
-        return RunResult(Status.COMPILATION_ERROR,
-                         compile_output=b"Compilation memory limit exceeded.", **measured)
-    if execution.killed_for == "output":
-        return RunResult(Status.COMPILATION_ERROR, message="Compiler output limit exceeded",
-                         **measured)
-    if execution.exit_code != 0:
-        return RunResult(Status.COMPILATION_ERROR, **measured)
-    return None
-
-
-def _judge(execution: Execution, limits: Limits, language: LanguageSpec,
-           expected_output: str | bytes | None) -> RunResult:
-    result = RunResult(
-        Status.ACCEPTED,
-        stdout=execution.stdout,
-        stderr=execution.stderr,
-        exit_code=execution.exit_code,
-        signal=signal.Signals(execution.signal).name if execution.signal else None,
-        time=round(execution.cpu_time, 3),
-        wall_time=round(execution.wall_time, 3),
-        memory=execution.memory_kb,
-    )
-    if execution.setup_error:
-        result.status, result.message = Status.INTERNAL_ERROR, execution.setup_error
-    elif message := _timed_out(execution, limits):
-        result.status, result.message = Status.TIME_LIMIT_EXCEEDED, message
-    elif execution.oom_killed or (
-        # The JVM reports its heap running out on stdout, V8 and CPython on stderr.
-        (execution.exit_code or execution.signal)
-        and language.ran_out_of_memory(execution.stderr[-4096:] + execution.stdout[-4096:])
-    ):
-        result.status, result.message = Status.MEMORY_LIMIT_EXCEEDED, "Memory limit exceeded"
-    elif execution.output_exceeded or execution.signal == signal.SIGXFSZ:
-        result.status, result.signal = Status.RUNTIME_ERROR, "SIGXFSZ"
-        result.message = ("Output limit exceeded" if execution.output_exceeded
-                          else "File size limit exceeded")
-    elif execution.signal:
-        result.status = Status.RUNTIME_ERROR
-        result.message = f"Caught fatal signal {execution.signal}"
-    elif execution.exit_code:
-        result.status = Status.RUNTIME_ERROR
-        result.message = f"Exited with error status {execution.exit_code}"
-    elif expected_output is not None and not outputs_match(expected_output, execution.stdout):
-        result.status = Status.WRONG_ANSWER
-    return result
 
 
 # --------------------------------------------------------------------------------------

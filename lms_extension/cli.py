@@ -66,7 +66,7 @@ def cmd_autograde(args, config: LMSConfig) -> int:
 
 
 def cmd_judge0(args, config: LMSConfig) -> int:
-    from graders.judge0 import main
+    from graders.judge0.app import main
 
     return main(args.rest) or 0
 

@@ -515,8 +515,9 @@ class LocalBackend:
         self._root: Path | None = None
 
     def run(self, submission: Submission, on_output: OutputCallback | None) -> JudgeResult:
+        from graders.judging import outputs_match
         from graders.languages import get_language
-        from graders.sandbox import Limits, outputs_match
+        from graders.limits import Limits
 
         language = get_language(submission.language_id)
         defaults = Limits()
@@ -577,7 +578,7 @@ class LocalBackend:
         return result(ACCEPTED, **measured)
 
     def _build(self, language, source: str) -> _Build:
-        from graders.sandbox import Limits
+        from graders.limits import Limits
 
         key = hashlib.sha256(f"{language.id}\0{source}".encode()).hexdigest()
         if key in self._builds:

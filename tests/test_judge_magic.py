@@ -327,7 +327,7 @@ def sandbox():
 
 @pytest.fixture(scope="module")
 def judge0(sandbox):
-    from graders.judge0 import Judge0Config, make_app
+    from graders.judge0.app import Judge0Config, make_app
 
     served = Served(lambda: make_app(Judge0Config(auth_tokens=(TOKEN,)), sandbox=sandbox))
     yield served
@@ -337,7 +337,7 @@ def judge0(sandbox):
 @pytest.fixture(scope="module")
 def platform_judge0(sandbox):
     """The API as the platform mounts it: under /services/lms/api/judge0, Hub-style tokens."""
-    from graders.judge0 import Judge0Config, make_app
+    from graders.judge0.app import Judge0Config, make_app
 
     users = {"token student-token": "student"}
     served = Served(lambda: make_app(
@@ -390,7 +390,7 @@ def test_http_failures(judge0):
 def test_http_result_of_a_submission_the_server_forgot(sandbox):
     """A replica that does not know the token (or an expired one) answers 404: the client
     runs the submission again in one ``wait=true`` request."""
-    from graders.judge0 import Judge0Config, make_app
+    from graders.judge0.app import Judge0Config, make_app
 
     forgetful = Served(lambda: make_app(Judge0Config(auth_tokens=(TOKEN,), submission_ttl=0.0),
                                         sandbox=sandbox))

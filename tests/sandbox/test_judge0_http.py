@@ -11,7 +11,7 @@ import tornado.httpclient
 import tornado.websocket
 
 from sandbox_helpers import ServerThread
-from graders.judge0 import Judge0Config, make_app
+from graders.judge0.app import Judge0Config, make_app
 
 TOKEN = "raw-http-token"
 

@@ -9,7 +9,7 @@ import pytest
 import tornado.web
 
 from sandbox_helpers import ServerThread
-from graders.judge0 import Judge0Config, make_app
+from graders.judge0.app import Judge0Config, make_app
 
 TOKEN = "test-token-for-the-sdk"
 

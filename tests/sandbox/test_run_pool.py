@@ -3,7 +3,7 @@ import asyncio
 
 import pytest
 
-from graders.judge0 import QueueFull, RunPool
+from graders.judge0.pool import QueueFull, RunPool
 
 
 def test_round_robin_between_users():

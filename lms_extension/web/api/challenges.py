@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from graders.judge0 import QueueFull
+from graders.judge0.pool import QueueFull
 from tornado import websocket
 
 from ...errors import InvalidInput, LMSError, NotAuthenticated

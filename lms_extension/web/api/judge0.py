@@ -1,13 +1,15 @@
 """The Judge0-compatible API inside the platform, at ``/services/lms/api/judge0/``.
 
-Same endpoints as ``lms judge0`` (see ``graders.judge0``), authenticated with the user's
+Same endpoints as ``lms judge0`` (see ``graders.judge0.handlers``), authenticated with the user's
 own JupyterHub token instead of Judge0's X-Auth-Token; each user reads only their own
 submissions. Callbacks are refused inside the platform: a server-side PUT to an address a
 student chooses would reach the platform's private network.
 """
 from __future__ import annotations
 
-from graders.judge0 import Judge0Config, Judge0Service, judge0_handlers
+from graders.judge0.config import Judge0Config
+from graders.judge0.handlers import judge0_handlers
+from graders.judge0.service import Judge0Service
 from jupyterhub.services.auth import HubOAuth, check_scopes
 
 from ...ratelimit import parse_rate

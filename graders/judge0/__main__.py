@@ -1,0 +1,3 @@
+from graders.judge0.app import main
+
+main()
