@@ -6,7 +6,7 @@ role change in the hub (group membership) is a role change in the LMS.
 from __future__ import annotations
 
 
-from lms_extension.services.users import ADMIN_SCOPE, TEACH_SCOPE
+from lms_extension.permissions import ADMIN as ADMIN_SCOPE, TEACH as TEACH_SCOPE
 
 __all__ = ["ADMIN_SCOPE", "TEACH_SCOPE", "configure"]
 INSTRUCTORS_GROUP = "instructors"

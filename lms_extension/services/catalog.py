@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from .. import permissions
 from ..errors import InvalidInput, NotFound
 from ..models import Course, Instructor, Lesson, User
 from ..models.course import LEVELS
@@ -238,15 +239,9 @@ def get_course(session: Session, slug: str, *, viewer: User | None = None) -> Co
             selectinload(Course.instructor).selectinload(Instructor.user),
         )
     ).one_or_none()
-    if course is None or not (course.published or _can_edit(viewer, course)):
+    if course is None or not (course.published or permissions.can_teach(viewer, course)):
         raise NotFound(f"no course {slug!r}")
     return course
-
-
-def _can_edit(viewer: User | None, course: Course) -> bool:
-    if viewer is None:
-        return False
-    return viewer.is_admin or (course.instructor is not None and course.instructor.user_id == viewer.id)
 
 
 def lesson_count(session: Session, course_ids: list[int]) -> dict[int, int]:

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from .. import permissions
 from ..errors import Forbidden, NotFound, PaymentRequired
 from ..models import Course, Enrollment, Lesson, LessonProgress, LessonVersion, User
 from ..models.base import utcnow
@@ -29,7 +30,7 @@ def enroll(session: Session, user: User, slug: str) -> tuple[Enrollment, bool]:
     if existing is not None:
         return existing, False
     subscribed = not course.is_free and _has_all_access(session, user)
-    if not course.is_free and not _teaches(user, course) and not subscribed:
+    if not course.is_free and not permissions.can_teach(user, course) and not subscribed:
         raise PaymentRequired(
             f"{course.title!r} costs {course.price_cents / 100:.2f} {course.currency.upper()}: "
             "buy it to enroll", price_cents=course.price_cents, currency=course.currency,
@@ -48,10 +49,6 @@ def _has_all_access(session: Session, user: User) -> bool:
     from .payments.access import has_all_access  # commerce (issue 5): an all-access subscription
 
     return has_all_access(session, user.id)
-
-
-def _teaches(user: User, course: Course) -> bool:
-    return user.is_admin or (course.instructor is not None and course.instructor.user_id == user.id)
 
 
 def enrollments_for(session: Session, user: User) -> list[Enrollment]:
@@ -78,7 +75,7 @@ def lesson_access(session: Session, user: User | None, slug: str, lesson_key: st
     if lesson is None:
         raise NotFound(f"course {slug!r} has no lesson {lesson_key!r}")
     enrollment = find_enrollment(session, user, course) if user is not None else None
-    if not (lesson.free_preview or enrollment is not None or (user and _teaches(user, course))):
+    if not (lesson.free_preview or enrollment is not None or permissions.can_teach(user, course)):
         raise Forbidden(f"enroll in {course.title!r} to open this lesson")
     return course, lesson, enrollment
 

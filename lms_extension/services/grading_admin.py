@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from ..errors import Forbidden, InvalidInput, NotFound
+from .. import permissions
+from ..errors import InvalidInput, NotFound
 from ..models import Course, Lesson, LessonVersion, NotebookSubmission, User
 from ..models.base import utcnow
 from ..models.grading import ManualGrade
@@ -26,17 +27,12 @@ from . import grading_queue, policies
 MAX_COMMENT_CHARS = 10_000
 
 
-def _teaches(user: User, course: Course) -> bool:
-    return user.is_admin or (course.instructor is not None and course.instructor.user_id == user.id)
-
-
 def taught_course(session: Session, user: User, slug: str) -> Course:
     """The course ``slug`` if ``user`` teaches it or is an admin."""
     course = session.scalars(select(Course).where(Course.slug == slug)).one_or_none()
     if course is None:
         raise NotFound(f"no course {slug!r}")
-    if not _teaches(user, course):
-        raise Forbidden("only the course's instructors and admins can see its submissions")
+    permissions.require_teacher(user, course, "only the course's instructors and admins can see its submissions")
     return course
 
 
@@ -51,8 +47,8 @@ def taught_submission(session: Session, user: User, submission_id: int) -> Noteb
     submission = session.get(NotebookSubmission, submission_id)
     if submission is None:
         raise NotFound(f"no submission {submission_id}")
-    if not _teaches(user, submission.lesson.course):
-        raise Forbidden("only the course's instructors and admins can see this submission")
+    permissions.require_teacher(user, submission.lesson.course,
+                                "only the course's instructors and admins can see this submission")
     return submission
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import CourseFormatError, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from .. import permissions
+from ..errors import CourseFormatError, InvalidInput, NotFound, PayloadTooLarge
 from ..models import Course, Lesson, User
 from ..models.base import utcnow
 from ..models.learning import CourseLearningSettings, LessonBookmark, LessonNote, LessonResource, LessonVideo
@@ -165,10 +166,6 @@ def _lesson_for_student(session: Session, user: User, slug: str, lesson_key: str
     return course, lesson
 
 
-def _teaches(user: User, course: Course) -> bool:
-    return user.is_admin or (course.instructor is not None and course.instructor.user_id == user.id)
-
-
 # notes and bookmarks ------------------------------------------------------------------------
 def get_note(session: Session, user: User, slug: str, lesson_key: str) -> dict:
     _, lesson = _lesson_for_student(session, user, slug, lesson_key)
@@ -245,8 +242,7 @@ def put_resource(session: Session, store, lesson: Lesson, name: str, data: bytes
 
 def upload_resource(session: Session, store, user: User, slug: str, lesson_key: str, name: str, data: bytes) -> dict:
     course, lesson = _lesson_for_student(session, user, slug, lesson_key)
-    if not _teaches(user, course):
-        raise Forbidden("only the course's instructor adds resources")
+    permissions.require_teacher(user, course, "only the course's instructor adds resources")
     return resource_view(put_resource(session, store, lesson, name, data))
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Float, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from .. import permissions
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..models import Course, Enrollment, Lesson, LessonProgress, User
 from ..models.base import utcnow
@@ -105,7 +106,7 @@ def progress_ratio(session: Session, user: User, course: Course) -> float:
 
 
 def check_can_review(session: Session, user: User, course: Course, min_progress: float) -> None:
-    if course.instructor is not None and course.instructor.user_id == user.id:
+    if permissions.is_instructor_of(user, course):
         raise Forbidden("instructors cannot review their own course")
     enrolled = session.scalar(select(Enrollment.id).where(Enrollment.user_id == user.id,
                                                           Enrollment.course_id == course.id))
@@ -175,9 +176,7 @@ def reply(session: Session, user: User, review_id: int, text) -> Review:
     """The course's instructor (or an admin) answers publicly; a second reply replaces the first."""
     review = _review(session, review_id)
     course = session.get(Course, review.course_id)
-    teaches = course.instructor is not None and course.instructor.user_id == user.id
-    if not (teaches or user.is_admin):
-        raise Forbidden("only the course's instructor can reply to its reviews")
+    permissions.require_teacher(user, course, "only the course's instructor can reply to its reviews")
     body = parse_body(text)
     if not body:
         raise InvalidInput("a reply needs text")
@@ -265,8 +264,7 @@ def resolve_report(session: Session, moderator: User, report_id: int, action: st
 
 
 def _require_admin(user: User) -> None:
-    if not user.is_admin:
-        raise Forbidden("moderating reviews needs the LMS admin role")
+    permissions.require_admin(user, "moderating reviews needs the LMS admin role")
 
 
 # --------------------------------------------------------------------------- reads

@@ -4,13 +4,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from ..errors import Forbidden
+from .. import permissions
 from ..models import Course, Enrollment, Instructor, User
 
 
 def courses_taught(session: Session, user: User) -> list[dict]:
-    if not user.is_instructor:
-        raise Forbidden("only instructors have a teaching page")
+    permissions.require_instructor(user, "only instructors have a teaching page")
     stmt = select(Course).options(selectinload(Course.lessons)).order_by(Course.title)
     if not user.is_admin:
         stmt = stmt.join(Instructor).where(Instructor.user_id == user.id)

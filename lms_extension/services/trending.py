@@ -15,7 +15,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..errors import Forbidden, InvalidInput, NotFound
+from .. import permissions
+from ..errors import InvalidInput, NotFound
 from ..models import Course, Enrollment, User
 from ..models.base import utcnow
 from ..models.discovery import CourseStats, FeaturedCourse, Review
@@ -81,8 +82,7 @@ def featured_cards(session: Session, limit: int = MAX_FEATURED) -> list[catalog.
 
 def set_featured(session: Session, admin: User, slugs) -> list[str]:
     """Replace the featured list with these published courses, in this order (admins only)."""
-    if not admin.is_admin:
-        raise Forbidden("curating featured courses needs the LMS admin role")
+    permissions.require_admin(admin, "curating featured courses needs the LMS admin role")
     if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
         raise InvalidInput("courses must be a list of course slugs")
     if len(slugs) > MAX_FEATURED:

@@ -16,13 +16,11 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import permissions
 from ..errors import NotAuthenticated
 from ..models import Instructor, User
 from ..models.base import utcnow
 
-# custom JupyterHub scopes (declared in hub_config) that carry LMS roles
-TEACH_SCOPE = "custom:lms:teach"
-ADMIN_SCOPE = "custom:lms:admin"
 # the key of the account id in the hub user's ``user_info``
 ACCOUNT_ID_KEY = "lms_account_id"
 # No hub name contains "/" (JupyterHub refuses it), so these never meet a real user.
@@ -38,13 +36,6 @@ def account_id_of(model: dict) -> str | None:
     info = model.get("user_info")
     value = info.get(ACCOUNT_ID_KEY) if isinstance(info, dict) else None
     return value if isinstance(value, str) and 0 < len(value) <= 64 else None
-
-
-def roles_from_hub_model(model: dict) -> tuple[bool, bool]:
-    scopes = set(model.get("scopes") or ())
-    is_admin = bool(model.get("admin")) or ADMIN_SCOPE in scopes
-    is_instructor = is_admin or TEACH_SCOPE in scopes
-    return is_instructor, is_admin
 
 
 def by_name(session: Session, name: str) -> User | None:
@@ -102,7 +93,7 @@ def _create(session: Session, name: str, account_id: str | None) -> User:
 def sync_hub_user(session: Session, model: dict) -> User:
     """Create or update the LMS row for the hub account described by ``model``."""
     user = _resolve(session, model["name"], account_id_of(model))
-    is_instructor, is_admin = roles_from_hub_model(model)
+    is_instructor, is_admin = permissions.roles_from_scopes(model)
     user.is_instructor, user.is_admin = is_instructor, is_admin
     user.last_seen_at = utcnow()
     if is_instructor and user.instructor is None:
@@ -113,7 +104,7 @@ def sync_hub_user(session: Session, model: dict) -> User:
 
 def ensure_user(session: Session, name: str, *, instructor: bool = False, admin: bool = False) -> User:
     """Used by imports and demo setup, before the user has ever logged in."""
-    scopes = ([TEACH_SCOPE] if instructor else []) + ([ADMIN_SCOPE] if admin else [])
+    scopes = permissions.scopes_for(instructor=instructor, admin=admin)
     existing = by_name(session, name)
     if existing is not None and not instructor and not admin:
         return existing

@@ -6,6 +6,7 @@ request's database session is rolled back there.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -16,6 +17,7 @@ from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from sqlalchemy.orm import Session
 from tornado import web
 
+from .. import permissions
 from ..errors import InvalidInput, LMSError, NotAuthenticated, PayloadTooLarge, TooManyRequests
 from ..ratelimit import parse_rate
 from ..models import User
@@ -236,6 +238,38 @@ class LMSHandlerMixin(HubOAuthenticated):
 
     def render_page(self, name: str, **ns) -> None:
         self.finish(self.render_template(name, **ns))
+
+
+def requires_user(method):
+    """Declares that a handler method needs a logged-in LMS user (401 otherwise)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        self.require_user()
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def requires(scope: str, message: str | None = None):
+    """Declares the LMS scope (``permissions.TEACH``, ``permissions.ADMIN``) a handler method
+    needs, as JupyterHub's ``@needs_scope`` does: 401 without a user, 403 without the scope."""
+    if scope not in permissions.SCOPES:
+        raise ValueError(f"unknown LMS scope {scope!r}")
+    require = permissions.require_admin if scope == permissions.ADMIN else permissions.require_instructor
+    custom = {"message": message} if message else {}
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            user = self.require_user()
+            require(user, **custom)
+            return method(self, *args, **kwargs)
+
+        wrapper.lms_scope = scope
+        return wrapper
+
+    return decorate
 
 
 class BaseHandler(LMSHandlerMixin, web.RequestHandler):

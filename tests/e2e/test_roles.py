@@ -51,3 +51,20 @@ def test_signup_waits_for_admin_approval(approval_platform):
     assert admin.get(f"{p.url}/hub/authorize/newbie").status_code == 200
     session = p.login("newbie", "newbie-password-1")
     assert session.get(p.lms + "login").status_code == 200
+
+
+ADMIN_ONLY = [  # (method, path, body, the message the LMS answers to non-admins)
+    ("post", "api/v1/payments/coupons", {"code": "X", "percent_off": 10}, "only admins create coupons"),
+    ("post", "api/v1/payments/bundles", {"slug": "b"}, "only admins create bundles"),
+    ("put", "api/v1/featured", {"courses": []}, "curating featured courses needs the LMS admin role"),
+    ("get", "api/v1/moderation/reports", None, "moderating reviews needs the LMS admin role"),
+]
+
+
+@pytest.mark.parametrize("method,path,body,message", ADMIN_ONLY)
+def test_admin_only_endpoints(platform, method, path, body, message):
+    for name in ("student", "instructor"):
+        r = platform.as_user(platform.token(name)).request(method, platform.lms + path, json=body)
+        assert r.status_code == 403 and r.json()["message"] == message, (name, r.status_code, r.text[:300])
+    r = requests.request(method, platform.lms + path, json=body)
+    assert r.status_code == 401, r.text[:300]

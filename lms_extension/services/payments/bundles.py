@@ -4,7 +4,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ...errors import Conflict, Forbidden, InvalidInput, NotFound
+from ... import permissions
+from ...errors import Conflict, InvalidInput, NotFound
 from ...models import Course, User
 from ...models.course import SLUG
 from ...models.commerce import Bundle
@@ -12,8 +13,7 @@ from ...models.commerce import Bundle
 
 def create_bundle(session: Session, admin: User, *, slug: str, title: str, price_cents: int, currency: str,
                   course_slugs: list[str]) -> Bundle:
-    if not admin.is_admin:
-        raise Forbidden("only admins create bundles")
+    permissions.require_admin(admin, "only admins create bundles")
     if not isinstance(slug, str) or not SLUG.match(slug):
         raise InvalidInput("slug: lowercase letters, digits and '-'")
     if not isinstance(title, str) or not title.strip() or len(title) > 200:

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ... import permissions
 from ...errors import Forbidden, InvalidInput, LMSError, NotFound
 from ...models import Instructor, User
 from ...models.base import utcnow
@@ -151,8 +152,7 @@ def reverse_for_order(db: Session, stripe, order: Order) -> None:
 
 
 def set_share(db: Session, admin: User, instructor_id: int, share_percent: int) -> InstructorAccount:
-    if not admin.is_admin:
-        raise Forbidden("only admins set revenue shares")
+    permissions.require_admin(admin, "only admins set revenue shares")
     if not 0 <= share_percent <= 100:
         raise InvalidInput("a share is between 0 and 100 percent")
     instructor = db.get(Instructor, instructor_id)

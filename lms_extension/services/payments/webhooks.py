@@ -10,7 +10,6 @@ import json
 import logging
 
 import stripe as stripe_sdk
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 

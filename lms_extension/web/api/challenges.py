@@ -9,7 +9,7 @@ from tornado import websocket
 
 from ...errors import InvalidInput, LMSError, NotAuthenticated
 from ...services import challenges
-from ..base import APIHandler, LMSHandlerMixin
+from ..base import APIHandler, LMSHandlerMixin, requires_user
 
 
 class TooManyRuns(LMSError):
@@ -32,12 +32,14 @@ async def _in_pool(settings, owner: str, work):
 
 
 class SubmissionsAPI(APIHandler):
+    @requires_user
     def get(self, challenge_id: str):
         user = self.require_user()
         challenge = challenges.find_by_id(self.db, user, int(challenge_id))
         self.write_json({"submissions": [challenges.submission_view(s)
                                          for s in challenges.submissions_of(self.db, user, challenge)]})
 
+    @requires_user
     async def post(self, challenge_id: str):
         user = self.require_user()
         body = self.json_body()

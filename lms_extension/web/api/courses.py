@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ...errors import InvalidInput
 from ...services import catalog, enrollments
-from ..base import APIHandler
+from ..base import APIHandler, requires_user
 
 
 def course_summary(course) -> dict:
@@ -93,6 +93,7 @@ class LessonNotebookAPI(APIHandler):
 
 
 class MyEnrollmentsAPI(APIHandler):
+    @requires_user
     def get(self):
         user = self.require_user()
         rows = enrollments.enrollments_for(self.db, user)

@@ -5,9 +5,10 @@ Search itself is ``GET /api/v1/courses?q=...`` (``services.catalog`` runs it thr
 """
 from __future__ import annotations
 
+from ... import permissions
 from ...errors import InvalidInput, NotFound
 from ...services import catalog, recommendations, reviews, trending, wishlist
-from ..base import APIHandler
+from ..base import APIHandler, requires, requires_user
 from .spec import ERROR, errors, response
 
 
@@ -51,6 +52,7 @@ class CourseReviewsAPI(APIHandler):
         self.write_json({"summary": reviews.summary(stats), "total": page.total,
                          "reviews": [reviews.public(r, page.voted) for r in page.reviews]})
 
+    @requires_user
     def post(self, slug: str):
         body = _body_dict(self)
         user = self.require_user()
@@ -61,6 +63,7 @@ class CourseReviewsAPI(APIHandler):
 
 
 class MyReviewAPI(APIHandler):
+    @requires_user
     def get(self, slug: str):
         user = self.require_user()
         course = catalog.get_course(self.db, slug, viewer=user)
@@ -69,6 +72,7 @@ class MyReviewAPI(APIHandler):
             raise NotFound("you have not reviewed this course")
         self.write_json(reviews.public(review))
 
+    @requires_user
     def put(self, slug: str):
         body = _body_dict(self)
         user = self.require_user()
@@ -80,6 +84,7 @@ class MyReviewAPI(APIHandler):
 
 
 class ReviewReplyAPI(APIHandler):
+    @requires_user
     def post(self, review_id: str):
         body = _body_dict(self)
         user = self.require_user()
@@ -89,6 +94,7 @@ class ReviewReplyAPI(APIHandler):
 
 
 class ReviewHelpfulAPI(APIHandler):
+    @requires_user
     def post(self, review_id: str):
         self.json_body()
         user = self.require_user()
@@ -96,6 +102,7 @@ class ReviewHelpfulAPI(APIHandler):
         self.db.commit()
         self.write_json({"id": review.id, "helpful": review.helpful_count, "voted_helpful": True})
 
+    @requires_user
     def delete(self, review_id: str):
         user = self.require_user()
         review = reviews.vote_helpful(self.db, user, _review_id(review_id), False)
@@ -104,6 +111,7 @@ class ReviewHelpfulAPI(APIHandler):
 
 
 class ReviewReportAPI(APIHandler):
+    @requires_user
     def post(self, review_id: str):
         body = _body_dict(self)
         user = self.require_user()
@@ -118,12 +126,14 @@ def _report_public(item) -> dict:
 
 
 class ModerationQueueAPI(APIHandler):
+    @requires(permissions.ADMIN, "moderating reviews needs the LMS admin role")
     def get(self):
         user = self.require_user()
         self.write_json({"reports": [_report_public(r) for r in reviews.moderation_queue(self.db, user)]})
 
 
 class ModerationReportAPI(APIHandler):
+    @requires(permissions.ADMIN, "moderating reviews needs the LMS admin role")
     def post(self, report_id: str):
         body = _body_dict(self)
         user = self.require_user()
@@ -133,12 +143,14 @@ class ModerationReportAPI(APIHandler):
 
 
 class WishlistAPI(APIHandler):
+    @requires_user
     def get(self):
         user = self.require_user()
         self.write_json({"courses": [c.public() for c in wishlist.items(self.db, user)]})
 
 
 class WishlistItemAPI(APIHandler):
+    @requires_user
     def put(self, slug: str):
         self.json_body()
         user = self.require_user()
@@ -146,6 +158,7 @@ class WishlistItemAPI(APIHandler):
         self.db.commit()
         self.write_json({"course": slug, "wishlisted": True}, 201 if created else 200)
 
+    @requires_user
     def delete(self, slug: str):
         user = self.require_user()
         if not wishlist.remove(self.db, user, slug):
@@ -168,6 +181,7 @@ class CourseRecommendationsAPI(APIHandler):
 
 
 class MyRecommendationsAPI(APIHandler):
+    @requires_user
     def get(self):
         user = self.require_user()
         k = _int_arg(self, "limit", 5)
@@ -181,6 +195,7 @@ class FeaturedAPI(APIHandler):
     def get(self):
         self.write_json({"courses": [c.public() for c in trending.featured_cards(self.db)]})
 
+    @requires(permissions.ADMIN, "curating featured courses needs the LMS admin role")
     def put(self, *_):
         body = _body_dict(self)
         user = self.require_user()

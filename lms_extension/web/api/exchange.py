@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from ...errors import InvalidInput
 from ...services import exchange, grading_queue
-from ..base import APIHandler
+from ..base import APIHandler, requires_user
 from .spec import ERROR, errors, response
 
 
 class AssignmentsAPI(APIHandler):
+    @requires_user
     def get(self):
         user = self.require_user()
         self.write_json({"assignments": exchange.list_assignments(
@@ -19,6 +20,7 @@ class AssignmentsAPI(APIHandler):
 
 
 class AssignmentAPI(APIHandler):
+    @requires_user
     def get(self, slug: str, lesson_key: str):
         user = self.require_user()
         body = exchange.fetch(self.db, user, slug, lesson_key)
@@ -27,6 +29,7 @@ class AssignmentAPI(APIHandler):
 
 
 class AssignmentSubmissionsAPI(APIHandler):
+    @requires_user
     def post(self, slug: str, lesson_key: str):
         user = self.require_user()
         body = self.json_body()
@@ -39,6 +42,7 @@ class AssignmentSubmissionsAPI(APIHandler):
 
 
 class SubmissionsAPI(APIHandler):
+    @requires_user
     def get(self):
         user = self.require_user()
         self.write_json({"submissions": exchange.list_submissions(
@@ -47,6 +51,7 @@ class SubmissionsAPI(APIHandler):
 
 
 class FeedbackAPI(APIHandler):
+    @requires_user
     def get(self, submission_id: str):
         user = self.require_user()
         self.write_json(exchange.feedback_files(self.db, user, int(submission_id)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ...errors import InvalidInput
 from ...services import certificates, gamification, lesson_extras, progress, quizzes
 from ...services.catalog import get_course
-from ..base import APIHandler
+from ..base import APIHandler, requires_user
 from .spec import ERROR, errors, response
 
 
@@ -25,6 +25,7 @@ def _string(body: dict, key: str) -> str:
 
 
 class HeartbeatAPI(APIHandler):
+    @requires_user
     def post(self):
         user = self.require_user()
         body = self.json_body()
@@ -35,18 +36,21 @@ class HeartbeatAPI(APIHandler):
 
 
 class MyProgressAPI(APIHandler):
+    @requires_user
     def get(self):
         user = self.require_user()
         self.write_json({"courses": progress.my_progress(self.db, user)})
 
 
 class CourseProgressAPI(APIHandler):
+    @requires_user
     def get(self, slug: str):
         user = self.require_user()
         self.write_json(progress.course_progress(self.db, user, slug))
 
 
 class LessonProgressAPI(APIHandler):
+    @requires_user
     def get(self, slug: str, lesson_key: str):
         user = self.require_user()
         from ...services import enrollments
@@ -56,12 +60,14 @@ class LessonProgressAPI(APIHandler):
 
 
 class LessonQuizzesAPI(APIHandler):
+    @requires_user
     def get(self, slug: str, lesson_key: str):
         user = self.require_user()
         self.write_json({"quizzes": quizzes.lesson_quiz_list(self.db, user, slug, lesson_key)})
 
 
 class QuizAnswerAPI(APIHandler):
+    @requires_user
     def post(self, slug: str, quiz_key: str):
         user = self.require_user()
         body = self.json_body()
@@ -73,6 +79,7 @@ class QuizAnswerAPI(APIHandler):
 
 
 class MyCertificatesAPI(APIHandler):
+    @requires_user
     def get(self):
         user = self.require_user()
         self.write_json({"certificates": [certificates.view(c, verify_url(self, c.uid))
@@ -88,6 +95,7 @@ class CertificateAPI(APIHandler):
 
 
 class MyAchievementsAPI(APIHandler):
+    @requires_user
     def get(self):
         user = self.require_user()
         base = public_base(self)
@@ -114,6 +122,7 @@ class CredentialAPI(APIHandler):
 
 
 class LeaderboardAPI(APIHandler):
+    @requires_user
     def get(self):
         user = self.require_user()
         slug = self.get_query_argument("course", "")
@@ -125,12 +134,14 @@ class LeaderboardAPI(APIHandler):
 
 
 class LearningProfileAPI(APIHandler):
+    @requires_user
     def get(self):
         user = self.require_user()
         prof = gamification.profile(self.db, user.id)
         self.db.commit()
         self.write_json({"timezone": prof.timezone, "leaderboard_opt_out": prof.leaderboard_opt_out})
 
+    @requires_user
     def patch(self):
         user = self.require_user()
         body = self.json_body()
@@ -143,10 +154,12 @@ class LearningProfileAPI(APIHandler):
 
 
 class NoteAPI(APIHandler):
+    @requires_user
     def get(self, slug: str, lesson_key: str):
         user = self.require_user()
         self.write_json(lesson_extras.get_note(self.db, user, slug, lesson_key))
 
+    @requires_user
     def put(self, slug: str, lesson_key: str):
         user = self.require_user()
         body = self.json_body()
@@ -156,6 +169,7 @@ class NoteAPI(APIHandler):
 
 
 class BookmarkAPI(APIHandler):
+    @requires_user
     def put(self, slug: str, lesson_key: str):
         user = self.require_user()
         body = self.json_body()
@@ -164,6 +178,7 @@ class BookmarkAPI(APIHandler):
         self.db.commit()
         self.write_json(result)
 
+    @requires_user
     def delete(self, slug: str, lesson_key: str):
         user = self.require_user()
         result = lesson_extras.set_bookmark(self.db, user, slug, lesson_key, False)
@@ -172,18 +187,21 @@ class BookmarkAPI(APIHandler):
 
 
 class MyBookmarksAPI(APIHandler):
+    @requires_user
     def get(self):
         user = self.require_user()
         self.write_json({"bookmarks": lesson_extras.bookmarks_of(self.db, user)})
 
 
 class ResourcesAPI(APIHandler):
+    @requires_user
     def get(self, slug: str, lesson_key: str):
         user = self.require_user()
         self.write_json({"resources": lesson_extras.list_resources(self.db, user, slug, lesson_key)})
 
 
 class ResourceAPI(APIHandler):
+    @requires_user
     def get(self, slug: str, lesson_key: str, name: str):
         user = self.require_user()
         row, data = lesson_extras.download_resource(self.db, self.settings["storage"], user, slug, lesson_key, name)
@@ -191,6 +209,7 @@ class ResourceAPI(APIHandler):
         self.set_header("Content-Disposition", f'attachment; filename="{row.name}"')
         self.finish(data)
 
+    @requires_user
     def put(self, slug: str, lesson_key: str, name: str):
         user = self.require_user()
         result = lesson_extras.upload_resource(self.db, self.settings["storage"], user, slug, lesson_key, name,

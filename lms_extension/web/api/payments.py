@@ -6,12 +6,13 @@ import logging
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ...errors import Forbidden, InvalidInput, LMSError
+from ... import permissions
+from ...errors import InvalidInput, LMSError
 from ...models.commerce import Order
-from ...services.payments import checkout, coupons, fulfillment, invoices, ledger, payouts, refunds, webhooks
+from ...services.payments import bundles, checkout, coupons, fulfillment, invoices, ledger, payouts, refunds, webhooks
 from ...services.payments.policy import CommercePolicy
 from ...services.payments.stripe_client import PaymentsUnavailable, from_config
-from ..base import APIHandler
+from ..base import APIHandler, requires, requires_user
 from .spec import ERROR, errors, response
 
 log = logging.getLogger("lms.payments")
@@ -90,6 +91,7 @@ class QuoteAPI(CommerceMixin, APIHandler):
 
 
 class CheckoutAPI(CommerceMixin, APIHandler):
+    @requires_user
     def post(self):
         user = self.require_user()
         args = self.purchase_args(self.json_body())
@@ -123,12 +125,14 @@ class WebhookAPI(CommerceMixin, APIHandler):
 
 
 class OrdersAPI(APIHandler):
+    @requires_user
     def get(self):
         user = self.require_user()
         self.write_json({"orders": [order_json(self.db, o) for o in checkout.orders_for(self.db, user)]})
 
 
 class OrderAPI(CommerceMixin, APIHandler):
+    @requires_user
     def get(self, order_id: str):
         user = self.require_user()
         order = checkout.order_for_user(self.db, user, int(order_id))
@@ -140,6 +144,7 @@ class OrderAPI(CommerceMixin, APIHandler):
 
 
 class InvoicePDFAPI(APIHandler):
+    @requires_user
     def get(self, invoice_id: str):
         user = self.require_user()
         invoice = invoices.for_user(self.db, user, int(invoice_id))
@@ -154,6 +159,7 @@ def refund_json(r) -> dict:
 
 
 class RefundRequestAPI(CommerceMixin, APIHandler):
+    @requires_user
     def post(self, order_id: str):
         user = self.require_user()
         body = self.json_body()
@@ -166,6 +172,7 @@ class RefundRequestAPI(CommerceMixin, APIHandler):
 
 
 class CancelSubscriptionAPI(CommerceMixin, APIHandler):
+    @requires_user
     def post(self, order_id: str):
         user = self.require_user()
         self.json_body()
@@ -176,12 +183,14 @@ class CancelSubscriptionAPI(CommerceMixin, APIHandler):
 
 
 class RefundRequestsAPI(APIHandler):
+    @requires_user
     def get(self):
         user = self.require_user()
         self.write_json({"refund_requests": [refund_json(r) for r in refunds.pending_for(self.db, user)]})
 
 
 class RefundDecisionAPI(CommerceMixin, APIHandler):
+    @requires_user
     def post(self, request_id: str):
         user = self.require_user()
         body = self.json_body()
@@ -193,10 +202,9 @@ class RefundDecisionAPI(CommerceMixin, APIHandler):
 
 
 class CouponsAPI(APIHandler):
+    @requires(permissions.ADMIN, "only admins create coupons")
     def post(self):
         user = self.require_user()
-        if not user.is_admin:
-            raise Forbidden("only admins create coupons")
         body = self.json_body()
         if not isinstance(body, dict):
             raise InvalidInput("send a JSON object")
@@ -229,9 +237,8 @@ class CouponsAPI(APIHandler):
 
 
 class BundlesAPI(APIHandler):
+    @requires(permissions.ADMIN, "only admins create bundles")
     def post(self):
-        from ...services.payments import bundles
-
         user = self.require_user()
         body = self.json_body()
         if not isinstance(body, dict):
@@ -248,6 +255,7 @@ class BundlesAPI(APIHandler):
 
 
 class InstructorShareAPI(APIHandler):
+    @requires(permissions.ADMIN, "only admins set revenue shares")
     def put(self, instructor_id: str):
         user = self.require_user()
         body = self.json_body()
@@ -260,6 +268,7 @@ class InstructorShareAPI(APIHandler):
 
 
 class EarningsAPI(APIHandler):
+    @requires_user
     def get(self):
         user = self.require_user()
         instructor = payouts.instructor_of(self.db, user)

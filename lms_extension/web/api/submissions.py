@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from ...errors import InvalidInput
 from ...services import grading_queue
-from ..base import APIHandler
+from ..base import APIHandler, requires_user
 
 
 class LessonSubmissionsAPI(APIHandler):
+    @requires_user
     def post(self, slug: str, lesson_key: str):
         user = self.require_user()
         body = self.json_body()
@@ -19,6 +20,7 @@ class LessonSubmissionsAPI(APIHandler):
 
 
 class SubmissionAPI(APIHandler):
+    @requires_user
     def get(self, submission_id: str):
         user = self.require_user()
         self.write_json(grading_queue.view(grading_queue.get_own(self.db, user, int(submission_id))))

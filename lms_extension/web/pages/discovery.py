@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from tornado import web
 from tornado.ioloop import PeriodicCallback
 
+from ... import permissions
 from ...db import session_scope
 from ...errors import InvalidInput, LMSError, NotFound
 from ...services import catalog, previews, recommendations, reviews, search, trending, wishlist
@@ -79,7 +80,7 @@ def course_context(handler, course) -> dict:
     ranked_similar = rec.similar(db, course.id, 4)
     return {
         "rating": reviews.summary(stats), "reviews_page": page, "my_review": mine, "can_review": can_review,
-        "teaches": bool(user and course.instructor and course.instructor.user_id == user.id) or bool(user and user.is_admin),
+        "teaches": permissions.can_teach(user, course),
         "wishlisted": bool(user and wishlist.wishlisted_ids(db, user, [course.id])),
         "also_took": recommendations.cards(db, ranked_also),
         "similar": recommendations.cards(db, ranked_similar),

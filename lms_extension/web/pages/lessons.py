@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from tornado import web
 
-from ...services import enrollments, grading_queue, policies
+from ...services import enrollments, grading_queue
 from ..base import BaseHandler
 from .learning import lesson_learning_context
 from .catalog import lesson_open_url
