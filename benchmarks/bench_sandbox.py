@@ -3,7 +3,8 @@
 Measures, in one run on this machine:
 
 * the **API**: ``POST /submissions?wait=true`` of Python ``print(1)`` to the standalone
-  Judge0-compatible server (``python -m graders.judge0``, its own process, default pool);
+  Judge0-compatible server (``lms judge0``, its own process, default pool, submissions in
+  a SQLite database of its own; ``--store memory``: ``python -m graders.judge0``);
 * the **floor**: ``bwrap`` with namespaces and a read-only ``/usr`` running
   ``python3 -c 'print(1)'`` directly, no cgroup, no uid drop, no HTTP;
 
@@ -20,9 +21,11 @@ import concurrent.futures
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -90,14 +93,19 @@ def api_runner(port: int) -> Callable[[], Callable[[], None]]:
     return make
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen, int]:
+def start_server(workers: int, store: str, data_dir: str) -> tuple[subprocess.Popen, int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # "database": `lms judge0`, submissions in a SQLite file of its own (the default LMS
+    # database under LMS_DATA_DIR); "memory": the API alone, submissions in its process
+    command = ["lms_extension.cli", "judge0"] if store == "database" else ["graders.judge0"]
+    env = {key: value for key, value in os.environ.items() if key != "LMS_DB_URL"}
+    env["LMS_DATA_DIR"] = data_dir
     server = subprocess.Popen(
-        [sys.executable, "-m", "graders.judge0", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", *command, "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -115,11 +123,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200, help="runs per measurement")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="the server's run pool (default: its own default, the core count)")
+    parser.add_argument("--store", choices=("database", "memory"), default="database",
+                        help="where the server keeps submissions (default: the database, as "
+                             "`lms judge0` and the platform do)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root: the sandbox creates cgroups and drops to per-run uids")
 
-    server, port = start_server(args.workers)
+    data_dir = tempfile.mkdtemp(prefix="bench-sandbox-")
+    server, port = start_server(args.workers, args.store, data_dir)
     try:
         api = api_runner(port)
         for _ in range(10):  # warm up both paths: page cache, language versions, first cgroups
@@ -133,8 +145,9 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
-    print(f"{os.cpu_count()} cores, server pool of {args.workers}, {args.runs} runs per "
+    print(f"{os.cpu_count()} cores, server pool of {args.workers}, submissions in {args.store}, {args.runs} runs per "
           f"measurement, 1-minute load average {os.getloadavg()[0]:.2f}")
     print(f"{'':32} {'p50 ms':>8} {'p99 ms':>8} {'runs/s @8':>10}")
     for name, (p50, p99, rate) in results.items():

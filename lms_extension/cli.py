@@ -66,9 +66,21 @@ def cmd_autograde(args, config: LMSConfig) -> int:
 
 
 def cmd_judge0(args, config: LMSConfig) -> int:
+    """The API with its submissions in the LMS database (LMS_DB_URL), so that several
+    servers on one database answer for each other's tokens."""
     from graders.judge0.app import main
 
-    return main(args.rest) or 0
+    def database_store(judge0_config):
+        from .db import check_revision, current_revision, session_factory, upgrade
+        from .services.judge0_submissions import DatabaseStore
+
+        engine = _engine(config)
+        if current_revision(engine) is None:
+            upgrade(engine)  # a new, empty database: nothing to migrate, nothing to lose
+        check_revision(engine)
+        return DatabaseStore(session_factory(engine), judge0_config.submission_ttl)
+
+    return main(args.rest, make_store=database_store) or 0
 
 
 def cmd_payments_reconcile(args, config: LMSConfig) -> int:

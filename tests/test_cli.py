@@ -14,10 +14,13 @@ LMS = str(Path(sys.executable).with_name("lms"))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox behind `lms judge0` needs root")
-def test_lms_judge0_port_serves_the_api():
+def test_lms_judge0_port_serves_the_api(tmp_path):
     port = free_port()
+    # its submissions go to the LMS database: the default one, under LMS_DATA_DIR
+    env = {**os.environ, "LMS_DATA_DIR": str(tmp_path)}
+    env.pop("LMS_DB_URL", None)
     server = subprocess.Popen([LMS, "judge0", "--port", str(port), "--workers", "1", "--warm-spares", "0"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -32,6 +35,7 @@ def test_lms_judge0_port_serves_the_api():
     finally:
         server.terminate()
         server.wait(timeout=20)
+    assert (tmp_path / "lms.sqlite").exists()
 
 
 def test_pass_through_commands_show_their_own_help():

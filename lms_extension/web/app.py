@@ -87,7 +87,7 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
         handlers += [(prefix + pattern, handler) for pattern, handler in module.default_handlers]
     # one limiter for every replica when LMS_REDIS_URL is set
     rate_limiter = limiter_from_url(config.redis_url, prefix=config.redis_prefix + "rl:")
-    judge0 = judge0_api.service(prefix, rate_limiter, config.rate_limit_code_runs)
+    judge0 = judge0_api.service(prefix, session_factory(engine), rate_limiter, config.rate_limit_code_runs)
     handlers += judge0_api.handlers(judge0)
     handlers.append((re.escape(prefix.rstrip("/")) + r"/?(?!static/).*", NotFoundHandler))
     return web.Application(

@@ -13,6 +13,7 @@ from graders.judge0.service import Judge0Service
 from jupyterhub.services.auth import HubOAuth, check_scopes
 
 from ...ratelimit import parse_rate
+from ...services.judge0_submissions import DatabaseStore
 
 
 async def hub_token_user(handler) -> str | None:
@@ -28,13 +29,15 @@ async def hub_token_user(handler) -> str | None:
     return model["name"]
 
 
-def service(service_prefix: str, rate_limiter=None, runs_rate: str = "120/60") -> Judge0Service:
+def service(service_prefix: str, session_factory, rate_limiter=None, runs_rate: str = "120/60") -> Judge0Service:
     """One per process: its run pool is shared with code challenges (one bound for all runs);
-    runs per user are counted by ``rate_limiter`` (shared by replicas on Redis)."""
+    runs per user are counted by ``rate_limiter`` (shared by replicas on Redis); submissions
+    are kept in the database, so any replica answers for any token."""
     rate = parse_rate(runs_rate)
-    return Judge0Service(Judge0Config(
+    config = Judge0Config(
         base_path=service_prefix + "api/judge0", callback_hosts=frozenset(), rate_limiter=rate_limiter,
-        max_runs_per_user_per_minute=rate[0] * 60.0 / rate[1] if rate else None))
+        max_runs_per_user_per_minute=rate[0] * 60.0 / rate[1] if rate else None)
+    return Judge0Service(config, store=DatabaseStore(session_factory, config.submission_ttl))
 
 
 def handlers(judge0: Judge0Service) -> list:
