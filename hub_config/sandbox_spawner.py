@@ -131,7 +131,10 @@ class SandboxSpawner(LocalProcessSpawner):
 
     @property
     def run_dir(self) -> Path:
-        return Path(self.run_root) / str(self.user.id)
+        name = self.name or ""
+        if name and not SAFE_NAME.match(name):
+            name = hashlib.sha256(name.encode()).hexdigest()[:16]
+        return Path(self.run_root) / (f"{self.user.id}-{name}" if name else str(self.user.id))
 
     @property
     def code_binds(self) -> dict[Path, str]:
