@@ -2,7 +2,7 @@
 import pytest
 
 from lms_extension.errors import Forbidden, InvalidInput, NotFound, PaymentRequired
-from lms_extension.services import catalog, enrollments
+from lms_extension.services import catalog, enrollments, lessons, progress
 from lms_extension.services.users import sync_hub_user
 from tests.factories import make_course, make_user
 
@@ -39,13 +39,13 @@ def test_unknown_course_is_not_found(session):
 def test_lesson_delivery_rules(session, tmp_path):
     make_course(session, tmp_path, "paid-three", price_cents=900)
     bob = make_user(session, "bob")
-    preview = enrollments.deliver_lesson(session, bob, "paid-three", "l1")  # free preview
+    preview = lessons.deliver(session, bob, "paid-three", "l1")  # free preview
     assert preview.version == 1 and "SECRET-HIDDEN" not in preview.notebook
     with pytest.raises(Forbidden, match="enroll"):
-        enrollments.deliver_lesson(session, bob, "paid-three", "l2")
+        lessons.deliver(session, bob, "paid-three", "l2")
     with pytest.raises(NotFound):
-        enrollments.deliver_lesson(session, bob, "paid-three", "l9")
-    anonymous_preview = enrollments.deliver_lesson(session, None, "paid-three", "l1")
+        lessons.deliver(session, bob, "paid-three", "l9")
+    anonymous_preview = lessons.deliver(session, None, "paid-three", "l1")
     assert anonymous_preview.filename == "l1.ipynb"
 
 
@@ -54,10 +54,10 @@ def test_progress_and_resume(session, tmp_path):
     carol = make_user(session, "carol")
     enrollment, _ = enrollments.enroll(session, carol, "resume-me")
     assert enrollments.resume_lesson(course, enrollment).key == "l1"
-    enrollments.deliver_lesson(session, carol, "resume-me", "l2")
-    enrollments.deliver_lesson(session, carol, "resume-me", "l2")
+    lessons.deliver(session, carol, "resume-me", "l2")
+    lessons.deliver(session, carol, "resume-me", "l2")
     assert enrollments.resume_lesson(course, enrollment).key == "l2"
-    assert enrollments.started_counts(session, carol, [course.id]) == {course.id: 1}
+    assert progress.started_counts(session, carol, [course.id]) == {course.id: 1}
 
 
 def test_catalog_filters_sorting_and_validation(session, tmp_path):

@@ -35,7 +35,7 @@ from ..models.discovery import ReviewReport, WishlistEvent, WishlistItem
 from ..models.learning import (Achievement, ActivityDay, Certificate, LearnerProfile, LessonBookmark, LessonNote,
                                QuizAttempt, XPEvent)
 from ..models.submission import NotebookSubmission
-from .payments import access, coupons
+from .payments import coupons, subscriptions
 from .payments.stripe_client import PaymentsRejected, call
 from .users import DELETED_NAME, by_account, by_name
 
@@ -130,7 +130,7 @@ def delete_account(session: Session, name: str, *, account_id: str | None = None
 def _stop_payments(session: Session, user: User, stripe) -> list[str]:
     """No more money from this person: cancel live subscriptions, expire open checkouts."""
     live = list(session.scalars(select(Subscription).where(
-        Subscription.user_id == user.id, Subscription.status.in_(access.ACTIVE_SUBSCRIPTION))))
+        Subscription.user_id == user.id, Subscription.status.in_(subscriptions.ACTIVE_SUBSCRIPTION))))
     if live and stripe is None:
         raise Conflict(f"{user.hub_name} has a live all-access subscription and Stripe is not configured "
                        "where the account is being deleted, so it cannot be cancelled; configure "

@@ -21,7 +21,7 @@ from graders.sandbox import Limits, RunResult, Status
 from ..errors import CourseFormatError, InvalidInput, NotFound
 from ..models import Challenge, ChallengeSubmission, ChallengeTest, Lesson, User
 from ..models.course import SLUG
-from . import enrollments
+from . import enrollments, progress
 
 MODES = {71: "python", 52: "cpp", 50: "c", 62: "java", 63: "javascript"}
 MAX_SOURCE_BYTES = 64 * 1024
@@ -188,9 +188,9 @@ def record(session: Session, user: User, challenge: Challenge, language_id: int,
         compile_output=result["compile_output"], results=json.dumps(result["tests"]),
     )
     session.add(submission)
-    enrollments.record_open(session, user, challenge.lesson)  # a submission counts as work on the lesson
+    progress.record_open(session, user, challenge.lesson)  # a submission counts as work on the lesson
     session.flush()
-    from . import progress; progress.after_challenge_submission(session, user, challenge, submission)  # noqa: E702
+    progress.after_challenge_submission(session, user, challenge, submission)
     return submission
 
 

@@ -16,7 +16,7 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..models import Course, Enrollment, Lesson, NotebookSubmission, User
 from ..models.course import SLUG
 from ..models.submission import GRADED
-from . import enrollments, feedback, grading_queue, policies
+from . import feedback, grading_queue, lessons, policies
 
 
 def _check_id(value: str | None, what: str) -> str | None:
@@ -46,8 +46,8 @@ def list_assignments(session: Session, user: User, course_id: str | None = None)
 
 def fetch(session: Session, user: User, course_id: str, assignment_id: str) -> dict:
     """The student version of an assignment's notebooks (never the source)."""
-    delivery = enrollments.deliver_lesson(session, user, _check_id(course_id, "course_id"),
-                                          _check_id(assignment_id, "assignment_id"))
+    delivery = lessons.deliver(session, user, _check_id(course_id, "course_id"),
+                               _check_id(assignment_id, "assignment_id"))
     return {"course_id": delivery.course_slug, "assignment_id": delivery.lesson_key,
             "version": delivery.version, "notebooks": {delivery.filename: delivery.notebook}}
 

@@ -22,7 +22,7 @@ from ..models import Course, Lesson, LessonVersion, NotebookSubmission, User
 from ..models.base import utcnow
 from ..models.grading import ManualGrade
 from ..models.submission import GRADED, QUEUED
-from . import grading_queue, policies
+from . import grading_queue, policies, progress
 
 MAX_COMMENT_CHARS = 10_000
 
@@ -192,7 +192,6 @@ def save_manual_grades(session: Session, user: User, submission_id: int, grades)
     submission.score = policies.final_score(submission.auto_score, submission.manual_score,
                                             submission.late_penalty_percent)
     session.flush()
-    from . import progress  # lesson completion, XP and badges follow the new score (same transaction)
-
+    # lesson completion, XP and badges follow the new score (same transaction)
     progress.after_score_changed(session, submission)
     return submission

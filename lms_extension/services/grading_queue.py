@@ -19,7 +19,7 @@ from ..errors import InvalidInput, NotFound
 from ..models import LessonVersion, NotebookSubmission, User
 from ..models.base import utcnow
 from ..models.submission import FAILED, GRADED, GRADING, QUEUED
-from . import enrollments, policies
+from . import enrollments, policies, progress
 
 MAX_NOTEBOOK_BYTES = 5 * 1024 * 1024
 MAX_CLAIMS = 3  # a job that killed its worker this often is failed, not retried forever
@@ -53,7 +53,7 @@ def enqueue_for_lesson(session: Session, user: User, lesson, notebooks: dict) ->
                                     notebooks=json.dumps(texts), status=QUEUED, submitted_at=utcnow(),
                                     attempt=attempt)
     session.add(submission)
-    enrollments.record_open(session, user, lesson)
+    progress.record_open(session, user, lesson)
     session.flush()
     return submission
 
@@ -131,7 +131,7 @@ def complete(session: Session, submission_id: int, worker: str, *, score: float,
                            .execution_options(synchronize_session=False)).rowcount
     session.commit()
     if done == 1:  # lesson completion, XP, badges, certificate (issue 6)
-        from . import progress; progress.after_notebook_graded(session, submission_id)  # noqa: E702
+        progress.after_notebook_graded(session, submission_id)
     return done == 1
 
 

@@ -9,6 +9,8 @@ pass threshold (``pass_threshold`` in course.toml, default 0.7):
 
 A lesson without graded parts completes when the student opens it. A course completes
 when all its lessons do; that issues the certificate. Completion is never taken back.
+
+This module is the one writer of ``LessonProgress`` rows.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import Forbidden, NotFound
@@ -26,7 +29,7 @@ from ..models import (Challenge, ChallengeSubmission, Course, Enrollment, Lesson
 from ..models.base import utcnow
 from ..models.learning import CourseLearningSettings, Quiz, QuizAttempt
 from ..models.submission import GRADED
-from . import certificates, enrollments, gamification
+from . import catalog, certificates, enrollments, gamification
 
 log = logging.getLogger("lms.progress")
 DEFAULT_PASS_THRESHOLD = 0.7
@@ -38,14 +41,29 @@ def pass_threshold(session: Session, course_id: int) -> float:
     return row.pass_threshold if row is not None else DEFAULT_PASS_THRESHOLD
 
 
+def _find(session: Session, user_id: int, lesson_id: int) -> LessonProgress | None:
+    return session.scalars(select(LessonProgress).where(LessonProgress.user_id == user_id,
+                                                        LessonProgress.lesson_id == lesson_id)).one_or_none()
+
+
+def record_open(session: Session, user: User, lesson: Lesson) -> None:
+    """The student opened the lesson or worked on it (a submission, a quiz answer): started."""
+    row = _find(session, user.id, lesson.id)
+    if row is not None:
+        row.last_opened_at = utcnow()
+        return
+    try:
+        with session.begin_nested():
+            session.add(LessonProgress(user_id=user.id, lesson_id=lesson.id))
+    except IntegrityError:  # opened concurrently in another request
+        pass
+
+
 def _row(session: Session, user_id: int, lesson_id: int) -> LessonProgress:
-    row = session.scalars(select(LessonProgress).where(LessonProgress.user_id == user_id,
-                                                       LessonProgress.lesson_id == lesson_id)).one_or_none()
+    row = _find(session, user_id, lesson_id)
     if row is None:
-        user = session.get(User, user_id)
-        enrollments.record_open(session, user, session.get(Lesson, lesson_id))
-        row = session.scalars(select(LessonProgress).where(LessonProgress.user_id == user_id,
-                                                           LessonProgress.lesson_id == lesson_id)).one()
+        record_open(session, session.get(User, user_id), session.get(Lesson, lesson_id))
+        row = _find(session, user_id, lesson_id)
     return row
 
 
@@ -85,7 +103,7 @@ def heartbeat(session: Session, user: User, slug: str, lesson_key: str, *, now: 
                 seconds_spent=LessonProgress.seconds_spent + gained)
         .execution_options(synchronize_session=False)).rowcount
     session.refresh(row)
-    enrollment.last_lesson_key = lesson.key
+    enrollments.remember_lesson(enrollment, lesson)
     gamification.record_activity(session, user.id, now)
     refresh_lesson(session, user.id, lesson)
     return {**lesson_status(session, user.id, lesson, course), "counted_seconds": gained if done else 0}
@@ -238,8 +256,6 @@ def lesson_status(session: Session, user_id: int, lesson: Lesson, course: Course
 
 
 def course_progress(session: Session, user: User, slug: str) -> dict:
-    from . import catalog
-
     course = catalog.get_course(session, slug, viewer=user)
     enrollment = enrollments.find_enrollment(session, user, course)
     if enrollment is None:
@@ -277,7 +293,14 @@ def my_progress(session: Session, user: User) -> list[dict]:
     return [_course_view(session, user, e.course, e) for e in enrollments.enrollments_for(session, user)]
 
 
-def after_lesson_opened(session: Session, user: User, lesson: Lesson, enrollment: Enrollment | None) -> None:
-    """A lesson without graded parts completes when an enrolled student opens it."""
-    if enrollment is not None:
-        refresh_lesson(session, user.id, lesson)
+def started_counts(session: Session, user: User, course_ids: list[int]) -> dict[int, int]:
+    """Lessons started per course."""
+    if not course_ids:
+        return {}
+    rows = session.execute(
+        select(Lesson.course_id, func.count(LessonProgress.id))
+        .join(LessonProgress, LessonProgress.lesson_id == Lesson.id)
+        .where(LessonProgress.user_id == user.id, Lesson.course_id.in_(course_ids))
+        .group_by(Lesson.course_id)
+    )
+    return dict(rows.all())

@@ -28,7 +28,7 @@ from ..models import Course, Lesson, User
 from ..models.base import utcnow
 from ..models.course import SLUG
 from ..models.learning import Quiz, QuizAttempt
-from . import enrollments
+from . import enrollments, gamification, progress
 
 PUBLIC_FIELDS = ("id", "type", "question", "options", "points", "attempts")
 MAX_RESPONSE_CHARS = 500
@@ -191,8 +191,6 @@ def _attempts(session: Session, user_id: int, quiz_id: int) -> list[QuizAttempt]
 
 def answer(session: Session, user: User, slug: str, quiz_key: str, response) -> dict:
     """Grade one attempt. Only enrolled students answer; attempts are limited per quiz."""
-    from . import gamification, progress
-
     course, lesson, quiz = find(session, user, slug, quiz_key)
     if enrollments.find_enrollment(session, user, course) is None:
         raise Forbidden(f"enroll in {course.title!r} to answer its quizzes")
@@ -217,7 +215,7 @@ def answer(session: Session, user: User, slug: str, quiz_key: str, response) -> 
                           score=quiz.points if correct else 0.0, created_at=utcnow())
     session.add(attempt)
     session.flush()
-    enrollments.record_open(session, user, lesson)
+    progress.record_open(session, user, lesson)
     if correct:
         gamification.add_xp(session, user.id, "quiz", f"quiz:{quiz.id}", course_id=course.id,
                             points=int(round(gamification.XP["quiz"] * quiz.points)))

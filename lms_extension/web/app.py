@@ -96,6 +96,7 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
         lms_config=config,
         session_factory=session_factory(engine),
         engine=engine,
+        handler_modules=HANDLER_MODULES,
         jinja_env=jinja_env(),
         catalog_cache=CatalogCache(config.catalog_cache_seconds),
         recommender=discovery_pages.make_recommender(config),

@@ -122,7 +122,7 @@ def test_invoice_belongs_to_its_buyer(session, policy, paid_course, buyer):
 
 def test_refund_policy(session, policy, paid_course, buyer):
     from lms_extension.errors import Conflict, InvalidInput, NotFound
-    from lms_extension.services import enrollments
+    from lms_extension.services import lessons
 
     order = paid_order(session, policy, buyer, course="paid-course")
     assert refunds.eligibility(session, policy, order) is None
@@ -130,14 +130,14 @@ def test_refund_policy(session, policy, paid_course, buyer):
     with pytest.raises(NotFound):
         refunds.request_refund(session, policy, make_user(session, "eve"), order.id, "mine now")
     # 1 of 4 lessons opened = 25 %: still allowed; 2 of 4 = 50 %: not
-    enrollments.deliver_lesson(session, buyer, "paid-course", "l1")
+    lessons.deliver(session, buyer, "paid-course", "l1")
     assert refunds.progress_percent(session, order) == 25
     request = refunds.request_refund(session, policy, buyer, order.id, "not for me")
     assert request.status == "pending" and request.progress_percent == 25
     with pytest.raises(Conflict):
         refunds.request_refund(session, policy, buyer, order.id, "again")
     request.status = "rejected"
-    enrollments.deliver_lesson(session, buyer, "paid-course", "l2")
+    lessons.deliver(session, buyer, "paid-course", "l2")
     with pytest.raises(InvalidInput, match="50%"):
         refunds.request_refund(session, policy, buyer, order.id, "too late")
 
@@ -162,16 +162,16 @@ def test_refund_deciders(session, policy, paid_course, buyer):
 
 def test_refund_revokes_access(session, policy, paid_course, buyer):
     from lms_extension.errors import Forbidden
-    from lms_extension.services import enrollments
+    from lms_extension.services import lessons
 
     from lms_extension.services import certificates
 
     order = paid_order(session, policy, buyer, course="paid-course")
-    assert enrollments.deliver_lesson(session, buyer, "paid-course", "l2").lesson_key == "l2"
+    assert lessons.deliver(session, buyer, "paid-course", "l2").lesson_key == "l2"
     cert = certificates.issue(session, buyer, paid_course)
     access.revoke_order(session, order, "refund")
     with pytest.raises(Forbidden):
-        enrollments.deliver_lesson(session, buyer, "paid-course", "l2")
+        lessons.deliver(session, buyer, "paid-course", "l2")
     session.refresh(cert)
     assert cert.revoked_at is not None and cert.revoke_reason == "refund"
     assert access.revoke_order(session, order, "again") == []  # once

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from lms_extension.models import Enrollment, User
 from lms_extension.models.commerce import AccessGrant, Invoice, LedgerEntry, Order, StripeEvent
-from lms_extension.services import enrollments
+from lms_extension.services import lessons
 from lms_extension.services.payments import checkout, coupons, fulfillment, ledger, payouts, reconcile, refunds
 from tests.factories import make_course, make_user
 
@@ -69,7 +69,7 @@ def test_buy_pay_webhook_grants_once(shop, tmp_path):
     with shop.factory() as db:
         order = db.get(Order, order_id)
         assert order.stripe_payment_intent_id.startswith("pi_") and order.stripe_charge_id.startswith("ch_")
-        delivery = enrollments.deliver_lesson(db, db.get(User, buyer_id), slug, "l3")
+        delivery = lessons.deliver(db, db.get(User, buyer_id), slug, "l3")
         assert delivery.lesson_key == "l3"
 
 
@@ -149,7 +149,7 @@ def test_refund_request_approved_refunds_and_revokes(shop, tmp_path):
     assert (status, enrolled, total, invoices) == ("refunded", 0, 0, 2)  # invoice + credit note
     with shop.factory() as db:
         with pytest.raises(Exception):
-            enrollments.deliver_lesson(db, db.get(User, buyer_id), slug, "l3")
+            lessons.deliver(db, db.get(User, buyer_id), slug, "l3")
         charge = shop.stripe.v1.charges.retrieve(db.get(Order, order_id).stripe_charge_id)
         assert charge.refunded
         refund_entries = db.scalar(select(func.count(LedgerEntry.id)).where(

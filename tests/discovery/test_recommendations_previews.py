@@ -6,7 +6,7 @@ import json
 import pytest
 
 from lms_extension.errors import Forbidden, NotFound
-from lms_extension.services import enrollments, previews, recommendations, trending
+from lms_extension.services import enrollments, lessons, previews, recommendations, trending
 from lms_extension.services.users import ensure_user
 
 from .conftest import CORPUS, import_row
@@ -102,6 +102,6 @@ def test_signed_in_users_open_previews_without_enrolling(session, corpus):
     visitor = ensure_user(session, "window-shopper")
     course, lesson, enrollment = enrollments.lesson_access(session, visitor, "ml-intro", "l1")
     assert lesson.free_preview and enrollment is None
-    assert enrollments.deliver_lesson(session, visitor, "ml-intro", "l1").notebook
+    assert lessons.deliver(session, visitor, "ml-intro", "l1").notebook
     with pytest.raises(Forbidden):
         enrollments.lesson_access(session, visitor, "ml-intro", "l2")

@@ -5,7 +5,7 @@ import pytest
 
 from lms_extension.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lms_extension.models.discovery import CourseStats
-from lms_extension.services import catalog, enrollments, reviews
+from lms_extension.services import catalog, enrollments, lessons, reviews
 from lms_extension.services.users import ensure_user
 
 
@@ -27,7 +27,7 @@ def enrolled(session, name, slug, *, opened=1):
     enrollments.enroll(session, user, slug)
     course = catalog.get_course(session, slug)
     for lesson in course.lessons[:opened]:
-        enrollments.deliver_lesson(session, user, slug, lesson.key)
+        lessons.deliver(session, user, slug, lesson.key)
     session.flush()
     return user
 
@@ -44,7 +44,7 @@ def test_only_enrolled_users_past_the_minimum_progress(session, corpus):
     fresh = enrolled(session, "fresh", "pandas-basics", opened=0)
     with pytest.raises(Forbidden, match="50%"):
         reviews.create(session, fresh, "pandas-basics", 5, "great", min_progress=0.5)
-    enrollments.deliver_lesson(session, fresh, "pandas-basics", "l1")
+    lessons.deliver(session, fresh, "pandas-basics", "l1")
     assert reviews.create(session, fresh, "pandas-basics", 5, "great", min_progress=0.5).rating == 5
     wes = ensure_user(session, "wes")
     with pytest.raises(Forbidden, match="own course"):

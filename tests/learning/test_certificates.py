@@ -8,7 +8,7 @@ import pytest
 from pypdf import PdfReader
 
 from lms_extension.errors import NotFound
-from lms_extension.services import certificates, enrollments
+from lms_extension.services import certificates, lessons
 from sqlalchemy import select
 from lms_extension.models.learning import Certificate
 
@@ -21,7 +21,7 @@ def complete(session, tmp_path, user, **kwargs):
     course = build_course(session, tmp_path, notebook=UNGRADED_NOTEBOOK, **kwargs)
     enroll(session, user, course.slug)
     for ls in course.lessons:
-        enrollments.deliver_lesson(session, user, course.slug, ls.key)
+        lessons.deliver(session, user, course.slug, ls.key)
     return course, session.scalars(select(Certificate).where(Certificate.user_id == user.id)).one()
 
 
@@ -101,5 +101,5 @@ def test_linkedin_link_carries_the_certification(session, tmp_path, alice):
 
 def test_no_certificate_without_enrollment(session, tmp_path, alice):
     course = build_course(session, tmp_path, notebook=UNGRADED_NOTEBOOK, lessons=1)
-    enrollments.deliver_lesson(session, alice, course.slug, "l1")  # a free preview
+    lessons.deliver(session, alice, course.slug, "l1")  # a free preview
     assert session.scalars(select(Certificate)).all() == []

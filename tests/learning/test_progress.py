@@ -7,7 +7,7 @@ import pytest
 
 from lms_extension.errors import Forbidden, NotFound
 from lms_extension.models.learning import Achievement, Certificate, XPEvent
-from lms_extension.services import challenges, enrollments, progress, quizzes
+from lms_extension.services import challenges, lessons, progress, quizzes
 from sqlalchemy import select
 
 from .conftest import UNGRADED_NOTEBOOK, build_course, enroll, graded, quiz_notebook
@@ -22,7 +22,7 @@ def _lesson(course, key):
 def test_ungraded_lesson_completes_when_opened(session, tmp_path, alice):
     course = build_course(session, tmp_path, notebook=UNGRADED_NOTEBOOK)
     enroll(session, alice, course.slug)
-    enrollments.deliver_lesson(session, alice, course.slug, "l1")
+    lessons.deliver(session, alice, course.slug, "l1")
     status = progress.lesson_status(session, alice.id, _lesson(course, "l1"))
     assert status["completed"] and status["parts"] == []
     view = progress.course_progress(session, alice, course.slug)
@@ -31,14 +31,14 @@ def test_ungraded_lesson_completes_when_opened(session, tmp_path, alice):
 
 def test_free_preview_without_enrollment_records_no_completion(session, tmp_path, alice):
     course = build_course(session, tmp_path, notebook=UNGRADED_NOTEBOOK)
-    enrollments.deliver_lesson(session, alice, course.slug, "l1")  # l1 is a free preview
+    lessons.deliver(session, alice, course.slug, "l1")  # l1 is a free preview
     assert not progress.lesson_status(session, alice.id, _lesson(course, "l1"))["completed"]
 
 
 def test_graded_lesson_completes_at_the_default_threshold(session, tmp_path, alice):
     course = build_course(session, tmp_path)
     enroll(session, alice, course.slug)
-    enrollments.deliver_lesson(session, alice, course.slug, "l1")
+    lessons.deliver(session, alice, course.slug, "l1")
     lesson = _lesson(course, "l1")
     assert not progress.lesson_status(session, alice.id, lesson)["completed"]  # opened is not enough
     graded(session, alice, course.slug, "l1", 1.0, 2.0)  # 50% < 70%
@@ -94,7 +94,7 @@ def test_challenges_are_a_graded_part(session, tmp_path, alice):
     enroll(session, alice, course.slug)
     lesson = _lesson(course, "l1")
     challenge = lesson.challenges[0]
-    enrollments.deliver_lesson(session, alice, course.slug, "l1")
+    lessons.deliver(session, alice, course.slug, "l1")
     assert not progress.lesson_status(session, alice.id, lesson)["completed"]
     challenges.record(session, alice, challenge, 71, "print(1)",
                       {"status": "failed", "passed": 1, "total": 2, "compile_output": None, "tests": []})
@@ -179,8 +179,8 @@ def test_my_progress_lists_every_enrollment(session, tmp_path, alice):
     b = build_course(session, tmp_path, "bbb", lessons=3)
     enroll(session, alice, a.slug)
     enroll(session, alice, b.slug)
-    enrollments.deliver_lesson(session, alice, "aaa", "l1")
-    enrollments.deliver_lesson(session, alice, "aaa", "l2")
+    lessons.deliver(session, alice, "aaa", "l1")
+    lessons.deliver(session, alice, "aaa", "l2")
     mine = {c["course"]: c for c in progress.my_progress(session, alice)}
     assert mine["aaa"]["percent"] == 100 and mine["aaa"]["certificate"]
     assert mine["bbb"]["percent"] == 0 and mine["bbb"]["next"] == "l1"

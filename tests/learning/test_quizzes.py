@@ -10,7 +10,7 @@ from sqlalchemy import select
 from lms_extension.errors import Conflict, CourseFormatError, Forbidden, InvalidInput, NotFound
 from lms_extension.models import LessonVersion
 from lms_extension.models.learning import Quiz
-from lms_extension.services import enrollments, quizzes
+from lms_extension.services import lessons, quizzes
 from tests.factories import MINIMAL_NOTEBOOK
 
 from .conftest import QUIZ_CELLS, build_course, enroll, quiz_notebook
@@ -35,7 +35,7 @@ def test_import_stores_the_key_and_strips_it_from_the_student_version(session, t
     assert "%lms_quiz q-sum" in "".join(cells[3]["source"])
     # what the student receives through the lesson API
     enroll(session, alice, course.slug)
-    delivered = enrollments.deliver_lesson(session, alice, course.slug, "l1").notebook
+    delivered = lessons.deliver(session, alice, course.slug, "l1").notebook
     listed = json.dumps(quizzes.lesson_quiz_list(session, alice, course.slug, "l1"))
     for secret in SECRETS:
         assert secret not in delivered and secret not in listed

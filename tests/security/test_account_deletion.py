@@ -29,7 +29,7 @@ from lms_extension.models.commerce import (AccessGrant, Invoice, InvoiceCounter,
 from lms_extension.models.discovery import Review, WishlistItem
 from lms_extension.models.learning import Certificate, LessonNote
 from lms_extension.models.submission import NotebookSubmission
-from lms_extension.services import enrollments, lesson_extras, reviews, wishlist
+from lms_extension.services import enrollments, lesson_extras, lessons, reviews, wishlist
 from lms_extension.services.payments import access, checkout, invoices, ledger
 from lms_extension.services.payments.invoices import Seller
 from lms_extension.services.payments.policy import CommercePolicy
@@ -136,12 +136,12 @@ def test_delete_account_erases_learning_data_and_anonymises_invoices(session, tm
     user = sync_hub_user(session, hub_model("leaving-user", account))
     user.display_name = "Leaving User"
     enrollments.enroll(session, user, "acct-free-4")
-    enrollments.deliver_lesson(session, user, "acct-free-4", "l1")
+    lessons.deliver(session, user, "acct-free-4", "l1")
     lesson_extras.save_note(session, user, "acct-free-4", "l1", "my private note")
     wishlist.add(session, user, "acct-paid-4")
     order, invoice = paid_order(session, policy, user, course="acct-paid-4")
     for key in ("l1", "l2"):
-        enrollments.deliver_lesson(session, user, "acct-paid-4", key)
+        lessons.deliver(session, user, "acct-paid-4", key)
     review = reviews.create(session, user, "acct-paid-4", 4, "Helpful course, signed Leaving User", min_progress=0)
     session.add(RefundRequest(order_id=order.id, user_id=user.id, reason="my card was stolen, call me on 0151..."))
     lesson = paid.lessons[0]

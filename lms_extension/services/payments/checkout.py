@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ...errors import Conflict, InvalidInput, NotFound
 from ...models import Course, Enrollment, User
 from ...models.commerce import AccessGrant, Bundle, Coupon, Order, OrderLine
-from . import access, coupons
+from . import coupons, subscriptions
 from .tax import TaxTable, normalize_country
 
 PLANS = ("monthly", "yearly")
@@ -188,7 +188,7 @@ def create_order(session: Session, user: User, q: Quote) -> Order:
             Enrollment.user_id == user.id, Enrollment.course_id.in_(q.course_ids))))
         if owned and owned.issuperset(q.course_ids):
             raise Conflict("you already have access to everything in this purchase")
-    elif access.has_all_access(session, user.id):
+    elif subscriptions.has_all_access(session, user.id):
         raise Conflict("you already have an active all-access subscription")
     if q.total_cents <= 0 and q.kind == "subscription":
         raise InvalidInput("a subscription cannot be free")

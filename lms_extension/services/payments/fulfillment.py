@@ -18,7 +18,7 @@ from ...errors import Conflict, NotFound
 from ...models import User
 from ...models.base import utcnow
 from ...models.commerce import Order, Subscription
-from . import access, coupons, invoices, ledger
+from . import access, coupons, invoices, ledger, subscriptions
 from .policy import CommercePolicy
 from .stripe_client import PaymentsRejected, PaymentsUnavailable, call, lookup
 
@@ -318,7 +318,7 @@ def sync_subscription(db: Session, stripe, policy: CommercePolicy, subscription_
     if sub.get("canceled_at") and row.canceled_at is None:
         row.canceled_at = datetime.fromtimestamp(sub["canceled_at"], timezone.utc)
     db.flush()
-    if row.status not in access.ACTIVE_SUBSCRIPTION:
+    if row.status not in subscriptions.ACTIVE_SUBSCRIPTION:
         access.end_subscription_access(db, row.user_id, "subscription ended")
     return row
 
@@ -330,7 +330,7 @@ def cancel_subscription(db: Session, stripe, policy: CommercePolicy, user: User,
     row = db.scalars(select(Subscription).where(Subscription.order_id == order_id)).one_or_none() if order else None
     if order is None or order.user_id != user.id or row is None:
         raise NotFound(f"no subscription for order {order_id}")
-    if row.status not in access.ACTIVE_SUBSCRIPTION:
+    if row.status not in subscriptions.ACTIVE_SUBSCRIPTION:
         raise Conflict(f"the subscription is already {row.status}")
     call(stripe.v1.subscriptions.update, row.stripe_subscription_id, {"cancel_at_period_end": True},
          {"idempotency_key": f"lms-cancel-subscription-{row.id}"})

@@ -8,14 +8,14 @@ from sqlalchemy.orm import Session
 
 from ...models import Enrollment, User
 from ...models.commerce import Invoice, RefundRequest, Subscription
-from . import access, checkout, refunds
+from . import checkout, refunds, subscriptions
 from .policy import CommercePolicy
 
 
 def already_owned(session: Session, user: User, quote: checkout.Quote) -> bool:
     """True when the buyer already has everything ``quote`` would sell."""
     if quote.kind == "subscription":
-        return access.has_all_access(session, user.id)
+        return subscriptions.has_all_access(session, user.id)
     if not quote.course_ids:
         return False
     enrolled = set(session.scalars(select(Enrollment.course_id).where(

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...errors import InvalidInput
-from ...services import certificates, gamification, lesson_extras, progress, quizzes
+from ...services import certificates, enrollments, gamification, lesson_extras, progress, quizzes
 from ...services.catalog import get_course
 from ..base import APIHandler, requires_user
 from .spec import ERROR, errors, response
@@ -53,8 +53,6 @@ class LessonProgressAPI(APIHandler):
     @requires_user
     def get(self, slug: str, lesson_key: str):
         user = self.require_user()
-        from ...services import enrollments
-
         course, lesson, _ = enrollments.lesson_access(self.db, user, slug, lesson_key)
         self.write_json(progress.lesson_status(self.db, user.id, lesson, course))
 

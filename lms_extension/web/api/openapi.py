@@ -165,12 +165,11 @@ def _core(server_prefix: str) -> dict:
     }
 
 
-def document(server_prefix: str) -> dict:
-    """The core document plus what each handler module adds in ``OPENAPI_PATHS`` / ``OPENAPI_SCHEMAS``."""
-    from .. import app as web_app  # the module list lives there; imported late to avoid a cycle
-
+def document(server_prefix: str, modules) -> dict:
+    """The core document plus what each of the handler ``modules`` adds in ``OPENAPI_PATHS`` /
+    ``OPENAPI_SCHEMAS``."""
     doc = _core(server_prefix)
-    for module in web_app.HANDLER_MODULES:
+    for module in modules:
         doc["paths"].update(getattr(module, "OPENAPI_PATHS", {}))
         doc["components"]["schemas"].update(getattr(module, "OPENAPI_SCHEMAS", {}))
     return doc
@@ -178,7 +177,8 @@ def document(server_prefix: str) -> dict:
 
 class OpenAPIHandler(APIHandler):
     def get(self):
-        self.write_json(document(self.config.service_prefix))
+        # the application's own module list (web.app.HANDLER_MODULES), which includes this module
+        self.write_json(document(self.config.service_prefix, self.settings["handler_modules"]))
 
 
 default_handlers = [(r"api/v1/openapi.json", OpenAPIHandler)]

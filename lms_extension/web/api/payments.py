@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session
 from ... import permissions
 from ...errors import InvalidInput, LMSError
 from ...models.commerce import Order
+from ...services import catalog
 from ...services.payments import bundles, checkout, coupons, fulfillment, invoices, ledger, payouts, refunds, webhooks
 from ...services.payments.policy import CommercePolicy
 from ...services.payments.stripe_client import PaymentsUnavailable, from_config
@@ -216,13 +218,9 @@ class CouponsAPI(APIHandler):
                 raise InvalidInput(f"{key} must be a whole number")
         course_id = None
         if body.get("course"):
-            from ...services import catalog
-
             course_id = catalog.get_course(self.db, str(body["course"]), viewer=user).id
         expires = None
         if body.get("expires_at"):
-            from datetime import datetime
-
             try:
                 expires = datetime.fromisoformat(str(body["expires_at"]))
             except ValueError:

@@ -7,6 +7,7 @@ from tornado import web
 
 from ...errors import PaymentRequired
 from ...services import catalog, challenges, enrollments, progress
+from ...services.payments import subscriptions
 from ..api.courses import parse_catalog_query
 from ..base import BaseHandler
 from ..markdown import render_markdown
@@ -47,9 +48,7 @@ class CoursePage(BaseHandler):
 
 
 def _all_access(db, user) -> bool:
-    from ...services.payments.access import has_all_access  # commerce (issue 5)
-
-    return has_all_access(db, user.id)
+    return subscriptions.has_all_access(db, user.id)
 
 
 class EnrollPage(BaseHandler):
@@ -71,7 +70,7 @@ class MyLearningPage(BaseHandler):
     def get(self):
         user = self.require_user()
         rows = enrollments.enrollments_for(self.db, user)
-        started = enrollments.started_counts(self.db, user, [e.course_id for e in rows])
+        started = progress.started_counts(self.db, user, [e.course_id for e in rows])
         solved = challenges.solved_per_course(self.db, user, [e.course_id for e in rows])
         items = []
         for e in rows:

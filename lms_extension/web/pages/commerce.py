@@ -5,7 +5,7 @@ from tornado import web
 
 from ...errors import InvalidInput, LMSError, NotFound
 from ...models import Course
-from ...services.payments import access, checkout, invoices, ledger, payouts, purchases, refunds
+from ...services.payments import access, checkout, fulfillment, invoices, ledger, payouts, purchases, refunds
 from ...services.payments.stripe_client import NOT_SET_UP, readiness
 from ...services.payments.tax import COUNTRIES
 from ..api.payments import CommerceMixin
@@ -47,8 +47,6 @@ class CheckoutPage(CommerceMixin, BaseHandler):
 class CheckoutSuccessPage(CommerceMixin, BaseHandler):
     @web.authenticated
     def get(self):
-        from ...services.payments import fulfillment
-
         user = self.require_user()
         try:
             order = checkout.order_for_user(self.db, user, int(self.get_argument("order", "0")))
@@ -106,8 +104,6 @@ class RefundRequestPage(CommerceMixin, BaseHandler):
 class CancelSubscriptionPage(CommerceMixin, BaseHandler):
     @web.authenticated
     def post(self, order_id: str):
-        from ...services.payments import fulfillment
-
         row = fulfillment.cancel_subscription(self.db, self.stripe, self.policy, self.require_user(), int(order_id))
         self.db.commit()
         end = f" on {row.current_period_end:%Y-%m-%d}" if row.current_period_end else ""

@@ -1,0 +1,140 @@
+"""The layout rules the code keeps: no import cycles, no web framework in the domain services,
+and one writer per table for the tables several areas read (enrollments, lesson progress)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import grimp
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("lms_extension", "graders")
+
+# table model -> (the one module that writes it, attributes only a writer sets)
+OWNERS = {
+    "Enrollment": ("lms_extension/services/enrollments.py", {"last_lesson_key"}),
+    "LessonProgress": ("lms_extension/services/progress.py",
+                       {"last_opened_at", "last_heartbeat_at", "seconds_spent", "completed_at"}),
+}
+# erasing an account deletes the person's rows in every table, owner or not
+ERASURE = "lms_extension/services/accounts.py"
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return grimp.build_graph(*PACKAGES, include_external_packages=True, cache_dir=None)
+
+
+def _cycles(graph, modules: set[str]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    index, low, on_stack, stack, found = {}, {}, set(), [], []
+    counter = 0
+    for root in sorted(modules):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph.find_modules_directly_imported_by(root) & modules)))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.find_modules_directly_imported_by(child) & modules))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def _describe(graph, cycle: list[str]) -> str:
+    lines = []
+    for a in cycle:
+        for b in sorted(graph.find_modules_directly_imported_by(a) & set(cycle)):
+            for detail in graph.get_import_details(importer=a, imported=b):
+                lines.append(f"  {a}:{detail['line_number']} -> {b}: {detail['line_contents']}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_import_cycles(graph, package):
+    """Imports inside functions count too: a cycle moved into a function is still a cycle."""
+    modules = {m for m in graph.modules if m == package or m.startswith(package + ".")}
+    cycles = _cycles(graph, modules)
+    assert not cycles, "import cycles:\n" + "\n\n".join(_describe(graph, c) for c in cycles)
+
+
+def test_cycle_finder_finds_a_cycle(tmp_path, monkeypatch):
+    pkg = tmp_path / "cyclic"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from . import b\n")
+    (pkg / "b.py").write_text("def f():\n    from . import a  # noqa\n")
+    (pkg / "c.py").write_text("from . import a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    g = grimp.build_graph("cyclic", cache_dir=None)
+    assert _cycles(g, set(g.modules)) == [["cyclic.a", "cyclic.b"]]
+
+
+def test_services_do_not_import_tornado(graph):
+    services = sorted(m for m in graph.modules if m.startswith("lms_extension.services"))
+    direct = [m for m in services if "tornado" in {i.split(".")[0] for i in graph.find_modules_directly_imported_by(m)}]
+    assert not direct, f"services importing tornado: {direct}"
+    chains = [graph.find_shortest_chain(importer=m, imported="tornado") for m in services]
+    assert not any(chains), f"services reaching tornado: {[c for c in chains if c]}"
+
+
+def _writes(path: Path, model: str, attrs: set[str]) -> list[str]:
+    """Places in ``path`` that create, bulk-change or set the write-only attributes of ``model``."""
+    tree = ast.parse(path.read_text(), str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            fn = node.func
+            if isinstance(fn, ast.Name) and fn.id == model:
+                found.append(f"{path.name}:{node.lineno} {model}(...)")
+            elif isinstance(fn, ast.Name) and fn.id in ("insert", "update", "delete") and node.args \
+                    and isinstance(node.args[0], ast.Name) and node.args[0].id == model:
+                found.append(f"{path.name}:{node.lineno} {fn.id}({model})")
+            elif isinstance(fn, ast.Attribute) and fn.attr == "delete" and node.args \
+                    and isinstance(node.args[0], ast.Name) and model.lower() in node.args[0].id.replace("_", "").lower():
+                found.append(f"{path.name}:{node.lineno} session.delete({node.args[0].id})")
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AugAssign, ast.AnnAssign)) else []
+        for target in targets:
+            for t in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                if isinstance(t, ast.Attribute) and t.attr in attrs:
+                    found.append(f"{path.name}:{node.lineno} .{t.attr} =")
+    return found
+
+
+@pytest.mark.parametrize("model", sorted(OWNERS))
+def test_one_writer_per_table(model):
+    owner, attrs = OWNERS[model]
+    others = [p for p in sorted((ROOT / "lms_extension").rglob("*.py"))
+              if "migrations" not in p.parts and "models" not in p.parts
+              and str(p.relative_to(ROOT)) not in (owner, ERASURE)]
+    assert others
+    writes = [w for p in others for w in _writes(p, model, attrs)]
+    assert not writes, f"only {owner} writes {model}; found: {writes}"
+    assert _writes(ROOT / owner, model, attrs), "the check finds nothing even in the owner: it is broken"
