@@ -92,7 +92,3 @@ def main(argv: list[str] | None = None,
         await app.settings["judge0"].close()
 
     asyncio.run(serve())
-
-
-if __name__ == "__main__":
-    main()

@@ -335,8 +335,8 @@ class SubmissionStreamHandler(_Judge0Mixin, tornado.websocket.WebSocketHandler):
     ``{"event": "done", "submission": {...default fields...}}`` before the server closes.
     A client joining late first gets what was already printed; one connected to another
     process than the one running the submission gets the status and the result only.
-    Browsers cannot set
-    headers on WebSockets, so the auth token may come as a query parameter.
+    Browsers cannot set headers on WebSockets, so the auth token may come as a query
+    parameter.
     """
 
     record: SubmissionRecord | None = None

@@ -138,6 +138,11 @@ class Judge0Service:
         except Exception as exc:  # keep the record answerable whatever broke
             log.exception("submission %s failed in the sandbox", record.token)
             result = RunResult(Status.INTERNAL_ERROR, message=f"{type(exc).__name__}: {exc}")
+        self._finish(record, result)
+        if request.callback_url:
+            self._track(self._deliver_callback(record))  # without holding a run slot
+
+    def _finish(self, record: SubmissionRecord, result: RunResult) -> None:
         record.result = result
         record.status_id = result.judge0_status_id
         record.finished_at = now()
@@ -147,8 +152,6 @@ class Judge0Service:
         record.finished.set()
         record.publish({"event": "done"})
         record.listeners.clear()
-        if request.callback_url:
-            self._track(self._deliver_callback(record))  # without holding a run slot
 
     async def _deliver_callback(self, record: SubmissionRecord) -> None:
         """PUT the result (base64, default fields) like Judge0; failures are only logged."""
@@ -169,5 +172,11 @@ class Judge0Service:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Accepted here and never finished: a final status, so that clients polling another
+        # process stop waiting (a process that dies without closing leaves them "In Queue"
+        # or "Processing" until they expire).
+        for record in list(self._live.values()):
+            self._finish(record, RunResult(
+                Status.INTERNAL_ERROR, message="the server stopped before this submission finished"))
         if self._sandbox is not None:
             await self._sandbox.disable_warm()

@@ -155,6 +155,24 @@ def test_unknown_tokens_are_404_on_every_replica(replicas):
         assert answer.status_code == 404 and answer.json() == {"error": "submission not found"}
 
 
+def test_submissions_of_a_replica_that_stops_get_a_final_status(replicas, database):
+    """A replica that is stopped (rolling update) before it ran what it accepted says so,
+    instead of leaving the others to answer "In Queue" until the row expires."""
+    _, other = replicas
+    leaving, url = _start(database)
+    try:
+        tokens = [httpx.post(url + "/submissions", headers=HEADERS, timeout=30, json={
+            "source_code": "import time\ntime.sleep(30)", "language_id": 71}).json()["token"]
+            for _ in range(2)]  # one runs, one waits for the only worker
+    finally:
+        leaving.terminate()
+        leaving.wait(timeout=30)
+    for token in tokens:
+        body = _finished(other, token)
+        assert body["status"]["id"] == 13, body
+        assert body["message"] == "the server stopped before this submission finished"
+
+
 def test_old_submissions_expire(database):
     from graders.judge0.config import Judge0Config
     from graders.judge0.schema import SubmissionRecord, parse_submission
