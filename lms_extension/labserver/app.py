@@ -1,7 +1,6 @@
 """``/lms/open``: fetch a lesson with the student's own token and open it in JupyterLab."""
 from __future__ import annotations
 
-import json
 import os
 from html import escape
 from pathlib import Path
@@ -11,9 +10,9 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.application import ExtensionApp
 from tornado import web
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from traitlets import Float, Unicode, default
 
+from ..kernel.client import LMSClient, LMSError
 from .progress import HeartbeatReporter, ProgressPageHandler
 from .workspace import SAFE, place_lesson
 
@@ -163,40 +162,33 @@ class LMSLabExtension(ExtensionApp):
         """The LMS as the browser reaches it (through the proxy)."""
         return os.environ.get("JUPYTERHUB_BASE_URL", "/") + "services/lms/"
 
+    @property
+    def client(self) -> LMSClient:
+        return LMSClient(self.service_url, self.api_token)
+
     async def fetch_lesson(self, course: str, lesson: str) -> dict:
         path = f"api/v1/courses/{quote(course, safe='')}/lessons/{quote(lesson, safe='')}/notebook"
-        return await self._call(HTTPRequest(self.service_url + path, request_timeout=20))
+        return await self._call("GET", path)
 
     async def submit_lesson(self, course: str, lesson: str, notebooks: dict[str, str]) -> dict:
         path = f"api/v1/courses/{quote(course, safe='')}/lessons/{quote(lesson, safe='')}/submissions"
-        return await self._call(HTTPRequest(self.service_url + path, method="POST", request_timeout=30,
-                                            body=json.dumps({"notebooks": notebooks}),
-                                            headers={"Content-Type": "application/json"}))
+        return await self._call("POST", path, {"notebooks": notebooks}, timeout=30)
 
     async def send_heartbeat(self, course: str, lesson: str) -> dict:
-        return await self._call(HTTPRequest(self.service_url + "api/v1/me/heartbeats", method="POST",
-                                            request_timeout=10, body=json.dumps({"course": course, "lesson": lesson}),
-                                            headers={"Content-Type": "application/json"}))
+        return await self._call("POST", "api/v1/me/heartbeats", {"course": course, "lesson": lesson}, timeout=10)
 
     async def fetch_progress(self) -> dict:
-        return await self._call(HTTPRequest(self.service_url + "api/v1/me/progress", request_timeout=20))
+        return await self._call("GET", "api/v1/me/progress")
 
-    async def _call(self, request: HTTPRequest) -> dict:
+    async def _call(self, method: str, path: str, body: dict | None = None, **options) -> dict:
         """Call the LMS service as this student (their own token); its errors become ours."""
-        request.headers["Authorization"] = f"token {self.api_token}"
         try:
-            response = await AsyncHTTPClient().fetch(request)
-        except HTTPClientError as exc:
-            message = "the LMS service refused"
-            if exc.response is not None and exc.response.body:
-                try:
-                    message = json.loads(exc.response.body).get("message", message)
-                except ValueError:
-                    pass
-            if exc.code == 429 and exc.response is not None and exc.response.headers.get("Retry-After"):
-                message += f" (retry in {exc.response.headers['Retry-After']} s)"
-            raise web.HTTPError(exc.code if exc.code in (400, 401, 402, 403, 404, 409, 413, 429) else 502,
+            return await self.client.acall(method, path, body, **options)
+        except LMSError as exc:
+            if exc.status is None:
+                raise web.HTTPError(502, f"the LMS service cannot be reached: {exc.reason}") from None
+            message = exc.message
+            if exc.status == 429 and exc.retry_after:
+                message += f" (retry in {exc.retry_after} s)"
+            raise web.HTTPError(exc.status if exc.status in (400, 401, 402, 403, 404, 409, 413, 429) else 502,
                                 message) from None
-        except OSError as exc:
-            raise web.HTTPError(502, f"the LMS service cannot be reached: {exc}") from None
-        return json.loads(response.body)

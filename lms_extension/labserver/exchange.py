@@ -16,9 +16,6 @@ import datetime
 import json
 import os
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from dateutil.tz import gettz
@@ -33,6 +30,8 @@ from nbgrader.exchange.abc import (
     ExchangeSubmit,
 )
 from traitlets import Bool, Float, Integer, Unicode, default
+
+from ..kernel.client import LMSClient, LMSError
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 NOTEBOOK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}\.ipynb$")
@@ -70,23 +69,14 @@ class LMSExchange(Exchange):
         """One request to the LMS API as this student; its error message becomes an ExchangeError."""
         if not self.api_token:
             self.fail("no JupyterHub token (JUPYTERHUB_API_TOKEN): the LMS exchange works inside JupyterHub")
-        query = "?" + urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v}) if params else ""
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.service_url + "api/v1/" + path + query, data=data, method=method,
-                                         headers={"Authorization": f"token {self.api_token}",
-                                                  "Content-Type": "application/json"})
+        client = LMSClient(self.service_url, self.api_token, timeout=self.timeout)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            try:
-                message = json.loads(exc.read()).get("message") or exc.reason
-            except ValueError:
-                message = exc.reason
-            retry = exc.headers.get("Retry-After")
-            self.fail(f"the LMS refused ({exc.code}): {message}" + (f" (retry in {retry} s)" if retry else ""))
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            self.fail(f"the LMS service cannot be reached at {self.service_url}: {exc}")
+            return client.call(method, "api/v1/" + path, body, params=params)
+        except LMSError as exc:
+            if exc.status is None:
+                self.fail(f"the LMS service cannot be reached at {self.service_url}: {exc.reason}")
+            retry = f" (retry in {exc.retry_after} s)" if exc.retry_after else ""
+            self.fail(f"the LMS refused ({exc.status}): {exc.message}{retry}")
 
     def checked_ids(self) -> tuple[str, str]:
         course, assignment = self.coursedir.course_id, self.coursedir.assignment_id

@@ -16,7 +16,7 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from tests.e2e.kernel import execute_request
-from tests.test_judge_magic import JAVA_CRASH, SLOW, SUM
+from tests.kernel.test_judge import JAVA_CRASH, SLOW, SUM
 
 USER = "judy"
 
@@ -83,7 +83,7 @@ def kernel(sqlite_platform):
 
 
 def test_kernel_uses_the_platform_judge(kernel, sqlite_platform):
-    out = kernel.run("from lms_extension.judge_magic import backend_from_environment\n"
+    out = kernel.run("from lms_extension.kernel.judge import backend_from_environment\n"
                      "b = backend_from_environment()\n"
                      "loaded = 'judge' in get_ipython().magics_manager.magics['cell']\n"
                      "print(type(b).__name__, b.base_url, loaded)")
@@ -98,7 +98,7 @@ def test_cpp_cell_and_graded_test_cell(kernel):
     status = [c["data"]["text/plain"] for _, kind, c in out if kind == "display_data"]
     assert status and status[0].startswith("✔ Accepted (C++)"), out
     # what an nbgrader test cell does with the saved source
-    check = kernel.run("from lms_extension.judge_magic import judge\n"
+    check = kernel.run("from lms_extension.kernel.judge import judge\n"
                        "r = judge(my_solution, 'cpp', stdin='1000000000 2000000000\\n')\n"
                        "assert r.status == 'Accepted', r\n"
                        "print(r.stdout.strip(), r.token is not None)")

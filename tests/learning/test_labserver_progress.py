@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lms_extension.labserver.progress import active_lessons
-from lms_extension.learning_magic import LMSClientError, _context, quiz_text, run_quiz
+from lms_extension.kernel.learning import LMSError, _context, quiz_text, run_quiz
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -41,7 +41,7 @@ def test_context_comes_from_the_notebook_folder_and_name(tmp_path):
 
 
 def test_magic_without_a_platform_says_so(tmp_path):
-    with pytest.raises(LMSClientError, match="LMS_SERVICE_URL"):
+    with pytest.raises(LMSError, match="LMS_SERVICE_URL"):
         run_quiz("q-x b --course c", tmp_path, environ={})
 
 

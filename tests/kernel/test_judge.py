@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from IPython.core.error import UsageError
 
-from lms_extension import judge_magic as jm
-from lms_extension.judge_magic import (
+from lms_extension.kernel import judge as jm
+from lms_extension.kernel.judge import (
     HttpBackend,
     JudgeError,
     JudgeUnavailable,
@@ -24,7 +24,7 @@ from lms_extension.judge_magic import (
     judge,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "lms_extension" / "labserver" / "etc" / "ipython" / "ipython_kernel_config.py"
 
 # One program per language: read two integers, print their sum.
@@ -480,7 +480,7 @@ def test_magic_runs_saves_and_shows_the_status(kernel):
     status = [c["data"]["text/plain"] for _, t, c in outputs if t == "display_data"]
     assert len(status) == 1 and status[0].startswith("✔ Accepted (C++)"), status
     # a graded test cell runs the saved source again with other input
-    check = kernel.run("from lms_extension.judge_magic import judge\n"
+    check = kernel.run("from lms_extension.kernel.judge import judge\n"
                        "r = judge(my_solution, 'cpp', stdin='10 20\\n')\n"
                        "print(repr(r.stdout), r.status, my_solution.rstrip() == " + repr(SUM["cpp"]) + ")")
     assert text_of(check) == "'30\\n' Accepted True\n", check

@@ -12,42 +12,24 @@ notebook name when the kernel knows it; ``--course SLUG`` / ``--lesson ID`` over
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
+
+from .client import LMSClient, LMSError
 
 SAFE = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 
 
-class LMSClientError(Exception):
-    pass
-
-
 def _call(method: str, path: str, body: dict | None = None, environ=None) -> dict:
-    env = os.environ if environ is None else environ
-    base, token = env.get("LMS_SERVICE_URL"), env.get("JUPYTERHUB_API_TOKEN")
-    if not base or not token:
-        raise LMSClientError("not in a Jupyter LMS server: LMS_SERVICE_URL and JUPYTERHUB_API_TOKEN are not set")
-    base = base if base.endswith("/") else base + "/"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + "api/v1/" + path, data=data, method=method, headers={
-        "Authorization": f"token {token}", "Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=20) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            message = json.loads(exc.read()).get("message", exc.reason)
-        except ValueError:
-            message = exc.reason
-        raise LMSClientError(f"{exc.code}: {message}") from None
-    except OSError as exc:
-        raise LMSClientError(f"the LMS cannot be reached: {exc}") from None
+        return LMSClient.from_environment(environ).call(method, "api/v1/" + path, body)
+    except LMSError as exc:
+        if exc.status is None:
+            raise
+        raise LMSError(f"{exc.status}: {exc.message}", exc.status) from None
 
 
 def _context(args: list[str], cwd: Path, notebook: str | None) -> tuple[str | None, str | None, list[str]]:
@@ -83,16 +65,16 @@ def quiz_text(quizzes: list[dict]) -> str:
 def run_quiz(line: str, cwd: Path, notebook: str | None = None, environ=None) -> str:
     course, lesson, rest = _context(shlex.split(line), cwd, notebook)
     if not course:
-        raise LMSClientError("which course? run this in a lesson notebook or add --course SLUG")
+        raise LMSError("which course? run this in a lesson notebook or add --course SLUG")
     if not rest:
         if not lesson:
-            raise LMSClientError("which lesson? add --lesson ID")
+            raise LMSError("which lesson? add --lesson ID")
         data = _call("GET", f"courses/{urllib.parse.quote(course)}/lessons/{urllib.parse.quote(lesson)}/quizzes",
                      environ=environ)
         return quiz_text(data["quizzes"])
     quiz, answer = rest[0], " ".join(rest[1:])
     if not answer:
-        raise LMSClientError("usage: %lms_quiz QUIZ-ID ANSWER (an option letter, or the text)")
+        raise LMSError("usage: %lms_quiz QUIZ-ID ANSWER (an option letter, or the text)")
     result = _call("POST", f"courses/{urllib.parse.quote(course)}/quizzes/{urllib.parse.quote(quiz)}/answers",
                    {"answer": answer}, environ=environ)
     verdict = "✓ correct" if result["correct"] else "✗ not correct"
@@ -123,12 +105,12 @@ def load_ipython_extension(ipython) -> None:
     def lms_quiz(line):
         try:
             print(run_quiz(line, Path.cwd(), _notebook()))
-        except LMSClientError as exc:
+        except LMSError as exc:
             print(f"lms_quiz: {exc}")
 
     @register_line_magic
     def lms_progress(line):
         try:
             print(run_progress(line, Path.cwd()))
-        except LMSClientError as exc:
+        except LMSError as exc:
             print(f"lms_progress: {exc}")
