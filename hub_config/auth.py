@@ -166,14 +166,16 @@ class LMSAuthenticator(NativeAuthenticator):
     bcrypt_rounds = Integer(12, help="bcrypt cost of new password hashes (and of the dummy hash that "
                                      "makes unknown usernames take as long as known ones).").tag(config=True)
 
+    demo_password = Unicode(help="Password of the demo users, created at start when set (demo mode "
+                                 "only).").tag(config=True)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.limiter: RateLimiter = limiter_from_url(self.throttle_url or None, prefix=self.throttle_prefix)
         # checked for unknown usernames so that they cost the same bcrypt as known ones
         self._dummy_hash = bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt(self.bcrypt_rounds))
-        password = os.environ.get("LMS_DEMO_PASSWORD")
-        if os.environ.get("LMS_DEMO", "1") == "1" and password:
-            self.create_demo_users(password)
+        if self.demo_password:
+            self.create_demo_users(self.demo_password)
 
     def get_handlers(self, app):
         ours = {NativeLoginHandler: LoginHandler, NativeSignUpHandler: SignUpHandler,

@@ -1,4 +1,4 @@
-"""JupyterHub configuration for Jupyter LMS, driven by ``LMS_*`` environment variables.
+"""JupyterHub configuration for Jupyter LMS, driven by the LMS configuration (``lms config show``).
 
 Started by ``lms run`` (which prepares the database and demo data first) or directly with
 ``jupyterhub -f hub_config/jupyterhub_config.py``.
@@ -25,7 +25,7 @@ _node_proxy = Path(__file__).resolve().parent / "proxy" / "node_modules" / ".bin
 c.ConfigurableHTTPProxy.command = [str(_node_proxy if _node_proxy.exists() else
                                        Path(sys.executable).parent / "configurable-http-proxy")]
 c.ConfigurableHTTPProxy.pid_file = str(s.data_dir / "jupyterhub-proxy.pid")
-c.JupyterHub.db_url = os.environ.get("LMS_HUB_DB_URL") or f"sqlite:///{s.data_dir / 'jupyterhub.sqlite'}"
+c.JupyterHub.db_url = s.hub_db_url
 c.JupyterHub.cookie_secret_file = str(s.data_dir / "jupyterhub_cookie_secret")
 # after the hub login, the LMS login completes its OAuth handshake and shows the catalog
 c.JupyterHub.default_url = "/services/lms/login"
@@ -50,13 +50,14 @@ c.LMSAuthenticator.throttle_prefix = s.redis_prefix + "login:"
 c.LMSAuthenticator.failures_per_user = s.login_failures_per_user
 c.LMSAuthenticator.failures_per_address = s.login_failures_per_address
 c.LMSAuthenticator.require_2fa = s.require_2fa
+c.LMSAuthenticator.demo_password = s.demo_password if s.demo else ""
 # hub cookies (login, session, _xsrf) never reach scripts nor cross-site requests
 c.JupyterHub.tornado_settings.update({"cookie_options": {"httponly": True, "samesite": "Lax"}})
 
 # Stripe in test mode against the bundled test server unless real Stripe is configured
 from hub_config import stripe_demo  # noqa: E402
 
-_stripe_service = stripe_demo.configure(s.data_dir, s.service_port)
+_stripe_service = stripe_demo.configure(s.data_dir, s.service_port, s.config)
 
 # the LMS service, managed by the hub, and the roles that give each kind of user its scopes
 service_env = {k: v for k, v in os.environ.items() if k.startswith("LMS_") and k != "LMS_DEMO_PASSWORD"}
@@ -77,7 +78,7 @@ c.JupyterHub.services = [{
 }]
 if _stripe_service:
     c.JupyterHub.services.append(_stripe_service)
-roles.configure(c, admin_token=os.environ.get("LMS_ADMIN_TOKEN"))
+roles.configure(c, admin_token=s.admin_token or None)
 
 spawners.configure(c, s)
 # a server that died on its own never gets stop(): its home image is unmounted here
@@ -91,6 +92,7 @@ c.Spawner.environment = {
     # the lms_extension in each student server reaches the service without the proxy; in the
     # server's own network namespace this address is the forwarder to lms.sock (hub_config/netbridge.py)
     "LMS_SERVICE_URL": f"http://127.0.0.1:{s.service_port}/services/lms/",
-    # learning-time heartbeats of the lms_extension (issue 6)
-    **{k: os.environ[k] for k in ("LMS_HEARTBEAT_SECONDS", "LMS_IDLE_SECONDS") if os.environ.get(k)},
+    # learning-time heartbeats of the lms_extension
+    "LMS_HEARTBEAT_SECONDS": str(s.heartbeat_seconds),
+    "LMS_IDLE_SECONDS": str(s.idle_seconds),
 }

@@ -8,12 +8,12 @@ Nothing here talks to the cluster; KubeSpawner does that when it spawns.
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
 from hub_config.homes import parse_limit
 from hub_config.settings import HubSettings
+from lms_extension.config import LMSConfig
 
 HOME = "/home/jovyan"
 HOME_PVC = "lms-home-{username}"  # one claim per student, shared by their named servers
@@ -30,7 +30,7 @@ _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 @dataclass(frozen=True)
 class KubeSettings:
-    """Cluster-only settings, read once from ``LMS_K8S_*`` variables."""
+    """Cluster-only settings, from the k8s_* settings of the LMS configuration."""
 
     storage_class: str | None  # None: the cluster's default StorageClass
     storage_capacity: str
@@ -38,18 +38,15 @@ class KubeSettings:
     cpu_guarantee: float | None  # None: a quarter of the CPU limit
 
     @classmethod
-    def from_env(cls, disk_limit: str = "2G") -> "KubeSettings":
-        """``disk_limit`` is LMS_DISK_LIMIT: the home claim's size unless
-        LMS_K8S_STORAGE_CAPACITY names one (a claim always has a size, so "no
-        limit" asks for 10Gi)."""
-        env = os.environ.get
-        cpu = env("LMS_K8S_CPU_GUARANTEE")
+    def from_config(cls, config: LMSConfig, disk_limit: str) -> "KubeSettings":
+        """``disk_limit`` is the home claim's size unless k8s_storage_capacity names one
+        (a claim always has a size, so "no limit" asks for 10Gi)."""
         limit = parse_limit(disk_limit)
         return cls(
-            storage_class=env("LMS_K8S_STORAGE_CLASS") or None,
-            storage_capacity=env("LMS_K8S_STORAGE_CAPACITY") or (quantity(limit) if limit else "10Gi"),
-            mem_guarantee=env("LMS_K8S_MEM_GUARANTEE") or None,
-            cpu_guarantee=float(cpu) if cpu else None,
+            storage_class=config.k8s_storage_class or None,
+            storage_capacity=config.k8s_storage_capacity or (quantity(limit) if limit else "10Gi"),
+            mem_guarantee=config.k8s_mem_guarantee or None,
+            cpu_guarantee=float(config.k8s_cpu_guarantee) if config.k8s_cpu_guarantee else None,
         )
 
 
@@ -118,7 +115,7 @@ def spawner_traits(settings: HubSettings, kube: KubeSettings) -> dict:
 
 def configure(c, settings: HubSettings, kube: KubeSettings | None = None) -> None:
     """Make ``c`` spawn students with KubeSpawner, keeping what is already configured."""
-    kube = kube or KubeSettings.from_env(settings.disk_limit)
+    kube = kube or KubeSettings.from_config(settings.config or LMSConfig(), settings.disk_limit)
     c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
     ks = c.KubeSpawner
     for name, value in spawner_traits(settings, kube).items():

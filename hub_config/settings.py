@@ -1,22 +1,17 @@
-"""Settings for the hub configuration, read once from ``LMS_*`` environment variables.
+"""What the hub's configuration pieces read: a frozen view on the one ``LMSConfig``.
 
-The hub's own configuration file is plain Python (``jupyterhub_config.py``), so the
-settings it needs are read here in one place; the LMS service itself uses traitlets
-(``lms_extension.config``).
+``jupyterhub_config.py`` is plain Python, so it does not load traitlets config by itself;
+``load()`` builds the same ``LMSConfig`` the service builds (config file + ``LMS_*``
+environment) and copies the hub's part of it, checking what the hub can check at start.
 """
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from lms_extension.config import LMSConfig
 
-
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return default if value is None or value == "" else value
+from .homes import parse_limit
 
 
 @dataclass(frozen=True)
@@ -48,56 +43,53 @@ class HubSettings:
     disk_limit: str = "2G"
     # none: a student's server reaches only the hub and the LMS; internet: also public addresses
     student_egress: str = "none"
-    extra: dict = field(default_factory=dict)
+    hub_db_url: str = ""
+    admin_token: str = ""
+    demo_password: str = ""
+    public_url: str = ""
+    heartbeat_seconds: float = 60.0
+    idle_seconds: float = 300.0
+    # the whole configuration, for the pieces that pass it on (the LMS service's environment)
+    config: LMSConfig | None = field(default=None, compare=False, repr=False)
 
     @property
     def homes_dir(self) -> Path:
         return self.data_dir / "homes"
 
-    @property
-    def public_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
-
-def load() -> HubSettings:
-    data_dir = Path(_env("LMS_DATA_DIR", str(REPO_ROOT / ".lms-data"))).resolve()
-    demo = _env("LMS_DEMO", "1") == "1"
+def load(config: LMSConfig | None = None) -> HubSettings:
+    c = config or LMSConfig()
     return HubSettings(
-        data_dir=data_dir,
-        port=int(_env("LMS_PORT", "8000")),
-        hub_port=int(_env("LMS_HUB_PORT", "8081")),
-        proxy_api_port=int(_env("LMS_PROXY_API_PORT", "8001")),
-        service_port=int(_env("LMS_SERVICE_PORT", "10101")),
-        spawner=_env("LMS_SPAWNER", "auto"),
-        demo=demo,
-        db_url=_env("LMS_DB_URL", f"sqlite:///{data_dir / 'lms.sqlite'}"),
-        mem_limit=_env("LMS_MEM_LIMIT", "1G"),
-        cpu_limit=float(_env("LMS_CPU_LIMIT", "1.0")),
-        docker_image=_env("LMS_DOCKER_IMAGE", "jupyter-lms/student:latest"),
-        open_signup=_env("LMS_OPEN_SIGNUP", "1" if demo else "0") == "1",
-        allow_2fa=_env("LMS_ALLOW_2FA", "1") == "1",
-        redis_url=_env("LMS_REDIS_URL", ""),
-        redis_prefix=_env("LMS_REDIS_PREFIX", "lms:"),
-        require_2fa=_env("LMS_REQUIRE_2FA", "0") == "1",
-        login_failures_per_user=_env("LMS_LOGIN_FAILURES_PER_USER", "5/900"),
-        login_failures_per_address=_env("LMS_LOGIN_FAILURES_PER_ADDRESS", "50/900"),
-        disk_limit=_disk_limit(_env("LMS_DISK_LIMIT", "2G")),
-        student_egress=_egress(_env("LMS_STUDENT_EGRESS", "none")),
+        data_dir=Path(c.data_dir).resolve(),
+        port=c.port,
+        hub_port=c.hub_port,
+        proxy_api_port=c.proxy_api_port,
+        service_port=c.service_port,
+        spawner=c.spawner,
+        demo=c.demo,
+        db_url=c.db_url,
+        mem_limit=c.mem_limit,
+        cpu_limit=c.cpu_limit,
+        docker_image=c.docker_image,
+        open_signup=c.open_signup,
+        allow_2fa=c.allow_2fa,
+        redis_url=c.redis_url,
+        redis_prefix=c.redis_prefix,
+        require_2fa=c.require_2fa,
+        login_failures_per_user=c.login_failures_per_user,
+        login_failures_per_address=c.login_failures_per_address,
+        disk_limit=_disk_limit(c.disk_limit),
+        student_egress=c.student_egress,
+        hub_db_url=c.hub_db_url,
+        admin_token=c.admin_token,
+        demo_password=c.demo_password,
+        public_url=c.public_url,
+        heartbeat_seconds=c.heartbeat_seconds,
+        idle_seconds=c.idle_seconds,
+        config=c,
     )
 
 
 def _disk_limit(value: str) -> str:
-    from .homes import parse_limit
-
     parse_limit(value)  # a bad size stops the hub at start, not every student's spawn
     return value
-
-
-def _egress(value: str) -> str:
-    if value not in ("none", "internet"):
-        raise ValueError(f"LMS_STUDENT_EGRESS={value!r}: choose none or internet")
-    return value
-
-
-def new_secret() -> str:
-    return secrets.token_hex(32)

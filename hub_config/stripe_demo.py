@@ -18,6 +18,8 @@ import socket
 import sys
 from pathlib import Path
 
+from lms_extension.config import LMSConfig
+
 DEFAULT_PORT = 12111
 
 
@@ -36,13 +38,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def demo_mode() -> bool:
-    return (os.environ.get("LMS_DEMO") or "1") == "1"
-
-
-def wanted() -> bool:
-    return (demo_mode() and not os.environ.get("LMS_STRIPE_API_BASE")
-            and not os.environ.get("LMS_STRIPE_SECRET_KEY", "").startswith(("sk_live_", "rk_live_")))
+def wanted(config: LMSConfig) -> bool:
+    return (config.demo and config.source("stripe_api_base") == "default"
+            and not config.stripe_secret_key.startswith(("sk_live_", "rk_live_")))
 
 
 def _kept_secret(path: Path, make) -> str:
@@ -55,15 +53,17 @@ def _kept_secret(path: Path, make) -> str:
     return path.read_text().strip()
 
 
-def configure(data_dir: Path, service_port: int) -> dict | None:
-    """Set the LMS_STRIPE_* variables for the LMS service; returns the managed service to add."""
-    if not wanted():
+def configure(data_dir: Path, service_port: int, config: LMSConfig | None = None) -> dict | None:
+    """Set the LMS_STRIPE_* variables for the LMS service (at hub start, before it starts the
+    service); returns the managed service to add."""
+    config = config or LMSConfig()
+    if not wanted(config):
         return None
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = int(os.environ.get("LMS_STRIPE_TEST_PORT") or 0) or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port())
-    secret = os.environ.get("LMS_STRIPE_WEBHOOK_SECRET") or _kept_secret(
+    port = config.stripe_test_port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port())
+    secret = config.stripe_webhook_secret or _kept_secret(
         data_dir / "stripe-test-webhook-secret", lambda: f"whsec_{secrets.token_hex(24)}")
-    key = os.environ.get("LMS_STRIPE_SECRET_KEY", "")
+    key = config.stripe_secret_key
     if not key.startswith("sk_test_"):
         key = _kept_secret(data_dir / "stripe-test-secret-key", lambda: f"sk_test_{secrets.token_urlsafe(32)}")
     base = f"http://127.0.0.1:{port}"

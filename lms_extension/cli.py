@@ -8,7 +8,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from .config import LMSConfig
+from .config import ConfigError, LMSConfig
 from .errors import LMSError, SchemaMismatch
 
 log = logging.getLogger("lms")
@@ -114,10 +114,20 @@ def cmd_payments_payout_run(args, config: LMSConfig) -> int:
     return 0
 
 
-def demo_password(data_dir: Path) -> tuple[str, bool]:
-    """``$LMS_DEMO_PASSWORD``, else one generated once and kept in the data folder."""
-    if os.environ.get("LMS_DEMO_PASSWORD"):
-        return os.environ["LMS_DEMO_PASSWORD"], False
+def cmd_config_show(args, config: LMSConfig) -> int:
+    """The effective settings and where each came from; secrets are masked."""
+    rows = [("setting", "variable", "value", "from"), *config.effective()]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for name, var, value, source in rows:
+        print(f"{name:<{widths[0]}}  {var:<{widths[1]}}  {value:<{widths[2]}}  {source}".rstrip())
+    return 0
+
+
+def demo_password(data_dir: Path, configured: str = "") -> tuple[str, bool]:
+    """The configured password (``LMS_DEMO_PASSWORD``), else one generated once and kept in the
+    data folder."""
+    if configured:
+        return configured, False
     path = data_dir / "demo-password"
     if path.exists():
         return path.read_text().strip(), False
@@ -132,14 +142,14 @@ def cmd_run(args, config: LMSConfig) -> int:
     """Set up (database, demo courses) and start JupyterHub with the LMS service."""
     from hub_config import settings as hub_settings
 
-    settings = hub_settings.load()
+    settings = hub_settings.load(config)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("LMS_DATA_DIR", str(settings.data_dir))
     cmd_db_upgrade(argparse.Namespace(revision="head"), config)
     if settings.demo:
         cmd_course_import(argparse.Namespace(paths=[config.courses_dir]), config)
-        password, generated = demo_password(settings.data_dir)
-        os.environ["LMS_DEMO_PASSWORD"] = password
+        password, generated = demo_password(settings.data_dir, config.demo_password)
+        os.environ["LMS_DEMO_PASSWORD"] = password  # for the hub this process becomes
         print(f"\nDemo users admin, instructor, student, student2 — password: {password}"
               f"{' (generated, kept in ' + str(settings.data_dir / 'demo-password') + ')' if generated else ''}")
     print(f"Jupyter LMS at {settings.public_url}/services/lms/\n", flush=True)
@@ -183,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = db.add_parser("upgrade", help="upgrade the schema with Alembic")
     p.add_argument("revision", nargs="?", default="head")
     p.set_defaults(func=cmd_db_upgrade)
+    cfg = sub.add_parser("config", help="settings").add_subparsers(dest="config_command", required=True)
+    cfg.add_parser("show", help="print the effective settings (config file, LMS_* environment, defaults), "
+                                "secrets masked").set_defaults(func=cmd_config_show)
     course = sub.add_parser("course", help="courses as files").add_subparsers(dest="course_command", required=True)
     p = course.add_parser("import", help="validate and import course folders (course.toml + notebooks)")
     p.add_argument("paths", nargs="+", help="a course folder, or a folder of course folders")
@@ -204,10 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         if not hasattr(args, "rest"):
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         args.rest = [*unknown, *args.rest]
-    config = LMSConfig()
     try:
+        config = LMSConfig()
         return args.func(args, config) or 0
-    except (LMSError, SchemaMismatch) as exc:
+    except (ConfigError, LMSError, SchemaMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

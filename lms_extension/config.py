@@ -1,142 +1,326 @@
-"""LMS service configuration: traitlets with help text, defaults from ``LMS_*`` variables.
+"""The one configuration of Jupyter LMS: the service, the worker, the ``lms`` command and the
+hub's configuration (``hub_config/settings.py``) all read an ``LMSConfig``.
 
-Built once at startup (``LMSConfig.from_env``) and never mutated per request.
+Built once at start-up and never mutated afterwards. A value comes from, last one winning:
+the trait's default, the optional config file (traitlets Python config, ``c.LMSConfig.name =
+...``; ``LMS_CONFIG_FILE``, else ``lms_config.py`` in the data folder), the environment
+variable named in ``ENV``. ``lms config show`` prints the result and where each value came from.
 """
 from __future__ import annotations
 
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-from traitlets import Bool, Float, Integer, Unicode, default
-from traitlets.config import Configurable
+from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default
+from traitlets.config import Application, Config, PyFileConfigLoader
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_FILE_NAME = "lms_config.py"
+
+# trait -> environment variable: the one place these names are written; ``lms config show``,
+# the hub's settings and the README check (tests/test_docs.py) read it.
+ENV = {
+    "config_file": "LMS_CONFIG_FILE",
+    "data_dir": "LMS_DATA_DIR",
+    "db_url": "LMS_DB_URL",
+    "demo": "LMS_DEMO",
+    "courses_dir": "LMS_COURSES_DIR",
+    "port": "LMS_PORT",
+    "public_url": "LMS_PUBLIC_URL",
+    # hub
+    "hub_port": "LMS_HUB_PORT",
+    "proxy_api_port": "LMS_PROXY_API_PORT",
+    "service_port": "LMS_SERVICE_PORT",
+    "hub_db_url": "LMS_HUB_DB_URL",
+    "admin_token": "LMS_ADMIN_TOKEN",
+    "demo_password": "LMS_DEMO_PASSWORD",
+    "open_signup": "LMS_OPEN_SIGNUP",
+    "allow_2fa": "LMS_ALLOW_2FA",
+    "require_2fa": "LMS_REQUIRE_2FA",
+    "login_failures_per_user": "LMS_LOGIN_FAILURES_PER_USER",
+    "login_failures_per_address": "LMS_LOGIN_FAILURES_PER_ADDRESS",
+    # student servers
+    "spawner": "LMS_SPAWNER",
+    "mem_limit": "LMS_MEM_LIMIT",
+    "cpu_limit": "LMS_CPU_LIMIT",
+    "disk_limit": "LMS_DISK_LIMIT",
+    "student_egress": "LMS_STUDENT_EGRESS",
+    "docker_image": "LMS_DOCKER_IMAGE",
+    "heartbeat_seconds": "LMS_HEARTBEAT_SECONDS",
+    "k8s_storage_class": "LMS_K8S_STORAGE_CLASS",
+    "k8s_storage_capacity": "LMS_K8S_STORAGE_CAPACITY",
+    "k8s_mem_guarantee": "LMS_K8S_MEM_GUARANTEE",
+    "k8s_cpu_guarantee": "LMS_K8S_CPU_GUARANTEE",
+    # the service (JupyterHub sets these two for the services it starts)
+    "service_prefix": "JUPYTERHUB_SERVICE_PREFIX",
+    "bind_url": "JUPYTERHUB_SERVICE_URL",
+    "cookie_secret": "LMS_COOKIE_SECRET",
+    "max_body_bytes": "LMS_MAX_BODY_BYTES",
+    "hub_auth_cache_seconds": "LMS_HUB_AUTH_CACHE_SECONDS",
+    "catalog_cache_seconds": "LMS_CATALOG_CACHE_SECONDS",
+    "idle_seconds": "LMS_IDLE_SECONDS",
+    "worker_lease_seconds": "LMS_WORKER_LEASE_SECONDS",
+    "worker_poll_seconds": "LMS_WORKER_POLL_SECONDS",
+    "redis_url": "LMS_REDIS_URL",
+    "redis_prefix": "LMS_REDIS_PREFIX",
+    "rate_limit_api_writes": "LMS_RATE_LIMIT_API_WRITES",
+    "rate_limit_quote": "LMS_RATE_LIMIT_QUOTE",
+    "rate_limit_checkout": "LMS_RATE_LIMIT_CHECKOUT",
+    "rate_limit_code_runs": "LMS_RATE_LIMIT_CODE_RUNS",
+    # storage
+    "storage": "LMS_STORAGE",
+    "storage_dir": "LMS_STORAGE_DIR",
+    "s3_bucket": "LMS_S3_BUCKET",
+    "s3_endpoint_url": "LMS_S3_ENDPOINT_URL",
+    "s3_region": "LMS_S3_REGION",
+    "s3_prefix": "LMS_S3_PREFIX",
+    "s3_access_key_id": "LMS_S3_ACCESS_KEY_ID",
+    "s3_secret_access_key": "LMS_S3_SECRET_ACCESS_KEY",
+    # discovery
+    "review_min_progress": "LMS_REVIEW_MIN_PROGRESS",
+    "recommender": "LMS_RECOMMENDER",
+    "recommendations_cache_seconds": "LMS_RECOMMENDATIONS_CACHE_SECONDS",
+    "trending_half_life_days": "LMS_TRENDING_HALF_LIFE_DAYS",
+    "trending_refresh_seconds": "LMS_TRENDING_REFRESH_SECONDS",
+    "search_vocabulary_seconds": "LMS_SEARCH_VOCABULARY_SECONDS",
+    # commerce
+    "stripe_api_base": "LMS_STRIPE_API_BASE",
+    "stripe_secret_key": "LMS_STRIPE_SECRET_KEY",
+    "stripe_webhook_secret": "LMS_STRIPE_WEBHOOK_SECRET",
+    "stripe_test_port": "LMS_STRIPE_TEST_PORT",
+    "platform_share_percent": "LMS_PLATFORM_SHARE_PERCENT",
+    "refund_window_days": "LMS_REFUND_WINDOW_DAYS",
+    "refund_max_progress_percent": "LMS_REFUND_MAX_PROGRESS_PERCENT",
+    "payout_hold_days": "LMS_PAYOUT_HOLD_DAYS",
+    "seller_name": "LMS_SELLER_NAME",
+    "seller_address": "LMS_SELLER_ADDRESS",
+    "seller_vat_id": "LMS_SELLER_VAT_ID",
+    "tax_table": "LMS_TAX_TABLE",
+    "subscription_monthly_cents": "LMS_SUBSCRIPTION_MONTHLY_CENTS",
+    "subscription_yearly_cents": "LMS_SUBSCRIPTION_YEARLY_CENTS",
+    "reconcile_interval_seconds": "LMS_RECONCILE_INTERVAL_SECONDS",
+}
+# values `lms config show` never prints; URLs in URL_SECRETS lose only their password
+SECRETS = {"admin_token", "demo_password", "cookie_secret", "s3_secret_access_key", "stripe_secret_key",
+           "stripe_webhook_secret"}
+URL_SECRETS = {"db_url", "hub_db_url", "redis_url"}
 
 
-def _env(name: str, fallback: str) -> str:
-    return os.environ.get(name) or fallback
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the variable or file."""
 
 
-class LMSConfig(Configurable):
-    data_dir = Unicode(help="Folder for the SQLite database, uploads and student homes (LMS_DATA_DIR).").tag(config=True)
+class LMSConfig(Application):
+    name = "lms"
+    description = "Jupyter LMS settings"
+
+    config_file = Unicode(help="Python config file read at start-up (traitlets: c.LMSConfig.name = value); "
+                               "default: lms_config.py in the data folder, when it exists.").tag(config=True)
+    data_dir = Unicode(str(REPO_ROOT / ".lms-data"),
+                       help="Folder for the SQLite databases, uploads, secrets and student homes.").tag(config=True)
     db_url = Unicode(help="SQLAlchemy URL of the LMS database; SQLite under data_dir by default, "
-                          "postgresql://... in production (LMS_DB_URL).").tag(config=True)
-    service_prefix = Unicode(help="URL prefix of the service behind the proxy "
-                                  "(JUPYTERHUB_SERVICE_PREFIX, default /services/lms/).").tag(config=True)
-    bind_url = Unicode(help="Where the service listens (JUPYTERHUB_SERVICE_URL, default http://127.0.0.1:10101).").tag(config=True)
-    hub_prefix = Unicode("/hub/", help="URL prefix of JupyterHub, for login and user-redirect links.").tag(config=True)
-    courses_dir = Unicode(help="Folder of course folders imported in demo mode (LMS_COURSES_DIR).").tag(config=True)
-    max_body_bytes = Integer(1024 * 1024, help="Largest request body accepted; larger ones get 413 (LMS_MAX_BODY_BYTES).").tag(config=True)
-    cookie_secret = Unicode(help="Secret signing the service's cookies; every replica needs the same one "
-                                 "(LMS_COOKIE_SECRET, else kept in data_dir/lms_cookie_secret).").tag(config=True)
-    catalog_cache_seconds = Float(5.0, help="How long a catalog page may be served from this "
-                                            "replica's cache (LMS_CATALOG_CACHE_SECONDS).").tag(config=True)
-    worker_lease_seconds = Float(60.0, help="How long a grading worker's claim on a submission lasts; it "
-                                            "renews it every third of that while grading, and a job whose "
-                                            "worker died is taken over once it expires "
-                                            "(LMS_WORKER_LEASE_SECONDS).").tag(config=True)
-    worker_poll_seconds = Float(0.2, help="How often an idle grading worker looks for queued submissions "
-                                          "(LMS_WORKER_POLL_SECONDS).").tag(config=True)
-    demo = Bool(help="Demo mode: bundled courses, demo users and open signup (LMS_DEMO=1).").tag(config=True)
-    idle_seconds = Float(300.0, help="Learning time between two activity heartbeats counts only when they are at "
-                                     "most this many seconds apart; longer gaps were idle (LMS_IDLE_SECONDS).").tag(config=True)
-    storage = Unicode(help="Where lesson resources and videos are kept: 'local' (a folder) or 's3' "
-                           "(an S3-compatible bucket) (LMS_STORAGE, default local).").tag(config=True)
-    storage_dir = Unicode(help="Folder of the local storage (LMS_STORAGE_DIR, default data_dir/storage).").tag(config=True)
-    s3_bucket = Unicode(help="Bucket of the S3 storage (LMS_S3_BUCKET).").tag(config=True)
-    s3_endpoint_url = Unicode(help="Endpoint of an S3-compatible server, empty for AWS (LMS_S3_ENDPOINT_URL). "
-                                   "Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.").tag(config=True)
-    s3_region = Unicode(help="Region of the S3 bucket (LMS_S3_REGION).").tag(config=True)
-    s3_prefix = Unicode(help="Key prefix inside the S3 bucket (LMS_S3_PREFIX).").tag(config=True)
-    # discovery (issue 7)
-    review_min_progress = Float(help="Share of a course's lessons (0..1) a student must have opened before "
-                                     "reviewing it (LMS_REVIEW_MIN_PROGRESS, default 0.2).").tag(config=True)
-    recommender = Unicode(help="Content similarity for recommendations: 'tfidf' (default) or 'embeddings' "
-                               "(needs the [embeddings] extra) (LMS_RECOMMENDER).").tag(config=True)
-    recommendations_cache_seconds = Float(help="How long a replica reuses recommendations and the content "
-                                               "model (LMS_RECOMMENDATIONS_CACHE_SECONDS, default 300).").tag(config=True)
-    trending_half_life_days = Float(help="Half-life of an enrollment's or rating's weight in the trending "
-                                         "score, in days (LMS_TRENDING_HALF_LIFE_DAYS, default 7).").tag(config=True)
-    trending_refresh_seconds = Float(help="How often the service recomputes trending scores and enrollment "
-                                          "counts; 0 turns it off (LMS_TRENDING_REFRESH_SECONDS, default 600).").tag(config=True)
-    search_vocabulary_seconds = Float(help="How long a replica keeps the search vocabulary used for typo "
-                                           "correction (LMS_SEARCH_VOCABULARY_SECONDS, default 60).").tag(config=True)
-    check_schema = Bool(True, help="Refuse to start on a database whose schema revision is not the code's.").tag(config=True)
-    redis_url = Unicode(help="Redis shared by all replicas for rate limits, e.g. redis://127.0.0.1:6379/0; empty: "
-                             "limits are kept in each process (LMS_REDIS_URL).").tag(config=True)
-    hub_auth_cache_seconds = Integer(help="How long the service trusts the hub's answer about a token or login "
-                                          "cookie; a logout or revoked token takes effect within this time "
-                                          "(LMS_HUB_AUTH_CACHE_SECONDS, default 5).").tag(config=True)
-    redis_prefix = Unicode(help="Prefix of every Redis key the LMS writes (LMS_REDIS_PREFIX, default lms:).").tag(config=True)
-    rate_limit_api_writes = Unicode(help="API writes (POST/PUT/PATCH/DELETE) allowed per user, as COUNT/SECONDS; "
-                                         "0 turns it off (LMS_RATE_LIMIT_API_WRITES, default 300/60).").tag(config=True)
-    rate_limit_quote = Unicode(help="Checkout price quotes allowed per client address, as COUNT/SECONDS "
-                                    "(LMS_RATE_LIMIT_QUOTE, default 30/60).").tag(config=True)
-    rate_limit_checkout = Unicode(help="Checkout sessions a user may start, as COUNT/SECONDS "
-                                       "(LMS_RATE_LIMIT_CHECKOUT, default 10/60).").tag(config=True)
-    rate_limit_code_runs = Unicode(help="Code runs (Judge0 API, challenge runs) a user may start, as COUNT/SECONDS "
-                                        "(LMS_RATE_LIMIT_CODE_RUNS, default 120/60).").tag(config=True)
-
-    # commerce (issue 5): Stripe through the official SDK; the API base decides real or test server
-    stripe_api_base = Unicode(help="Base URL of the Stripe API: https://api.stripe.com for real Stripe (the "
-                                   "default), the bundled test server's URL in demo mode; outside demo mode a test "
-                                   "server runs only when named here (LMS_STRIPE_API_BASE).").tag(config=True)
-    stripe_secret_key = Unicode(help="Stripe secret key, sk_test_... or sk_live_...; environment only "
-                                     "(LMS_STRIPE_SECRET_KEY).").tag(config=True)
-    stripe_webhook_secret = Unicode(help="Signing secret (whsec_...) of the webhook endpoint "
-                                         "/services/lms/api/v1/payments/webhook (LMS_STRIPE_WEBHOOK_SECRET).").tag(config=True)
+                          "postgresql://... in production.").tag(config=True)
+    demo = Bool(True, help="Demo mode: bundled courses, demo users, open signup, the Stripe test server.").tag(config=True)
+    courses_dir = Unicode(str(REPO_ROOT / "courses"), help="Folder of course folders imported in demo mode.").tag(config=True)
+    port = Integer(8000, help="Public port of the proxy (bound to 127.0.0.1).").tag(config=True)
     public_url = Unicode(help="Public base URL of the platform: every absolute link (certificates, badges, "
                               "invoices, OpenGraph, Stripe's success/cancel/return links) starts with it, never "
-                              "with the request's Host header (LMS_PUBLIC_URL, default "
-                              "http://127.0.0.1:$LMS_PORT).").tag(config=True)
-    platform_share_percent = Integer(30, help="Percent of each sale (tax excluded) the platform keeps; instructors "
-                                              "get the rest unless their account says otherwise (LMS_PLATFORM_SHARE_PERCENT).").tag(config=True)
-    refund_window_days = Integer(30, help="Days after purchase a student may ask for a refund (LMS_REFUND_WINDOW_DAYS).").tag(config=True)
-    refund_max_progress_percent = Integer(30, help="A refund may be asked only below this percent of the course "
-                                                   "completed (LMS_REFUND_MAX_PROGRESS_PERCENT).").tag(config=True)
-    payout_hold_days = Integer(help="Days earnings stay pending before a payout may include them; defaults to the "
-                                    "refund window (LMS_PAYOUT_HOLD_DAYS).").tag(config=True)
-    seller_name = Unicode(help="Seller name printed on invoices (LMS_SELLER_NAME).").tag(config=True)
-    seller_address = Unicode(help="Seller address printed on invoices, lines separated by ';' (LMS_SELLER_ADDRESS).").tag(config=True)
-    seller_vat_id = Unicode(help="Seller VAT/GST id printed on invoices (LMS_SELLER_VAT_ID).").tag(config=True)
-    tax_table = Unicode(help="VAT/GST rates by buyer country: 'builtin' (EU, UK, AU, NZ, ...), 'none' (no tax), or "
-                             "the path of a JSON file {country: {rate_bp, inclusive, label}} (LMS_TAX_TABLE).").tag(config=True)
-    subscription_monthly_cents = Integer(2900, help="Price of the monthly all-access plan in cents "
-                                                    "(LMS_SUBSCRIPTION_MONTHLY_CENTS).").tag(config=True)
-    subscription_yearly_cents = Integer(29000, help="Price of the yearly all-access plan in cents "
-                                                    "(LMS_SUBSCRIPTION_YEARLY_CENTS).").tag(config=True)
-    reconcile_interval_seconds = Integer(600, help="How often `lms worker` reconciles payments with Stripe; 0 "
-                                                   "turns it off (LMS_RECONCILE_INTERVAL_SECONDS).").tag(config=True)
+                              "with the request's Host header; default http://127.0.0.1:<port>.").tag(config=True)
 
-    @default("data_dir")
-    def _data_dir(self):
-        return _env("LMS_DATA_DIR", str(REPO_ROOT / ".lms-data"))
+    hub_port = Integer(8081, help="JupyterHub's own port.").tag(config=True)
+    proxy_api_port = Integer(8001, help="The proxy's REST API port.").tag(config=True)
+    service_port = Integer(10101, help="Port of the LMS service.").tag(config=True)
+    hub_db_url = Unicode(help="JupyterHub's database; default SQLite under data_dir.").tag(config=True)
+    admin_token = Unicode(help="When set, a hub API token with operator scopes (scripts, tests).").tag(config=True)
+    demo_password = Unicode(help="Password of the demo users; default: generated once and kept in "
+                                 "data_dir/demo-password.").tag(config=True)
+    open_signup = Bool(help="New sign-ups log in at once; off: they wait for an admin's approval. "
+                            "Default: on in demo mode.").tag(config=True)
+    allow_2fa = Bool(True, help="Let users turn on two-factor authentication at sign-up.").tag(config=True)
+    require_2fa = Bool(False, help="Instructors and admins cannot log in without two-factor "
+                                   "authentication.").tag(config=True)
+    login_failures_per_user = Unicode("5/900", help="Failed logins allowed per username, as COUNT/SECONDS "
+                                                    "(0: no limit).").tag(config=True)
+    login_failures_per_address = Unicode("50/900", help="Failed logins allowed per client address, as "
+                                                        "COUNT/SECONDS (0: no limit).").tag(config=True)
+
+    spawner = Enum(["auto", "sandbox", "docker", "kubernetes"], "auto",
+                   help="How student servers run: auto, sandbox, docker or kubernetes.").tag(config=True)
+    mem_limit = Unicode("1G", help="Memory limit of a student's server (bytes, K, M, G; 0 or none: no limit).").tag(config=True)
+    cpu_limit = Float(1.0, help="CPU limit of a student's server, in cores (0: no limit).").tag(config=True)
+    disk_limit = Unicode("2G", help="Size of each student's home (hub_config/homes.py); 0 or none: no limit.").tag(config=True)
+    student_egress = Enum(["none", "internet"], "none",
+                          help="none: a student's server reaches only the hub and the LMS; internet: also "
+                               "public addresses through a filtering proxy.").tag(config=True)
+    docker_image = Unicode("jupyter-lms/student:latest", help="Student image of the docker and kubernetes "
+                                                              "spawners.").tag(config=True)
+    heartbeat_seconds = Float(60.0, help="How often a student's server reports activity on open lesson "
+                                         "notebooks (0: never); passed to the student servers.").tag(config=True)
+    k8s_storage_class = Unicode(help="StorageClass of the home claims; empty: the cluster's default.").tag(config=True)
+    k8s_storage_capacity = Unicode(help="Size of a home claim; empty: disk_limit (10Gi when that is "
+                                        "unlimited).").tag(config=True)
+    k8s_mem_guarantee = Unicode(help="Memory guarantee of a student pod; empty: half the memory limit.").tag(config=True)
+    k8s_cpu_guarantee = Unicode(help="CPU guarantee of a student pod; empty: a quarter of the CPU limit.").tag(config=True)
+
+    service_prefix = Unicode("/services/lms/", help="URL prefix of the service behind the proxy.").tag(config=True)
+    bind_url = Unicode(help="Where the service listens; default http://127.0.0.1:<service_port>.").tag(config=True)
+    hub_prefix = Unicode("/hub/", help="URL prefix of JupyterHub, for login and user-redirect links.").tag(config=True)
+    cookie_secret = Unicode(help="Secret signing the service's cookies; every replica needs the same one. "
+                                 "Default: generated once and kept in data_dir/lms_cookie_secret.").tag(config=True)
+    max_body_bytes = Integer(1024 * 1024, help="Largest request body accepted; larger ones get 413.").tag(config=True)
+    hub_auth_cache_seconds = Integer(5, help="How long the service trusts the hub's answer about a token or login "
+                                             "cookie; a logout or revoked token takes effect within this "
+                                             "time.").tag(config=True)
+    catalog_cache_seconds = Float(5.0, help="How long a catalog page may be served from this replica's "
+                                            "cache.").tag(config=True)
+    idle_seconds = Float(300.0, help="Learning time between two activity heartbeats counts only when they are at "
+                                     "most this many seconds apart; longer gaps were idle.").tag(config=True)
+    worker_lease_seconds = Float(60.0, help="How long a grading worker's claim on a submission lasts; it renews "
+                                            "it every third of that while grading, and a job whose worker died "
+                                            "is taken over once it expires.").tag(config=True)
+    worker_poll_seconds = Float(0.2, help="How often an idle grading worker looks for queued "
+                                          "submissions.").tag(config=True)
+    check_schema = Bool(True, help="Refuse to start on a database whose schema revision is not the "
+                                   "code's.").tag(config=True)
+    redis_url = Unicode(help="Redis shared by all replicas for rate limits and the login throttle, e.g. "
+                             "redis://127.0.0.1:6379/0; empty: limits are kept in each process.").tag(config=True)
+    redis_prefix = Unicode("lms:", help="Prefix of every Redis key the LMS writes.").tag(config=True)
+    rate_limit_api_writes = Unicode("300/60", help="API writes (POST/PUT/PATCH/DELETE) allowed per user, as "
+                                                   "COUNT/SECONDS; 0 turns it off.").tag(config=True)
+    rate_limit_quote = Unicode("30/60", help="Checkout price quotes allowed per client address, as "
+                                             "COUNT/SECONDS.").tag(config=True)
+    rate_limit_checkout = Unicode("10/60", help="Checkout sessions a user may start, as COUNT/SECONDS.").tag(config=True)
+    rate_limit_code_runs = Unicode("120/60", help="Code runs (Judge0 API, challenge runs) a user may start, as "
+                                                  "COUNT/SECONDS.").tag(config=True)
+
+    storage = Enum(["local", "s3"], "local", help="Where lesson resources and videos are kept: 'local' (a folder) "
+                                                  "or 's3' (an S3-compatible bucket).").tag(config=True)
+    storage_dir = Unicode(help="Folder of the local storage; default data_dir/storage.").tag(config=True)
+    s3_bucket = Unicode(help="Bucket of the S3 storage.").tag(config=True)
+    s3_endpoint_url = Unicode(help="Endpoint of an S3-compatible server, empty for AWS.").tag(config=True)
+    s3_region = Unicode(help="Region of the S3 bucket.").tag(config=True)
+    s3_prefix = Unicode(help="Key prefix inside the S3 bucket.").tag(config=True)
+    s3_access_key_id = Unicode(help="S3 access key; empty: boto3's own sources (AWS_* variables, "
+                                    "instance roles).").tag(config=True)
+    s3_secret_access_key = Unicode(help="S3 secret key, with s3_access_key_id.").tag(config=True)
+
+    review_min_progress = Float(0.2, help="Share of a course's lessons (0..1) a student must have opened before "
+                                          "reviewing it.").tag(config=True)
+    recommender = Enum(["tfidf", "embeddings"], "tfidf",
+                       help="Content similarity for recommendations: 'tfidf' or 'embeddings' (needs the "
+                            "[embeddings] extra).").tag(config=True)
+    recommendations_cache_seconds = Float(300.0, help="How long a replica reuses recommendations and the content "
+                                                      "model.").tag(config=True)
+    trending_half_life_days = Float(7.0, help="Half-life of an enrollment's or rating's weight in the trending "
+                                              "score, in days.").tag(config=True)
+    trending_refresh_seconds = Float(600.0, help="How often the trending scores and enrollment counts are "
+                                                 "recomputed; 0 turns it off.").tag(config=True)
+    search_vocabulary_seconds = Float(60.0, help="How long a replica keeps the search vocabulary used for typo "
+                                                 "correction.").tag(config=True)
+
+    stripe_api_base = Unicode(help="Base URL of the Stripe API: https://api.stripe.com for real Stripe (the "
+                                   "default), the bundled test server's URL in demo mode; outside demo mode a test "
+                                   "server runs only when named here.").tag(config=True)
+    stripe_secret_key = Unicode(help="Stripe secret key, sk_test_... or sk_live_....").tag(config=True)
+    stripe_webhook_secret = Unicode(help="Signing secret (whsec_...) of the webhook endpoint "
+                                         "/services/lms/api/v1/payments/webhook.").tag(config=True)
+    stripe_test_port = Integer(0, help="Port of the bundled Stripe test server in demo mode; 0: 12111 when free, "
+                                       "else a free port.").tag(config=True)
+    platform_share_percent = Integer(30, min=0, max=100, help="Percent of each sale (tax excluded) the platform "
+                                                              "keeps; instructors get the rest unless their account "
+                                                              "says otherwise.").tag(config=True)
+    refund_window_days = Integer(30, help="Days after purchase a student may ask for a refund.").tag(config=True)
+    refund_max_progress_percent = Integer(30, help="A refund may be asked only below this percent of the course "
+                                                   "completed.").tag(config=True)
+    payout_hold_days = Integer(help="Days earnings stay pending before a payout may include them; default: the "
+                                    "refund window.").tag(config=True)
+    seller_name = Unicode("Jupyter LMS Demo", help="Seller name printed on invoices.").tag(config=True)
+    seller_address = Unicode("1 Notebook Street;10115 Berlin;Germany",
+                             help="Seller address printed on invoices, lines separated by ';'.").tag(config=True)
+    seller_vat_id = Unicode(help="Seller VAT/GST id printed on invoices.").tag(config=True)
+    tax_table = Unicode("builtin", help="VAT/GST rates by buyer country: 'builtin' (EU, UK, AU, NZ, ...), 'none' "
+                                        "(no tax), or the path of a JSON file {country: {rate_bp, inclusive, "
+                                        "label}}.").tag(config=True)
+    subscription_monthly_cents = Integer(2900, help="Price of the monthly all-access plan in cents.").tag(config=True)
+    subscription_yearly_cents = Integer(29000, help="Price of the yearly all-access plan in cents.").tag(config=True)
+    reconcile_interval_seconds = Integer(600, help="How often `lms worker` reconciles payments with Stripe; 0 "
+                                                   "turns it off.").tag(config=True)
+
+    def __init__(self, environ=None, **kwargs):
+        """``environ`` (default ``os.environ``) and the config file fill in what ``kwargs`` leave open."""
+        environ = os.environ if environ is None else environ
+        raw_env = {name: environ[var] for name, var in ENV.items() if environ.get(var)}
+        data_dir = kwargs.get("data_dir") or raw_env.get("data_dir") or str(REPO_ROOT / ".lms-data")
+        path = kwargs.get("config_file") or raw_env.get("config_file")
+        if not path and Path(data_dir, CONFIG_FILE_NAME).is_file():
+            path = str(Path(data_dir, CONFIG_FILE_NAME))
+        file_values = dict(_load_file(path).get("LMSConfig", {})) if path else {}
+        sources = {name: "file" for name in file_values}
+        try:
+            super().__init__(config=Config({"LMSConfig": file_values}))
+        except TraitError as exc:
+            raise ConfigError(f"config file {path}: {_reason(exc)}") from None
+        for name, raw in raw_env.items():
+            if name in kwargs:
+                continue
+            trait = self.traits()[name]
+            try:
+                # strings verbatim: traitlets' from_string would expand ~ and strip quotes
+                value = raw if isinstance(trait, Unicode) else trait.from_string(raw.strip())
+            except ValueError:
+                raise ConfigError(f"{ENV[name]}={raw!r}: expected {trait.info()}") from None
+            try:
+                setattr(self, name, value)
+            except TraitError as exc:
+                raise ConfigError(f"{ENV[name]}={raw!r}: {_reason(exc)}") from None
+            sources[name] = "env"
+        for name, value in kwargs.items():
+            setattr(self, name, value)
+            sources[name] = "argument"
+        if path and "config_file" not in sources:  # found in the data folder
+            self.config_file = str(path)
+        self._sources = sources
+
+    def source(self, name: str) -> str:
+        """Where ``name``'s value came from: default, file, env or argument."""
+        return self._sources.get(name, "default")
 
     @default("db_url")
     def _db_url(self):
-        return _env("LMS_DB_URL", f"sqlite:///{Path(self.data_dir).resolve() / 'lms.sqlite'}")
+        return f"sqlite:///{Path(self.data_dir).resolve() / 'lms.sqlite'}"
 
-    @default("service_prefix")
-    def _service_prefix(self):
-        return _env("JUPYTERHUB_SERVICE_PREFIX", "/services/lms/")
+    @default("hub_db_url")
+    def _hub_db_url(self):
+        return f"sqlite:///{Path(self.data_dir).resolve() / 'jupyterhub.sqlite'}"
+
+    @default("public_url")
+    def _public_url(self):
+        return f"http://127.0.0.1:{self.port}"
 
     @default("bind_url")
     def _bind_url(self):
-        return _env("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
+        return f"http://127.0.0.1:{self.service_port}"
 
-    @default("courses_dir")
-    def _courses_dir(self):
-        return _env("LMS_COURSES_DIR", str(REPO_ROOT / "courses"))
+    @default("open_signup")
+    def _open_signup(self):
+        return self.demo
 
-    @default("max_body_bytes")
-    def _max_body(self):
-        return int(_env("LMS_MAX_BODY_BYTES", str(1024 * 1024)))
+    @default("storage_dir")
+    def _storage_dir(self):
+        return str(Path(self.data_dir) / "storage")
+
+    @default("stripe_api_base")
+    def _stripe_api_base(self):
+        return "https://api.stripe.com"
+
+    @default("payout_hold_days")
+    def _payout_hold_days(self):
+        return self.refund_window_days
 
     @default("cookie_secret")
     def _cookie_secret(self):
-        if os.environ.get("LMS_COOKIE_SECRET"):
-            return os.environ["LMS_COOKIE_SECRET"]
         path = Path(self.data_dir) / "lms_cookie_secret"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,158 +328,51 @@ class LMSConfig(Configurable):
             path.write_text(secrets.token_hex(32))
         return path.read_text().strip()
 
-    @default("catalog_cache_seconds")
-    def _catalog_cache_seconds(self):
-        return float(_env("LMS_CATALOG_CACHE_SECONDS", "5"))
+    # ------------------------------------------------------------------ lms config show
+    def effective(self) -> list[tuple[str, str, str, str]]:
+        """(name, variable, value, source) of every setting, secrets masked."""
+        rows = []
+        names = list(ENV) + [n for n in self.class_own_traits(config=True) if n not in ENV]
+        for name in names:
+            var = ENV.get(name, "-")
+            if name == "cookie_secret" and self.source(name) == "default":
+                value = f"(kept in {Path(self.data_dir) / 'lms_cookie_secret'})"  # reading it would create it
+            else:
+                value = _shown(name, getattr(self, name))
+            rows.append((name, var, value, self.source(name)))
+        return rows
 
-    @default("worker_lease_seconds")
-    def _worker_lease_seconds(self):
-        return float(_env("LMS_WORKER_LEASE_SECONDS", "60"))
 
-    @default("worker_poll_seconds")
-    def _worker_poll_seconds(self):
-        return float(_env("LMS_WORKER_POLL_SECONDS", "0.2"))
+def _load_file(path: str) -> Config:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"config file {file} does not exist (LMS_CONFIG_FILE)")
+    try:
+        return PyFileConfigLoader(file.name, path=str(file.parent)).load_config()
+    except Exception as exc:  # a broken file stops the start with its name, not a traceback
+        raise ConfigError(f"config file {file}: {type(exc).__name__}: {exc}") from None
 
-    @default("idle_seconds")
-    def _idle_seconds(self):
-        return float(_env("LMS_IDLE_SECONDS", "300"))
 
-    @default("storage")
-    def _storage(self):
-        return _env("LMS_STORAGE", "local")
+def _reason(exc: Exception) -> str:
+    # traitlets: "The 'x' trait of an LMSConfig instance expected an int, not the str 'abc'."
+    text = str(exc)
+    return text.replace("a LMSConfig instance", "LMSConfig").replace("an LMSConfig instance", "LMSConfig")
 
-    @default("storage_dir")
-    def _storage_dir(self):
-        return _env("LMS_STORAGE_DIR", str(Path(self.data_dir) / "storage"))
 
-    @default("s3_bucket")
-    def _s3_bucket(self):
-        return _env("LMS_S3_BUCKET", "")
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
-    @default("s3_endpoint_url")
-    def _s3_endpoint_url(self):
-        return _env("LMS_S3_ENDPOINT_URL", "")
 
-    @default("s3_region")
-    def _s3_region(self):
-        return _env("LMS_S3_REGION", "")
-
-    @default("s3_prefix")
-    def _s3_prefix(self):
-        return _env("LMS_S3_PREFIX", "")
-
-    @default("demo")
-    def _demo(self):
-        return _env("LMS_DEMO", "1") == "1"
-
-    @default("review_min_progress")
-    def _review_min_progress(self):
-        return float(_env("LMS_REVIEW_MIN_PROGRESS", "0.2"))
-
-    @default("recommender")
-    def _recommender(self):
-        return _env("LMS_RECOMMENDER", "tfidf")
-
-    @default("recommendations_cache_seconds")
-    def _recommendations_cache_seconds(self):
-        return float(_env("LMS_RECOMMENDATIONS_CACHE_SECONDS", "300"))
-
-    @default("trending_half_life_days")
-    def _trending_half_life_days(self):
-        return float(_env("LMS_TRENDING_HALF_LIFE_DAYS", "7"))
-
-    @default("trending_refresh_seconds")
-    def _trending_refresh_seconds(self):
-        return float(_env("LMS_TRENDING_REFRESH_SECONDS", "600"))
-
-    @default("search_vocabulary_seconds")
-    def _search_vocabulary_seconds(self):
-        return float(_env("LMS_SEARCH_VOCABULARY_SECONDS", "60"))
-
-    @default("redis_url")
-    def _redis_url(self):
-        return _env("LMS_REDIS_URL", "")
-
-    @default("hub_auth_cache_seconds")
-    def _hub_auth_cache_seconds(self):
-        return int(_env("LMS_HUB_AUTH_CACHE_SECONDS", "5"))
-
-    @default("redis_prefix")
-    def _redis_prefix(self):
-        return _env("LMS_REDIS_PREFIX", "lms:")
-
-    @default("rate_limit_api_writes")
-    def _rate_limit_api_writes(self):
-        return _env("LMS_RATE_LIMIT_API_WRITES", "300/60")
-
-    @default("rate_limit_quote")
-    def _rate_limit_quote(self):
-        return _env("LMS_RATE_LIMIT_QUOTE", "30/60")
-
-    @default("rate_limit_checkout")
-    def _rate_limit_checkout(self):
-        return _env("LMS_RATE_LIMIT_CHECKOUT", "10/60")
-
-    @default("rate_limit_code_runs")
-    def _rate_limit_code_runs(self):
-        return _env("LMS_RATE_LIMIT_CODE_RUNS", "120/60")
-
-    @default("stripe_api_base")
-    def _stripe_api_base(self):
-        return _env("LMS_STRIPE_API_BASE", "https://api.stripe.com")
-
-    @default("stripe_secret_key")
-    def _stripe_secret_key(self):
-        return _env("LMS_STRIPE_SECRET_KEY", "")
-
-    @default("stripe_webhook_secret")
-    def _stripe_webhook_secret(self):
-        return _env("LMS_STRIPE_WEBHOOK_SECRET", "")
-
-    @default("public_url")
-    def _public_url(self):
-        return _env("LMS_PUBLIC_URL", f"http://127.0.0.1:{_env('LMS_PORT', '8000')}").rstrip("/")
-
-    @default("platform_share_percent")
-    def _platform_share_percent(self):
-        return int(_env("LMS_PLATFORM_SHARE_PERCENT", "30"))
-
-    @default("refund_window_days")
-    def _refund_window_days(self):
-        return int(_env("LMS_REFUND_WINDOW_DAYS", "30"))
-
-    @default("refund_max_progress_percent")
-    def _refund_max_progress_percent(self):
-        return int(_env("LMS_REFUND_MAX_PROGRESS_PERCENT", "30"))
-
-    @default("payout_hold_days")
-    def _payout_hold_days(self):
-        return int(_env("LMS_PAYOUT_HOLD_DAYS", str(self.refund_window_days)))
-
-    @default("seller_name")
-    def _seller_name(self):
-        return _env("LMS_SELLER_NAME", "Jupyter LMS Demo")
-
-    @default("seller_address")
-    def _seller_address(self):
-        return _env("LMS_SELLER_ADDRESS", "1 Notebook Street;10115 Berlin;Germany")
-
-    @default("seller_vat_id")
-    def _seller_vat_id(self):
-        return _env("LMS_SELLER_VAT_ID", "")
-
-    @default("tax_table")
-    def _tax_table(self):
-        return _env("LMS_TAX_TABLE", "builtin")
-
-    @default("subscription_monthly_cents")
-    def _subscription_monthly_cents(self):
-        return int(_env("LMS_SUBSCRIPTION_MONTHLY_CENTS", "2900"))
-
-    @default("subscription_yearly_cents")
-    def _subscription_yearly_cents(self):
-        return int(_env("LMS_SUBSCRIPTION_YEARLY_CENTS", "29000"))
-
-    @default("reconcile_interval_seconds")
-    def _reconcile_interval_seconds(self):
-        return int(_env("LMS_RECONCILE_INTERVAL_SECONDS", "600"))
+def _shown(name: str, value) -> str:
+    if name in SECRETS:
+        return "***" if value else ""
+    if name in URL_SECRETS:
+        return mask_url(str(value))
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)

@@ -2,6 +2,8 @@
 import re
 from pathlib import Path
 
+from lms_extension.config import ENV, LMSConfig
+
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = ["lms_extension", "hub_config", "graders", "docker", "scripts", "Makefile"]
 
@@ -21,6 +23,42 @@ def test_every_setting_is_documented():
     readme = (REPO / "README.md").read_text()
     missing = sorted(name for name in settings_in_code() if name not in readme)
     assert not missing, f"settings missing from README.md: {missing}"
+
+
+def readme_configuration_table() -> set[str]:
+    """Variables named in the first column of README's configuration table."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    names = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            names |= set(re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1]))
+    return names
+
+
+def test_every_configuration_variable_is_in_the_readme_table():
+    missing = sorted(set(ENV.values()) - readme_configuration_table())
+    assert not missing, f"LMSConfig settings missing from README.md's configuration table: {missing}"
+
+
+def test_every_setting_has_help_and_one_variable():
+    traits = LMSConfig.class_own_traits(config=True)
+    assert not [name for name, trait in traits.items() if not trait.help]
+    assert set(ENV) <= set(traits), "ENV names a setting LMSConfig does not have"
+    assert len(set(ENV.values())) == len(ENV), "two settings share a variable"
+    # settings without a variable are set in the config file only
+    assert set(traits) - set(ENV) == {"hub_prefix", "check_schema"}
+
+
+def test_readme_lists_every_lms_command():
+    from lms_extension.cli import build_parser
+
+    readme = (REPO / "README.md").read_text()
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert "lms config show" in readme
+    for name in commands:
+        if name != "stripe-test-server":
+            assert f"lms {name}" in readme, name
 
 
 def test_readme_shows_the_two_commands():

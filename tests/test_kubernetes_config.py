@@ -84,7 +84,7 @@ def test_storage_class_and_guarantees_are_configurable(hub_settings, monkeypatch
     monkeypatch.setenv("LMS_K8S_STORAGE_CAPACITY", "5Gi")
     monkeypatch.setenv("LMS_K8S_MEM_GUARANTEE", "256M")
     monkeypatch.setenv("LMS_K8S_CPU_GUARANTEE", "0.1")
-    sp = spawner(configured(hub_settings))
+    sp = spawner(configured(settings.load()))  # settings are read once, at start
     pvc = as_dict(sp.get_pvc_manifest())
     assert pvc["spec"]["storageClassName"] == "fast-ssd"
     assert pvc["spec"]["resources"]["requests"]["storage"] == "5Gi"

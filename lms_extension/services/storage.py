@@ -110,20 +110,20 @@ class S3Storage:
 def from_config(config) -> Storage:
     """The storage chosen by configuration (``LMS_STORAGE``: ``local`` or ``s3``).
 
-    S3 keys: ``LMS_S3_ACCESS_KEY_ID`` / ``LMS_S3_SECRET_ACCESS_KEY`` from the environment when
-    set (the hub passes only ``LMS_*`` variables to the service), else boto3's own sources.
+    S3 keys: ``s3_access_key_id`` / ``s3_secret_access_key`` when set (the hub passes only
+    ``LMS_*`` variables to the service), else boto3's own sources.
     """
     if config.storage == "s3":
         if not config.s3_bucket:
             raise ValueError("LMS_STORAGE=s3 needs LMS_S3_BUCKET")
         client = None
-        if os.environ.get("LMS_S3_ACCESS_KEY_ID"):
+        if config.s3_access_key_id:
             import boto3
 
             client = boto3.client("s3", endpoint_url=config.s3_endpoint_url or None,
                                   region_name=config.s3_region or None,
-                                  aws_access_key_id=os.environ["LMS_S3_ACCESS_KEY_ID"],
-                                  aws_secret_access_key=os.environ.get("LMS_S3_SECRET_ACCESS_KEY", ""))
+                                  aws_access_key_id=config.s3_access_key_id,
+                                  aws_secret_access_key=config.s3_secret_access_key)
         return S3Storage(config.s3_bucket, endpoint_url=config.s3_endpoint_url, region=config.s3_region,
                          prefix=config.s3_prefix, client=client)
     return LocalStorage(config.storage_dir)

@@ -14,6 +14,8 @@ from ..config import LMSConfig
 from ..db import check_revision, make_engine, session_factory
 from ..ratelimit import limiter_from_url
 from ..services.catalog import CatalogCache
+from ..services.payments import stripe_client
+from ..services.payments.policy import CommercePolicy
 from ..services.storage import from_config as storage_from_config
 from .api import challenges as challenges_api
 from .api import courses as courses_api
@@ -103,6 +105,9 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
         storage=storage_from_config(config),  # lesson resources and videos
         judge0=judge0,
         rate_limiter=rate_limiter,
+        # commerce: built here once; a configuration payments cannot run with leaves no client
+        lms_commerce_policy=CommercePolicy.from_config(config),
+        lms_stripe_client=None if stripe_client.readiness(config) else stripe_client.from_config(config),
         log_function=log_request,
         static_path=str(HERE / "static"),
         static_url_prefix=prefix + "static/",
