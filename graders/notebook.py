@@ -514,7 +514,8 @@ SITE_INSIDE = "/opt/lms/site-packages"  # IPython, pandas... (read-only binds)
 # sandbox never sees. The judge magic's local backend needs the sandbox's language table.
 RUNNER_MODULES = {
     "graders": ("__init__.py", "notebook_runner.py", "notebook_guard.py", "sandbox.py",
-                "seccomp.py", "cgroups.py", "languages.py", "warm_python.py"),
+                "seccomp.py", "cgroups.py", "languages.py", "warm_python.py", "judging.py",
+                "limits.py", "judge0/__init__.py", "judge0/statuses.py"),
     "lms_extension": ("__init__.py", "judge_magic.py", "kernel/__init__.py", "kernel/judge.py",
                       "kernel/client.py"),
 }
