@@ -153,3 +153,19 @@ def test_settings_are_built_once_at_start_up(tmp_path):
               if "settings[" in line and "] =" in line.split("settings[", 1)[1] and "==" not in line]
     assert not writes, f"handlers change application settings at run time: {writes}"
     engine.dispose()
+
+
+def test_two_apps_keep_their_own_settings(tmp_path):
+    """Building an app changes no module-wide setting another app in the process relies on."""
+    from lms_extension.db import make_engine, upgrade
+    from lms_extension.services import search
+    from lms_extension.web.app import make_app
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'lms.sqlite'}")
+    upgrade(engine)
+    default_ttl = search.vocabulary_cache.ttl
+    apps = [make_app(LMSConfig(environ={}, data_dir=str(tmp_path), search_vocabulary_seconds=s), engine)
+            for s in (7.0, 0.5)]
+    assert [app.settings["catalog_cache"].vocabulary.ttl for app in apps] == [7.0, 0.5]
+    assert search.vocabulary_cache.ttl == default_ttl
+    engine.dispose()

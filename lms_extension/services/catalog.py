@@ -132,9 +132,10 @@ def _has_filters(query: CatalogQuery) -> bool:
                 or query.min_price_cents is not None or query.max_price_cents is not None)
 
 
-def list_courses(session: Session, query: CatalogQuery) -> CatalogPage:
+def list_courses(session: Session, query: CatalogQuery,
+                 vocabulary: search.VocabularyCache | None = None) -> CatalogPage:
     query = query.validated()
-    plan = search.plan(session, query.q) if query.q else None
+    plan = search.plan(session, query.q, vocabulary) if query.q else None
     if plan is not None and plan.empty:  # only separators: nothing to search for
         return CatalogPage(courses=[], total=0, query=query)
     stmt = _filtered(session, query, plan)
@@ -195,8 +196,10 @@ class CatalogCache:
     ``clear()`` is called after writes made in this process (imports, publishing).
     """
 
-    def __init__(self, ttl_seconds: float = 5.0, max_entries: int = 2048, clock=time.monotonic):
+    def __init__(self, ttl_seconds: float = 5.0, max_entries: int = 2048, clock=time.monotonic,
+                 vocabulary: search.VocabularyCache | None = None):
         self.ttl, self.max_entries, self.clock = ttl_seconds, max_entries, clock
+        self.vocabulary = vocabulary
         self._entries: OrderedDict[CatalogQuery, tuple[float, CatalogPage]] = OrderedDict()
         self._categories: tuple[float, list[str]] | None = None
 
@@ -207,7 +210,7 @@ class CatalogCache:
         if hit is not None and hit[0] > now:
             self._entries.move_to_end(query)
             return hit[1]
-        page = list_courses(session, query)
+        page = list_courses(session, query, self.vocabulary)
         self._entries[query] = (now + self.ttl, page)
         self._entries.move_to_end(query)
         while len(self._entries) > self.max_entries:

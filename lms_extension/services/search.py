@@ -120,14 +120,24 @@ class Vocabulary:
         return best[2] if best else None
 
 
-class _VocabularyCache:
-    """Per-database vocabulary kept for ``ttl`` seconds; writes in this process drop it."""
+# bumped by every index write in this process; every VocabularyCache drops what it read before
+_written = [0]
+_written_lock = threading.Lock()
+
+
+class VocabularyCache:
+    """Per-database vocabulary kept for ``ttl`` seconds; writes in this process drop it.
+    The service builds its own at start-up (``search_vocabulary_seconds``) and hands it to
+    ``plan``; ``vocabulary_cache`` serves callers that have none."""
 
     def __init__(self, ttl: float = 60.0):
         self.ttl = ttl
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, int, Vocabulary]] = {}
-        self.generation = 0
+
+    @property
+    def generation(self) -> int:
+        return _written[0]
 
     def get(self, session: Session) -> Vocabulary:
         key = str(session.get_bind().engine.url)
@@ -135,17 +145,18 @@ class _VocabularyCache:
         hit = self._entries.get(key)
         if hit and hit[0] > now and hit[1] == self.generation:
             return hit[2]
+        generation = self.generation
         vocab = Vocabulary(dict(session.execute(select(SearchTerm.term, SearchTerm.doc_count)).all()))
         with self._lock:
-            self._entries[key] = (now + self.ttl, self.generation, vocab)
+            self._entries[key] = (now + self.ttl, generation, vocab)
         return vocab
 
     def invalidate(self) -> None:
-        with self._lock:
-            self.generation += 1
+        with _written_lock:
+            _written[0] += 1
 
 
-vocabulary_cache = _VocabularyCache()
+vocabulary_cache = VocabularyCache()
 
 
 # --------------------------------------------------------------------------- backends
@@ -368,13 +379,13 @@ class SearchPlan:
         return not self.terms
 
 
-def plan(session: Session, q: str) -> SearchPlan:
+def plan(session: Session, q: str, vocabulary: VocabularyCache | None = None) -> SearchPlan:
     raw = words(q)
     if not raw:
         return SearchPlan(())
     kept = [w for w in raw if w not in STOPWORDS] or raw
     kept = list(dict.fromkeys(kept))[:MAX_QUERY_WORDS]
-    vocab = vocabulary_cache.get(session)
+    vocab = (vocabulary or vocabulary_cache).get(session)
     terms, changed = [], False
     for word in kept:
         if word in vocab or not word.isalpha():

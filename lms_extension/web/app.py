@@ -13,6 +13,7 @@ from tornado.log import access_log
 from ..config import LMSConfig
 from ..db import check_revision, make_engine, session_factory
 from ..ratelimit import limiter_from_url
+from ..services import search
 from ..services.catalog import CatalogCache
 from ..services.payments import stripe_client
 from ..services.payments.policy import CommercePolicy
@@ -100,7 +101,8 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
         engine=engine,
         handler_modules=HANDLER_MODULES,
         jinja_env=jinja_env(),
-        catalog_cache=CatalogCache(config.catalog_cache_seconds),
+        catalog_cache=CatalogCache(config.catalog_cache_seconds,
+                                   vocabulary=search.VocabularyCache(config.search_vocabulary_seconds)),
         recommender=discovery_pages.make_recommender(config),
         storage=storage_from_config(config),  # lesson resources and videos
         judge0=judge0,

@@ -12,14 +12,13 @@ from tornado.ioloop import PeriodicCallback
 from ... import permissions
 from ...db import session_scope
 from ...errors import InvalidInput, LMSError, NotFound
-from ...services import catalog, previews, recommendations, reviews, search, trending, wishlist
+from ...services import catalog, previews, recommendations, reviews, trending, wishlist
 from ..base import BaseHandler
 
 log = logging.getLogger("lms.discovery")
 
 
 def make_recommender(config) -> recommendations.Recommender:
-    search.vocabulary_cache.ttl = config.search_vocabulary_seconds
     return recommendations.Recommender(config.recommender or "tfidf", config.recommendations_cache_seconds)
 
 
