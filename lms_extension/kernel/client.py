@@ -34,9 +34,12 @@ class LMSError(Exception):
         self.body = body  # the decoded JSON of a refusal (Judge0's 422 names the fields)
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
+def _origin(url: str) -> tuple[str, str, int | None] | None:
     parts = urllib.parse.urlsplit(url)
-    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    try:
+        return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    except ValueError:  # not a port number: no origin to compare
+        return None
 
 
 class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
@@ -45,8 +48,10 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         target = urllib.parse.urljoin(req.full_url, newurl)
-        if _origin(target) != _origin(req.full_url):
-            raise LMSError(f"the LMS redirected to another address ({_origin(target)[1] or target}): "
+        origin = _origin(target)
+        if origin is None or origin != _origin(req.full_url):
+            fp.close()
+            raise LMSError(f"the LMS redirected to another address ({urllib.parse.urlsplit(target).netloc}): "
                            "not followed", code)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
