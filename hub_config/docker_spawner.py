@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 from hub_config.homes import StudentHome, parse_limit
 from hub_config.settings import HubSettings
+from lms_extension.config import LMSConfig
 
 CONTAINER_PREFIX = "lms-student"
 HOME_VOLUME = "lms-home-{username}"  # before homes had a size limit; imported once
@@ -73,8 +74,8 @@ def _spawner_class():
 
         lms_data_dir = Unicode(help="The LMS data folder: homes/ and run/ live in it. It must be the same "
                                     "path for the Docker engine (a host path).").tag(config=True)
-        disk_limit_text = Unicode("2G", help="Size of a student's home (LMS_DISK_LIMIT; 0 or none: no limit)."
-                                  ).tag(config=True)
+        disk_limit_text = Unicode(LMSConfig.disk_limit.default_value,
+                                  help="Size of a student's home (LMS_DISK_LIMIT; 0 or none: no limit).").tag(config=True)
         student_egress = Bool(False, help="Let students reach public internet addresses through the "
                                           "egress proxy (LMS_STUDENT_EGRESS=internet).").tag(config=True)
 

@@ -35,6 +35,8 @@ from jupyterhub.spawner import LocalProcessSpawner
 from tornado import web
 from traitlets import Dict, Integer, List, Unicode
 
+from lms_extension.config import LMSConfig
+
 from . import netbridge
 from .cgroups import StudentCgroup, parse_bytes
 from .homes import StudentHome, parse_limit
@@ -86,14 +88,19 @@ class SandboxSpawner(LocalProcessSpawner):
     bridged_ports = Dict(Integer(), help="Host loopback ports the student's server reaches, by the name of "
                                          "the Unix socket that leads there (hub.sock: the hub API, "
                                          "lms.sock: the LMS service). Nothing else is reachable.").tag(config=True)
-    student_egress = Unicode("none", help="none: no network beyond the hub and the LMS; internet: also "
-                                          "public addresses through the egress proxy (LMS_STUDENT_EGRESS).").tag(config=True)
+    student_egress = Unicode(LMSConfig.student_egress.default_value,
+                             help="none: no network beyond the hub and the LMS; internet: also public addresses "
+                                  "through the egress proxy (LMS_STUDENT_EGRESS).").tag(config=True)
     extra_ro_paths = List(Unicode(), help="Further host paths the server needs, bound read-only at the same "
                                           "place (for example a site-wide /etc/pip.conf).").tag(config=True)
     bwrap_command = Unicode("bwrap", help="The bubblewrap executable.").tag(config=True)
-    mem_limit_text = Unicode("1G", help="Memory limit of a student's server (bytes, K, M, G).").tag(config=True)
-    disk_limit_text = Unicode("2G", help="Size of a student's home (LMS_DISK_LIMIT; 0 or none: no limit).").tag(config=True)
-    cpu_limit_value = Unicode("1.0", help="CPU limit of a student's server, in cores.").tag(config=True)
+    # defaults of LMSConfig, which configure() always sets
+    mem_limit_text = Unicode(LMSConfig.mem_limit.default_value,
+                             help="Memory limit of a student's server (bytes, K, M, G).").tag(config=True)
+    disk_limit_text = Unicode(LMSConfig.disk_limit.default_value,
+                              help="Size of a student's home (LMS_DISK_LIMIT; 0 or none: no limit).").tag(config=True)
+    cpu_limit_value = Unicode(str(LMSConfig.cpu_limit.default_value),
+                              help="CPU limit of a student's server, in cores.").tag(config=True)
 
     @property
     def student_uid(self) -> int:

@@ -48,7 +48,7 @@ def cmd_course_import(args, config: LMSConfig) -> int:
 def cmd_service(args, config: LMSConfig) -> int:
     from .service import main
 
-    main()
+    main(config)
     return 0
 
 

@@ -122,8 +122,10 @@ class LMSConfig(Application):
                        help="Folder for the SQLite databases, uploads, secrets and student homes.").tag(config=True)
     db_url = Unicode(help="SQLAlchemy URL of the LMS database; SQLite under data_dir by default, "
                           "postgresql://... in production.").tag(config=True)
-    demo = Bool(True, help="Demo mode: bundled courses, demo users, open signup, the Stripe test server.").tag(config=True)
-    courses_dir = Unicode(str(REPO_ROOT / "courses"), help="Folder of course folders imported in demo mode.").tag(config=True)
+    demo = Bool(True,
+                help="Demo mode: bundled courses, demo users, open signup, the Stripe test server.").tag(config=True)
+    courses_dir = Unicode(str(REPO_ROOT / "courses"),
+                          help="Folder of course folders imported in demo mode.").tag(config=True)
     port = Integer(8000, help="Public port of the proxy (bound to 127.0.0.1).").tag(config=True)
     public_url = Unicode(help="Public base URL of the platform: every absolute link (certificates, badges, "
                               "invoices, OpenGraph, Stripe's success/cancel/return links) starts with it, never "
@@ -148,9 +150,11 @@ class LMSConfig(Application):
 
     spawner = Enum(["auto", "sandbox", "docker", "kubernetes"], "auto",
                    help="How student servers run: auto, sandbox, docker or kubernetes.").tag(config=True)
-    mem_limit = Unicode("1G", help="Memory limit of a student's server (bytes, K, M, G; 0 or none: no limit).").tag(config=True)
+    mem_limit = Unicode("1G",
+                        help="Memory limit of a student's server (bytes, K, M, G; 0 or none: no limit).").tag(config=True)
     cpu_limit = Float(1.0, help="CPU limit of a student's server, in cores (0: no limit).").tag(config=True)
-    disk_limit = Unicode("2G", help="Size of each student's home (hub_config/homes.py); 0 or none: no limit.").tag(config=True)
+    disk_limit = Unicode("2G",
+                         help="Size of each student's home (hub_config/homes.py); 0 or none: no limit.").tag(config=True)
     student_egress = Enum(["none", "internet"], "none",
                           help="none: a student's server reaches only the hub and the LMS; internet: also "
                                "public addresses through a filtering proxy.").tag(config=True)
@@ -161,8 +165,10 @@ class LMSConfig(Application):
     k8s_storage_class = Unicode(help="StorageClass of the home claims; empty: the cluster's default.").tag(config=True)
     k8s_storage_capacity = Unicode(help="Size of a home claim; empty: disk_limit (10Gi when that is "
                                         "unlimited).").tag(config=True)
-    k8s_mem_guarantee = Unicode(help="Memory guarantee of a student pod; empty: half the memory limit.").tag(config=True)
-    k8s_cpu_guarantee = Unicode(help="CPU guarantee of a student pod; empty: a quarter of the CPU limit.").tag(config=True)
+    k8s_mem_guarantee = Unicode(
+                                help="Memory guarantee of a student pod; empty: half the memory limit.").tag(config=True)
+    k8s_cpu_guarantee = Unicode(
+                                help="CPU guarantee of a student pod; empty: a quarter of the CPU limit.").tag(config=True)
 
     service_prefix = Unicode("/services/lms/", help="URL prefix of the service behind the proxy.").tag(config=True)
     bind_url = Unicode(help="Where the service listens; default http://127.0.0.1:<service_port>.").tag(config=True)
@@ -191,7 +197,8 @@ class LMSConfig(Application):
                                                    "COUNT/SECONDS; 0 turns it off.").tag(config=True)
     rate_limit_quote = Unicode("30/60", help="Checkout price quotes allowed per client address, as "
                                              "COUNT/SECONDS.").tag(config=True)
-    rate_limit_checkout = Unicode("10/60", help="Checkout sessions a user may start, as COUNT/SECONDS.").tag(config=True)
+    rate_limit_checkout = Unicode("10/60",
+                                  help="Checkout sessions a user may start, as COUNT/SECONDS.").tag(config=True)
     rate_limit_code_runs = Unicode("120/60", help="Code runs (Judge0 API, challenge runs) a user may start, as "
                                                   "COUNT/SECONDS.").tag(config=True)
 

@@ -39,6 +39,6 @@ async def serve(config: LMSConfig) -> None:
     await server.close_all_connections()
 
 
-def main() -> None:
+def main(config: LMSConfig | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s %(name)s] %(message)s")
-    asyncio.run(serve(LMSConfig()))
+    asyncio.run(serve(config or LMSConfig()))
