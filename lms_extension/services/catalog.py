@@ -178,16 +178,6 @@ def cards_by_ids(session: Session, ids: list[int]) -> list[CourseCard]:
     return [by_id[i] for i in ids if i in by_id]
 
 
-def cards_for(rows, counts: dict[int, int]) -> list[CourseCard]:
-    """Cards from (course, rating_avg, rating_count) rows with instructors loaded."""
-    return [CourseCard(
-        id=c.id, slug=c.slug, title=c.title, subtitle=c.subtitle, price_cents=c.price_cents,
-        currency=c.currency, category=c.category, level=c.level, language=c.language,
-        instructor=c.instructor.user.display_name if c.instructor else None,
-        lesson_count=counts.get(c.id, 0), rating_avg=avg or 0.0, rating_count=n or 0,
-    ) for c, avg, n in rows]
-
-
 class CatalogCache:
     """Catalog pages cached per query for a few seconds.
 

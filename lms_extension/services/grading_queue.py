@@ -130,7 +130,7 @@ def complete(session: Session, submission_id: int, worker: str, *, score: float,
                                    finished_at=now, lease_owner=None, lease_expires_at=None, error=None)
                            .execution_options(synchronize_session=False)).rowcount
     session.commit()
-    if done == 1:  # lesson completion, XP, badges, certificate (issue 6)
+    if done == 1:  # lesson completion, XP, badges, certificate
         progress.after_notebook_graded(session, submission_id)
     return done == 1
 

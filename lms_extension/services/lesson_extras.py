@@ -23,11 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import permissions
+from ..config import LMSConfig
 from ..errors import CourseFormatError, InvalidInput, NotFound, PayloadTooLarge
 from ..models import Course, Lesson, User
 from ..models.base import utcnow
 from ..models.learning import CourseLearningSettings, LessonBookmark, LessonNote, LessonResource, LessonVideo
 from . import enrollments, quizzes
+from .storage import from_config
 
 COURSE_KEYS = {"pass_threshold"}
 LESSON_KEYS = {"resources", "video", "chapters"}
@@ -154,9 +156,6 @@ def apply_import(session: Session, course: Course, spec, store=None) -> None:
 
 
 def _default_storage():
-    from ..config import LMSConfig
-    from .storage import from_config
-
     return from_config(LMSConfig())
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 
 import nbformat
 from nbgrader.nbgraderformat import ValidationError as NbgraderValidationError
@@ -22,6 +21,7 @@ from nbgrader.preprocessors import (
 )
 
 from ..errors import CourseFormatError
+from .quizzes import strip_answers
 
 # nbgrader generate_assignment's order, less the header/footer and gradebook steps
 _PIPELINE = (
@@ -78,8 +78,7 @@ def student_version(source: nbformat.NotebookNode, name: str) -> nbformat.Notebo
             nb, resources = preprocessor().preprocess(nb, resources)
     except (NbgraderValidationError, RuntimeError, ValueError) as exc:
         raise CourseFormatError(f"{name}: malformed nbgrader metadata ({exc})") from exc
-    from .quizzes import strip_answers  # quiz answer keys stay on the server
-    strip_answers(nb)
+    strip_answers(nb)  # quiz answer keys stay on the server
     return nb
 
 
@@ -89,7 +88,3 @@ def dumps(nb: nbformat.NotebookNode) -> str:
 
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def as_json(text: str) -> dict:
-    return json.loads(text)

@@ -20,7 +20,7 @@ import json
 import math
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, CourseFormatError, Forbidden, InvalidInput, NotFound
@@ -249,8 +249,3 @@ def quizzes_of_lesson(session: Session, user: User | None, lesson: Lesson) -> li
 def lesson_quiz_list(session: Session, user: User, slug: str, lesson_key: str) -> list[dict]:
     _, lesson, _ = enrollments.lesson_access(session, user, slug, lesson_key)
     return quizzes_of_lesson(session, user, lesson)
-
-
-def count_for_course(session: Session, course_id: int) -> int:
-    return int(session.scalar(select(func.count(Quiz.id)).join(Lesson, Lesson.id == Quiz.lesson_id)
-                              .where(Lesson.course_id == course_id)) or 0)

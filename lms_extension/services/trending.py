@@ -19,6 +19,7 @@ from .. import permissions
 from ..errors import InvalidInput, NotFound
 from ..models import Course, Enrollment, User
 from ..models.base import utcnow
+from ..models.commerce import Bundle, BundleCourse
 from ..models.discovery import CourseStats, FeaturedCourse, Review
 from . import catalog
 
@@ -100,11 +101,6 @@ def set_featured(session: Session, admin: User, slugs) -> list[str]:
     return slugs
 
 
-def featured_slugs(session: Session) -> list[str]:
-    return list(session.scalars(select(Course.slug).join(FeaturedCourse, FeaturedCourse.course_id == Course.id)
-                                .order_by(FeaturedCourse.position)))
-
-
 @dataclass(frozen=True)
 class BundleOffer:
     slug: str
@@ -121,8 +117,6 @@ class BundleOffer:
 
 def bundle_offers(session: Session, limit: int = 6) -> list[BundleOffer]:
     """Active bundles of published courses with what they save, biggest saving first (one query)."""
-    from ..models.commerce import Bundle, BundleCourse  # the commerce area owns bundles
-
     rows = session.execute(
         select(Bundle.slug, Bundle.title, Bundle.price_cents, Bundle.currency, func.count(Course.id),
                func.sum(Course.price_cents))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
 from ..models import Course, User
+from ..models.base import utcnow
 from ..models.discovery import WishlistEvent, WishlistItem
 from . import catalog
 
@@ -90,8 +91,6 @@ def record_coupon(session: Session, course_id: int, coupon_code: str, *, percent
 
 
 def _fan_out(session: Session, course_id: int, **values) -> int:
-    from ..models.base import utcnow
-
     now = utcnow()
     columns = ["user_id", "course_id", "created_at", *values]
     source = select(WishlistItem.user_id, literal(course_id), literal(now),

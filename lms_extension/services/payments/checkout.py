@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from ...errors import Conflict, InvalidInput, NotFound
 from ...models import Course, Enrollment, User
-from ...models.commerce import AccessGrant, Bundle, Coupon, Order, OrderLine
+from ...models.commerce import Bundle, Coupon, Order, OrderLine
 from . import coupons, subscriptions
-from .tax import TaxTable, normalize_country
+from .fulfillment import close_unpaid
+from .tax import TaxTable, normalize_country, split
 
 PLANS = ("monthly", "yearly")
 
@@ -142,8 +143,6 @@ def _split_bundle(b: Bundle) -> list[QuoteLine]:
 
 
 def _apply(q: Quote, rule) -> None:
-    from .tax import split
-
     discount_left = coupons.discount_for(q.coupon, q.subtotal_cents)
     subtotal = q.subtotal_cents
     for i, ln in enumerate(q.lines):
@@ -168,8 +167,6 @@ def replace_pending(session: Session, user: User, key: str) -> list[Order]:
     """Close ``user``'s open checkout of ``key`` (a newer one replaces it) and give its coupon use
     back. Returns the closed orders: their Stripe sessions still need expiring
     (``fulfillment.start_checkout`` does it)."""
-    from .fulfillment import close_unpaid
-
     closed = []
     for old in session.scalars(select(Order).where(Order.user_id == user.id, Order.item_key == key,
                                                    Order.status == "pending")):
@@ -226,7 +223,3 @@ def order_for_user(session: Session, user: User, order_id: int) -> Order:
 def orders_for(session: Session, user: User) -> list[Order]:
     return list(session.scalars(select(Order).where(Order.user_id == user.id, Order.status != "pending")
                                 .order_by(Order.created_at.desc(), Order.id.desc())))
-
-
-def granted_course_ids(session: Session, order: Order) -> list[int]:
-    return list(session.scalars(select(AccessGrant.course_id).where(AccessGrant.order_id == order.id)))

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from ...errors import Conflict, InvalidInput, NotFound
 from ...models.base import utcnow
 from ...models.commerce import Coupon, CouponRedemption, Order
+from ...models.discovery import WishlistItem
+from .. import wishlist
 
 log = logging.getLogger("lms.payments")
 CODE = re.compile(r"^[A-Za-z0-9_-]{2,64}$")
@@ -47,9 +49,6 @@ def create_coupon(session: Session, code: str, *, percent_off: int | None = None
 def _tell_wishlists(session: Session, coupon: Coupon) -> None:
     """A coupon is news for everyone who wishlisted a course it applies to (a stored event;
     notifications deliver it)."""
-    from ...models.discovery import WishlistItem
-    from .. import wishlist
-
     course_ids = ([coupon.course_id] if coupon.course_id is not None
                   else session.scalars(select(WishlistItem.course_id).distinct()).all())
     for course_id in course_ids:

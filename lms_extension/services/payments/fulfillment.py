@@ -18,9 +18,10 @@ from ...errors import Conflict, NotFound
 from ...models import User
 from ...models.base import utcnow
 from ...models.commerce import Order, Subscription
-from . import access, coupons, invoices, ledger, subscriptions
+from . import access, coupons, invoices, ledger, payouts, subscriptions
 from .policy import CommercePolicy
 from .stripe_client import PaymentsRejected, PaymentsUnavailable, call, lookup
+from .tax import TaxRule, split
 
 log = logging.getLogger("lms.payments")
 OPEN = ("pending", "awaiting_payment", "expired", "failed")
@@ -293,8 +294,6 @@ def take_back(db: Session, stripe, policy: CommercePolicy, order: Order, status:
         access.end_subscription_access(db, order.user_id, reason)
     ledger.post_refund(db, order, memo=reason)
     invoices.issue(db, order, policy.seller, source_key=f"credit:{order.id}", kind="credit_note")
-    from . import payouts
-
     payouts.reverse_for_order(db, stripe, order)
     log.info("order %s %s: access revoked", order.id, status)
     return True
@@ -354,8 +353,6 @@ def sync_invoice(db: Session, stripe, policy: CommercePolicy, invoice_id: str) -
     paid = inv.get("amount_paid") or 0
     if paid <= 0:
         return row
-    from .tax import TaxRule, split
-
     tax, total = split(paid, TaxRule(order.tax_rate_bp, True, order.tax_label))
     ledger.post_sale(db, order, platform_share_percent=policy.platform_share_percent, hold_days=0,
                      paid_at=utcnow(), key_prefix=f"renewal:{invoice_id}",

@@ -6,6 +6,7 @@ beside live webhooks (or twice) changes nothing twice.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from ...errors import LMSError
 from ...models.commerce import Order, Subscription
 from . import fulfillment
 from .policy import CommercePolicy
-from .stripe_client import call
+from .stripe_client import call, from_config, readiness
 
 log = logging.getLogger("lms.payments")
 
@@ -96,9 +97,6 @@ def _snapshot(db: Session) -> tuple:
 
 def run_once(factory, config) -> Report:
     """One reconciliation in its own transaction (``lms payments reconcile``, the worker's timer)."""
-    from .policy import CommercePolicy
-    from .stripe_client import from_config
-
     stripe = from_config(config)
     policy = CommercePolicy.from_config(config)
     with factory() as db:
@@ -109,10 +107,6 @@ async def periodic(factory, config, stopping) -> int:
     """Every ``reconcile_interval_seconds`` until ``stopping`` is set; run by ``lms worker``.
 
     Several workers may run it at once: every step is idempotent."""
-    import asyncio
-
-    from .stripe_client import readiness
-
     interval = config.reconcile_interval_seconds
     if interval <= 0 or readiness(config):
         return 0

@@ -1,4 +1,4 @@
-"""Discovery API (issue 7): reviews, moderation, wishlist, recommendations, featured, trending.
+"""Discovery API: reviews, moderation, wishlist, recommendations, featured, trending.
 
 Search itself is ``GET /api/v1/courses?q=...`` (``services.catalog`` runs it through
 ``services.search``).
@@ -9,7 +9,7 @@ from ... import permissions
 from ...errors import InvalidInput, NotFound
 from ...services import catalog, recommendations, reviews, trending, wishlist
 from ..base import APIHandler, requires, requires_user
-from .spec import ERROR, errors, response
+from .spec import errors, response
 
 
 def recommender(handler) -> recommendations.Recommender:
@@ -230,8 +230,6 @@ default_handlers = [
 ]
 
 # --------------------------------------------------------------------------- OpenAPI
-_ERR, _r = ERROR, response
-
 
 def _e(*codes: int) -> dict:
     return errors(*codes)
@@ -267,7 +265,7 @@ OPENAPI_PATHS: dict = {
         "get": {"summary": "Rating summary and a page of reviews", "parameters": [
             _SLUG, _LIMIT, {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer"}},
             {"name": "sort", "in": "query", "required": False, "schema": {"type": "string", "enum": ["helpful", "newest"]}}],
-            "responses": {"200": _r("Reviews", {"type": "object", "required": ["summary", "reviews"], "properties": {
+            "responses": {"200": response("Reviews", {"type": "object", "required": ["summary", "reviews"], "properties": {
                 "summary": {"$ref": "#/components/schemas/RatingSummary"}, "total": {"type": "integer"},
                 "reviews": {"type": "array", "items": _REVIEW}}}), **_e(400, 404)}},
         "post": {"summary": "Review a course (enrolled, past the minimum progress, once)", "security": _SEC,
@@ -275,69 +273,69 @@ OPENAPI_PATHS: dict = {
                  "requestBody": _json_body({"type": "object", "required": ["rating"], "properties": {
                      "rating": {"type": "integer", "minimum": 1, "maximum": 5},
                      "text": {"type": "string", "maxLength": 5000}}}),
-                 "responses": {"201": _r("The review", _REVIEW), **_e(400, 401, 403, 404, 409)}}},
+                 "responses": {"201": response("The review", _REVIEW), **_e(400, 401, 403, 404, 409)}}},
     "/courses/{slug}/reviews/mine": {
         "get": {"summary": "Your review of a course", "security": _SEC, "parameters": [_SLUG],
-                "responses": {"200": _r("The review", _REVIEW), **_e(401, 404)}},
+                "responses": {"200": response("The review", _REVIEW), **_e(401, 404)}},
         "put": {"summary": "Edit your review", "security": _SEC, "parameters": [_SLUG],
                 "requestBody": _json_body({"type": "object", "properties": {
                     "rating": {"type": "integer", "minimum": 1, "maximum": 5}, "text": {"type": "string"}}}),
-                "responses": {"200": _r("The review", _REVIEW), **_e(400, 401, 404)}},
+                "responses": {"200": response("The review", _REVIEW), **_e(400, 401, 404)}},
         "patch": {"summary": "Edit your review (same as PUT)", "security": _SEC, "parameters": [_SLUG],
                   "requestBody": _json_body({"type": "object", "properties": {
                       "rating": {"type": "integer"}, "text": {"type": "string"}}}),
-                  "responses": {"200": _r("The review", _REVIEW), **_e(400, 401, 404)}}},
+                  "responses": {"200": response("The review", _REVIEW), **_e(400, 401, 404)}}},
     "/courses/{slug}/recommendations": {
         "get": {"summary": "Students who took this also took; similar courses", "parameters": [_SLUG, _LIMIT],
-                "responses": {"200": _r("Recommendations", {"type": "object", "properties": {
+                "responses": {"200": response("Recommendations", {"type": "object", "properties": {
                     "also_took": _CARDS["properties"]["courses"], "similar": _CARDS["properties"]["courses"]}}),
                     **_e(400, 404)}}},
     "/reviews/{id}/reply": {
         "post": {"summary": "The instructor's public reply (replaces an earlier one)", "security": _SEC,
                  "parameters": [_ID], "requestBody": _json_body({"type": "object", "required": ["text"],
                                                                  "properties": {"text": {"type": "string"}}}),
-                 "responses": {"200": _r("The review", _REVIEW), **_e(400, 401, 403, 404)}}},
+                 "responses": {"200": response("The review", _REVIEW), **_e(400, 401, 403, 404)}}},
     "/reviews/{id}/helpful": {
         "post": {"summary": "Mark a review helpful (not your own)", "security": _SEC, "parameters": [_ID],
-                 "responses": {"200": _r("Votes", {"type": "object", "properties": {
+                 "responses": {"200": response("Votes", {"type": "object", "properties": {
                      "id": {"type": "integer"}, "helpful": {"type": "integer"}, "voted_helpful": {"type": "boolean"}}}),
                      **_e(401, 403, 404)}},
         "delete": {"summary": "Take your helpful vote back", "security": _SEC, "parameters": [_ID],
-                   "responses": {"200": _r("Votes", {"type": "object"}), **_e(401, 403, 404)}}},
+                   "responses": {"200": response("Votes", {"type": "object"}), **_e(401, 403, 404)}}},
     "/reviews/{id}/report": {
         "post": {"summary": "Report a review to the moderators", "security": _SEC, "parameters": [_ID],
                  "requestBody": _json_body({"type": "object", "required": ["reason"],
                                             "properties": {"reason": {"type": "string", "maxLength": 500}}}),
-                 "responses": {"201": _r("The report", {"type": "object", "properties": {
+                 "responses": {"201": response("The report", {"type": "object", "properties": {
                      "id": {"type": "integer"}, "review": {"type": "integer"}, "status": {"type": "string"}}}),
                      **_e(400, 401, 403, 404, 409)}}},
     "/moderation/reports": {
         "get": {"summary": "Open review reports (LMS admins)", "security": _SEC,
-                "responses": {"200": _r("Reports", {"type": "object", "properties": {
+                "responses": {"200": response("Reports", {"type": "object", "properties": {
                     "reports": {"type": "array", "items": {"type": "object"}}}}), **_e(401, 403)}}},
     "/moderation/reports/{id}": {
         "post": {"summary": "Dismiss a report or remove the review (LMS admins)", "security": _SEC,
                  "parameters": [_ID], "requestBody": _json_body({"type": "object", "required": ["action"], "properties": {
                      "action": {"type": "string", "enum": ["dismiss", "remove"]}}}),
-                 "responses": {"200": _r("The report", {"type": "object"}), **_e(400, 401, 403, 404, 409)}}},
+                 "responses": {"200": response("The report", {"type": "object"}), **_e(400, 401, 403, 404, 409)}}},
     "/me/wishlist": {
-        "get": {"summary": "Your wishlist", "security": _SEC, "responses": {"200": _r("Courses", _CARDS), **_e(401)}}},
+        "get": {"summary": "Your wishlist", "security": _SEC, "responses": {"200": response("Courses", _CARDS), **_e(401)}}},
     "/me/wishlist/{slug}": {
         "put": {"summary": "Add a course to your wishlist", "security": _SEC, "parameters": [_SLUG],
-                "responses": {"201": _r("Added", {"type": "object"}), "200": _r("Already there", {"type": "object"}),
+                "responses": {"201": response("Added", {"type": "object"}), "200": response("Already there", {"type": "object"}),
                               **_e(401, 404)}},
         "delete": {"summary": "Remove a course from your wishlist", "security": _SEC, "parameters": [_SLUG],
-                   "responses": {"200": _r("Removed", {"type": "object"}), **_e(401, 404)}}},
+                   "responses": {"200": response("Removed", {"type": "object"}), **_e(401, 404)}}},
     "/me/recommendations": {
         "get": {"summary": "Courses for you (history, co-enrollment, content, categories)", "security": _SEC,
-                "parameters": [_LIMIT], "responses": {"200": _r("Courses", _CARDS), **_e(400, 401)}}},
+                "parameters": [_LIMIT], "responses": {"200": response("Courses", _CARDS), **_e(400, 401)}}},
     "/featured": {
-        "get": {"summary": "Admin-curated featured courses", "responses": {"200": _r("Courses", _CARDS)}},
+        "get": {"summary": "Admin-curated featured courses", "responses": {"200": response("Courses", _CARDS)}},
         "put": {"summary": "Replace the featured courses (LMS admins)", "security": _SEC,
                 "requestBody": _json_body({"type": "object", "required": ["courses"], "properties": {
                     "courses": {"type": "array", "items": {"type": "string"}}}}),
-                "responses": {"200": _r("Slugs", {"type": "object"}), **_e(400, 401, 403, 404)}}},
+                "responses": {"200": response("Slugs", {"type": "object"}), **_e(400, 401, 403, 404)}}},
     "/trending": {
         "get": {"summary": "Trending courses (time-decayed enrollments and ratings)", "parameters": [_LIMIT],
-                "responses": {"200": _r("Courses", _CARDS), **_e(400)}}},
+                "responses": {"200": response("Courses", _CARDS), **_e(400)}}},
 }

@@ -1,4 +1,4 @@
-"""nbgrader Exchange backed by the LMS (issue 4): list, fetch, submit, fetch feedback.
+"""nbgrader Exchange backed by the LMS: list, fetch, submit, fetch feedback.
 
 The student's server (``lms_extension.labserver.exchange``) calls these with the student's
 own JupyterHub token; nothing is shared but HTTP.
@@ -8,7 +8,7 @@ from __future__ import annotations
 from ...errors import InvalidInput
 from ...services import exchange, grading_queue
 from ..base import APIHandler, requires_user
-from .spec import ERROR, errors, response
+from .spec import errors, response
 
 
 class AssignmentsAPI(APIHandler):
@@ -65,15 +65,12 @@ default_handlers = [
     (r"api/v1/exchange/submissions/([0-9]+)/feedback", FeedbackAPI),
 ]
 
-_ERROR = ERROR
 _SEC = [{"hubToken": []}]
 _COURSE = {"name": "course_id", "in": "path", "required": True, "schema": {"type": "string"},
            "description": "course slug"}
 _ASSIGNMENT = {"name": "assignment_id", "in": "path", "required": True, "schema": {"type": "string"},
                "description": "lesson id"}
 
-
-_r = response
 
 
 def _errs(*codes: int) -> dict:
@@ -89,13 +86,13 @@ OPENAPI_PATHS: dict = {
     "/exchange/assignments": {"get": {
         "summary": "nbgrader Exchange: the assignments (lessons) of every course I am enrolled in",
         "security": _SEC, "parameters": [_query("course_id", "only this course")],
-        "responses": {"200": _r("Assignments", {"type": "object", "required": ["assignments"], "properties": {
+        "responses": {"200": response("Assignments", {"type": "object", "required": ["assignments"], "properties": {
             "assignments": {"type": "array", "items": {"$ref": "#/components/schemas/ExchangeAssignment"}}}}),
             **_errs(400, 401)}}},
     "/exchange/courses/{course_id}/assignments/{assignment_id}": {"get": {
         "summary": "nbgrader Exchange: fetch the student version of an assignment's notebooks",
         "security": _SEC, "parameters": [_COURSE, _ASSIGNMENT],
-        "responses": {"200": _r("The released notebooks", {
+        "responses": {"200": response("The released notebooks", {
             "type": "object", "required": ["course_id", "assignment_id", "version", "notebooks"], "properties": {
                 "course_id": {"type": "string"}, "assignment_id": {"type": "string"},
                 "version": {"type": "integer"},
@@ -107,20 +104,20 @@ OPENAPI_PATHS: dict = {
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["notebooks"], "properties": {"notebooks": {
                 "type": "object", "description": "file name -> notebook (JSON object or text)"}}}}}},
-        "responses": {"202": _r("Queued", {"$ref": "#/components/schemas/NotebookSubmission"}),
+        "responses": {"202": response("Queued", {"$ref": "#/components/schemas/NotebookSubmission"}),
                       **_errs(400, 401, 403, 404, 409, 413, 429)}}},
     "/exchange/submissions": {"get": {
         "summary": "nbgrader Exchange: my submissions, oldest first",
         "security": _SEC, "parameters": [_query("course_id", "only this course"),
                                          _query("assignment_id", "only this assignment")],
-        "responses": {"200": _r("Submissions", {"type": "object", "required": ["submissions"], "properties": {
+        "responses": {"200": response("Submissions", {"type": "object", "required": ["submissions"], "properties": {
             "submissions": {"type": "array", "items": {"$ref": "#/components/schemas/ExchangeSubmission"}}}}),
             **_errs(400, 401)}}},
     "/exchange/submissions/{submission}/feedback": {"get": {
         "summary": "nbgrader Exchange: the HTML feedback of one of my graded submissions (no hidden tests)",
         "security": _SEC,
         "parameters": [{"name": "submission", "in": "path", "required": True, "schema": {"type": "integer"}}],
-        "responses": {"200": _r("Feedback files", {"allOf": [
+        "responses": {"200": response("Feedback files", {"allOf": [
             {"$ref": "#/components/schemas/ExchangeSubmission"},
             {"type": "object", "required": ["files"], "properties": {"files": {
                 "type": "object", "description": "<notebook_id>.html -> HTML"}}}]}),

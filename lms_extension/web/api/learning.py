@@ -1,11 +1,11 @@
-"""Learning API (issue 6): heartbeats, progress, quizzes, certificates, gamification, lesson extras."""
+"""Learning API: heartbeats, progress, quizzes, certificates, gamification, lesson extras."""
 from __future__ import annotations
 
 from ...errors import InvalidInput
 from ...services import certificates, enrollments, gamification, lesson_extras, progress, quizzes
 from ...services.catalog import get_course
 from ..base import APIHandler, requires_user
-from .spec import ERROR, errors, response
+from .spec import errors, response
 
 
 def public_base(handler) -> str:
@@ -237,8 +237,6 @@ default_handlers = [
 ]
 
 # OpenAPI ----------------------------------------------------------------------------------
-_ERR, _r = ERROR, response
-
 
 def _errs(*codes: int) -> dict:
     return errors(*codes)
@@ -263,68 +261,68 @@ OPENAPI_PATHS: dict = {
         "summary": "Report activity on a lesson; time between heartbeats at most LMS_IDLE_SECONDS apart counts",
         "security": _SEC, "requestBody": _body({"type": "object", "required": ["course", "lesson"], "properties": {
             "course": {"type": "string"}, "lesson": {"type": "string"}}}),
-        "responses": {"200": _r("The lesson's progress", _ref("LessonProgress")), **_errs(400, 401, 403, 404)}}},
+        "responses": {"200": response("The lesson's progress", _ref("LessonProgress")), **_errs(400, 401, 403, 404)}}},
     "/me/progress": {"get": {"summary": "Progress in every enrolled course", "security": _SEC, "responses": {
-        "200": _r("Courses", {"type": "object", "properties": {"courses": {"type": "array", "items": _ref("CourseProgress")}}}),
+        "200": response("Courses", {"type": "object", "properties": {"courses": {"type": "array", "items": _ref("CourseProgress")}}}),
         **_errs(401)}}},
     "/me/certificates": {"get": {"summary": "My certificates", "security": _SEC, "responses": {
-        "200": _r("Certificates", {"type": "object", "properties": {
+        "200": response("Certificates", {"type": "object", "properties": {
             "certificates": {"type": "array", "items": _ref("Certificate")}}}), **_errs(401)}}},
     "/me/achievements": {"get": {"summary": "My badges, XP and streak", "security": _SEC, "responses": {
-        "200": _r("Achievements", _OBJ), **_errs(401)}}},
+        "200": response("Achievements", _OBJ), **_errs(401)}}},
     "/me/learning-profile": {
         "get": {"summary": "Time zone (for streaks) and leaderboard privacy", "security": _SEC,
-                "responses": {"200": _r("Profile", _ref("LearningProfile")), **_errs(401)}},
+                "responses": {"200": response("Profile", _ref("LearningProfile")), **_errs(401)}},
         "patch": {"summary": "Change time zone or leaderboard opt-out", "security": _SEC,
                   "requestBody": _body(_ref("LearningProfile")),
-                  "responses": {"200": _r("Profile", _ref("LearningProfile")), **_errs(400, 401)}}},
+                  "responses": {"200": response("Profile", _ref("LearningProfile")), **_errs(400, 401)}}},
     "/me/bookmarks": {"get": {"summary": "My bookmarked lessons", "security": _SEC, "responses": {
-        "200": _r("Bookmarks", _OBJ), **_errs(401)}}},
+        "200": response("Bookmarks", _OBJ), **_errs(401)}}},
     "/leaderboard": {"get": {"summary": "XP leaderboard (global or per course; weekly or all-time); opted-out learners never appear",
                              "security": _SEC, "parameters": [
                                  {"name": "course", "in": "query", "required": False, "schema": {"type": "string"}},
                                  {"name": "period", "in": "query", "required": False,
                                   "schema": {"type": "string", "enum": ["week", "all"]}}],
-                             "responses": {"200": _r("Leaders", _OBJ), **_errs(400, 401, 404)}}},
+                             "responses": {"200": response("Leaders", _OBJ), **_errs(400, 401, 404)}}},
     "/certificates/{uid}": {"get": {"summary": "Verify a certificate (public)", "parameters": [_p("uid")],
-                                    "responses": {"200": _r("Valid or revoked", _ref("Certificate")), **_errs(404)}}},
+                                    "responses": {"200": response("Valid or revoked", _ref("Certificate")), **_errs(404)}}},
     "/achievements/{uid}/credential": {"get": {
         "summary": "Open Badges 3.0 OpenBadgeCredential of an achievement (public)", "parameters": [_p("uid")],
-        "responses": {"200": _r("JSON-LD credential", _OBJ, "application/ld+json"), **_errs(404)}}},
+        "responses": {"200": response("JSON-LD credential", _OBJ, "application/ld+json"), **_errs(404)}}},
     "/courses/{slug}/progress": {"get": {"summary": "My progress in a course: percent, next lesson, resume",
                                          "security": _SEC, "parameters": [_p("slug")], "responses": {
-                                             "200": _r("Progress", _ref("CourseProgress")), **_errs(401, 404)}}},
+                                             "200": response("Progress", _ref("CourseProgress")), **_errs(401, 404)}}},
     "/courses/{slug}/quizzes/{quiz}/answers": {"post": {
         "summary": "Answer a quiz (graded on the server; the key is never sent)", "security": _SEC,
         "parameters": [_p("slug"), _p("quiz")],
         "requestBody": _body({"type": "object", "required": ["answer"], "properties": {"answer": {}}}),
-        "responses": {"200": _r("Graded attempt", _ref("Quiz")), **_errs(400, 401, 403, 404, 409)}}},
+        "responses": {"200": response("Graded attempt", _ref("Quiz")), **_errs(400, 401, 403, 404, 409)}}},
     "/courses/{slug}/lessons/{lesson}/progress": {"get": {
         "summary": "My progress in a lesson: time spent, graded parts, completion", "security": _SEC,
         "parameters": [_p("slug"), _p("lesson")],
-        "responses": {"200": _r("Progress", _ref("LessonProgress")), **_errs(401, 403, 404)}}},
+        "responses": {"200": response("Progress", _ref("LessonProgress")), **_errs(401, 403, 404)}}},
     "/courses/{slug}/lessons/{lesson}/quizzes": {"get": {
         "summary": "The lesson's quizzes (questions and my attempts, no answers)", "security": _SEC,
         "parameters": [_p("slug"), _p("lesson")],
-        "responses": {"200": _r("Quizzes", {"type": "object", "properties": {
+        "responses": {"200": response("Quizzes", {"type": "object", "properties": {
             "quizzes": {"type": "array", "items": _ref("Quiz")}}}), **_errs(401, 403, 404)}}},
     "/courses/{slug}/lessons/{lesson}/note": {
         "get": {"summary": "My note on a lesson", "security": _SEC, "parameters": [_p("slug"), _p("lesson")],
-                "responses": {"200": _r("Note", _OBJ), **_errs(401, 403, 404)}},
+                "responses": {"200": response("Note", _OBJ), **_errs(401, 403, 404)}},
         "put": {"summary": "Save my note (at most 20,000 characters)", "security": _SEC,
                 "parameters": [_p("slug"), _p("lesson")],
                 "requestBody": _body({"type": "object", "properties": {"body": {"type": "string"}}}),
-                "responses": {"200": _r("Note", _OBJ), **_errs(400, 401, 403, 404, 413)}}},
+                "responses": {"200": response("Note", _OBJ), **_errs(400, 401, 403, 404, 413)}}},
     "/courses/{slug}/lessons/{lesson}/bookmark": {
         "put": {"summary": "Bookmark a lesson", "security": _SEC, "parameters": [_p("slug"), _p("lesson")],
                 "requestBody": {"required": False, "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"label": {"type": "string"}}}}}},
-                "responses": {"200": _r("Bookmark", _OBJ), **_errs(400, 401, 403, 404)}},
+                "responses": {"200": response("Bookmark", _OBJ), **_errs(400, 401, 403, 404)}},
         "delete": {"summary": "Remove the bookmark", "security": _SEC, "parameters": [_p("slug"), _p("lesson")],
-                   "responses": {"200": _r("Bookmark", _OBJ), **_errs(401, 403, 404)}}},
+                   "responses": {"200": response("Bookmark", _OBJ), **_errs(401, 403, 404)}}},
     "/courses/{slug}/lessons/{lesson}/resources": {"get": {
         "summary": "Downloadable resources of a lesson", "security": _SEC, "parameters": [_p("slug"), _p("lesson")],
-        "responses": {"200": _r("Resources", _OBJ), **_errs(401, 403, 404)}}},
+        "responses": {"200": response("Resources", _OBJ), **_errs(401, 403, 404)}}},
     "/courses/{slug}/lessons/{lesson}/resources/{name}": {
         "get": {"summary": "Download a resource", "security": _SEC,
                 "parameters": [_p("slug"), _p("lesson"), _p("name")],
@@ -333,7 +331,7 @@ OPENAPI_PATHS: dict = {
                 "parameters": [_p("slug"), _p("lesson"), _p("name")],
                 "requestBody": {"required": True, "content": {"application/octet-stream": {
                     "schema": {"type": "string", "format": "binary"}}}},
-                "responses": {"201": _r("Stored", _OBJ), **_errs(400, 401, 403, 404, 413)}}},
+                "responses": {"201": response("Stored", _OBJ), **_errs(400, 401, 403, 404, 413)}}},
 }
 OPENAPI_SCHEMAS: dict = {
     "LessonProgress": {"type": "object", "required": ["course", "lesson", "started", "completed", "seconds_spent"],

@@ -1,4 +1,4 @@
-"""Payments API (issue 5): checkout, Stripe webhook, orders, invoices, refunds, earnings."""
+"""Payments API: checkout, Stripe webhook, orders, invoices, refunds, earnings."""
 from __future__ import annotations
 
 import logging
@@ -15,7 +15,7 @@ from ...services.payments import bundles, checkout, coupons, fulfillment, invoic
 from ...services.payments.policy import CommercePolicy
 from ...services.payments.stripe_client import PaymentsUnavailable, from_config
 from ..base import APIHandler, requires, requires_user
-from .spec import ERROR, errors, response
+from .spec import errors, response
 
 log = logging.getLogger("lms.payments")
 PURCHASE_FIELDS = {"course", "bundle", "plan", "coupon", "country"}
@@ -294,8 +294,6 @@ default_handlers = [
     (r"api/v1/payments/earnings", EarningsAPI),
 ]
 
-_ERR, _r = ERROR, response
-
 
 def _errs(*codes: int) -> dict:
     return errors(*codes)
@@ -307,36 +305,36 @@ _BODY = {"required": True, "content": {"application/json": {"schema": _PURCHASE}
 
 OPENAPI_PATHS: dict = {
     "/payments/quote": {"post": {"summary": "Price a purchase (tax and coupon applied)", "requestBody": _BODY,
-                                 "responses": {"200": _r("Price breakdown", {"$ref": "#/components/schemas/Quote"}),
+                                 "responses": {"200": response("Price breakdown", {"$ref": "#/components/schemas/Quote"}),
                                                **_errs(400, 404)}}},
     "/payments/checkout": {"post": {"summary": "Create an order and a Stripe Checkout session", "requestBody": _BODY,
                                     "security": [{"hubToken": []}],
-                                    "responses": {"201": _r("Order and hosted checkout URL", {"type": "object", "properties": {
+                                    "responses": {"201": response("Order and hosted checkout URL", {"type": "object", "properties": {
                                         "order": {"$ref": "#/components/schemas/Order"}, "checkout_url": {"type": "string"}}}),
                                         **_errs(400, 401, 404, 409, 503)}}},
     "/payments/webhook": {"post": {"summary": "Stripe webhook (Stripe-Signature on the raw body)",
-                                   "responses": {"200": _r("Event accepted", {"type": "object"}), **_errs(400, 503)}}},
+                                   "responses": {"200": response("Event accepted", {"type": "object"}), **_errs(400, 503)}}},
     "/payments/orders": {"get": {"summary": "My orders", "security": [{"hubToken": []}], "responses": {
-        "200": _r("Orders", {"type": "object", "properties": {"orders": {"type": "array", "items": {
+        "200": response("Orders", {"type": "object", "properties": {"orders": {"type": "array", "items": {
             "$ref": "#/components/schemas/Order"}}}}), **_errs(401)}}},
     "/payments/orders/{id}": {"get": {"summary": "One of my orders (asks Stripe when still open)",
                                       "parameters": [_ID], "security": [{"hubToken": []}], "responses": {
-        "200": _r("Order", {"$ref": "#/components/schemas/Order"}), **_errs(401, 404)}}},
+        "200": response("Order", {"$ref": "#/components/schemas/Order"}), **_errs(401, 404)}}},
     "/payments/orders/{id}/refund-request": {"post": {
         "summary": "Ask for a refund (policy window and progress apply)", "parameters": [_ID],
         "security": [{"hubToken": []}],
         "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
             "reason": {"type": "string"}}}}}},
-        "responses": {"201": _r("Refund request", {"$ref": "#/components/schemas/RefundRequest"}), **_errs(400, 401, 404, 409)}}},
+        "responses": {"201": response("Refund request", {"$ref": "#/components/schemas/RefundRequest"}), **_errs(400, 401, 404, 409)}}},
     "/payments/orders/{id}/cancel": {"post": {
         "summary": "Stop renewing an all-access subscription (access lasts to the period end)", "parameters": [_ID],
         "security": [{"hubToken": []}],
-        "responses": {"200": _r("Cancelled at period end", {"type": "object"}), **_errs(401, 404, 409, 503)}}},
+        "responses": {"200": response("Cancelled at period end", {"type": "object"}), **_errs(401, 404, 409, 503)}}},
     "/payments/invoices/{id}/pdf": {"get": {"summary": "Invoice or credit note as PDF", "parameters": [_ID],
                                             "security": [{"hubToken": []}], "responses": {
-        "200": _r("PDF", {"type": "string", "format": "binary"}, "application/pdf"), **_errs(401, 404)}}},
+        "200": response("PDF", {"type": "string", "format": "binary"}, "application/pdf"), **_errs(401, 404)}}},
     "/payments/refund-requests": {"get": {"summary": "Refund requests I may decide", "security": [{"hubToken": []}],
-                                          "responses": {"200": _r("Requests", {"type": "object", "properties": {
+                                          "responses": {"200": response("Requests", {"type": "object", "properties": {
                                               "refund_requests": {"type": "array", "items": {
                                                   "$ref": "#/components/schemas/RefundRequest"}}}}), **_errs(401)}}},
     "/payments/refund-requests/{id}/decision": {"post": {
@@ -344,7 +342,7 @@ OPENAPI_PATHS: dict = {
         "security": [{"hubToken": []}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["approve"], "properties": {"approve": {"type": "boolean"}}}}}},
-        "responses": {"200": _r("Decided", {"$ref": "#/components/schemas/RefundRequest"}), **_errs(400, 401, 403, 404, 409, 503)}}},
+        "responses": {"200": response("Decided", {"$ref": "#/components/schemas/RefundRequest"}), **_errs(400, 401, 403, 404, 409, 503)}}},
     "/payments/coupons": {"post": {"summary": "Create a coupon (admins)", "security": [{"hubToken": []}],
                                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
                                        "type": "object", "required": ["code"], "properties": {
@@ -352,21 +350,21 @@ OPENAPI_PATHS: dict = {
                                            "amount_off_cents": {"type": "integer"}, "currency": {"type": "string"},
                                            "course": {"type": "string"}, "max_uses": {"type": "integer"},
                                            "expires_at": {"type": "string", "format": "date-time"}}}}}},
-                                   "responses": {"201": _r("Coupon", {"type": "object"}), **_errs(400, 401, 403, 409)}}},
+                                   "responses": {"201": response("Coupon", {"type": "object"}), **_errs(400, 401, 403, 409)}}},
     "/payments/bundles": {"post": {"summary": "Create a bundle of courses (admins)", "security": [{"hubToken": []}],
                                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
                                        "type": "object", "required": ["slug", "title", "price_cents", "courses"],
                                        "properties": {"slug": {"type": "string"}, "title": {"type": "string"},
                                                       "price_cents": {"type": "integer"}, "currency": {"type": "string"},
                                                       "courses": {"type": "array", "items": {"type": "string"}}}}}}},
-                                   "responses": {"201": _r("Bundle", {"type": "object"}), **_errs(400, 401, 403, 404, 409)}}},
+                                   "responses": {"201": response("Bundle", {"type": "object"}), **_errs(400, 401, 403, 404, 409)}}},
     "/payments/instructors/{id}/share": {"put": {
         "summary": "Set an instructor's revenue share (admins)", "parameters": [_ID], "security": [{"hubToken": []}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["share_percent"], "properties": {"share_percent": {"type": "integer"}}}}}},
-        "responses": {"200": _r("Share", {"type": "object"}), **_errs(400, 401, 403, 404)}}},
+        "responses": {"200": response("Share", {"type": "object"}), **_errs(400, 401, 403, 404)}}},
     "/payments/earnings": {"get": {"summary": "Instructor balances and ledger entries", "security": [{"hubToken": []}],
-                                   "responses": {"200": _r("Earnings", {"type": "object"}), **_errs(401, 403)}}},
+                                   "responses": {"200": response("Earnings", {"type": "object"}), **_errs(401, 403)}}},
 }
 _MONEY = {"type": "integer", "description": "cents"}
 OPENAPI_SCHEMAS: dict = {

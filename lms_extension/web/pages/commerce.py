@@ -1,4 +1,4 @@
-"""Commerce pages (issue 5): checkout, success, purchases, refund approvals, earnings."""
+"""Commerce pages: checkout, success, purchases, refund approvals, earnings."""
 from __future__ import annotations
 
 from tornado import web

@@ -1,4 +1,4 @@
-"""Discovery pages (issue 7): reviews, wishlist, previews, moderation, and what the catalog
+"""Discovery pages: reviews, wishlist, previews, moderation, and what the catalog
 home and course pages show of them (``catalog_context`` / ``course_context``)."""
 from __future__ import annotations
 

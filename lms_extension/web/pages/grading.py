@@ -1,4 +1,4 @@
-"""Instructor grading (issue 4): submissions and scores per lesson, the autograded notebook,
+"""Instructor grading: submissions and scores per lesson, the autograded notebook,
 manual grades with comments, re-grade one submission or a whole lesson.
 
 Pages under ``teach/`` and the same actions as JSON under ``api/v1/teach/``. Only the

@@ -1,4 +1,4 @@
-"""Learning pages (issue 6): certificates, verification, achievements, leaderboards, and the
+"""Learning pages: certificates, verification, achievements, leaderboards, and the
 lesson page's quizzes, notes, bookmarks, resources and video."""
 from __future__ import annotations
 
