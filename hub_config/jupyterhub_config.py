@@ -62,6 +62,8 @@ _stripe_service = stripe_demo.configure(s.data_dir, s.service_port, s.config)
 # the LMS service, managed by the hub, and the roles that give each kind of user its scopes
 service_env = {k: v for k, v in os.environ.items() if k.startswith("LMS_") and k != "LMS_DEMO_PASSWORD"}
 service_env.update({"LMS_DATA_DIR": str(s.data_dir), "PATH": os.environ.get("PATH", "")})
+if s.config.config_file:  # the services load the file the hub loaded
+    service_env["LMS_CONFIG_FILE"] = str(Path(s.config.config_file).resolve())
 c.JupyterHub.services = [{
     "name": "lms",
     "url": f"http://127.0.0.1:{s.service_port}",

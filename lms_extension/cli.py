@@ -144,7 +144,11 @@ def cmd_run(args, config: LMSConfig) -> int:
 
     settings = hub_settings.load(config)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("LMS_DATA_DIR", str(settings.data_dir))
+    # the hub this process becomes, and the services it starts, run in the data folder and load
+    # the same configuration: absolute paths, whatever the current folder was
+    os.environ["LMS_DATA_DIR"] = str(settings.data_dir)
+    if config.config_file:
+        os.environ["LMS_CONFIG_FILE"] = str(Path(config.config_file).resolve())
     cmd_db_upgrade(argparse.Namespace(revision="head"), config)
     if settings.demo:
         cmd_course_import(argparse.Namespace(paths=[config.courses_dir]), config)
