@@ -33,12 +33,14 @@ def cmd_db_upgrade(args, config: LMSConfig) -> int:
 def cmd_course_import(args, config: LMSConfig) -> int:
     from .db import check_revision, session_factory, session_scope
     from .services.course_import import course_folders, import_folders
+    from .services.storage import from_config as storage_from_config
 
     engine = _engine(config)
     check_revision(engine)
     folders = [f for path in args.paths for f in course_folders(path)]
     with session_scope(session_factory(engine)) as session:
-        courses = import_folders(session, folders, publish=getattr(args, "publish", False))
+        courses = import_folders(session, folders, publish=getattr(args, "publish", False),
+                                 store=storage_from_config(config))
         for course in courses:
             print(f"imported {course.slug}: {course.title} ({len(course.lessons)} lessons, "
                   f"{'free' if course.is_free else f'{course.price_cents} {course.currency}'})")

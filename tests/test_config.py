@@ -169,3 +169,23 @@ def test_two_apps_keep_their_own_settings(tmp_path):
     assert [app.settings["catalog_cache"].vocabulary.ttl for app in apps] == [7.0, 0.5]
     assert search.vocabulary_cache.ttl == default_ttl
     engine.dispose()
+
+
+def test_course_import_stores_files_where_the_configuration_says(tmp_path):
+    """`lms course import` hands its configured storage to the import; no service reads the
+    configuration by itself."""
+    from tests.factories import write_course
+
+    folder = write_course(tmp_path / "src", "files-course", lessons=1)
+    (folder / "data.csv").write_text("a,b\n1,2\n")
+    toml = (folder / "course.toml").read_text().replace('id = "l1"\n', 'id = "l1"\nresources = ["data.csv"]\n')
+    (folder / "course.toml").write_text(toml)
+    data, storage = tmp_path / "data", tmp_path / "configured-storage"
+    data.mkdir()
+    (data / "lms_config.py").write_text(f"c.LMSConfig.storage_dir = {str(storage)!r}\n")
+    env = clean_env(data)
+    for argv in (["db", "upgrade"], ["course", "import", str(folder)]):
+        result = subprocess.run([LMS, *argv], env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+    assert [p.read_bytes() for p in storage.rglob("data.csv")] == [b"a,b\n1,2\n"]
+    assert not (data / "storage").exists()

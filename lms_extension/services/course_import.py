@@ -164,7 +164,7 @@ def _load_challenges(folder: Path, paths, where: str) -> list:
     return specs
 
 
-def import_course(session: Session, spec: CourseSpec, *, replace: bool = True) -> Course:
+def import_course(session: Session, spec: CourseSpec, *, replace: bool = True, store=None) -> Course:
     """Create or update a course from a validated spec; a changed notebook becomes a new version.
 
     With ``replace=False`` an existing slug is refused.
@@ -201,15 +201,16 @@ def import_course(session: Session, spec: CourseSpec, *, replace: bool = True) -
     for lesson, ls in zip(keep, spec.lessons):
         policies.apply(session, lesson, ls.policy)
     session.flush()
-    lesson_extras.apply_import(session, course, spec)  # quizzes, pass threshold, resources, video
+    lesson_extras.apply_import(session, course, spec, store)  # quizzes, pass threshold, resources, video
     discovery.course_published(session, course, old_price)  # search index, wishlist price events
     return course
 
 
-def import_folders(session: Session, folders: list[Path], *, publish: bool = False) -> list[Course]:
+def import_folders(session: Session, folders: list[Path], *, publish: bool = False, store=None) -> list[Course]:
     """Validate every folder first, then import them all in the caller's transaction.
 
-    ``publish`` makes every course visible whatever its ``published`` key says.
+    ``publish`` makes every course visible whatever its ``published`` key says; ``store`` (the
+    configured storage) keeps lesson resources and videos.
     """
     specs = [load_course_folder(f) for f in folders]
     if publish:
@@ -219,7 +220,7 @@ def import_folders(session: Session, folders: list[Path], *, publish: bool = Fal
     duplicates = sorted({s for s in slugs if slugs.count(s) > 1})
     if duplicates:
         raise CourseFormatError(f"duplicate course slug(s) in this import: {', '.join(duplicates)}")
-    return [import_course(session, spec) for spec in specs]
+    return [import_course(session, spec, store=store) for spec in specs]
 
 
 def course_folders(root: Path | str) -> list[Path]:
