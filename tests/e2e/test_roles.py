@@ -68,3 +68,11 @@ def test_admin_only_endpoints(platform, method, path, body, message):
         assert r.status_code == 403 and r.json()["message"] == message, (name, r.status_code, r.text[:300])
     r = requests.request(method, platform.lms + path, json=body)
     assert r.status_code == 401, r.text[:300]
+
+
+def test_moderation_page_by_role(platform):
+    page = lambda name: platform.as_user(platform.token(name)).get(platform.lms + "moderation")
+    for name in ("student", "instructor"):
+        r = page(name)
+        assert r.status_code == 403 and "moderating reviews needs the LMS admin role" in r.text, name
+    assert page("admin").status_code == 200

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ... import permissions
 from ...errors import NotFound
 from ...models import User
 from ...models.base import utcnow
@@ -88,7 +89,7 @@ def for_order(session: Session, order: Order) -> list[Invoice]:
 def for_user(session: Session, user: User, invoice_id: int) -> Invoice:
     """The buyer's own invoice; admins read any (those of deleted accounts included)."""
     invoice = session.get(Invoice, invoice_id)
-    if invoice is None or (not user.is_admin and session.get(Order, invoice.order_id).user_id != user.id):
+    if invoice is None or (not permissions.is_admin(user) and session.get(Order, invoice.order_id).user_id != user.id):
         raise NotFound(f"no invoice {invoice_id}")
     return invoice
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ... import permissions
 from ...errors import Conflict, Forbidden, InvalidInput, NotFound
 from ...models import Course, Instructor, Lesson, LessonProgress, User
 from ...models.base import utcnow
@@ -65,7 +66,7 @@ def request_refund(db: Session, policy: CommercePolicy, user: User, order_id: in
 
 
 def can_decide(db: Session, user: User, order: Order) -> bool:
-    if user.is_admin:
+    if permissions.is_admin(user):
         return True
     instructor_ids = set(db.scalars(select(OrderLine.instructor_id).where(OrderLine.order_id == order.id)))
     mine = db.scalars(select(Instructor.id).where(Instructor.user_id == user.id)).first()
@@ -75,7 +76,7 @@ def can_decide(db: Session, user: User, order: Order) -> bool:
 def pending_for(db: Session, user: User) -> list[RefundRequest]:
     """Requests ``user`` may decide: all for admins, their courses' for instructors."""
     query = select(RefundRequest).where(RefundRequest.status == "pending").order_by(RefundRequest.created_at)
-    if not user.is_admin:
+    if not permissions.is_admin(user):
         mine = db.scalars(select(Instructor.id).where(Instructor.user_id == user.id)).first()
         if mine is None:
             return []

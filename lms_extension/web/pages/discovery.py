@@ -13,7 +13,7 @@ from ... import permissions
 from ...db import session_scope
 from ...errors import InvalidInput, LMSError, NotFound
 from ...services import catalog, previews, recommendations, reviews, trending, wishlist
-from ..base import BaseHandler
+from ..base import BaseHandler, requires
 
 log = logging.getLogger("lms.discovery")
 
@@ -189,11 +189,13 @@ class PreviewPage(BaseHandler):
 
 class ModerationPage(BaseHandler):
     @web.authenticated
+    @requires(permissions.ADMIN, "moderating reviews needs the LMS admin role")
     def get(self):
         user = self.require_user()
         self.render_page("discovery/moderation.html", reports=reviews.moderation_queue(self.db, user))
 
     @web.authenticated
+    @requires(permissions.ADMIN, "moderating reviews needs the LMS admin role")
     def post(self):
         user = self.require_user()
         try:
