@@ -138,3 +138,27 @@ def test_one_writer_per_table(model):
     writes = [w for p in others for w in _writes(p, model, attrs)]
     assert not writes, f"only {owner} writes {model}; found: {writes}"
     assert _writes(ROOT / owner, model, attrs), "the check finds nothing even in the owner: it is broken"
+
+
+def _decorator_names(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    names = set()
+    for d in fn.decorator_list:
+        d = d.func if isinstance(d, ast.Call) else d
+        names.add(d.attr if isinstance(d, ast.Attribute) else getattr(d, "id", ""))
+    return names
+
+
+def test_handlers_declare_what_they_need():
+    """A handler method that needs a user says so next to it (``@requires_user``,
+    ``@requires(scope)``, or ``@web.authenticated`` on pages, which redirects to the login)."""
+    undeclared = []
+    for path in sorted((ROOT / "lms_extension" / "web").rglob("*.py")):
+        for cls in (n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ClassDef)):
+            for fn in cls.body:
+                if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                        or fn.name not in ("get", "post", "put", "patch", "delete"):
+                    continue
+                needs_user = any(isinstance(n, ast.Attribute) and n.attr == "require_user" for n in ast.walk(fn))
+                if needs_user and not _decorator_names(fn) & {"requires_user", "requires", "authenticated"}:
+                    undeclared.append(f"{path.relative_to(ROOT)}:{fn.lineno} {cls.name}.{fn.name}")
+    assert not undeclared, f"handler methods that need a user without declaring it: {undeclared}"

@@ -72,6 +72,7 @@ class CourseAPI(APIHandler):
 
 
 class EnrollAPI(APIHandler):
+    @requires_user
     def post(self, slug: str):
         self.json_body()  # rejects a malformed body even though none is needed
         user = self.require_user()

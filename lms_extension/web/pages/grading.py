@@ -10,7 +10,7 @@ from tornado import web
 
 from ...errors import InvalidInput
 from ...services import exchange, grading_admin
-from ..base import APIHandler, BaseHandler
+from ..base import APIHandler, BaseHandler, requires_user
 
 
 def _manual_form(handler: BaseHandler, detail: dict) -> list[dict]:
@@ -92,12 +92,14 @@ class FeedbackPage(BaseHandler):
 
 # ---- JSON -----------------------------------------------------------------------------
 class LessonSubmissionsAPI(APIHandler):
+    @requires_user
     def get(self, slug: str, lesson_key: str):
         _, _, rows = grading_admin.lesson_submissions(self.db, self.require_user(), slug, lesson_key)
         self.write_json({"submissions": [grading_admin.row_view(r) for r in rows]})
 
 
 class LessonRegradeAPI(APIHandler):
+    @requires_user
     def post(self, slug: str, lesson_key: str):
         count = grading_admin.regrade_lesson(self.db, self.require_user(), slug, lesson_key)
         self.db.commit()
@@ -105,11 +107,13 @@ class LessonRegradeAPI(APIHandler):
 
 
 class SubmissionAPI(APIHandler):
+    @requires_user
     def get(self, submission_id: str):
         self.write_json(grading_admin.detail(self.db, self.require_user(), int(submission_id)))
 
 
 class SubmissionRegradeAPI(APIHandler):
+    @requires_user
     def post(self, submission_id: str):
         user = self.require_user()
         grading_admin.regrade(self.db, user, int(submission_id))
@@ -118,6 +122,7 @@ class SubmissionRegradeAPI(APIHandler):
 
 
 class ManualGradesAPI(APIHandler):
+    @requires_user
     def put(self, submission_id: str):
         user = self.require_user()
         body = self.json_body()
