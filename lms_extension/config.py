@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default
+from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default, validate
 from traitlets.config import Application, Config, PyFileConfigLoader
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -227,7 +227,8 @@ class LMSConfig(Application):
     search_vocabulary_seconds = Float(60.0, help="How long a replica keeps the search vocabulary used for typo "
                                                  "correction.").tag(config=True)
 
-    stripe_api_base = Unicode(help="Base URL of the Stripe API: https://api.stripe.com for real Stripe (the "
+    stripe_api_base = Unicode("https://api.stripe.com",
+                              help="Base URL of the Stripe API: https://api.stripe.com for real Stripe (the "
                                    "default), the bundled test server's URL in demo mode; outside demo mode a test "
                                    "server runs only when named here.").tag(config=True)
     stripe_secret_key = Unicode(help="Stripe secret key, sk_test_... or sk_live_....").tag(config=True)
@@ -306,6 +307,10 @@ class LMSConfig(Application):
     def _public_url(self):
         return f"http://127.0.0.1:{self.port}"
 
+    @validate("public_url")
+    def _public_url_without_slash(self, proposal):
+        return proposal["value"].rstrip("/")  # links are built as public_url + "/path"
+
     @default("bind_url")
     def _bind_url(self):
         return f"http://127.0.0.1:{self.service_port}"
@@ -317,10 +322,6 @@ class LMSConfig(Application):
     @default("storage_dir")
     def _storage_dir(self):
         return str(Path(self.data_dir) / "storage")
-
-    @default("stripe_api_base")
-    def _stripe_api_base(self):
-        return "https://api.stripe.com"
 
     @default("payout_hold_days")
     def _payout_hold_days(self):
