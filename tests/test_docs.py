@@ -41,6 +41,33 @@ def test_every_configuration_variable_is_in_the_readme_table():
     assert not missing, f"LMSConfig settings missing from README.md's configuration table: {missing}"
 
 
+def test_readme_defaults_are_the_settings_defaults():
+    """A default the README spells out as a literal is the trait's default."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    setting = {var: name for name, var in ENV.items()}
+    checked = 0
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        if not line.startswith("| `") or len(cells) < 2:
+            continue
+        names = re.findall(r"`([A-Z][A-Z0-9_]+)`", cells[0])
+        literals = re.findall(r"`([^`]*)`", cells[1])
+        if not re.fullmatch(r"`[^`]*`(, `[^`]*`)*", cells[1]) or len(literals) != len(names):
+            continue  # "unset", "generated", prose: nothing to compare
+        for var, text in zip(names, literals):
+            trait = LMSConfig.class_traits().get(setting.get(var, ""))
+            if trait is None or trait.default_value == "":
+                continue  # computed at start (from data_dir, port, ...)
+            default = trait.default_value
+            if isinstance(default, str) and default.startswith(str(REPO)):
+                assert Path(default).relative_to(REPO) == Path(text), var  # a folder in the checkout
+            else:
+                assert trait.from_string(text) == default, f"{var}: README says {text}, the code {default!r}"
+            checked += 1
+    assert checked >= 30
+
+
 def test_every_setting_has_help_and_one_variable():
     traits = LMSConfig.class_own_traits(config=True)
     assert not [name for name, trait in traits.items() if not trait.help]
