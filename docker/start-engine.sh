@@ -10,6 +10,14 @@ docker info >/dev/null 2>&1 && exit 0
 if ! command -v dockerd >/dev/null; then
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io
 fi
+# an engine that was killed (a stopped session, a crash) leaves its pid file behind, and a
+# new dockerd refuses to start while it exists
+for pidfile in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
+  # (the pid may since belong to another process: only a live dockerd/containerd counts)
+  if [ -f "$pidfile" ] && ! grep -qsE '^(dockerd|containerd)$' "/proc/$(cat "$pidfile" 2>/dev/null)/comm"; then
+    rm -f "$pidfile"
+  fi
+done
 nohup dockerd --bridge=none --iptables=false --ip-masq=false >"$LOG" 2>&1 &
 for _ in $(seq 120); do
   docker info >/dev/null 2>&1 && exit 0
