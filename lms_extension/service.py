@@ -10,7 +10,6 @@ from tornado.httpserver import HTTPServer
 
 from .config import LMSConfig
 from .web.app import make_app
-from .web.pages.discovery import start_discovery_refresh
 
 log = logging.getLogger("lms")
 
@@ -26,15 +25,12 @@ async def serve(config: LMSConfig) -> None:
 
     if problem := readiness(config):  # the operator learns at start, not from a buyer
         log.error("payments are off, checkout refuses to run: %s", problem)
-    discovery_refresh = start_discovery_refresh(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("LMS service stopping")
-    if discovery_refresh is not None:
-        discovery_refresh.stop()
     server.stop()
     await server.close_all_connections()
 

@@ -2,47 +2,18 @@
 home and course pages show of them (``catalog_context`` / ``course_context``)."""
 from __future__ import annotations
 
-import asyncio
-import logging
 from urllib.parse import urlencode
 
 from tornado import web
-from tornado.ioloop import PeriodicCallback
 
 from ... import permissions
-from ...db import session_scope
 from ...errors import InvalidInput, LMSError, NotFound
 from ...services import catalog, previews, recommendations, reviews, trending, wishlist
 from ..base import BaseHandler, requires
 
-log = logging.getLogger("lms.discovery")
-
 
 def make_recommender(config) -> recommendations.Recommender:
     return recommendations.Recommender(config.recommender or "tfidf", config.recommendations_cache_seconds)
-
-
-def start_discovery_refresh(app) -> PeriodicCallback | None:
-    """Recompute trending scores and enrollment counts now and every few minutes, off the event loop."""
-    config = app.settings["lms_config"]
-    if config.trending_refresh_seconds <= 0:
-        return None
-    factory = app.settings["session_factory"]
-
-    def refresh():
-        with session_scope(factory) as session:
-            trending.refresh(session, half_life_days=config.trending_half_life_days)
-
-    async def run():
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, refresh)
-        except Exception:  # a failed refresh keeps the old scores; the next one tries again
-            log.exception("trending refresh failed")
-
-    asyncio.get_running_loop().create_task(run())
-    callback = PeriodicCallback(run, config.trending_refresh_seconds * 1000)
-    callback.start()
-    return callback
 
 
 # --------------------------------------------------------------------------- page context
