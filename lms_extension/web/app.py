@@ -23,7 +23,14 @@ from .api import courses as courses_api
 from .api import discovery as discovery_api
 from .api import exchange as exchange_api
 from .api import judge0 as judge0_api
-from .api import learning as learning_api
+from .api import achievements as achievements_api
+from .api import bookmarks as bookmarks_api
+from .api import certificates as certificates_api
+from .api import leaderboard as leaderboard_api
+from .api import notes as notes_api
+from .api import progress as progress_api
+from .api import quizzes as quizzes_api
+from .api import resources as resources_api
 from .api import openapi
 from .api import payments as payments_api
 from .api import submissions as submissions_api
@@ -33,14 +40,21 @@ from .pages import challenges as challenge_pages
 from .pages import commerce as commerce_pages
 from .pages import discovery as discovery_pages
 from .pages import grading as grading_pages
-from .pages import learning as learning_pages
+from .pages import achievements as achievements_pages
+from .pages import bookmarks as bookmarks_pages
+from .pages import certificates as certificates_pages
+from .pages import leaderboard as leaderboard_pages
+from .pages import notes as notes_pages
+from .pages import quizzes as quizzes_pages
+from .pages import resources as resources_pages
+from .pages import videos as videos_pages
 from .pages import lessons as lesson_pages
 from .pages import teach as teach_pages
 
 HERE = Path(__file__).resolve().parent.parent
 HANDLER_MODULES = (catalog_pages, lesson_pages, challenge_pages, teach_pages, courses_api, challenges_api,
-                   submissions_api, exchange_api, grading_pages, payments_api, commerce_pages, learning_api,
-                   learning_pages, discovery_api, discovery_pages, openapi)
+                   submissions_api, exchange_api, grading_pages, payments_api, commerce_pages, achievements_api, bookmarks_api, certificates_api, leaderboard_api, notes_api, progress_api, quizzes_api, resources_api,
+                   achievements_pages, bookmarks_pages, certificates_pages, leaderboard_pages, notes_pages, quizzes_pages, resources_pages, videos_pages, discovery_api, discovery_pages, openapi)
 
 
 def _money(cents: int, currency: str) -> str:

@@ -290,3 +290,12 @@ class NotFoundHandler(BaseHandler):
     async def prepare(self):
         await super().prepare()
         raise web.HTTPError(404, "no such page: %s", self.request.path)
+
+
+def public_base(handler) -> str:
+    """The service's public URL (LMS_PUBLIC_URL): never the Host header, which the sender chooses."""
+    return handler.public_url()
+
+
+def verify_url(handler, uid: str) -> str:
+    return f"{public_base(handler)}certificates/{uid}"

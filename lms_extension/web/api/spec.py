@@ -20,3 +20,17 @@ def errors(*codes: int, text: dict[int, str] | None = None) -> dict:
     """Error responses for ``codes``; ``text`` overrides the wording of some."""
     wording = {**ERROR_TEXT, **(text or {})}
     return {str(c): response(wording[c], ERROR) for c in codes}
+
+SECURITY = [{"hubToken": []}]
+
+
+def path_param(name: str, kind: str = "string") -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_body(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
