@@ -101,6 +101,8 @@ ENV = {
     "subscription_monthly_cents": "LMS_SUBSCRIPTION_MONTHLY_CENTS",
     "subscription_yearly_cents": "LMS_SUBSCRIPTION_YEARLY_CENTS",
     "reconcile_interval_seconds": "LMS_RECONCILE_INTERVAL_SECONDS",
+    "checkout_expiry_seconds": "LMS_CHECKOUT_EXPIRY_SECONDS",
+    "judge0_expiry_seconds": "LMS_JUDGE0_EXPIRY_SECONDS",
 }
 # values `lms config show` never prints; URLs in URL_SECRETS lose only their password
 SECRETS = {"admin_token", "demo_password", "cookie_secret", "s3_secret_access_key", "stripe_secret_key",
@@ -255,6 +257,11 @@ class LMSConfig(Application):
     subscription_yearly_cents = Integer(29000, help="Price of the yearly all-access plan in cents.").tag(config=True)
     reconcile_interval_seconds = Integer(600, help="How often `lms worker` reconciles payments with Stripe; 0 "
                                                    "turns it off.").tag(config=True)
+    checkout_expiry_seconds = Integer(300, help="How often `lms worker` closes checkouts abandoned past their "
+                                                "Stripe session's lifetime and gives their coupon uses back; 0 "
+                                                "turns it off.").tag(config=True)
+    judge0_expiry_seconds = Integer(3600, help="How often `lms worker` deletes Judge0 submissions older than "
+                                               "their time to live (24 hours); 0 turns it off.").tag(config=True)
 
     def __init__(self, environ=None, **kwargs):
         """``environ`` (default ``os.environ``) and the config file fill in what ``kwargs`` leave open."""

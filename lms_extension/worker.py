@@ -1,4 +1,5 @@
-"""``lms worker``: claim notebook submissions from the database and grade them in the sandbox.
+"""``lms worker``: claim notebook submissions from the database and grade them in the sandbox,
+and run the periodic jobs (``jobs.py``).
 
 Stateless: run as many as you like, on any machine that reaches the database. A lease
 is renewed while a job grades; a worker killed mid-job loses nothing (another worker
@@ -16,6 +17,7 @@ from typing import Awaitable, Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from .jobs import configured_jobs, run_forever
 from .services import grading_queue as queue
 
 log = logging.getLogger("lms.worker")
@@ -129,10 +131,8 @@ def main(config, *, once: bool = False, concurrency: int = 1) -> int:
         log.info("worker(s) %s polling %s", ", ".join(w.name for w in workers),
                  engine.url.render_as_string(hide_password=True))
         jobs = [w.run(once=once) for w in workers]
-        if not once:  # commerce (issue 5): repair what lost Stripe webhooks missed
-            from .services.payments.reconcile import periodic
-
-            jobs.append(periodic(factory, config, workers[0].stopping))
+        if not once:
+            jobs.append(run_forever(factory, configured_jobs(config), workers[0].name, workers[0].stopping))
         return sum(await asyncio.gather(*jobs))
 
     graded = asyncio.run(serve())

@@ -55,7 +55,7 @@ def test_worker_timer_reconciles(shop, tmp_path, engine):
     from types import SimpleNamespace
 
     from lms_extension.db import session_factory
-    from lms_extension.services.payments.reconcile import periodic
+    from lms_extension.jobs import configured_jobs, run_forever
 
     with shop.factory() as db:
         course = make_course(db, tmp_path, f"tm-{shop.tag}", price_cents=2500, instructor=f"tm-t-{shop.tag}")
@@ -67,7 +67,8 @@ def test_worker_timer_reconciles(shop, tmp_path, engine):
         order_id, session_id = order.id, order.stripe_session_id
     shop.srv.chaos(hold=True)
     shop.srv.pay(session_id, card="4242424242424242", email="t@example.org", name="T")
-    config = SimpleNamespace(reconcile_interval_seconds=1, stripe_secret_key=shop.srv.api_key,
+    config = SimpleNamespace(reconcile_interval_seconds=1, trending_refresh_seconds=0, judge0_expiry_seconds=0,
+                             checkout_expiry_seconds=0, stripe_secret_key=shop.srv.api_key,
                              stripe_api_base=shop.srv.url, platform_share_percent=30, refund_window_days=30,
                              refund_max_progress_percent=30, payout_hold_days=30, seller_name="S",
                              seller_address="A", seller_vat_id="", tax_table="builtin",
@@ -75,7 +76,9 @@ def test_worker_timer_reconciles(shop, tmp_path, engine):
 
     async def main():
         stopping = asyncio.Event()
-        task = asyncio.ensure_future(periodic(session_factory(engine), config, stopping))
+        jobs = configured_jobs(config)
+        assert [job.name for job in jobs] == ["payments_reconciliation"]
+        task = asyncio.ensure_future(run_forever(session_factory(engine), jobs, "timer-test", stopping))
         for _ in range(60):
             await asyncio.sleep(0.1)
             with shop.factory() as db:
@@ -84,6 +87,6 @@ def test_worker_timer_reconciles(shop, tmp_path, engine):
         stopping.set()
         return await task
 
-    assert asyncio.run(main()) == 0
+    assert asyncio.run(main()) >= 1
     with shop.factory() as db:
         assert db.get(Order, order_id).status == "paid"

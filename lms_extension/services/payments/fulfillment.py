@@ -163,8 +163,8 @@ def sweep_abandoned(db: Session, stripe, policy: CommercePolicy, *, now: datetim
                     grace_seconds: int = 60) -> list[int]:
     """Close checkouts left open past their session's lifetime and give their coupon uses back.
 
-    The ``checkout.session.expired`` webhook does this when it arrives; this sweep (run by
-    ``lms worker`` with the reconciliation) catches lost webhooks, sessions created before
+    The ``checkout.session.expired`` webhook does this when it arrives; this sweep (a job of
+    ``lms worker``, and the first step of every reconciliation) catches lost webhooks, sessions created before
     sessions expired after 30 minutes, and orders whose Stripe session was never created.
     Returns the ids of the orders it closed."""
     cutoff = (now or utcnow()) - timedelta(seconds=CHECKOUT_TTL_SECONDS + grace_seconds)

@@ -1,12 +1,11 @@
 """Repair what a lost webhook missed: walk Stripe's sessions, charges and subscriptions.
 
-Runs every ``LMS_RECONCILE_INTERVAL_SECONDS`` inside ``lms worker`` and on demand as
+Runs every ``LMS_RECONCILE_INTERVAL_SECONDS`` as a job of ``lms worker`` (``jobs.py``) and on demand as
 ``lms payments reconcile``. Unlike the other services it commits: each repair on its own. It uses the same idempotent steps as the webhook, so running it
 beside live webhooks (or twice) changes nothing twice.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from ...errors import LMSError
 from ...models.commerce import Order, Subscription
 from . import fulfillment
 from .policy import CommercePolicy
-from .stripe_client import call, from_config, readiness
+from .stripe_client import call, from_config
 
 log = logging.getLogger("lms.payments")
 
@@ -101,25 +100,3 @@ def run_once(factory, config) -> Report:
     policy = CommercePolicy.from_config(config)
     with factory() as db:
         return run(db, stripe, policy)
-
-
-async def periodic(factory, config, stopping) -> int:
-    """Every ``reconcile_interval_seconds`` until ``stopping`` is set; run by ``lms worker``.
-
-    Several workers may run it at once: every step is idempotent."""
-    interval = config.reconcile_interval_seconds
-    if interval <= 0 or readiness(config):
-        return 0
-    while not stopping.is_set():
-        try:
-            await asyncio.wait_for(stopping.wait(), interval)
-            break
-        except asyncio.TimeoutError:
-            pass
-        try:
-            report = await asyncio.to_thread(run_once, factory, config)
-            if report.changed or report.errors:
-                log.warning("payments reconciled: changed %s, errors %s", report.changed, report.errors)
-        except Exception:  # keep the timer alive; the next round tries again
-            log.exception("payments reconciliation failed")
-    return 0
