@@ -14,6 +14,12 @@ Run groups live under ``<the server's own cgroup>/lms-sandbox`` so whatever limi
 server itself runs under (a container, a systemd service) also bound the runs. Each run's
 directory name starts with the server's pid, which lets a restarted server remove what a
 crashed one left behind without touching the runs of other live workers.
+
+Student servers (``hub_config/sandbox_spawner.py``) get a ``StudentCgroup`` each: memory,
+CPU and process limits under ``lms/`` at the top of every hierarchy they limit, outside the
+hub's own group, so a student's server outlives a hub restart with its limits intact.
+
+Standard library only: the grading runner's sandbox gets a copy of this module.
 """
 
 from __future__ import annotations
@@ -49,6 +55,27 @@ def _write(path: Path, value: str) -> None:
         f.write(value)
 
 
+def _write_if_exists(path: Path, value: str) -> None:
+    if path.exists():
+        try:
+            _write(path, value)
+        except OSError:  # e.g. swap accounting disabled on this kernel
+            pass
+
+
+def is_v2() -> bool:
+    return (CGROUP_MOUNT / "cgroup.controllers").exists()
+
+
+def parse_bytes(text: str) -> int:
+    """'512M', '1G', '2048K', '1.5GB' or a plain number of bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    text = text.strip().upper().rstrip("B")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
 def _keyed(text: str) -> dict[str, int]:
     """Parse 'key value' lines (memory.events, cpu.stat, memory.oom_control)."""
     result = {}
@@ -82,6 +109,14 @@ def _v1_mounts() -> dict[str, Path]:
             if option in V1_CONTROLLERS:
                 mounts[option] = mount_point
     return mounts
+
+
+def _sigkill(pids) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def pid_alive(pid: int) -> bool:
@@ -128,11 +163,7 @@ class RunCgroup:
 
     # --- ending -----------------------------------------------------------------------
     def _signal_all(self) -> None:
-        for pid in self.pids():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _sigkill(self.pids())
 
     def is_empty(self) -> bool:
         """True when no task is left (cheap: a few small reads; safe on an event loop)."""
@@ -223,7 +254,7 @@ class CgroupManager:
 
     def __init__(self, group_name: str = "lms-sandbox"):
         self.group_name = group_name
-        if (CGROUP_MOUNT / "cgroup.controllers").exists():
+        if is_v2():
             self.version = 2
             self._parent = self._prepare_v2_parent()
             self._parents = {"": self._parent}
@@ -324,3 +355,74 @@ class CgroupManager:
             group.remove()
             swept.append(name)
         return swept
+
+
+# --------------------------------------------------------------------------- student servers
+class StudentCgroup:
+    """One cgroup per student server, under ``lms/`` in every controller it limits."""
+
+    CONTROLLERS_V1 = ("memory", "cpu", "pids")
+
+    def __init__(self, name: str, *, memory_bytes: int, cpu: float, pids: int = 512):
+        self.name, self.memory_bytes, self.cpu, self.pids = name, memory_bytes, cpu, pids
+
+    def paths(self) -> list[Path]:
+        if is_v2():
+            return [CGROUP_MOUNT / "lms" / self.name]
+        return [CGROUP_MOUNT / c / "lms" / self.name for c in self.CONTROLLERS_V1]
+
+    def create(self) -> None:
+        if is_v2():
+            parent = CGROUP_MOUNT / "lms"
+            parent.mkdir(exist_ok=True)
+            _write(CGROUP_MOUNT / "cgroup.subtree_control", "+memory +cpu +pids")
+            _write(parent / "cgroup.subtree_control", "+memory +cpu +pids")
+            group = parent / self.name
+            group.mkdir(exist_ok=True)
+            _write(group / "memory.max", str(self.memory_bytes))
+            _write_if_exists(group / "memory.swap.max", "0")
+            _write(group / "cpu.max", f"{int(self.cpu * 100000)} 100000")
+            _write(group / "pids.max", str(self.pids))
+            return
+        memory, cpu, pids = self.paths()
+        for path in (memory, cpu, pids):
+            path.mkdir(parents=True, exist_ok=True)
+        # No swap either: memsw (memory + swap) is the strict cap where the kernel accounts
+        # swap. The kernel keeps memory <= memsw at every step, so an existing group (a
+        # server started again with another limit) is raised memsw first, lowered memory first.
+        try:
+            _write(memory / "memory.limit_in_bytes", str(self.memory_bytes))
+            _write_if_exists(memory / "memory.memsw.limit_in_bytes", str(self.memory_bytes))
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            _write_if_exists(memory / "memory.memsw.limit_in_bytes", str(self.memory_bytes))
+            _write(memory / "memory.limit_in_bytes", str(self.memory_bytes))
+        _write(cpu / "cpu.cfs_period_us", "100000")
+        _write(cpu / "cpu.cfs_quota_us", str(int(self.cpu * 100000)))
+        _write(pids / "pids.max", str(self.pids))
+
+    def join(self, pid: int = 0) -> None:
+        """Move ``pid`` (0: the calling process) into every controller's group."""
+        for path in self.paths():
+            _write(path / "cgroup.procs", str(pid or os.getpid()))
+
+    def pids_inside(self) -> set[int]:
+        found: set[int] = set()
+        for path in self.paths():
+            try:
+                found |= {int(p) for p in _read(path / "cgroup.procs").split()}
+            except FileNotFoundError:
+                pass
+        return found
+
+    def kill_all(self) -> None:
+        """SIGKILL what is inside now; the spawner waits for the group to empty."""
+        _sigkill(self.pids_inside())
+
+    def remove(self) -> None:
+        for path in self.paths():
+            try:
+                path.rmdir()
+            except (FileNotFoundError, OSError):
+                pass

@@ -34,7 +34,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .cgroups import parse_bytes
+from graders.cgroups import parse_bytes
 
 log = logging.getLogger("lms.homes")
 IMAGES = ".images"  # under the homes folder; no student name starts with a dot

@@ -35,10 +35,10 @@ from jupyterhub.spawner import LocalProcessSpawner
 from tornado import web
 from traitlets import Dict, Integer, List, Unicode
 
+from graders.cgroups import StudentCgroup, parse_bytes
 from lms_extension.config import LMSConfig
 
 from . import netbridge
-from .cgroups import StudentCgroup, parse_bytes
 from .homes import StudentHome, parse_limit
 from .settings import HubSettings
 

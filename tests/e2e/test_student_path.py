@@ -160,7 +160,7 @@ print(json.dumps({{
 
 def student_memory_limit(uid: int) -> int:
     """The memory limit of the cgroup holding the student's processes, read on the host."""
-    from hub_config.cgroups import ROOT, is_v2
+    from graders.cgroups import CGROUP_MOUNT as ROOT, is_v2
 
     base = ROOT / "lms" if is_v2() else ROOT / "memory" / "lms"
     for group in base.iterdir():
