@@ -54,12 +54,14 @@ import stat
 import sys
 from pathlib import Path
 
+# the forwarder is stdlib-only so containers can run it; the hub reuses its copy loop
+from .netns_forwarder import BUFFER, join
+
 FORWARDER = Path(__file__).resolve().parent / "netns_forwarder.py"
 INSIDE_RUN_DIR = "/run/lms"
 EGRESS_SOCKET = "proxy.sock"
 # where the forwarder inside offers the egress proxy (any free port inside the namespace)
 INSIDE_PROXY_PORT = 3128
-BUFFER = 256 * 1024
 
 # Addresses a student's server must never reach through the egress proxy. ``is_global``
 # covers most of these; they are listed so the rule reads plainly and does not move with
@@ -140,30 +142,6 @@ def proxy_environment() -> dict[str, str]:
     url = f"http://127.0.0.1:{INSIDE_PROXY_PORT}"
     return {"HTTP_PROXY": url, "HTTPS_PROXY": url, "http_proxy": url, "https_proxy": url,
             "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while True:
-            data = await reader.read(BUFFER)
-            if not data:
-                break
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except (ConnectionError, OSError):
-        writer.close()
-
-
-async def join(a: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-               b: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
-    """Copy both ways until both sides are done, then close both."""
-    try:
-        await asyncio.gather(_pipe(a[0], b[1]), _pipe(b[0], a[1]))
-    finally:
-        for _, writer in (a, b):
-            writer.close()
 
 
 def _bind_unix(path: Path) -> socket.socket:

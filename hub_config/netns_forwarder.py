@@ -27,7 +27,7 @@ import sys
 BUFFER = 256 * 1024
 
 
-async def _pipe(reader, writer):
+async def pipe(reader, writer):
     try:
         while True:
             data = await reader.read(BUFFER)
@@ -41,9 +41,10 @@ async def _pipe(reader, writer):
         writer.close()
 
 
-async def _join(a, b):
+async def join(a, b):
+    """Copy both ways until both sides are done, then close both (also used by the hub's side)."""
     try:
-        await asyncio.gather(_pipe(a[0], b[1]), _pipe(b[0], a[1]))
+        await asyncio.gather(pipe(a[0], b[1]), pipe(b[0], a[1]))
     finally:
         a[1].close()
         b[1].close()
@@ -56,7 +57,7 @@ def _to_tcp(port):
         except OSError:
             writer.close()  # the server is not up yet; the hub tries again
             return
-        await _join((reader, writer), inner)
+        await join((reader, writer), inner)
     return handle
 
 
@@ -67,7 +68,7 @@ def _to_unix(path):
         except OSError:
             writer.close()
             return
-        await _join((reader, writer), outer)
+        await join((reader, writer), outer)
     return handle
 
 
