@@ -13,14 +13,20 @@ from tornado.log import access_log
 from ..config import LMSConfig
 from ..db import check_revision, make_engine, session_factory
 from ..ratelimit import limiter_from_url
-from ..services import search
+from ..services import recommendations, search
 from ..services.catalog import CatalogCache
 from ..services.payments import stripe_client
 from ..services.payments.policy import CommercePolicy
 from ..services.storage import from_config as storage_from_config
 from .api import challenges as challenges_api
 from .api import courses as courses_api
-from .api import discovery as discovery_api
+from .api import featured as featured_api
+from .api import grading as grading_api
+from .api import moderation as moderation_api
+from .api import recommendations as recommendations_api
+from .api import reviews as reviews_api
+from .api import trending as trending_api
+from .api import wishlist as wishlist_api
 from .api import exchange as exchange_api
 from .api import judge0 as judge0_api
 from .api import achievements as achievements_api
@@ -32,13 +38,27 @@ from .api import progress as progress_api
 from .api import quizzes as quizzes_api
 from .api import resources as resources_api
 from .api import openapi
-from .api import payments as payments_api
+from .api import bundles as bundles_api
+from .api import checkout as checkout_api
+from .api import coupons as coupons_api
+from .api import earnings as earnings_api
+from .api import invoices as invoices_api
+from .api import orders as orders_api
+from .api import refunds as refunds_api
+from .api import webhooks as webhooks_api
 from .api import submissions as submissions_api
 from .base import NotFoundHandler, SecurityHeaders
 from .pages import catalog as catalog_pages
 from .pages import challenges as challenge_pages
-from .pages import commerce as commerce_pages
-from .pages import discovery as discovery_pages
+from .pages import checkout as checkout_pages
+from .pages import earnings as earnings_pages
+from .pages import invoices as invoices_pages
+from .pages import purchases as purchases_pages
+from .pages import refunds as refunds_pages
+from .pages import moderation as moderation_pages
+from .pages import previews as previews_pages
+from .pages import reviews as reviews_pages
+from .pages import wishlist as wishlist_pages
 from .pages import grading as grading_pages
 from .pages import achievements as achievements_pages
 from .pages import bookmarks as bookmarks_pages
@@ -53,8 +73,8 @@ from .pages import teach as teach_pages
 
 HERE = Path(__file__).resolve().parent.parent
 HANDLER_MODULES = (catalog_pages, lesson_pages, challenge_pages, teach_pages, courses_api, challenges_api,
-                   submissions_api, exchange_api, grading_pages, payments_api, commerce_pages, achievements_api, bookmarks_api, certificates_api, leaderboard_api, notes_api, progress_api, quizzes_api, resources_api,
-                   achievements_pages, bookmarks_pages, certificates_pages, leaderboard_pages, notes_pages, quizzes_pages, resources_pages, videos_pages, discovery_api, discovery_pages, openapi)
+                   submissions_api, exchange_api, grading_pages, grading_api, bundles_api, checkout_api, coupons_api, earnings_api, invoices_api, orders_api, refunds_api, webhooks_api, checkout_pages, earnings_pages, invoices_pages, purchases_pages, refunds_pages, achievements_api, bookmarks_api, certificates_api, leaderboard_api, notes_api, progress_api, quizzes_api, resources_api,
+                   achievements_pages, bookmarks_pages, certificates_pages, leaderboard_pages, notes_pages, quizzes_pages, resources_pages, videos_pages, featured_api, moderation_api, recommendations_api, reviews_api, trending_api, wishlist_api, moderation_pages, previews_pages, reviews_pages, wishlist_pages, openapi)
 
 
 def _money(cents: int, currency: str) -> str:
@@ -93,6 +113,10 @@ def configure_hub_auth(config: LMSConfig) -> HubOAuth:
     return HubOAuth.instance(cache_max_age=config.hub_auth_cache_seconds, cookie_options=dict(COOKIE_OPTIONS))
 
 
+def make_recommender(config) -> recommendations.Recommender:
+    return recommendations.Recommender(config.recommender or "tfidf", config.recommendations_cache_seconds)
+
+
 def make_app(config: LMSConfig, engine=None) -> web.Application:
     engine = engine or make_engine(config.db_url)
     if config.check_schema:
@@ -117,7 +141,7 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
         jinja_env=jinja_env(),
         catalog_cache=CatalogCache(config.catalog_cache_seconds,
                                    vocabulary=search.VocabularyCache(config.search_vocabulary_seconds)),
-        recommender=discovery_pages.make_recommender(config),
+        recommender=make_recommender(config),
         storage=storage_from_config(config),  # lesson resources and videos
         judge0=judge0,
         rate_limiter=rate_limiter,

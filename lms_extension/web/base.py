@@ -18,9 +18,14 @@ from sqlalchemy.orm import Session
 from tornado import web
 
 from .. import permissions
-from ..errors import InvalidInput, LMSError, NotAuthenticated, PayloadTooLarge, TooManyRequests
+from ..errors import InvalidInput, LMSError, NotAuthenticated, NotFound, PayloadTooLarge, TooManyRequests
 from ..ratelimit import parse_rate
 from ..models import User
+from ..models.commerce import Order
+from ..services import catalog
+from ..services.payments import checkout, fulfillment
+from ..services.payments.policy import CommercePolicy
+from ..services.payments.stripe_client import from_config
 from ..services.users import sync_hub_user
 
 log = logging.getLogger("lms.web")
@@ -299,3 +304,115 @@ def public_base(handler) -> str:
 
 def verify_url(handler, uid: str) -> str:
     return f"{public_base(handler)}certificates/{uid}"
+
+
+PURCHASE_FIELDS = {"course", "bundle", "plan", "coupon", "country"}
+
+
+class CommerceMixin:
+    """The commerce policy and Stripe client that ``make_app`` built at start-up."""
+
+    @property
+    def policy(self) -> CommercePolicy:
+        return self.application.settings["lms_commerce_policy"]
+
+    @property
+    def stripe(self):
+        client = self.application.settings["lms_stripe_client"]
+        # None: payments are not set up; from_config logs why and refuses with a buyer's message
+        return client if client is not None else from_config(self.config)
+
+    def purchase_args(self, data: dict) -> dict:
+        unknown = set(data) - PURCHASE_FIELDS
+        if unknown:  # prices come from the catalog, never from the buyer
+            raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
+        for key, value in data.items():
+            if value is not None and not isinstance(value, str):
+                raise InvalidInput(f"{key} must be a string")
+            if value is not None and len(value) > 100:
+                raise InvalidInput(f"{key} is too long")
+        return {"course": data.get("course") or None, "bundle": data.get("bundle") or None,
+                "plan": data.get("plan") or None, "coupon": (data.get("coupon") or "").strip() or None,
+                "country": data.get("country") or "US"}
+
+    def quote(self, args: dict, user) -> checkout.Quote:
+        return checkout.quote(self.db, self.policy.taxes, user=user, plan_prices=self.policy.plans,
+                              plan_currency=self.policy.plan_currency, **args)
+
+    def start_checkout(self, user, args: dict) -> tuple[Order, str]:
+        self.check_rate("checkout", f"user:{user.hub_name}", self.config.rate_limit_checkout,
+                        "too many checkouts started")
+        q = self.quote(args, user)
+        stripe = self.stripe if q.total_cents > 0 or q.kind == "subscription" else None  # refuses when not set up
+        order = checkout.create_order(self.db, user, q)
+        if order.total_cents == 0 and order.kind != "subscription":
+            fulfillment.fulfill_without_payment(self.db, self.policy, order)
+            self.db.commit()
+            return order, self.public_url(f"checkout/success?order={order.id}")
+        # absolute links from LMS_PUBLIC_URL: Stripe sends the buyer there, whatever Host they came with
+        url = fulfillment.start_checkout(
+            self.db, stripe, order,
+            success_url=self.public_url(f"checkout/success?order={order.id}&session_id={{CHECKOUT_SESSION_ID}}"),
+            cancel_url=self.public_url(f"checkout/cancel?order={order.id}"))
+        self.db.commit()
+        return order, url
+
+
+def int_arg(handler, name: str, default: int) -> int:
+    raw = handler.get_query_argument(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number, got {raw[:30]!r}") from None
+
+
+def parse_review_id(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise NotFound(f"no review {raw[:30]!r}") from None
+    if not 0 < value < 2**31:
+        raise NotFound(f"no review {value}")
+    return value
+
+
+def body_dict(handler) -> dict:
+    body = handler.json_body()
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object")
+    return body
+
+
+def parse_catalog_query(handler) -> catalog.CatalogQuery:
+    def integer(name: str, default: int) -> int:
+        raw = handler.get_query_argument(name, str(default))
+        try:
+            return int(raw)
+        except ValueError:
+            raise InvalidInput(f"{name} must be a whole number, got {raw!r}") from None
+
+    def optional(name: str, kind=int):
+        raw = handler.get_query_argument(name, "").strip()
+        if not raw:
+            return None
+        try:
+            return kind(raw)
+        except ValueError:
+            raise InvalidInput(f"{name} must be a number, got {raw[:50]!r}") from None
+
+    free = handler.get_query_argument("free", "")
+    if free not in ("", "true", "false"):
+        raise InvalidInput("free must be true or false")
+    return catalog.CatalogQuery(
+        q=handler.get_query_argument("q", "").strip(),
+        category=handler.get_query_argument("category", ""),
+        level=handler.get_query_argument("level", ""),
+        free={"": None, "true": True, "false": False}[free],
+        language=handler.get_query_argument("language", ""),
+        min_price_cents=optional("min_price_cents"),
+        max_price_cents=optional("max_price_cents"),
+        min_rating=optional("min_rating", float),
+        sort=handler.get_query_argument("sort", "relevance") or "relevance",
+        limit=integer("limit", 24),
+        offset=integer("offset", 0),
+    )

@@ -1,9 +1,8 @@
 """``/api/v1/courses``: the public catalog, enrollment and lesson delivery."""
 from __future__ import annotations
 
-from ...errors import InvalidInput
 from ...services import catalog, enrollments, lessons
-from ..base import APIHandler, requires_user
+from ..base import APIHandler, parse_catalog_query, requires_user
 
 
 def course_summary(course) -> dict:
@@ -13,41 +12,6 @@ def course_summary(course) -> dict:
         "category": course.category, "level": course.level, "language": course.language,
         "instructor": course.instructor.user.hub_name if course.instructor else None,
     }
-
-
-def parse_catalog_query(handler) -> catalog.CatalogQuery:
-    def integer(name: str, default: int) -> int:
-        raw = handler.get_query_argument(name, str(default))
-        try:
-            return int(raw)
-        except ValueError:
-            raise InvalidInput(f"{name} must be a whole number, got {raw!r}") from None
-
-    def optional(name: str, kind=int):
-        raw = handler.get_query_argument(name, "").strip()
-        if not raw:
-            return None
-        try:
-            return kind(raw)
-        except ValueError:
-            raise InvalidInput(f"{name} must be a number, got {raw[:50]!r}") from None
-
-    free = handler.get_query_argument("free", "")
-    if free not in ("", "true", "false"):
-        raise InvalidInput("free must be true or false")
-    return catalog.CatalogQuery(
-        q=handler.get_query_argument("q", "").strip(),
-        category=handler.get_query_argument("category", ""),
-        level=handler.get_query_argument("level", ""),
-        free={"": None, "true": True, "false": False}[free],
-        language=handler.get_query_argument("language", ""),
-        min_price_cents=optional("min_price_cents"),
-        max_price_cents=optional("max_price_cents"),
-        min_rating=optional("min_rating", float),
-        sort=handler.get_query_argument("sort", "relevance") or "relevance",
-        limit=integer("limit", 24),
-        offset=integer("offset", 0),
-    )
 
 
 class CoursesAPI(APIHandler):

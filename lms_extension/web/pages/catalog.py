@@ -5,13 +5,12 @@ from urllib.parse import urlencode
 
 from tornado import web
 
-from ...errors import PaymentRequired
-from ...services import catalog, challenges, enrollments, progress
+from ... import permissions
+from ...errors import LMSError, PaymentRequired
+from ...services import catalog, challenges, enrollments, progress, recommendations, reviews, trending, wishlist
 from ...services.payments import subscriptions
-from ..api.courses import parse_catalog_query
-from ..base import BaseHandler
+from ..base import BaseHandler, parse_catalog_query
 from ..markdown import render_markdown
-from . import discovery
 
 LEVELS = ("beginner", "intermediate", "advanced")
 
@@ -21,13 +20,59 @@ def lesson_open_url(hub_prefix: str, slug: str, lesson_key: str) -> str:
     return f"{hub_prefix}user-redirect/lms/open?" + urlencode({"course": slug, "lesson": lesson_key})
 
 
+def catalog_context(handler, page: catalog.CatalogPage) -> dict:
+    """Shelves on the unfiltered first catalog page; the viewer's wishlist marks on cards."""
+    q = page.query
+    home = not (q.q or q.category or q.level or q.language or q.free is not None or q.offset
+                or q.min_price_cents is not None or q.max_price_cents is not None or q.min_rating)
+    user = handler.lms_user
+    return {
+        "featured": trending.featured_cards(handler.db, 8) if home else [],
+        "trending": trending.trending_cards(handler.db, 8) if home else [],
+        "bundles": trending.bundle_offers(handler.db) if home else [],
+        "wishlisted": wishlist.wishlisted_ids(handler.db, user, [c.id for c in page.courses]),
+    }
+
+
+def course_context(handler, course) -> dict:
+    """Ratings, a page of reviews, the viewer's review and wishlist mark, recommendations."""
+    db, user = handler.db, handler.lms_user
+    stats = reviews.stats_for(db, course.id)
+    page = reviews.list_for_course(db, course.id, viewer=user, sort=_review_sort(handler), limit=10,
+                                   total=stats.rating_count if stats else 0)
+    mine = reviews.own_review(db, user, course.id) if user else None
+    can_review = None
+    if user and mine is None:
+        try:
+            reviews.check_can_review(db, user, course, handler.config.review_min_progress)
+            can_review = True
+        except LMSError as exc:
+            can_review = exc.message
+    rec = handler.settings["recommender"]
+    ranked_also = rec.also_took(db, course.id, 4)
+    ranked_similar = rec.similar(db, course.id, 4)
+    return {
+        "rating": reviews.summary(stats), "reviews_page": page, "my_review": mine, "can_review": can_review,
+        "teaches": permissions.can_teach(user, course),
+        "wishlisted": bool(user and wishlist.wishlisted_ids(db, user, [course.id])),
+        "also_took": recommendations.cards(db, ranked_also),
+        "similar": recommendations.cards(db, ranked_similar),
+        "preview_url": lambda key: f"{handler.config.service_prefix}courses/{course.slug}/preview/{key}",
+    }
+
+
+def _review_sort(handler) -> str:
+    sort = handler.get_query_argument("reviews", "helpful")
+    return sort if sort in reviews.PAGE_SORTS else "helpful"
+
+
 class CatalogPage(BaseHandler):
     def get(self):
         query = parse_catalog_query(self)
         page = self.settings["catalog_cache"].list_courses(self.db, query)
         self.render_page("catalog.html", page=page,
                          categories=self.settings["catalog_cache"].categories(self.db), levels=LEVELS, sorts=catalog.SORTS,
-                         **discovery.catalog_context(self, page))
+                         **catalog_context(self, page))
 
 
 class CoursePage(BaseHandler):
@@ -43,7 +88,7 @@ class CoursePage(BaseHandler):
             description_html=render_markdown(course.description),
             open_url=lambda key: lesson_open_url(self.config.hub_prefix, course.slug, key),
             login_url=f"{self.config.service_prefix}login?" + urlencode({"next": self.request.uri}),
-            **discovery.course_context(self, course),
+            **course_context(self, course),
         )
 
 
@@ -97,6 +142,14 @@ class LoginPage(BaseHandler):
         if not target.startswith(self.config.service_prefix):  # no open redirects
             target = self.config.service_prefix
         self.redirect(target)
+
+
+class CourseForm(BaseHandler):
+    def back(self, slug: str, note: str = "", anchor: str = "reviews"):
+        if note:  # a signed one-time notice, shown at the top of the page (#message)
+            self.add_notice(note)
+            anchor = "message"
+        self.redirect(f"{self.config.service_prefix}courses/{slug}#{anchor}")
 
 
 default_handlers = [

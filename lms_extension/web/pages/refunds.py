@@ -1,0 +1,58 @@
+"""Refunds: the buyer's request form, and the approvals page of those who decide."""
+from __future__ import annotations
+
+from tornado import web
+
+from ...errors import LMSError
+from ...services.payments import refunds
+from ..base import BaseHandler, CommerceMixin
+
+
+class RefundRequestPage(CommerceMixin, BaseHandler):
+    @web.authenticated
+    def post(self, order_id: str):
+        user = self.require_user()
+        try:
+            refunds.request_refund(self.db, self.policy, user, int(order_id), self.get_argument("reason", ""))
+        except LMSError as exc:
+            if exc.status == 404:
+                raise
+            self.db.rollback()
+            self.add_notice(exc.message)
+            self.redirect(f"{self.config.service_prefix}purchases", status=303)
+            return
+        self.db.commit()
+        self.add_notice("Refund requested.")
+        self.redirect(f"{self.config.service_prefix}purchases", status=303)
+
+
+class RefundApprovalsPage(CommerceMixin, BaseHandler):
+    @web.authenticated
+    def get(self, request_id: str | None = None):
+        user = self.require_user()
+        rows = [(r, refunds.course_titles(self.db, r.order)) for r in refunds.pending_for(self.db, user)]
+        self.render_page("commerce/refunds.html", rows=rows)
+
+    @web.authenticated
+    def post(self, request_id: str | None = None):
+        user = self.require_user()
+        approve = self.get_argument("decision", "") == "approve"
+        try:
+            refunds.decide(self.db, self.stripe, self.policy, user, int(request_id), approve)
+        except LMSError as exc:
+            if exc.status in (403, 404):
+                raise
+            self.db.rollback()
+            self.add_notice(exc.message)
+            self.redirect(f"{self.config.service_prefix}refunds", status=303)
+            return
+        self.db.commit()
+        self.add_notice("Refunded." if approve else "Rejected.")
+        self.redirect(f"{self.config.service_prefix}refunds", status=303)
+
+
+default_handlers = [
+    (r"purchases/([0-9]+)/refund", RefundRequestPage),
+    (r"refunds", RefundApprovalsPage),
+    (r"refunds/([0-9]+)", RefundApprovalsPage),
+]
