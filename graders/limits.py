@@ -2,7 +2,8 @@
 
 Shared by the sandbox (which enforces them), the languages (which tell runtimes with a
 heap of their own the memory limit) and the Judge0-compatible API (which validates
-requests against the maxima). Depends on nothing else in ``graders``.
+requests against the maxima). Depends on nothing else in ``graders``; the maxima the
+``%%judge`` magic checks too come from ``lms_extension.kernel.judge0_tables``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
+
+from lms_extension.kernel import judge0_tables
 
 
 @dataclass(frozen=True)
@@ -30,10 +33,10 @@ class Limits:
     max_file_size: int = 1024  # KB per file written and per output stream
 
     MAXIMA: ClassVar[Mapping[str, float]] = {
-        "cpu_time": 15,
+        "cpu_time": judge0_tables.MAX_CPU_SECONDS,
         "cpu_extra_time": 5,
-        "wall_time": 20,
-        "memory": 512_000,
+        "wall_time": judge0_tables.MAX_WALL_SECONDS,
+        "memory": judge0_tables.MAX_MEMORY_KB,
         "stack": 128_000,
         "max_processes": 120,
         "max_file_size": 4096,

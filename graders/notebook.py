@@ -517,7 +517,7 @@ RUNNER_MODULES = {
                 "seccomp.py", "cgroups.py", "languages.py", "warm_python.py", "judging.py",
                 "limits.py", "judge0/__init__.py", "judge0/statuses.py"),
     "lms_extension": ("__init__.py", "judge_magic.py", "kernel/__init__.py", "kernel/judge.py",
-                      "kernel/client.py"),
+                      "kernel/judge0_tables.py", "kernel/client.py"),
 }
 
 

@@ -59,6 +59,10 @@ from pathlib import Path
 from typing import Protocol
 
 from .client import LMSClient, LMSError
+from .judge0_tables import (ACCEPTED, COMPILATION_ERROR, DESCRIPTIONS, IN_QUEUE, INTERNAL_ERROR, LANGUAGE_ALIASES,
+                            LANGUAGE_NAMES, MAX_CPU_SECONDS, MAX_MEMORY_KB, MAX_WALL_SECONDS, PROCESSING, PYTHON_ID,
+                            RUNTIME_ERROR_NZEC, RUNTIME_ERROR_OTHER, SIGNAL_STATUS_IDS, TIME_LIMIT_EXCEEDED,
+                            WRONG_ANSWER)
 
 __all__ = ["JudgeError", "JudgeResult", "JudgeUnavailable", "NotAnswered", "judge",
            "load_ipython_extension"]
@@ -66,27 +70,9 @@ __all__ = ["JudgeError", "JudgeResult", "JudgeUnavailable", "NotAnswered", "judg
 # --------------------------------------------------------------------------------------
 # Languages and statuses (Judge0 CE ids)
 # --------------------------------------------------------------------------------------
-LANGUAGE_IDS: Mapping[str, int] = {
-    "cpp": 52, "c++": 52, "java": 62, "c": 50, "javascript": 63, "js": 63, "python": 71,
-}
-LANGUAGE_NAMES: Mapping[int, str] = {52: "C++", 62: "Java", 50: "C", 63: "JavaScript", 71: "Python"}
-PYTHON_ID = 71
-
-IN_QUEUE, PROCESSING, ACCEPTED, WRONG_ANSWER, TIME_LIMIT_EXCEEDED, COMPILATION_ERROR = 1, 2, 3, 4, 5, 6
-STATUS_DESCRIPTIONS: Mapping[int, str] = {
-    1: "In Queue", 2: "Processing", 3: "Accepted", 4: "Wrong Answer", 5: "Time Limit Exceeded",
-    6: "Compilation Error", 7: "Runtime Error (SIGSEGV)", 8: "Runtime Error (SIGXFSZ)",
-    9: "Runtime Error (SIGFPE)", 10: "Runtime Error (SIGABRT)", 11: "Runtime Error (NZEC)",
-    12: "Runtime Error (Other)", 13: "Internal Error", 14: "Exec Format Error",
-}
-SIGNAL_STATUS_IDS: Mapping[str, int] = {"SIGSEGV": 7, "SIGXFSZ": 8, "SIGFPE": 9, "SIGABRT": 10}
-NZEC, OTHER_RUNTIME_ERROR, INTERNAL_ERROR = 11, 12, 13
-
-# Judge0 CE's maxima; a request beyond them is refused by the API, so refuse it here first.
-MAX_CPU_SECONDS = 15.0
-MAX_WALL_SECONDS = 20.0
+# The tables themselves are in judge0_tables, shared with graders.
 DEFAULT_WALL_SECONDS = 10.0
-MAX_MEMORY_MB = 500  # 512000 KB
+MAX_MEMORY_MB = MAX_MEMORY_KB // 1024  # 500
 OUTPUT_LIMIT_BYTES = 1024 * 1024  # per stream, Judge0's default max_file_size
 
 # nbgrader's ClearSolutions puts the Python stub into every solution region of a Python
@@ -334,7 +320,7 @@ class HttpBackend:
         status = final.get("status") or {}
         return JudgeResult(
             language=submission.language,
-            status=status.get("description") or STATUS_DESCRIPTIONS.get(status.get("id"), "?"),
+            status=status.get("description") or DESCRIPTIONS.get(status.get("id"), "?"),
             status_id=int(status.get("id") or INTERNAL_ERROR),
             stdout=_decode(outputs["stdout"]),
             stderr=_decode(outputs["stderr"]),
@@ -554,16 +540,16 @@ class LocalBackend:
                 language.ran_out_of_memory(tail)
                 # C and C++ under the address-space limit: allocation fails instead of a kill
                 or (language.compile_cmd and b"std::bad_alloc" in tail)):
-            return result(OTHER_RUNTIME_ERROR, message="Memory limit exceeded", **measured)
+            return result(RUNTIME_ERROR_OTHER, message="Memory limit exceeded", **measured)
         if execution.killed_for == "output" or execution.signal == signal.SIGXFSZ:
             return result(SIGNAL_STATUS_IDS["SIGXFSZ"], message="Output limit exceeded",
                           **{**measured, "exit_signal": signal.SIGXFSZ.value})
         if execution.signal:
             name = signal.Signals(execution.signal).name
-            return result(SIGNAL_STATUS_IDS.get(name, OTHER_RUNTIME_ERROR),
+            return result(SIGNAL_STATUS_IDS.get(name, RUNTIME_ERROR_OTHER),
                           message=f"Caught fatal signal {execution.signal}", **measured)
         if execution.exit_code:
-            return result(NZEC, message=f"Exited with error status {execution.exit_code}",
+            return result(RUNTIME_ERROR_NZEC, message=f"Exited with error status {execution.exit_code}",
                           **measured)
         if submission.expected_output is not None and not outputs_match(
                 submission.expected_output, execution.stdout):
@@ -609,7 +595,7 @@ class LocalBackend:
 
 def _result_factory(submission: Submission) -> Callable[..., JudgeResult]:
     def result(status_id: int, **fields) -> JudgeResult:
-        return JudgeResult(language=submission.language, status=STATUS_DESCRIPTIONS[status_id],
+        return JudgeResult(language=submission.language, status=DESCRIPTIONS[status_id],
                            status_id=status_id, **fields)
     return result
 
@@ -782,12 +768,12 @@ def language_id(language: str | int) -> int:
         return language
     if isinstance(language, str):
         key = language.strip().lower()
-        if key in LANGUAGE_IDS:
-            return LANGUAGE_IDS[key]
+        if key in LANGUAGE_ALIASES:
+            return LANGUAGE_ALIASES[key]
         if key.isdigit() and int(key) in LANGUAGE_NAMES:
             return int(key)
     raise UnknownLanguage(f"unknown language {language!r}: use one of "
-                          + ", ".join(LANGUAGE_IDS))
+                          + ", ".join(LANGUAGE_ALIASES))
 
 
 def is_unanswered(source: str, language: int) -> bool:

@@ -524,3 +524,29 @@ def test_magic_usage_error(kernel):
     assert "the cell is empty" in text_of(kernel.run("%%judge cpp\n\n"), "stderr")
     help_text = text_of(kernel.run("print(get_ipython().find_cell_magic('judge').__doc__)"))
     assert "--stdin-var NAME" in help_text
+
+
+def test_the_magic_the_sandbox_and_the_api_read_one_judge0_table():
+    """One copy of the statuses, languages and maxima: the magic's is the graders' own, and it
+    imports nothing, so a student's server (which sees lms_extension only) and the grading
+    runner's sandbox can load it alone."""
+    import ast
+
+    from graders import languages
+    from graders.judge0 import statuses
+    from graders.limits import Limits
+    from lms_extension.kernel import judge0_tables
+
+    assert statuses.DESCRIPTIONS is judge0_tables.DESCRIPTIONS is jm.DESCRIPTIONS
+    assert statuses.SIGNAL_STATUS_IDS is jm.SIGNAL_STATUS_IDS
+    assert set(judge0_tables.LANGUAGE_NAMES) == {lang.id for lang in languages.LANGUAGES}
+    assert (Limits.MAXIMA["cpu_time"], Limits.MAXIMA["wall_time"], Limits.MAXIMA["memory"]) == (
+        jm.MAX_CPU_SECONDS, jm.MAX_WALL_SECONDS, jm.MAX_MEMORY_MB * 1024)
+    source = (REPO / "lms_extension" / "kernel" / "judge0_tables.py").read_text()
+    imported = {node.module if isinstance(node, ast.ImportFrom) else alias.name
+                for node in ast.walk(ast.parse(source)) if isinstance(node, (ast.Import, ast.ImportFrom))
+                for alias in node.names}
+    assert imported <= {"__future__", "collections.abc"}, imported
+    # the only other place the ids were written: the magic keeps no table of its own
+    magic = (REPO / "lms_extension" / "kernel" / "judge.py").read_text()
+    assert '"Runtime Error (SIGSEGV)"' not in magic and "512000" not in magic
