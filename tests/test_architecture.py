@@ -162,3 +162,55 @@ def test_handlers_declare_what_they_need():
                 if needs_user and not _decorator_names(fn) & {"requires_user", "requires", "authenticated"}:
                     undeclared.append(f"{path.relative_to(ROOT)}:{fn.lineno} {cls.name}.{fn.name}")
     assert not undeclared, f"handler methods that need a user without declaring it: {undeclared}"
+
+
+WEB = "lms_extension.web"
+# modules of web/api and web/pages that are not handler modules, and why
+NOT_HANDLER_MODULES = {
+    "lms_extension/web/api/spec.py": "pieces of the OpenAPI document, no handlers",
+    "lms_extension/web/api/judge0.py": "its routes wrap the Judge0 service that make_app builds (handlers())",
+}
+
+
+def _web_layer(graph, layer: str) -> list[str]:
+    return sorted(m for m in graph.modules if m.startswith(f"{WEB}.{layer}."))
+
+
+@pytest.mark.parametrize("importer, imported", [("pages", "api"), ("api", "pages")])
+def test_web_pages_and_api_do_not_import_each_other(graph, importer, imported):
+    """What a page and an API handler share lives in ``web/base.py`` or a service."""
+    target = f"{WEB}.{imported}"
+    found = [f"{m}:{d['line_number']} {d['line_contents']}"
+             for m in _web_layer(graph, importer)
+             for i in sorted(graph.find_modules_directly_imported_by(m)) if i == target or i.startswith(target + ".")
+             for d in graph.get_import_details(importer=m, imported=i)]
+    assert _web_layer(graph, importer), f"no modules found in web/{importer}: the check is broken"
+    assert not found, f"web/{importer} imports web/{imported}:\n" + "\n".join(found)
+
+
+def _handler_module_files() -> list[Path]:
+    files = [p for layer in ("api", "pages") for p in sorted((ROOT / "lms_extension" / "web" / layer).glob("*.py"))
+             if p.name != "__init__.py" and str(p.relative_to(ROOT)) not in NOT_HANDLER_MODULES]
+    assert files, "no handler modules found: the check is broken"
+    return files
+
+
+def test_each_web_module_ends_with_default_handlers():
+    """Each resource module lists its routes in ``default_handlers``, as JupyterHub's apihandlers do."""
+    missing = []
+    for path in _handler_module_files():
+        tree = ast.parse(path.read_text())
+        names = {t.id for n in tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))
+                 for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
+        if "default_handlers" not in names:
+            missing.append(str(path.relative_to(ROOT)))
+    assert not missing, f"modules without default_handlers: {missing}"
+
+
+def test_make_app_mounts_every_web_module():
+    """A module that ``web/app.py`` does not assemble would be dead code (and missing from the OpenAPI document)."""
+    from lms_extension.web.app import HANDLER_MODULES
+
+    mounted = {m.__name__ for m in HANDLER_MODULES}
+    names = {".".join(p.relative_to(ROOT).with_suffix("").parts) for p in _handler_module_files()}
+    assert names - mounted == set(), f"not in web.app.HANDLER_MODULES: {sorted(names - mounted)}"
