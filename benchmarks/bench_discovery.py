@@ -11,7 +11,7 @@ it with the catalog cache OFF (every search really runs), and measures from a cl
 
     .venv/bin/python -m benchmarks.bench_discovery [--courses 10000] [--reviews 1000000] [--requests 1000]
 
-Targets (issue 7): search p99 <= 50 ms, course page TTFB <= 100 ms, on 2 cores.
+Targets: search p99 <= 50 ms, course page TTFB <= 100 ms, on 2 cores.
 """
 from __future__ import annotations
 

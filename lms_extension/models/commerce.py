@@ -1,4 +1,4 @@
-"""Issue 5: products, prices, orders, coupons, tax, invoices, refunds, Stripe events, earnings ledger, payouts.
+"""Commerce: products, prices, orders, coupons, tax, invoices, refunds, Stripe events, earnings ledger, payouts.
 
 Money is integer cents everywhere. The ledger is append-only: a correction is a new row.
 """

@@ -1,4 +1,4 @@
-"""Issue 7: reviews, votes, reports, wishlist, price events, featured courses, search index."""
+"""Discovery: reviews, votes, reports, wishlist, price events, featured courses, search index."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,4 @@
-"""Issue 4: per-lesson grading policies, manual grades and comments."""
+"""Grading: per-lesson grading policies, manual grades and comments."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,4 @@
-"""Issue 6: progress heartbeats, quizzes, certificates, achievements, XP, streaks, notes, bookmarks, resources.
+"""Learning: progress heartbeats, quizzes, certificates, achievements, XP, streaks, notes, bookmarks, resources.
 
 Time spent and completion live on ``lesson_progress`` (``models.user.LessonProgress``);
 everything else has a table here.

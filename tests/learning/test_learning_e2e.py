@@ -1,4 +1,4 @@
-"""Issue 6 on the real platform: heartbeats from the student's own server, quizzes through the
+"""Learning on the real platform: heartbeats from the student's own server, quizzes through the
 API, the lesson page and the kernel magic, the public certificate page, leaderboards."""
 from __future__ import annotations
 

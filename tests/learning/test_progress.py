@@ -187,7 +187,7 @@ def test_my_progress_lists_every_enrollment(session, tmp_path, alice):
 
 
 def test_a_changed_score_re_evaluates_completion(session, tmp_path, alice):
-    """Manual grades (issue 4) change a stored score; ``after_score_changed`` catches up."""
+    """Manual grades change a stored score; ``after_score_changed`` catches up."""
     course = build_course(session, tmp_path, lessons=1)
     enroll(session, alice, course.slug)
     sub = graded(session, alice, course.slug, "l1", 1.0, 2.0)
