@@ -18,63 +18,71 @@ from ..services.catalog import CatalogCache
 from ..services.payments import stripe_client
 from ..services.payments.policy import CommercePolicy
 from ..services.storage import from_config as storage_from_config
-from .api import challenges as challenges_api
-from .api import courses as courses_api
-from .api import featured as featured_api
-from .api import grading as grading_api
-from .api import moderation as moderation_api
-from .api import recommendations as recommendations_api
-from .api import reviews as reviews_api
-from .api import trending as trending_api
-from .api import wishlist as wishlist_api
-from .api import exchange as exchange_api
-from .api import judge0 as judge0_api
 from .api import achievements as achievements_api
 from .api import bookmarks as bookmarks_api
-from .api import certificates as certificates_api
-from .api import leaderboard as leaderboard_api
-from .api import notes as notes_api
-from .api import progress as progress_api
-from .api import quizzes as quizzes_api
-from .api import resources as resources_api
-from .api import openapi
 from .api import bundles as bundles_api
+from .api import certificates as certificates_api
+from .api import challenges as challenges_api
 from .api import checkout as checkout_api
 from .api import coupons as coupons_api
+from .api import courses as courses_api
 from .api import earnings as earnings_api
+from .api import exchange as exchange_api
+from .api import featured as featured_api
+from .api import grading as grading_api
 from .api import invoices as invoices_api
+from .api import judge0 as judge0_api
+from .api import leaderboard as leaderboard_api
+from .api import moderation as moderation_api
+from .api import notes as notes_api
+from .api import openapi
 from .api import orders as orders_api
+from .api import progress as progress_api
+from .api import quizzes as quizzes_api
+from .api import recommendations as recommendations_api
 from .api import refunds as refunds_api
-from .api import webhooks as webhooks_api
+from .api import resources as resources_api
+from .api import reviews as reviews_api
 from .api import submissions as submissions_api
+from .api import trending as trending_api
+from .api import webhooks as webhooks_api
+from .api import wishlist as wishlist_api
 from .base import NotFoundHandler, SecurityHeaders
+from .pages import achievements as achievements_pages
+from .pages import bookmarks as bookmarks_pages
 from .pages import catalog as catalog_pages
+from .pages import certificates as certificates_pages
 from .pages import challenges as challenge_pages
 from .pages import checkout as checkout_pages
 from .pages import earnings as earnings_pages
-from .pages import invoices as invoices_pages
-from .pages import purchases as purchases_pages
-from .pages import refunds as refunds_pages
-from .pages import moderation as moderation_pages
-from .pages import previews as previews_pages
-from .pages import reviews as reviews_pages
-from .pages import wishlist as wishlist_pages
 from .pages import grading as grading_pages
-from .pages import achievements as achievements_pages
-from .pages import bookmarks as bookmarks_pages
-from .pages import certificates as certificates_pages
+from .pages import invoices as invoices_pages
 from .pages import leaderboard as leaderboard_pages
-from .pages import notes as notes_pages
-from .pages import quizzes as quizzes_pages
-from .pages import resources as resources_pages
-from .pages import videos as videos_pages
 from .pages import lessons as lesson_pages
+from .pages import moderation as moderation_pages
+from .pages import notes as notes_pages
+from .pages import previews as previews_pages
+from .pages import purchases as purchases_pages
+from .pages import quizzes as quizzes_pages
+from .pages import refunds as refunds_pages
+from .pages import resources as resources_pages
+from .pages import reviews as reviews_pages
 from .pages import teach as teach_pages
+from .pages import videos as videos_pages
+from .pages import wishlist as wishlist_pages
 
 HERE = Path(__file__).resolve().parent.parent
-HANDLER_MODULES = (catalog_pages, lesson_pages, challenge_pages, teach_pages, courses_api, challenges_api,
-                   submissions_api, exchange_api, grading_pages, grading_api, bundles_api, checkout_api, coupons_api, earnings_api, invoices_api, orders_api, refunds_api, webhooks_api, checkout_pages, earnings_pages, invoices_pages, purchases_pages, refunds_pages, achievements_api, bookmarks_api, certificates_api, leaderboard_api, notes_api, progress_api, quizzes_api, resources_api,
-                   achievements_pages, bookmarks_pages, certificates_pages, leaderboard_pages, notes_pages, quizzes_pages, resources_pages, videos_pages, featured_api, moderation_api, recommendations_api, reviews_api, trending_api, wishlist_api, moderation_pages, previews_pages, reviews_pages, wishlist_pages, openapi)
+# one module per resource (no two of their patterns match the same path, so the order is free)
+HANDLER_MODULES = (
+    catalog_pages, lesson_pages, challenge_pages, teach_pages, courses_api, challenges_api, submissions_api,
+    exchange_api, grading_pages, grading_api, bundles_api, checkout_api, coupons_api, earnings_api,
+    invoices_api, orders_api, refunds_api, webhooks_api, checkout_pages, earnings_pages, invoices_pages,
+    purchases_pages, refunds_pages, achievements_api, bookmarks_api, certificates_api, leaderboard_api,
+    notes_api, progress_api, quizzes_api, resources_api, achievements_pages, bookmarks_pages,
+    certificates_pages, leaderboard_pages, notes_pages, quizzes_pages, resources_pages, videos_pages,
+    featured_api, moderation_api, recommendations_api, reviews_api, trending_api, wishlist_api,
+    moderation_pages, previews_pages, reviews_pages, wishlist_pages, openapi,
+)
 
 
 def _money(cents: int, currency: str) -> str:
