@@ -27,12 +27,14 @@ from .api import checkout as checkout_api
 from .api import coupons as coupons_api
 from .api import courses as courses_api
 from .api import earnings as earnings_api
+from .api import enrollments as enrollments_api
 from .api import exchange as exchange_api
 from .api import featured as featured_api
 from .api import grading as grading_api
 from .api import invoices as invoices_api
 from .api import judge0 as judge0_api
 from .api import leaderboard as leaderboard_api
+from .api import lessons as lessons_api
 from .api import moderation as moderation_api
 from .api import notes as notes_api
 from .api import openapi
@@ -55,10 +57,12 @@ from .pages import certificates as certificates_pages
 from .pages import challenges as challenge_pages
 from .pages import checkout as checkout_pages
 from .pages import earnings as earnings_pages
+from .pages import enrollments as enrollments_pages
 from .pages import grading as grading_pages
 from .pages import invoices as invoices_pages
 from .pages import leaderboard as leaderboard_pages
 from .pages import lessons as lesson_pages
+from .pages import login as login_pages
 from .pages import moderation as moderation_pages
 from .pages import notes as notes_pages
 from .pages import previews as previews_pages
@@ -74,7 +78,8 @@ from .pages import wishlist as wishlist_pages
 HERE = Path(__file__).resolve().parent.parent
 # one module per resource (no two of their patterns match the same path, so the order is free)
 HANDLER_MODULES = (
-    catalog_pages, lesson_pages, challenge_pages, teach_pages, courses_api, challenges_api, submissions_api,
+    login_pages, catalog_pages, enrollments_pages, lesson_pages, challenge_pages, teach_pages, courses_api,
+    enrollments_api, lessons_api, challenges_api, submissions_api,
     exchange_api, grading_pages, grading_api, bundles_api, checkout_api, coupons_api, earnings_api,
     invoices_api, orders_api, refunds_api, webhooks_api, checkout_pages, earnings_pages, invoices_pages,
     purchases_pages, refunds_pages, achievements_api, bookmarks_api, certificates_api, leaderboard_api,

@@ -1,16 +1,15 @@
-"""Server-rendered pages: catalog, course page, enroll, my learning."""
+"""The catalog and course pages, with what they show of reviews, wishlist and recommendations."""
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from tornado import web
-
 from ... import permissions
-from ...errors import LMSError, PaymentRequired
-from ...services import catalog, challenges, enrollments, progress, recommendations, reviews, trending, wishlist
+from ...errors import LMSError
+from ...services import catalog, enrollments, progress, recommendations, reviews, trending, wishlist
 from ...services.payments import subscriptions
 from ..base import BaseHandler, parse_catalog_query
 from ..markdown import render_markdown
+
 
 LEVELS = ("beginner", "intermediate", "advanced")
 
@@ -96,54 +95,6 @@ def _all_access(db, user) -> bool:
     return subscriptions.has_all_access(db, user.id)
 
 
-class EnrollPage(BaseHandler):
-    @web.authenticated
-    def post(self, slug: str):
-        user = self.require_user()
-        try:
-            enrollments.enroll(self.db, user, slug)
-        except PaymentRequired:
-            self.db.rollback()
-            self.redirect(f"{self.config.service_prefix}checkout?" + urlencode({"course": slug}))
-            return
-        self.db.commit()
-        self.redirect(f"{self.config.service_prefix}courses/{slug}?enrolled=1")
-
-
-class MyLearningPage(BaseHandler):
-    @web.authenticated
-    def get(self):
-        user = self.require_user()
-        rows = enrollments.enrollments_for(self.db, user)
-        started = progress.started_counts(self.db, user, [e.course_id for e in rows])
-        solved = challenges.solved_per_course(self.db, user, [e.course_id for e in rows])
-        items = []
-        for e in rows:
-            total = len(e.course.lessons)
-            resume = enrollments.resume_lesson(e.course, e)
-            items.append({
-                "enrollment": e, "course": e.course, "total": total,
-                "started": started.get(e.course_id, 0),
-                "percent": round(100 * started.get(e.course_id, 0) / total) if total else 0,
-                "resume": resume,
-                "challenges": solved.get(e.course_id),
-                "resume_url": lesson_open_url(self.config.hub_prefix, e.course.slug, resume.key) if resume else None,
-            })
-        learning = {p["course"]: p for p in progress.my_progress(self.db, user)}  # completion, next lesson
-        self.render_page("my_learning.html", items=items, learning=learning)
-
-
-class LoginPage(BaseHandler):
-    """Public pages link here; the hub's OAuth flow returns the user to ``next``."""
-
-    @web.authenticated
-    def get(self):
-        target = self.get_query_argument("next", self.config.service_prefix)
-        if not target.startswith(self.config.service_prefix):  # no open redirects
-            target = self.config.service_prefix
-        self.redirect(target)
-
-
 class CourseForm(BaseHandler):
     def back(self, slug: str, note: str = "", anchor: str = "reviews"):
         if note:  # a signed one-time notice, shown at the top of the page (#message)
@@ -153,9 +104,6 @@ class CourseForm(BaseHandler):
 
 
 default_handlers = [
-    (r"login", LoginPage),
     (r"", CatalogPage),
     (r"courses/([^/]+)", CoursePage),
-    (r"courses/([^/]+)/enroll", EnrollPage),
-    (r"my-learning", MyLearningPage),
 ]

@@ -1,0 +1,54 @@
+"""Enrolling from the course page, and my learning: the courses I am enrolled in."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from tornado import web
+
+from ...errors import PaymentRequired
+from ...services import challenges, enrollments, progress
+from ..base import BaseHandler
+from .catalog import lesson_open_url
+
+
+class EnrollPage(BaseHandler):
+    @web.authenticated
+    def post(self, slug: str):
+        user = self.require_user()
+        try:
+            enrollments.enroll(self.db, user, slug)
+        except PaymentRequired:
+            self.db.rollback()
+            self.redirect(f"{self.config.service_prefix}checkout?" + urlencode({"course": slug}))
+            return
+        self.db.commit()
+        self.redirect(f"{self.config.service_prefix}courses/{slug}?enrolled=1")
+
+
+class MyLearningPage(BaseHandler):
+    @web.authenticated
+    def get(self):
+        user = self.require_user()
+        rows = enrollments.enrollments_for(self.db, user)
+        started = progress.started_counts(self.db, user, [e.course_id for e in rows])
+        solved = challenges.solved_per_course(self.db, user, [e.course_id for e in rows])
+        items = []
+        for e in rows:
+            total = len(e.course.lessons)
+            resume = enrollments.resume_lesson(e.course, e)
+            items.append({
+                "enrollment": e, "course": e.course, "total": total,
+                "started": started.get(e.course_id, 0),
+                "percent": round(100 * started.get(e.course_id, 0) / total) if total else 0,
+                "resume": resume,
+                "challenges": solved.get(e.course_id),
+                "resume_url": lesson_open_url(self.config.hub_prefix, e.course.slug, resume.key) if resume else None,
+            })
+        learning = {p["course"]: p for p in progress.my_progress(self.db, user)}  # completion, next lesson
+        self.render_page("my_learning.html", items=items, learning=learning)
+
+
+default_handlers = [
+    (r"courses/([^/]+)/enroll", EnrollPage),
+    (r"my-learning", MyLearningPage),
+]
