@@ -10,6 +10,7 @@ from tornado import websocket
 from ...errors import InvalidInput, LMSError, NotAuthenticated
 from ...services import challenges
 from ..base import APIHandler, LMSHandlerMixin, requires_user
+from .spec import ERROR, errors, response
 
 
 class TooManyRuns(LMSError):
@@ -125,3 +126,48 @@ default_handlers = [
     (r"api/v1/challenges/([0-9]+)/submissions", SubmissionsAPI),
     (r"api/v1/challenges/([0-9]+)/run", RunSocket),
 ]
+
+
+# OpenAPI ---------------------------------------------------------------------------------
+
+CHALLENGE = {"name": "challenge", "in": "path", "required": True, "schema": {"type": "integer"}}
+OPENAPI_PATHS: dict = {
+    "/challenges/{challenge}/submissions": {
+        "get": {"summary": "My submissions to a code challenge", "security": [{"hubToken": []}],
+                "parameters": [CHALLENGE],
+                "responses": {"200": response("Submissions, newest first", {
+                    "type": "object", "required": ["submissions"], "properties": {"submissions": {
+                        "type": "array", "items": {"$ref": "#/components/schemas/ChallengeSubmission"}}}}),
+                    **errors(401, 403, 404)}},
+        "post": {"summary": "Submit code: compiled once, run against every test case",
+                 "security": [{"hubToken": []}], "parameters": [CHALLENGE],
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                     "type": "object", "required": ["language_id", "source"], "properties": {
+                         "language_id": {"type": "integer", "enum": [50, 52, 62, 63, 71]},
+                         "source": {"type": "string", "maxLength": 65536}}}}}},
+                 "responses": {"201": response("Graded and stored", {"$ref": "#/components/schemas/ChallengeSubmission"}),
+                               "429": response("Too many runs: retry after Retry-After seconds", ERROR),
+                               **errors(400, 401, 403, 404, 413)}}},
+    "/challenges/{challenge}/run": {"get": {
+        "summary": "WebSocket: send {language_id, source, stdin}; receive output chunks live, then the status",
+        "security": [{"hubToken": []}], "parameters": [CHALLENGE],
+        "responses": {"101": response("Switching protocols to WebSocket"), **errors(401, 403, 404)}}},
+}
+OPENAPI_SCHEMAS: dict = {
+    "ChallengeSubmission": {"type": "object", "required": ["id", "status", "passed", "total", "tests"],
+                            "properties": {
+                                "id": {"type": "integer"}, "language_id": {"type": "integer"},
+                                "language_name": {"type": "string"},
+                                "status": {"type": "string", "enum": ["passed", "failed", "compilation_error", "error"]},
+                                "passed": {"type": "integer"}, "total": {"type": "integer"},
+                                "score": {"type": "number"},
+                                "compile_output": {"type": "string", "nullable": True},
+                                "created_at": {"type": "string"},
+                                "tests": {"type": "array", "items": {"type": "object", "properties": {
+                                    "index": {"type": "integer"}, "hidden": {"type": "boolean"},
+                                    "status": {"type": "string"}, "time": {"type": "string"},
+                                    "memory": {"type": "integer"},
+                                    "stdin": {"type": "string", "description": "public tests only"},
+                                    "expected": {"type": "string", "description": "public tests only"},
+                                    "stdout": {"type": "string", "description": "public tests only"}}}}}},
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ...services import enrollments
 from ..base import APIHandler, requires_user
 from .courses import course_summary
+from .spec import SLUG, errors, response
 
 
 class EnrollAPI(APIHandler):
@@ -33,3 +34,29 @@ default_handlers = [
     (r"api/v1/courses/([^/]+)/enroll", EnrollAPI),
     (r"api/v1/me/enrollments", MyEnrollmentsAPI),
 ]
+
+
+# OpenAPI ---------------------------------------------------------------------------------
+
+OPENAPI_PATHS: dict = {
+    "/courses/{slug}/enroll": {"post": {
+        "summary": "Enroll in a free course", "security": [{"hubToken": []}], "parameters": [SLUG],
+        "responses": {
+            "201": response("Enrolled", {"$ref": "#/components/schemas/Enrollment"}),
+            "200": response("Already enrolled", {"$ref": "#/components/schemas/Enrollment"}),
+            **errors(400, 401, 402, 404, 413)}}},
+    "/me/enrollments": {"get": {
+        "summary": "My enrollments", "security": [{"hubToken": []}],
+        "responses": {"200": response("Enrollments", {
+            "type": "object", "required": ["enrollments"], "properties": {"enrollments": {
+                "type": "array", "items": {"type": "object", "properties": {
+                    "course": {"$ref": "#/components/schemas/CourseSummary"},
+                    "source": {"type": "string"}, "enrolled_at": {"type": "string"},
+                    "last_lesson": {"type": "string", "nullable": True}}}}}}),
+            **errors(401)}}},
+}
+OPENAPI_SCHEMAS: dict = {
+    "Enrollment": {"type": "object", "required": ["course", "source", "enrolled_at"],
+                   "properties": {"course": {"type": "string"}, "source": {"type": "string"},
+                                  "enrolled_at": {"type": "string"}}},
+}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ...services import lessons
 from ..base import APIHandler
+from .spec import LESSON, SLUG, errors, response
 
 
 class LessonNotebookAPI(APIHandler):
@@ -19,3 +20,18 @@ class LessonNotebookAPI(APIHandler):
 default_handlers = [
     (r"api/v1/courses/([^/]+)/lessons/([^/]+)/notebook", LessonNotebookAPI),
 ]
+
+
+# OpenAPI ---------------------------------------------------------------------------------
+
+OPENAPI_PATHS: dict = {
+    "/courses/{slug}/lessons/{lesson}/notebook": {"get": {
+        "summary": "The student version of a lesson notebook (enrolled users or free previews)",
+        "parameters": [SLUG, LESSON],
+        "responses": {"200": response("The notebook", {
+            "type": "object", "required": ["course", "lesson", "filename", "version", "notebook"],
+            "properties": {"course": {"type": "string"}, "lesson": {"type": "string"},
+                           "filename": {"type": "string"}, "version": {"type": "integer"},
+                           "notebook": {"type": "string", "description": "nbformat 4 JSON"}}}),
+            **errors(403, 404)}}},
+}

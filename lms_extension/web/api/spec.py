@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+LESSON = {"name": "lesson", "in": "path", "required": True, "schema": {"type": "string"}}
 
 ERROR_TEXT = {400: "Bad input", 401: "Not logged in", 402: "Payment required", 403: "Forbidden",
               404: "Not found", 409: "Conflict", 413: "Body too large",

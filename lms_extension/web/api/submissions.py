@@ -4,6 +4,7 @@ from __future__ import annotations
 from ...errors import InvalidInput
 from ...services import grading_queue
 from ..base import APIHandler, requires_user
+from .spec import ERROR, LESSON, SLUG, errors, response
 
 
 class LessonSubmissionsAPI(APIHandler):
@@ -30,3 +31,40 @@ default_handlers = [
     (r"api/v1/courses/([^/]+)/lessons/([^/]+)/submissions", LessonSubmissionsAPI),
     (r"api/v1/submissions/([0-9]+)", SubmissionAPI),
 ]
+
+
+# OpenAPI ---------------------------------------------------------------------------------
+
+OPENAPI_PATHS: dict = {
+    "/courses/{slug}/lessons/{lesson}/submissions": {"post": {
+        "summary": "Submit the lesson notebook for grading (stored first, graded by a worker)",
+        "security": [{"hubToken": []}], "parameters": [SLUG, LESSON],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["notebooks"], "properties": {"notebooks": {
+                "type": "object", "description": "filename -> notebook (JSON object or text)"}}}}}},
+        "responses": {"202": response("Queued; poll the Location", {"$ref": "#/components/schemas/NotebookSubmission"}),
+                      "409": response("No attempts left (the lesson's max_attempts)", ERROR),
+                      "429": response("Cooldown between submissions: retry after Retry-After seconds", ERROR),
+                      **errors(400, 401, 403, 404, 413)}}},
+    "/submissions/{submission}": {"get": {
+        "summary": "One of my notebook submissions, with score and feedback once graded",
+        "security": [{"hubToken": []}],
+        "parameters": [{"name": "submission", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "responses": {"200": response("The submission", {"$ref": "#/components/schemas/NotebookSubmission"}),
+                      **errors(401, 404)}}},
+}
+OPENAPI_SCHEMAS: dict = {
+    "NotebookSubmission": {"type": "object", "required": ["id", "status", "lesson"], "properties": {
+        "id": {"type": "integer"}, "lesson": {"type": "string"},
+        "status": {"type": "string", "enum": ["queued", "grading", "graded", "failed"]},
+        "submitted_at": {"type": "string"}, "finished_at": {"type": "string", "nullable": True},
+        "score": {"type": "number", "nullable": True}, "max_score": {"type": "number", "nullable": True},
+        "feedback": {"type": "object", "nullable": True}, "error": {"type": "string", "nullable": True},
+        "attempt": {"type": "integer"},
+        "auto_score": {"type": "number", "nullable": True,
+                       "description": "the autograder's points"},
+        "manual_score": {"type": "number", "nullable": True,
+                         "description": "what manual grades add (or take away)"},
+        "late_penalty_percent": {"type": "number",
+                                 "description": "score = (auto + manual) less this percentage"}}},
+}
