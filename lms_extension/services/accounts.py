@@ -23,19 +23,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict
-from ..models import Enrollment, Instructor, LessonProgress, User
+from ..models import Enrollment, LessonProgress, User
 from ..models.base import utcnow
 from ..models.challenge import ChallengeSubmission
-from ..models.commerce import AccessGrant, Invoice, Order, RefundRequest, Subscription
+from ..models.commerce import AccessGrant, Invoice, Order, Subscription
 from ..models.discovery import ReviewReport, WishlistEvent, WishlistItem
 from ..models.learning import (Achievement, ActivityDay, Certificate, LearnerProfile, LessonBookmark, LessonNote,
                                QuizAttempt, XPEvent)
 from ..models.submission import NotebookSubmission
-from .payments import coupons, subscriptions
+from . import users
+from .payments import coupons, refunds, subscriptions
 from .payments.stripe_client import PaymentsRejected, call
 from .users import DELETED_NAME, by_account, by_name
 
@@ -111,10 +112,8 @@ def delete_account(session: Session, name: str, *, account_id: str | None = None
     uid = user.id
     for column in ERASED.values():
         session.execute(delete(column.class_).where(column == uid).execution_options(synchronize_session=False))
-    session.execute(update(RefundRequest).where(RefundRequest.user_id == uid).values(reason="")
-                    .execution_options(synchronize_session=False))
-    session.execute(update(Instructor).where(Instructor.user_id == uid).values(headline="", bio="")
-                    .execution_options(synchronize_session=False))
+    refunds.anonymise_requests_of(session, uid)
+    users.clear_instructor_profile(session, uid)
     tombstone = DELETED_NAME.format(id=uid)
     kept = _anonymise_invoices(session, uid, tombstone)
     user.hub_name, user.display_name = tombstone, DELETED_DISPLAY_NAME

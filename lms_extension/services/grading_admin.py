@@ -13,15 +13,15 @@ import json
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import permissions
 from ..errors import InvalidInput, NotFound
-from ..models import Course, Lesson, LessonVersion, NotebookSubmission, User
+from ..models import Course, Lesson, NotebookSubmission, User
 from ..models.base import utcnow
 from ..models.grading import ManualGrade
-from ..models.submission import GRADED, QUEUED
+from ..models.submission import GRADED
 from . import grading_queue, policies, progress
 
 MAX_COMMENT_CHARS = 10_000
@@ -124,7 +124,7 @@ def detail(session: Session, user: User, submission_id: int) -> dict:
 def regrade(session: Session, user: User, submission_id: int) -> NotebookSubmission:
     """Queue one submission again, against the lesson's newest published version."""
     submission = taught_submission(session, user, submission_id)
-    _requeue(session, [submission.id], submission.lesson_id)
+    grading_queue.requeue(session, [submission.id], submission.lesson_id)
     session.refresh(submission)
     return submission
 
@@ -133,21 +133,8 @@ def regrade_lesson(session: Session, user: User, slug: str, lesson_key: str) -> 
     """Queue every submission of a lesson again (after a test fix); returns how many."""
     lesson = _lesson(taught_course(session, user, slug), lesson_key)
     ids = list(session.scalars(select(NotebookSubmission.id).where(NotebookSubmission.lesson_id == lesson.id)))
-    _requeue(session, ids, lesson.id)
+    grading_queue.requeue(session, ids, lesson.id)
     return len(ids)
-
-
-def _requeue(session: Session, ids: list[int], lesson_id: int) -> None:
-    if not ids:
-        return
-    newest = session.scalars(select(LessonVersion.id).where(LessonVersion.lesson_id == lesson_id)
-                             .order_by(LessonVersion.number.desc()).limit(1)).one()
-    # a worker grading one of these loses its lease: complete() needs status "grading"
-    session.execute(update(NotebookSubmission).where(NotebookSubmission.id.in_(ids))
-                    .values(status=QUEUED, lesson_version_id=newest, lease_owner=None, lease_expires_at=None,
-                            claims=0, error=None, finished_at=None, regrades=NotebookSubmission.regrades + 1)
-                    .execution_options(synchronize_session=False))
-    session.flush()
 
 
 def save_manual_grades(session: Session, user: User, submission_id: int, grades) -> NotebookSubmission:
@@ -187,11 +174,7 @@ def save_manual_grades(session: Session, user: User, submission_id: int, grades)
         grade.points = float(points) if points is not None else None
         grade.comment, grade.grader_id, grade.updated_at = comment, user.id, utcnow()
     session.flush()
-    submission.manual_score = grading_queue.manual_adjustment(
-        submission.manual_grades, json.loads(submission.feedback) if submission.feedback else None)
-    submission.score = policies.final_score(submission.auto_score, submission.manual_score,
-                                            submission.late_penalty_percent)
-    session.flush()
+    grading_queue.apply_manual_grades(session, submission)
     # lesson completion, XP and badges follow the new score (same transaction)
     progress.after_score_changed(session, submission)
     return submission

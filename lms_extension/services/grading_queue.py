@@ -155,6 +155,29 @@ def manual_adjustment(grades, feedback: dict | None) -> float | None:
     return round(total, 4) if any_points else None
 
 
+def requeue(session: Session, ids: list[int], lesson_id: int) -> None:
+    """Queue these submissions of a lesson again, against its newest version (a regrade)."""
+    if not ids:
+        return
+    newest = session.scalars(select(LessonVersion.id).where(LessonVersion.lesson_id == lesson_id)
+                             .order_by(LessonVersion.number.desc()).limit(1)).one()
+    # a worker grading one of these loses its lease: complete() needs status "grading"
+    session.execute(update(NotebookSubmission).where(NotebookSubmission.id.in_(ids))
+                    .values(status=QUEUED, lesson_version_id=newest, lease_owner=None, lease_expires_at=None,
+                            claims=0, error=None, finished_at=None, regrades=NotebookSubmission.regrades + 1)
+                    .execution_options(synchronize_session=False))
+    session.flush()
+
+
+def apply_manual_grades(session: Session, submission: NotebookSubmission) -> None:
+    """The final score after the submission's manual grades changed: auto + manual less the late penalty."""
+    submission.manual_score = manual_adjustment(
+        submission.manual_grades, json.loads(submission.feedback) if submission.feedback else None)
+    submission.score = policies.final_score(submission.auto_score, submission.manual_score,
+                                            submission.late_penalty_percent)
+    session.flush()
+
+
 def fail(session: Session, submission_id: int, worker: str, error: str) -> bool:
     now = utcnow()
     done = session.execute(update(NotebookSubmission).where(_held(submission_id, worker, now))

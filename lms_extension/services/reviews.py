@@ -2,8 +2,8 @@
 past a minimum progress; a public instructor reply, helpful votes, reports to moderators.
 
 Every write that changes what counts (a new rating, an edit, a moderator hiding a review)
-updates ``course_stats`` in the same transaction, with SQL increments so concurrent writers
-do not lose counts; pages read the aggregate from there and never count reviews.
+moves its rating in ``course_stats`` (``course_stats.shift_rating``) in the same transaction;
+pages read the aggregate from there and never count reviews.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import nh3
 from markdown_it import MarkdownIt
-from sqlalchemy import Float, cast, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -20,7 +20,7 @@ from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..models import Course, Enrollment, Lesson, LessonProgress, User
 from ..models.base import utcnow
 from ..models.discovery import CourseStats, Review, ReviewReport, ReviewVote
-from . import catalog
+from . import catalog, course_stats
 
 MAX_BODY = 5000
 MAX_REASON = 500
@@ -61,37 +61,8 @@ def parse_body(value) -> str:
 
 
 # --------------------------------------------------------------------------- aggregates
-def _ensure_stats(session: Session, course_id: int) -> None:
-    if session.get(CourseStats, course_id) is not None:
-        return
-    try:
-        with session.begin_nested():
-            session.add(CourseStats(course_id=course_id, rating_count=0, rating_sum=0, rating_avg=0.0,
-                                    rating_1=0, rating_2=0, rating_3=0, rating_4=0, rating_5=0,
-                                    enrollment_count=0, trending_score=0.0))
-    except IntegrityError:  # created concurrently
-        pass
-
-
-def _shift(session: Session, course_id: int, *, add: int | None = None, remove: int | None = None) -> None:
-    """Move one rating into / out of the aggregate (both for an edit)."""
-    _ensure_stats(session, course_id)
-    t = CourseStats.__table__.c
-    count_delta = (1 if add else 0) - (1 if remove else 0)
-    sum_delta = (add or 0) - (remove or 0)
-    values = {"rating_count": t.rating_count + count_delta, "rating_sum": t.rating_sum + sum_delta}
-    if add:
-        values[f"rating_{add}"] = t[f"rating_{add}"] + 1
-    if remove:
-        values[f"rating_{remove}"] = (values.get(f"rating_{remove}", t[f"rating_{remove}"])) - 1
-    new_count, new_sum = t.rating_count + count_delta, t.rating_sum + sum_delta
-    values["rating_avg"] = func.coalesce(cast(new_sum, Float) / func.nullif(cast(new_count, Float), 0), 0.0)
-    session.execute(update(CourseStats.__table__).where(t.course_id == course_id).values(**values))
-    session.expire_all()
-
-
 def stats_for(session: Session, course_id: int) -> CourseStats | None:
-    return session.get(CourseStats, course_id)
+    return course_stats.get(session, course_id)
 
 
 # --------------------------------------------------------------------------- eligibility
@@ -132,7 +103,7 @@ def create(session: Session, user: User, slug: str, rating, body, *, min_progres
             session.add(review)
     except IntegrityError:
         raise Conflict("you already reviewed this course: edit your review instead") from None
-    _shift(session, course.id, add=rating)
+    course_stats.shift_rating(session, course.id, add=rating)
     return review
 
 
@@ -149,7 +120,7 @@ def update_own(session: Session, user: User, slug: str, rating=None, body=None) 
             old = review.rating
             review.rating = rating
             session.flush()
-            _shift(session, course.id, add=rating, remove=old)
+            course_stats.shift_rating(session, course.id, add=rating, remove=old)
             review = session.get(Review, review.id)
         else:
             review.rating = rating
@@ -253,7 +224,7 @@ def resolve_report(session: Session, moderator: User, report_id: int, action: st
         if review.status == "visible":
             review.status = "hidden"
             session.flush()
-            _shift(session, review.course_id, remove=review.rating)
+            course_stats.shift_rating(session, review.course_id, remove=review.rating)
         for other in session.scalars(select(ReviewReport).where(ReviewReport.review_id == item.review_id,
                                                                 ReviewReport.status == "open")):
             other.status, other.resolved_by_id, other.resolved_at = "removed", moderator.id, now

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from .. import permissions
@@ -21,7 +21,7 @@ from ..models import Course, Enrollment, User
 from ..models.base import utcnow
 from ..models.commerce import Bundle, BundleCourse
 from ..models.discovery import CourseStats, FeaturedCourse, Review
-from . import catalog
+from . import catalog, course_stats
 
 MAX_FEATURED = 24
 
@@ -46,21 +46,8 @@ def refresh(session: Session, *, now: datetime | None = None, half_life_days: fl
     counts = dict(session.execute(select(Enrollment.course_id, func.count(Enrollment.id))
                                   .group_by(Enrollment.course_id)).all())
     touched = set(scores) | set(counts)
-    existing = set(session.scalars(select(CourseStats.course_id)))
     course_ids = set(session.scalars(select(Course.id).where(Course.id.in_(touched)))) if touched else set()
-    missing = [{"course_id": cid, "rating_count": 0, "rating_sum": 0, "rating_avg": 0.0, "rating_1": 0,
-                "rating_2": 0, "rating_3": 0, "rating_4": 0, "rating_5": 0, "enrollment_count": 0,
-                "trending_score": 0.0} for cid in sorted(course_ids - existing)]
-    if missing:
-        session.execute(insert(CourseStats), missing)
-    t = CourseStats.__table__
-    session.execute(update(t).values(trending_score=0.0, enrollment_count=0, refreshed_at=now))
-    rows = [{"cid": cid, "score": round(scores.get(cid, 0.0), 6), "n": counts.get(cid, 0)} for cid in sorted(course_ids)]
-    if rows:
-        session.execute(update(t).where(t.c.course_id == bindparam("cid"))
-                        .values(trending_score=bindparam("score"), enrollment_count=bindparam("n")), rows)
-    session.expire_all()
-    return len(rows)
+    return course_stats.store_trending(session, course_ids, scores, counts, now)
 
 
 def _cards(session: Session, stmt, limit: int) -> list[catalog.CourseCard]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .. import permissions
@@ -100,6 +100,13 @@ def sync_hub_user(session: Session, model: dict) -> User:
         user.instructor = Instructor()
     session.flush()
     return user
+
+
+def clear_instructor_profile(session: Session, user_id: int) -> None:
+    """Empty the public profile of an erased instructor; the row stays (ledger, payouts and
+    courses point at it)."""
+    session.execute(update(Instructor).where(Instructor.user_id == user_id).values(headline="", bio="")
+                    .execution_options(synchronize_session=False))
 
 
 def ensure_user(session: Session, name: str, *, instructor: bool = False, admin: bool = False) -> User:

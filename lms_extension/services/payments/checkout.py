@@ -8,14 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ...errors import Conflict, InvalidInput, NotFound
 from ...models import Course, Enrollment, User
-from ...models.commerce import Bundle, Coupon, Order, OrderLine
+from ...models.commerce import Bundle, Coupon, Order
 from . import coupons, subscriptions
-from .fulfillment import close_unpaid
+from .fulfillment import close_unpaid, open_order
 from .tax import TaxTable, normalize_country, split
 
 PLANS = ("monthly", "yearly")
@@ -191,21 +190,15 @@ def create_order(session: Session, user: User, q: Quote) -> Order:
         raise InvalidInput("a subscription cannot be free")
     key = item_key(q)
     replaced = replace_pending(session, user, key)
-    order = Order(user_id=user.id, kind=q.kind, item_key=key, course_id=q.course.id if q.course else None,
-                  bundle_id=q.bundle.id if q.bundle else None, plan=q.plan, status="pending",
-                  currency=q.currency, country=q.country, subtotal_cents=q.subtotal_cents,
-                  discount_cents=q.discount_cents, tax_cents=q.tax_cents, total_cents=q.total_cents,
-                  tax_rate_bp=q.tax_rate_bp, tax_inclusive=q.tax_inclusive, tax_label=q.tax_label,
-                  coupon_id=q.coupon.id if q.coupon else None)
-    order.lines = [OrderLine(course_id=ln.course_id, instructor_id=ln.instructor_id, description=ln.description[:300],
-                             list_cents=ln.list_cents, discount_cents=ln.discount_cents, tax_cents=ln.tax_cents,
-                             total_cents=ln.total_cents) for ln in q.lines]
-    try:
-        with session.begin_nested():
-            session.add(order)
-            session.flush()
-    except IntegrityError:  # a checkout of the same item started at the same moment won
-        raise Conflict("another checkout of this was started at the same time: reload the page") from None
+    order = open_order(session, dict(
+        user_id=user.id, kind=q.kind, item_key=key, course_id=q.course.id if q.course else None,
+        bundle_id=q.bundle.id if q.bundle else None, plan=q.plan, currency=q.currency, country=q.country,
+        subtotal_cents=q.subtotal_cents, discount_cents=q.discount_cents, tax_cents=q.tax_cents,
+        total_cents=q.total_cents, tax_rate_bp=q.tax_rate_bp, tax_inclusive=q.tax_inclusive, tax_label=q.tax_label,
+        coupon_id=q.coupon.id if q.coupon else None),
+        [dict(course_id=ln.course_id, instructor_id=ln.instructor_id, description=ln.description[:300],
+              list_cents=ln.list_cents, discount_cents=ln.discount_cents, tax_cents=ln.tax_cents,
+              total_cents=ln.total_cents) for ln in q.lines])
     order.replaced = replaced
     if q.coupon is not None:
         coupons.reserve(session, q.coupon, order)

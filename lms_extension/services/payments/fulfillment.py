@@ -12,12 +12,13 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ...errors import Conflict, NotFound
 from ...models import User
 from ...models.base import utcnow
-from ...models.commerce import Order, Subscription
+from ...models.commerce import Order, OrderLine, Subscription
 from . import access, coupons, invoices, ledger, payouts, subscriptions
 from .policy import CommercePolicy
 from .stripe_client import PaymentsRejected, PaymentsUnavailable, call, lookup
@@ -64,6 +65,19 @@ def start_checkout(db: Session, stripe, order: Order, *, success_url: str, cance
     order.stripe_session_id = cs["id"]
     db.flush()
     return cs["url"]
+
+
+def open_order(db: Session, fields: dict, lines: list[dict]) -> Order:
+    """Store a new pending order and its lines (``checkout`` prices them)."""
+    order = Order(status="pending", **fields)
+    order.lines = [OrderLine(**line) for line in lines]
+    try:
+        with db.begin_nested():
+            db.add(order)
+            db.flush()
+    except IntegrityError:  # a checkout of the same item started at the same moment won
+        raise Conflict("another checkout of this was started at the same time: reload the page") from None
+    return order
 
 
 def fulfill_without_payment(db: Session, policy: CommercePolicy, order: Order) -> bool:

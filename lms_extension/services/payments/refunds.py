@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ... import permissions
@@ -63,6 +63,13 @@ def request_refund(db: Session, policy: CommercePolicy, user: User, order_id: in
     db.add(request)
     db.flush()
     return request
+
+
+def anonymise_requests_of(db: Session, user_id: int) -> None:
+    """Erase the free-text reason of a person's refund requests; the requests stay as the
+    refund history of orders that are kept."""
+    db.execute(update(RefundRequest).where(RefundRequest.user_id == user_id).values(reason="")
+               .execution_options(synchronize_session=False))
 
 
 def can_decide(db: Session, user: User, order: Order) -> bool:
