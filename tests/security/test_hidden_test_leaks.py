@@ -35,6 +35,7 @@ from lms_extension.services import enrollments, exchange, feedback, grading_queu
 from lms_extension.worker import Worker
 from tests.conftest import own_engine
 from tests.factories import make_course, make_user
+from tests.grading.helpers import _cell
 
 SECRET_WORD = "QZV7f3a9cKw2hidden"
 SECRET_NUMBER = 7204319865
@@ -45,20 +46,6 @@ def _forms(secret: str) -> list[str]:
 
 
 FORBIDDEN = _forms(SECRET_WORD) + _forms(str(SECRET_NUMBER))
-
-
-def _cell(kind, source, grade_id=None, *, grade=False, solution=False, locked=False, points=None):
-    cell = {"cell_type": kind, "id": grade_id or f"c{abs(hash(source)) % 10**8}", "metadata": {},
-            "source": source}
-    if kind == "code":
-        cell.update(outputs=[], execution_count=None)
-    if grade_id:
-        meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
-                "solution": solution, "task": False}
-        if points is not None:
-            meta["points"] = points
-        cell["metadata"]["nbgrader"] = meta
-    return cell
 
 
 LESSON = {

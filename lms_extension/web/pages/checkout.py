@@ -43,14 +43,19 @@ class CheckoutPage(CommerceMixin, BaseHandler):
         self.redirect(url, status=303)
 
 
+def _own_order(handler: BaseHandler):
+    """The signed-in buyer's order named by ``?order=`` (404 for anyone else's or a bad id)."""
+    user = handler.require_user()
+    try:
+        return checkout.order_for_user(handler.db, user, int(handler.get_argument("order", "0")))
+    except ValueError:
+        raise NotFound("no such order") from None
+
+
 class CheckoutSuccessPage(CommerceMixin, BaseHandler):
     @web.authenticated
     def get(self):
-        user = self.require_user()
-        try:
-            order = checkout.order_for_user(self.db, user, int(self.get_argument("order", "0")))
-        except ValueError:
-            raise NotFound("no such order") from None
+        order = _own_order(self)
         if order.status in ("pending", "awaiting_payment") and order.stripe_session_id:
             # Stripe sent the buyer back: ask Stripe now rather than wait for the webhook
             fulfillment.sync_session(self.db, self.stripe, self.policy, order.stripe_session_id)
@@ -66,11 +71,7 @@ class CheckoutSuccessPage(CommerceMixin, BaseHandler):
 class CheckoutCancelPage(BaseHandler):
     @web.authenticated
     def get(self):
-        user = self.require_user()
-        try:
-            order = checkout.order_for_user(self.db, user, int(self.get_argument("order", "0")))
-        except ValueError:
-            raise NotFound("no such order") from None
+        order = _own_order(self)
         self.render_page("commerce/cancel.html", order=order)
 
 
