@@ -55,10 +55,14 @@ class Platform:
         self.log_path = data_dir.parent / f"platform-{self.port}.log"
 
     # lifecycle -------------------------------------------------------------------------
+    def command(self) -> list[str]:
+        """What starts the platform (a subclass may wrap it)."""
+        return [str(LMS), "run"]
+
     def start(self, timeout: float = 120) -> "Platform":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([str(LMS), "run"], env=self.env, cwd=REPO, stdout=log,
+        self.proc = subprocess.Popen(self.command(), env=self.env, cwd=REPO, stdout=log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
