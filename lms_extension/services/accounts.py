@@ -23,21 +23,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict
 from ..models import Enrollment, LessonProgress, User
-from ..models.base import utcnow
 from ..models.challenge import ChallengeSubmission
-from ..models.commerce import AccessGrant, Invoice, Order, Subscription
+from ..models.commerce import AccessGrant
 from ..models.discovery import ReviewReport, WishlistEvent, WishlistItem
 from ..models.learning import (Achievement, ActivityDay, Certificate, LearnerProfile, LessonBookmark, LessonNote,
                                QuizAttempt, XPEvent)
 from ..models.submission import NotebookSubmission
 from . import users
-from .payments import coupons, refunds, subscriptions
-from .payments.stripe_client import PaymentsRejected, call
+from .payments import fulfillment, invoices, refunds
 from .users import DELETED_NAME, by_account, by_name
 
 DELETED_DISPLAY_NAME = "Deleted user"
@@ -108,65 +105,15 @@ def delete_account(session: Session, name: str, *, account_id: str | None = None
     user = find_account(session, name, account_id)
     if user is None:
         return DeletionOutcome(erased=False)
-    cancelled = _stop_payments(session, user, stripe)
+    cancelled = fulfillment.stop_payments_of(session, user, stripe)
     uid = user.id
     for column in ERASED.values():
         session.execute(delete(column.class_).where(column == uid).execution_options(synchronize_session=False))
     refunds.anonymise_requests_of(session, uid)
     users.clear_instructor_profile(session, uid)
     tombstone = DELETED_NAME.format(id=uid)
-    kept = _anonymise_invoices(session, uid, tombstone)
-    user.hub_name, user.display_name = tombstone, DELETED_DISPLAY_NAME
-    user.is_instructor = user.is_admin = False
-    user.deleted_at = utcnow()
-    if user.hub_account_id is None and account_id:
-        user.hub_account_id = account_id  # so the deleted account's identity cannot come back
-    session.flush()
+    kept = invoices.anonymise_buyer(session, uid, name=DELETED_DISPLAY_NAME, username=tombstone)
+    users.erase_identity(session, user, tombstone=tombstone, display_name=DELETED_DISPLAY_NAME,
+                         account_id=account_id)
     session.expire_all()  # rows deleted in bulk must not linger in the identity map
     return DeletionOutcome(erased=True, user_id=uid, invoices_kept=kept, subscriptions_cancelled=cancelled)
-
-
-def _stop_payments(session: Session, user: User, stripe) -> list[str]:
-    """No more money from this person: cancel live subscriptions, expire open checkouts."""
-    live = list(session.scalars(select(Subscription).where(
-        Subscription.user_id == user.id, Subscription.status.in_(subscriptions.ACTIVE_SUBSCRIPTION))))
-    if live and stripe is None:
-        raise Conflict(f"{user.hub_name} has a live all-access subscription and Stripe is not configured "
-                       "where the account is being deleted, so it cannot be cancelled; configure "
-                       "LMS_STRIPE_SECRET_KEY there or cancel it in Stripe first")
-    cancelled = []
-    for sub in live:
-        try:
-            call(stripe.v1.subscriptions.cancel, sub.stripe_subscription_id, {},
-                 {"idempotency_key": f"lms-delete-account-{sub.id}"})
-        except PaymentsRejected as exc:
-            if exc.details.get("stripe_status") != 404:
-                raise
-        sub.status, sub.canceled_at = "canceled", utcnow()
-        cancelled.append(sub.stripe_subscription_id)
-    open_orders = list(session.scalars(select(Order).where(
-        Order.user_id == user.id, Order.status.in_(("pending", "awaiting_payment")))))
-    for order in open_orders:
-        if stripe is not None and order.status == "pending" and order.stripe_session_id:
-            try:
-                call(stripe.v1.checkout.sessions.expire, order.stripe_session_id)
-            except PaymentsRejected:
-                pass  # already completed or expired: the webhook settles it
-        if order.status == "pending":
-            order.status, order.closed_at = "expired", utcnow()
-            coupons.release(session, order)
-    session.flush()
-    return cancelled
-
-
-def _anonymise_invoices(session: Session, user_id: int, tombstone: str) -> int:
-    rows = list(session.scalars(select(Invoice).join(Order, Order.id == Invoice.order_id)
-                                .where(Order.user_id == user_id)))
-    for invoice in rows:
-        snap = dict(invoice.snapshot)
-        buyer = dict(snap.get("buyer") or {})
-        # the country stays: it decides the tax that was charged
-        snap["buyer"] = {**{k: v for k, v in buyer.items() if k == "country"},
-                         "name": DELETED_DISPLAY_NAME, "username": tombstone}
-        invoice.snapshot = snap  # a new dict: JSON columns do not track changes inside
-    return len(rows)

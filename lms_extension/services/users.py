@@ -109,6 +109,18 @@ def clear_instructor_profile(session: Session, user_id: int) -> None:
                     .execution_options(synchronize_session=False))
 
 
+def erase_identity(session: Session, user: User, *, tombstone: str, display_name: str,
+                   account_id: str | None) -> None:
+    """The erased account's row becomes a tombstone: no name, no roles, and its hub account id
+    kept so that the deleted identity (a cached token) cannot come back."""
+    user.hub_name, user.display_name = tombstone, display_name
+    user.is_instructor = user.is_admin = False
+    user.deleted_at = utcnow()
+    if user.hub_account_id is None and account_id:
+        user.hub_account_id = account_id
+    session.flush()
+
+
 def ensure_user(session: Session, name: str, *, instructor: bool = False, admin: bool = False) -> User:
     """Used by imports and demo setup, before the user has ever logged in."""
     scopes = permissions.scopes_for(instructor=instructor, admin=admin)

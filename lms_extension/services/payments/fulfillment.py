@@ -379,3 +379,40 @@ def sync_invoice(db: Session, stripe, policy: CommercePolicy, invoice_id: str) -
 
 def _id(value) -> str | None:
     return value["id"] if isinstance(value, dict) else value
+
+
+# -- erasing an account ----------------------------------------------------------------------
+def stop_payments_of(db: Session, user: User, stripe) -> list[str]:
+    """No more money from ``user``, whose account is being erased: cancel live subscriptions at
+    once (not at period end) and close open checkouts. Returns the cancelled Stripe ids.
+
+    Without ``stripe`` a live subscription is refused (``Conflict``): erasing the account would
+    leave Stripe charging a person the platform no longer knows."""
+    live = list(db.scalars(select(Subscription).where(
+        Subscription.user_id == user.id, Subscription.status.in_(subscriptions.ACTIVE_SUBSCRIPTION))))
+    if live and stripe is None:
+        raise Conflict(f"{user.hub_name} has a live all-access subscription and Stripe is not configured "
+                       "where the account is being deleted, so it cannot be cancelled; configure "
+                       "LMS_STRIPE_SECRET_KEY there or cancel it in Stripe first")
+    cancelled = []
+    for sub in live:
+        try:
+            call(stripe.v1.subscriptions.cancel, sub.stripe_subscription_id, {},
+                 {"idempotency_key": f"lms-delete-account-{sub.id}"})
+        except PaymentsRejected as exc:
+            if exc.details.get("stripe_status") != 404:
+                raise
+        sub.status, sub.canceled_at = "canceled", utcnow()
+        cancelled.append(sub.stripe_subscription_id)
+    open_orders = list(db.scalars(select(Order).where(
+        Order.user_id == user.id, Order.status.in_(("pending", "awaiting_payment")))))
+    for order in open_orders:
+        if stripe is not None and order.status == "pending" and order.stripe_session_id:
+            try:
+                call(stripe.v1.checkout.sessions.expire, order.stripe_session_id)
+            except PaymentsRejected:
+                pass  # already completed or expired: the webhook settles it
+        if order.status == "pending":
+            close_unpaid(db, order, "expired")
+    db.flush()
+    return cancelled

@@ -94,6 +94,19 @@ def for_user(session: Session, user: User, invoice_id: int) -> Invoice:
     return invoice
 
 
+def anonymise_buyer(session: Session, user_id: int, *, name: str, username: str) -> int:
+    """The buyer on ``user_id``'s invoices becomes ``name``/``username`` (account erasure); the
+    number, date, lines, amounts and the buyer's country (it decided the tax) stay. How many."""
+    rows = list(session.scalars(select(Invoice).join(Order, Order.id == Invoice.order_id)
+                                .where(Order.user_id == user_id)))
+    for invoice in rows:
+        snap = dict(invoice.snapshot)
+        buyer = dict(snap.get("buyer") or {})
+        snap["buyer"] = {**{k: v for k, v in buyer.items() if k == "country"}, "name": name, "username": username}
+        invoice.snapshot = snap  # a new dict: JSON columns do not track changes inside
+    return len(rows)
+
+
 def _money(cents: int, currency: str) -> str:
     sign = "-" if cents < 0 else ""
     return f"{sign}{abs(cents) / 100:,.2f} {currency.upper()}"
