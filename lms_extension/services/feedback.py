@@ -141,7 +141,7 @@ def feedback_html(submission: NotebookSubmission, name: str) -> str | None:
             points = c["manual_points"] if c.get("manual_points") is not None else c.get("points")
             result = ("graded by your instructor" if c.get("needs_manual_grade") and points is None
                       else "passed" if c.get("passed") else (c.get("error_name") or c.get("status") or ""))
-            rows.append(f"<tr><td><code>{escape(str(c.get('grade_id')))}</code></td>"
+            rows.append(f"<tr><td>{escape(str(c.get('title') or 'Exercise'))}</td>"
                         f"<td>{'–' if points is None else f'{points:g}'} / {c.get('max_points') or 0:g}</td>"
                         f"<td>{escape(result)} {escape(c.get('error_message') or '')}</td>"
                         f"<td>{escape(c.get('comment') or '')}</td></tr>")

@@ -22,7 +22,7 @@ from ..models import Course, Lesson, NotebookSubmission, User
 from ..models.base import utcnow
 from ..models.grading import ManualGrade
 from ..models.submission import GRADED
-from . import grading_queue, policies, progress
+from . import grading_queue, notebooks, policies, progress
 
 MAX_COMMENT_CHARS = 10_000
 
@@ -111,10 +111,12 @@ def detail(session: Session, user: User, submission_id: int) -> dict:
     autograded = json.loads(s.autograded) if s.autograded else {}
     feedback = json.loads(s.feedback) if s.feedback else None
     manual = {(g.notebook, g.grade_id): g for g in s.manual_grades}
+    titles = notebooks.exercise_titles(s.lesson_version.student_notebook)
     cells = []
-    for (notebook, grade_id), cell in grading_queue.feedback_cells(feedback).items():
+    for n, ((notebook, grade_id), cell) in enumerate(grading_queue.feedback_cells(feedback).items(), 1):
         grade = manual.get((notebook, grade_id))
-        cells.append({**cell, "notebook": notebook, "manual_points": grade.points if grade else None,
+        cells.append({**cell, "notebook": notebook, "title": titles.get(grade_id, f"Part {n}"),
+                      "manual_points": grade.points if grade else None,
                       "comment": grade.comment if grade else ""})
     return {**row_view(SubmissionRow(s, s.user.hub_name, _needs_manual(s))),
             "course": s.lesson.course.slug, "lesson": s.lesson.key, "error": s.error,

@@ -19,7 +19,7 @@ from ..errors import InvalidInput, NotFound
 from ..models import LessonVersion, NotebookSubmission, User
 from ..models.base import utcnow
 from ..models.submission import FAILED, GRADED, GRADING, QUEUED
-from . import enrollments, policies, progress
+from . import enrollments, notebooks, policies, progress
 
 MAX_NOTEBOOK_BYTES = 5 * 1024 * 1024
 MAX_CLAIMS = 3  # a job that killed its worker this often is failed, not retried forever
@@ -208,8 +208,10 @@ def view(submission: NotebookSubmission) -> dict:
     feedback = json.loads(submission.feedback) if submission.feedback else None
     if feedback is not None:
         manual = {(g.notebook, g.grade_id): g for g in submission.manual_grades}
+        titles = notebooks.exercise_titles(submission.lesson_version.student_notebook)
         for nb in feedback.get("notebooks", []):
-            for cell in nb.get("cells", []):
+            for n, cell in enumerate(nb.get("cells", []), 1):
+                cell["title"] = titles.get(cell.get("grade_id"), f"Part {n}")  # never the raw grade id
                 grade = manual.get((nb.get("name"), cell.get("grade_id")))
                 cell["manual_points"] = grade.points if grade is not None else None
                 cell["comment"] = grade.comment if grade is not None and grade.comment else None
@@ -236,3 +238,10 @@ def submissions_for_lesson(session: Session, user: User, lesson_id: int, limit: 
         select(NotebookSubmission).where(NotebookSubmission.user_id == user.id,
                                          NotebookSubmission.lesson_id == lesson_id)
         .order_by(NotebookSubmission.id.desc()).limit(limit)))
+
+
+def my_lesson_submissions(session: Session, user: User, slug: str, lesson_key: str) -> dict:
+    """The lesson's policy, where the student stands against it, and their submissions (newest first)."""
+    _, lesson, _ = enrollments.lesson_access(session, user, slug, lesson_key)
+    return {"course": slug, "lesson": lesson.key, **policies.standing(session, user, lesson),
+            "submissions": [view(s) for s in submissions_for_lesson(session, user, lesson.id)]}

@@ -6,7 +6,10 @@ them, so solutions, hidden tests and marking schemes are removed exactly as nbgr
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
+import json
+import re
 
 import nbformat
 from nbgrader.nbgraderformat import ValidationError as NbgraderValidationError
@@ -88,3 +91,40 @@ def dumps(nb: nbformat.NotebookNode) -> str:
 
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+_POINTS = re.compile(r"\s*\((?:[^()]*\bpoints?\b[^()]*)\)\s*$", re.IGNORECASE)
+
+
+def _heading(text: str) -> str | None:
+    for line in text.splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().replace("`", "").replace("**", "")
+            title = _POINTS.sub("", title).strip()
+            if title:
+                return title
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def exercise_titles(notebook_text: str) -> dict[str, str]:
+    """grade_id -> what a student calls the exercise: the nearest markdown heading above its cell
+    (without a trailing "(N points)"), or "Part N" in a notebook without headings."""
+    try:
+        cells = json.loads(notebook_text).get("cells", [])
+    except (ValueError, AttributeError):
+        return {}
+    titles: dict[str, str] = {}
+    current = None
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict):
+            continue
+        source = cell.get("source", "")
+        source = source if isinstance(source, str) else "".join(source)
+        meta = (cell.get("metadata") or {}).get("nbgrader")
+        gid = meta.get("grade_id") if isinstance(meta, dict) else None
+        if isinstance(gid, str) and gid not in titles:
+            titles[gid] = current or f"Part {len(titles) + 1}"
+        if cell.get("cell_type") == "markdown":
+            current = _heading(source) or current
+    return titles

@@ -131,6 +131,26 @@ def admit(session: Session, user: User, lesson: Lesson, now: datetime | None = N
     return total + 1
 
 
+def standing(session: Session, user: User, lesson: Lesson, now: datetime | None = None) -> dict:
+    """Where ``user`` stands against the lesson's policy: what ``admit`` would decide, before submitting."""
+    now = now or utcnow()
+    policy = for_lesson(session, lesson.id)
+    mine = (NotebookSubmission.user_id == user.id, NotebookSubmission.lesson_id == lesson.id)
+    used, last = session.execute(
+        select(func.count(NotebookSubmission.id), func.max(NotebookSubmission.submitted_at))
+        .where(*mine, NotebookSubmission.status != FAILED)).one()
+    limit = policy.max_attempts if policy is not None else None
+    wait = 0
+    if policy is not None and policy.cooldown_seconds and last is not None:
+        wait = max(0, math.ceil(policy.cooldown_seconds - (now - _aware(last)).total_seconds()))
+    deadline = _aware(policy.deadline) if policy is not None and policy.deadline else None
+    return {"policy": view(policy), "attempts_used": used,
+            "attempts_left": None if limit is None else max(0, limit - used),
+            "cooldown_remaining_seconds": wait,
+            "past_deadline": deadline is not None and now > deadline,
+            "late_penalty_percent_now": late_penalty_percent(policy, now)}
+
+
 def late_penalty_percent(policy: LessonPolicy | None, submitted_at: datetime) -> float:
     """How much of the score a submission made at ``submitted_at`` loses, in percent.
 

@@ -9,6 +9,11 @@ from .spec import ERROR, LESSON, SLUG, errors, response
 
 class LessonSubmissionsAPI(APIHandler):
     @requires_user
+    def get(self, slug: str, lesson_key: str):
+        user = self.require_user()
+        self.write_json(grading_queue.my_lesson_submissions(self.db, user, slug, lesson_key))
+
+    @requires_user
     def post(self, slug: str, lesson_key: str):
         user = self.require_user()
         body = self.json_body()
@@ -36,7 +41,11 @@ default_handlers = [
 # OpenAPI ---------------------------------------------------------------------------------
 
 OPENAPI_PATHS: dict = {
-    "/courses/{slug}/lessons/{lesson}/submissions": {"post": {
+    "/courses/{slug}/lessons/{lesson}/submissions": {"get": {
+        "summary": "My submissions of the lesson (newest first) with its policy and my attempts and cooldown",
+        "security": [{"hubToken": []}], "parameters": [SLUG, LESSON],
+        "responses": {"200": response("Policy, standing and submissions", {
+            "$ref": "#/components/schemas/LessonSubmissions"}), **errors(401, 403, 404)}}, "post": {
         "summary": "Submit the lesson notebook for grading (stored first, graded by a worker)",
         "security": [{"hubToken": []}], "parameters": [SLUG, LESSON],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -54,6 +63,21 @@ OPENAPI_PATHS: dict = {
                       **errors(401, 404)}}},
 }
 OPENAPI_SCHEMAS: dict = {
+    "LessonSubmissions": {"type": "object", "required": ["course", "lesson", "attempts_used", "submissions"],
+                          "properties": {
+        "course": {"type": "string"}, "lesson": {"type": "string"},
+        "policy": {"type": "object", "nullable": True, "properties": {
+            "deadline": {"type": "string", "nullable": True},
+            "late_policy": {"type": "string", "enum": ["none", "percent_per_day", "zero"]},
+            "late_percent_per_day": {"type": "number"},
+            "max_attempts": {"type": "integer", "nullable": True},
+            "cooldown_seconds": {"type": "integer"}}},
+        "attempts_used": {"type": "integer", "description": "submissions that count (failed gradings do not)"},
+        "attempts_left": {"type": "integer", "nullable": True, "description": "null: no limit"},
+        "cooldown_remaining_seconds": {"type": "integer"},
+        "past_deadline": {"type": "boolean"},
+        "late_penalty_percent_now": {"type": "number", "description": "what a submission now would lose"},
+        "submissions": {"type": "array", "items": {"$ref": "#/components/schemas/NotebookSubmission"}}}},
     "NotebookSubmission": {"type": "object", "required": ["id", "status", "lesson"], "properties": {
         "id": {"type": "integer"}, "lesson": {"type": "string"},
         "status": {"type": "string", "enum": ["queued", "grading", "graded", "failed"]},
