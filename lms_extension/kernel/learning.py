@@ -56,10 +56,23 @@ def quiz_text(quizzes: list[dict]) -> str:
     for q in quizzes:
         state = "solved ✓" if q["solved"] else ("no attempts left" if q["finished"] else
                                                  f"{q['attempts_left'] if q['attempts_left'] is not None else '∞'} attempts left")
+        if q.get("options"):
+            state += ", pick several" if q.get("multiple") else ", pick one"
         lines.append(f"[{q['id']}] {q['question']}  ({state})")
         for i, option in enumerate(q.get("options") or []):
             lines.append(f"    {chr(ord('a') + i)}) {option}")
+        if q.get("correct_answer") is not None and not q["solved"]:
+            lines.append(f"    right answer: {_answer_text(q, q['correct_answer'])}")
     return "\n".join(lines) or "This lesson has no quiz."
+
+
+def _answer_text(q: dict, answer) -> str:
+    """An answer as the student reads it: option letters and texts, or the accepted texts."""
+    options = q.get("options") or []
+    if q.get("type") == "choice":
+        return ", ".join(f"{chr(ord('a') + i)}) {options[i]}" for i in answer
+                         if isinstance(i, int) and 0 <= i < len(options))
+    return " / ".join(answer) if isinstance(answer, list) else str(answer)
 
 
 def run_quiz(line: str, cwd: Path, notebook: str | None = None, environ=None) -> str:
@@ -80,7 +93,10 @@ def run_quiz(line: str, cwd: Path, notebook: str | None = None, environ=None) ->
     verdict = "✓ correct" if result["correct"] else "✗ not correct"
     left = result.get("attempts_left")
     tail = "" if result["correct"] or left is None else f" ({left} attempts left)"
-    return f"{verdict}{tail}. {result.get('feedback') or ''}".strip()
+    text = f"{verdict}{tail}. {result.get('feedback') or ''}".strip()
+    if not result["correct"] and result.get("correct_answer") is not None:
+        text += f"\nThe right answer: {_answer_text(result, result['correct_answer'])}"
+    return text
 
 
 def run_progress(line: str, cwd: Path, environ=None) -> str:

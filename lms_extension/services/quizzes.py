@@ -9,7 +9,13 @@ An author marks a (markdown) cell of the source notebook::
 
 ``type`` is ``choice`` (``answer``: an option index, or a list of them when several are
 right) or ``short`` (``answers``: accepted texts; case, surrounding and repeated blanks
-are ignored, numbers compare by value). ``attempts`` 0 means unlimited.
+are ignored, numbers compare by value). ``attempts`` is how many tries a student has
+(default ``DEFAULT_ATTEMPTS``; 0 means unlimited).
+
+A choice quiz with one right option is a single-answer question: students pick one option
+(radio buttons), and an attempt naming several is refused without counting. Once a student
+has no attempt left (or has answered correctly), their last answer and the right one are
+shown to them; never before.
 
 The import keeps the key in the ``quizzes`` table; the student version of the notebook
 keeps only the public fields, so correct answers never reach a student.
@@ -31,6 +37,7 @@ from ..models.learning import Quiz, QuizAttempt
 from . import enrollments, gamification, progress
 
 PUBLIC_FIELDS = ("id", "type", "question", "options", "points", "attempts")
+DEFAULT_ATTEMPTS = 0  # unlimited, unless the quiz says otherwise
 MAX_RESPONSE_CHARS = 500
 HINT = "\n\n> *Quiz `{id}`: answer on the lesson page, or run `%lms_quiz {id} <answer>` in a code cell.*"
 
@@ -65,7 +72,7 @@ def parse_quizzes(nb: dict, where: str) -> list[dict]:
         points = raw.get("points", 1)
         if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0:
             raise CourseFormatError(f"{here} {key}: points must be a number > 0")
-        attempts = raw.get("attempts", 0)
+        attempts = raw.get("attempts", DEFAULT_ATTEMPTS)
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
             raise CourseFormatError(f"{here} {key}: attempts must be a whole number >= 0 (0: unlimited)")
         options: list[str] = []
@@ -140,8 +147,16 @@ def _same(a: str, b: str) -> bool:
     return math.isfinite(x) and math.isfinite(y) and math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
 
 
-def _parse_choice(response, options: list[str]) -> list[int]:
-    """An index, a list of indexes, or option letters ("b", "a,c")."""
+def _parse_choice(response, options: list[str], *, single: bool = False) -> list[int]:
+    """An index, a list of indexes, or option letters ("b", "a,c"); exactly one when ``single``."""
+    picked = _picked(response, options)
+    if single and len(picked) > 1:
+        raise InvalidInput("this question has one right answer: pick one option only "
+                           "(this attempt was not counted)")
+    return picked
+
+
+def _picked(response, options: list[str]) -> list[int]:
     items = response if isinstance(response, list) else [response]
     picked = []
     for item in items:
@@ -152,7 +167,7 @@ def _parse_choice(response, options: list[str]) -> list[int]:
         elif isinstance(item, str) and item.strip():
             parts = [p.strip() for p in item.split(",") if p.strip()]
             if len(parts) > 1:
-                picked += _parse_choice(parts, options)
+                picked += _picked(parts, options)
                 continue
             token = parts[0].lower()
             if len(token) == 1 and token.isalpha():
@@ -201,7 +216,7 @@ def answer(session: Session, user: User, slug: str, quiz_key: str, response) -> 
         raise Conflict(f"no attempts left ({quiz.max_attempts} allowed)")
     key = json.loads(quiz.answer)
     if quiz.kind == "choice":
-        picked = _parse_choice(response, json.loads(quiz.options))
+        picked = _parse_choice(response, json.loads(quiz.options), single=len(key) == 1)
         correct = picked == key
         stored = picked
     else:
@@ -232,10 +247,16 @@ def public_view(session: Session, user: User | None, quiz: Quiz, *, include_less
     feedback = None
     if attempts:
         feedback = (quiz.feedback_correct or "Correct.") if solved else (quiz.feedback_wrong or "Not quite.")
+    key = json.loads(quiz.answer)
+    finished = solved or left == 0
     view = {"id": quiz.key, "type": quiz.kind, "question": quiz.question, "options": json.loads(quiz.options),
+            "multiple": quiz.kind == "choice" and len(key) > 1,
             "points": quiz.points, "attempts_allowed": quiz.max_attempts, "attempts_used": len(attempts),
             "attempts_left": left, "solved": solved, "score": quiz.points if solved else 0.0,
-            "feedback": feedback, "finished": solved or left == 0}
+            "feedback": feedback, "finished": finished,
+            # the key only once nothing can be gained from it any more
+            "your_answer": json.loads(attempts[-1].response) if finished and attempts else None,
+            "correct_answer": key if finished else None}
     if include_lesson:
         view["lesson"] = quiz.lesson.key
     return view

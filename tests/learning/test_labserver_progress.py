@@ -48,4 +48,12 @@ def test_magic_without_a_platform_says_so(tmp_path):
 def test_quiz_listing_shows_options_not_answers():
     text = quiz_text([{"id": "q", "question": "2+2?", "options": ["3", "4"], "solved": False, "finished": False,
                        "attempts_left": 1}])
-    assert text == "[q] 2+2?  (1 attempts left)\n    a) 3\n    b) 4"
+    assert text == "[q] 2+2?  (1 attempts left, pick one)\n    a) 3\n    b) 4"
+
+
+def test_quiz_listing_reveals_the_answer_only_when_the_server_sent_it():
+    base = {"id": "q", "type": "choice", "question": "2+2?", "options": ["3", "4"], "solved": False,
+            "attempts_left": 0, "multiple": False}
+    assert "right answer" not in quiz_text([{**base, "finished": False, "correct_answer": None}])
+    text = quiz_text([{**base, "finished": True, "correct_answer": [1]}])
+    assert text.endswith("    right answer: b) 4")

@@ -136,3 +136,92 @@ def test_reimport_updates_and_removes_quizzes(session, tmp_path):
     nb["cells"] = nb["cells"][:-1]
     build_course(session, tmp_path, notebook=nb, lessons=1)
     assert session.scalars(select(Quiz.key).where(Quiz.lesson_id == course.lessons[0].id)).all() == ["q-sum"]
+
+
+# single-answer questions, the reveal after the last attempt --------------------------------
+def _multi_notebook(attempts: int | None = 2) -> dict:
+    nb = quiz_notebook()
+    quiz = {"id": "q-even", "type": "choice", "question": "Which are even?", "options": ["1", "2", "4"],
+            "answer": [1, 2], "feedback": {"wrong": "Look again."}}
+    if attempts is not None:
+        quiz["attempts"] = attempts
+    nb["cells"].append({"cell_type": "markdown", "id": "q3", "source": "?", "metadata": {"lms": {"quiz": quiz}}})
+    return nb
+
+
+def _attempt_count(session, user, quiz_key: str) -> int:
+    return next(q for q in quizzes.lesson_quiz_list(session, user, "learn", "l1") if q["id"] == quiz_key)["attempts_used"]
+
+
+@pytest.mark.parametrize("response", [[0, 1], "a,b", ["0", "2"], ["a", "c"], "b, c", [1, 2]])
+def test_single_answer_question_refuses_several_options_without_counting(session, tmp_path, alice, response):
+    course = build_course(session, tmp_path, notebook=quiz_notebook())
+    enroll(session, alice, course.slug)
+    with pytest.raises(InvalidInput, match="pick one option only"):
+        quizzes.answer(session, alice, course.slug, "q-sum", response)
+    assert _attempt_count(session, alice, "q-sum") == 0  # refused, not counted
+    # the right option alone still scores, with both attempts intact
+    assert quizzes.answer(session, alice, course.slug, "q-sum", [1, 1])["correct"]  # the same box twice is one box
+
+
+def test_questions_say_whether_one_or_several_options_are_right(session, tmp_path, alice):
+    course = build_course(session, tmp_path, notebook=_multi_notebook())
+    enroll(session, alice, course.slug)
+    listed = {q["id"]: q for q in quizzes.lesson_quiz_list(session, alice, course.slug, "l1")}
+    assert listed["q-sum"]["multiple"] is False and listed["q-even"]["multiple"] is True
+    assert listed["q-name"]["multiple"] is False
+    # several right options: several boxes are the normal answer
+    assert quizzes.answer(session, alice, course.slug, "q-even", "b,c")["correct"]
+
+
+def test_answer_and_key_are_shown_only_after_the_last_attempt(session, tmp_path, alice):
+    course = build_course(session, tmp_path, notebook=quiz_notebook())
+    enroll(session, alice, course.slug)
+    first = quizzes.answer(session, alice, course.slug, "q-sum", "a")
+    assert first["attempts_left"] == 1 and first["correct_answer"] is None and first["your_answer"] is None
+    listed = json.dumps(quizzes.lesson_quiz_list(session, alice, course.slug, "l1"))
+    assert '"correct_answer": null' in listed and "[1]" not in listed
+    last = quizzes.answer(session, alice, course.slug, "q-sum", "c")
+    assert last["finished"] and last["your_answer"] == [2] and last["correct_answer"] == [1]
+    shown = quizzes.lesson_quiz_list(session, alice, course.slug, "l1")[0]
+    assert (shown["your_answer"], shown["correct_answer"]) == ([2], [1])
+    # the short-answer quiz is unlimited (no "attempts"): its accepted texts stay hidden
+    for _ in range(5):
+        quizzes.answer(session, alice, course.slug, "q-name", "Babbage")
+    short = quizzes.lesson_quiz_list(session, alice, course.slug, "l1")[1]
+    assert short["attempts_left"] is None and short["correct_answer"] is None
+    assert "SECRET-ANSWER-ADA" not in json.dumps(quizzes.lesson_quiz_list(session, alice, course.slug, "l1"))
+
+
+def test_short_answer_reveal_after_last_attempt(session, tmp_path, alice):
+    nb = copy.deepcopy(MINIMAL_NOTEBOOK)
+    nb["cells"].append({"cell_type": "markdown", "id": "n", "source": "?", "metadata": {"lms": {"quiz": {
+        "id": "q-cap", "type": "short", "question": "Capital of France?", "answers": ["Paris"], "attempts": 1}}}})
+    course = build_course(session, tmp_path, notebook=nb, lessons=1)
+    enroll(session, alice, course.slug)
+    result = quizzes.answer(session, alice, course.slug, "q-cap", "  Lyon ")
+    assert result["finished"] and result["your_answer"] == "Lyon" and result["correct_answer"] == ["Paris"]
+
+
+def test_a_solved_quiz_shows_the_students_right_answer(session, tmp_path, alice):
+    course = build_course(session, tmp_path, notebook=_multi_notebook())
+    enroll(session, alice, course.slug)
+    solved = quizzes.answer(session, alice, course.slug, "q-even", [2, 1])
+    assert solved["finished"] and solved["your_answer"] == [1, 2] == solved["correct_answer"]
+
+
+def test_attempts_default_and_per_quiz_setting(session, tmp_path, alice):
+    course = build_course(session, tmp_path, notebook=_multi_notebook(attempts=None))
+    rows = {q.key: q.max_attempts for q in session.scalars(select(Quiz).where(Quiz.lesson_id == course.lessons[0].id))}
+    assert rows == {"q-sum": 2, "q-name": quizzes.DEFAULT_ATTEMPTS, "q-even": quizzes.DEFAULT_ATTEMPTS}
+
+
+def test_refused_attempts_do_not_use_up_the_last_one(session, tmp_path, alice):
+    course = build_course(session, tmp_path, notebook=quiz_notebook())
+    enroll(session, alice, course.slug)
+    quizzes.answer(session, alice, course.slug, "q-sum", 0)
+    for hostile in ([0, 1, 2], "a,b,c", ["9"], "zz", [], None):
+        with pytest.raises(InvalidInput):
+            quizzes.answer(session, alice, course.slug, "q-sum", hostile)
+    view = quizzes.lesson_quiz_list(session, alice, course.slug, "l1")[0]
+    assert view["attempts_left"] == 1 and view["correct_answer"] is None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from tornado import web
 
-from ...errors import InvalidInput
+from ...errors import Conflict, InvalidInput
 from ...services import quizzes
 from .lessons import LessonForm
 
@@ -16,8 +16,14 @@ class QuizAnswerPage(LessonForm):
         _, lesson, quiz = quizzes.find(self.db, user, slug, quiz_key)
         if lesson.key != lesson_key:
             raise InvalidInput("this quiz belongs to another lesson")
-        response = [int(a) for a in answer if a.isdigit()] if quiz.kind == "choice" else (answer[0] if answer else "")
-        quizzes.answer(self.db, user, slug, quiz_key, response)  # bad answers: an error page with the reason
+        response = answer if quiz.kind == "choice" else (answer[0] if answer else "")
+        try:
+            quizzes.answer(self.db, user, slug, quiz_key, response)
+        except (InvalidInput, Conflict) as exc:  # not counted: back to the lesson, saying why
+            self.db.rollback()
+            self.add_notice(f"Quiz not checked: {exc.message}")
+            self.back(slug, lesson_key, "message")
+            return
         self.db.commit()
         self.back(slug, lesson_key, f"quiz-{quiz_key}")
 
