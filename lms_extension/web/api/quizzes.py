@@ -52,5 +52,8 @@ OPENAPI_SCHEMAS: dict = {
         "points": {"type": "number"}, "attempts_allowed": {"type": "integer"}, "attempts_used": {"type": "integer"},
         "attempts_left": {"type": "integer", "nullable": True}, "solved": {"type": "boolean"},
         "score": {"type": "number"}, "feedback": {"type": "string", "nullable": True},
-        "finished": {"type": "boolean"}, "correct": {"type": "boolean"}}},
+        "finished": {"type": "boolean"}, "correct": {"type": "boolean"},
+        "multiple": {"type": "boolean", "description": "several options are right (else pick exactly one)"},
+        "your_answer": {"nullable": True, "description": "the last attempt, once the quiz is finished"},
+        "correct_answer": {"nullable": True, "description": "option indexes or accepted texts, once the quiz is finished"}}},
 }
