@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from lms_extension.labserver.workspace import MANIFEST, place_lesson
+from lms_extension.labserver.workspace import MANIFEST, lock_lesson, place_lesson, placed_lessons
 
 
 def nb(text):
@@ -69,3 +69,33 @@ def test_symlink_target_refused(tmp_path):
 def test_unsafe_ids_refused(tmp_path, course, lesson):
     with pytest.raises(ValueError):
         place_lesson(tmp_path, course, lesson, 1, nb("x"))
+
+
+def test_lock_replaces_every_copy_with_a_read_only_notice(tmp_path):
+    first = place_lesson(tmp_path, "py", "l1", 1, nb("PAID LESSON v1"))
+    first.path.write_text(nb("MY WORK on PAID LESSON"))
+    beside = place_lesson(tmp_path, "py", "l1", 2, nb("PAID LESSON v2")).newer_beside
+    place_lesson(tmp_path, "py", "l2", 1, nb("OTHER LESSON"))
+    assert placed_lessons(tmp_path) == [("py", "l1"), ("py", "l2")]
+    locked = lock_lesson(tmp_path, "py", "l1", "Your purchase was refunded.")
+    assert set(locked) == {first.path, beside}
+    notice = json.loads(first.path.read_text())
+    assert "PAID LESSON" not in first.path.read_text() and "refunded" in notice["cells"][0]["source"]
+    assert not beside.exists() and first.path.stat().st_mode & 0o222 == 0
+    assert "OTHER LESSON" in (tmp_path / "courses/py/l2.ipynb").read_text()
+    assert placed_lessons(tmp_path) == [("py", "l2")]  # a locked lesson is not asked about again
+    # bought again: opening brings the lesson back in place of the notice
+    back = place_lesson(tmp_path, "py", "l1", 2, nb("PAID LESSON v2"))
+    assert back.newer_beside is None and "PAID LESSON v2" in back.path.read_text()
+    assert back.path.stat().st_mode & 0o200 and placed_lessons(tmp_path) == [("py", "l1"), ("py", "l2")]
+
+
+def test_lock_never_writes_through_a_symlink(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious")
+    place_lesson(tmp_path / "home", "py", "l1", 1, nb("v1"))
+    target = tmp_path / "home/courses/py/l1.ipynb"
+    target.unlink()
+    target.symlink_to(outside)
+    lock_lesson(tmp_path / "home", "py", "l1", "gone")
+    assert outside.read_text() == "precious" and not target.exists()

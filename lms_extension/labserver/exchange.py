@@ -4,8 +4,14 @@ Configured for students by ``nbgrader_config.py`` (installed into the environmen
 ``etc/jupyter``), so ``nbgrader list``, ``fetch_assignment``, ``submit`` and
 ``fetch_feedback`` and JupyterLab's Assignments panel work for every course the student is
 enrolled in, with the student's own JupyterHub token (``JUPYTERHUB_API_TOKEN``) against
-``LMS_SERVICE_URL``. course_id is the course slug, assignment_id the lesson id; files live
-in ``<assignment_dir>/<course_id>/<assignment_id>/`` (nbgrader's ``path_includes_course``).
+``LMS_SERVICE_URL``. course_id is the course slug, assignment_id the lesson id.
+
+A lesson has one place in the home, ``<assignment_dir>/courses/<course_id>/<assignment_id>.ipynb``
+(``assignment_dir`` is the server's root folder): fetching writes it with
+``workspace.place_lesson``, exactly as opening the lesson from the LMS (``/lms/open``) does,
+so fetching after opening (or opening after fetching) finds the same file and never makes a
+second copy, and the list shows a lesson opened from the LMS as fetched. Feedback lands in
+``courses/<course_id>/feedback/<assignment_id>/<timestamp>/``.
 
 Releasing, collecting and returning feedback are the LMS's job (publishing a course, the
 grading workers), so those exchange steps refuse with an explanation.
@@ -29,9 +35,10 @@ from nbgrader.exchange.abc import (
     ExchangeReleaseFeedback,
     ExchangeSubmit,
 )
-from traitlets import Bool, Float, Integer, Unicode, default
+from traitlets import Float, Integer, Unicode, default
 
 from ..kernel.client import LMSClient, LMSError
+from .workspace import lesson_path, place_lesson
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 NOTEBOOK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}\.ipynb$")
@@ -44,8 +51,6 @@ class LMSExchange(Exchange):
                                "(LMS_SERVICE_URL).").tag(config=True)
     api_token = Unicode(help="The student's own JupyterHub token (JUPYTERHUB_API_TOKEN).").tag(config=True)
     student_name = Unicode(help="The student's hub name, shown as nbgrader's student_id (JUPYTERHUB_USER).").tag(config=True)
-    path_includes_course = Bool(True, help="Put assignments under <assignment_dir>/<course_id>/ "
-                                           "(students may have several courses).").tag(config=True)
     timeout = Float(30.0, help="Seconds to wait for the LMS service.").tag(config=True)
     max_notebook_bytes = Integer(5 * 1024 * 1024, help="Largest notebook submitted.").tag(config=True)
 
@@ -86,9 +91,12 @@ class LMSExchange(Exchange):
             self.fail(f"an assignment id is required (the lesson id, a-z, 0-9, -), got {assignment!r}")
         return course, assignment
 
-    def local_dir(self, course: str, assignment: str) -> Path:
-        root = Path(self.assignment_dir)
-        return root / course / assignment if self.path_includes_course else root / assignment
+    def lesson_file(self, course: str, assignment: str) -> Path:
+        """The lesson's one notebook in the home, where ``/lms/open`` puts it too."""
+        return lesson_path(Path(self.assignment_dir).absolute(), course, assignment)
+
+    def feedback_dir(self, course: str, assignment: str, timestamp: str) -> Path:
+        return self.lesson_file(course, assignment).parent / "feedback" / assignment / timestamp
 
     def format_timestamp(self, iso: str) -> str:
         moment = datetime.datetime.fromisoformat(iso)
@@ -116,17 +124,19 @@ class LMSExchangeList(LMSExchange, ExchangeList):
                 continue
             if not (ID.match(course) and ID.match(assignment)):
                 continue
-            folder = self.local_dir(course, assignment)
+            notebook = self.lesson_file(course, assignment)
             info = {"course_id": course, "assignment_id": assignment, "title": item.get("title"),
                     "policy": item.get("policy")}
-            if folder.is_dir():
-                info.update(status="fetched", path=str(folder.resolve()), notebooks=[
-                    {"notebook_id": nb.stem, "path": str(nb.resolve())} for nb in sorted(folder.glob("*.ipynb"))])
+            fetched = notebook.is_file() and not notebook.is_symlink()
+            if fetched:  # fetched here or opened from the LMS: the same file either way
+                beside = sorted(notebook.parent.glob(f"{assignment}.v*.ipynb"))
+                info.update(status="fetched", path=str(notebook.parent), notebooks=[
+                    {"notebook_id": nb.stem, "path": str(nb)} for nb in [notebook, *beside]])
             else:
                 info.update(status="released", path=f"lms:{course}/{assignment}", notebooks=[
                     {"notebook_id": Path(name).stem, "path": f"lms:{course}/{assignment}/{name}"}
                     for name in item["notebooks"]])
-            self.log.info("%s %s%s", course, assignment, " (already downloaded)" if folder.is_dir() else "")
+            self.log.info("%s %s%s", course, assignment, f" (already in {notebook})" if fetched else "")
             out.append(info)
         return out
 
@@ -139,8 +149,9 @@ class LMSExchangeList(LMSExchange, ExchangeList):
             if not (ID.match(course) and ID.match(assignment)):
                 continue
             timestamp = self.format_timestamp(sub["submitted_at"])
-            folder = self.local_dir(course, assignment)
-            feedback_dir = folder / "feedback" / timestamp
+            notebook = self.lesson_file(course, assignment)
+            folder = notebook.parent
+            feedback_dir = self.feedback_dir(course, assignment, timestamp)
             notebooks = []
             for name in sub["notebooks"]:
                 local = feedback_dir / f"{Path(name).stem}.html"
@@ -150,7 +161,7 @@ class LMSExchangeList(LMSExchange, ExchangeList):
                     match = DIGEST.search(local.read_bytes()[:4096 * 64])
                     local_digest = match.group(1).decode() if match else None
                 notebooks.append({
-                    "notebook_id": Path(name).stem, "path": str(folder / name),
+                    "notebook_id": Path(name).stem, "path": str(notebook),
                     "has_local_feedback": has_local, "has_exchange_feedback": bool(sub["has_feedback"]),
                     "local_feedback_path": str(local) if has_local else None,
                     "feedback_updated": has_local and bool(sub["has_feedback"]) and local_digest != sub["feedback_digest"],
@@ -190,53 +201,47 @@ class LMSExchangeFetchAssignment(LMSExchange, ExchangeFetchAssignment):
     def start(self):
         self.set_timestamp()
         course, assignment = self.checked_ids()
-        folder = self.local_dir(course, assignment)
-        if folder.exists() and not self.replace_missing_files:
-            self.fail(f"You already have a copy of the assignment in {folder}; move it away (or use "
-                      "--replace) to fetch it again")
         released = self.call("GET", f"exchange/courses/{course}/assignments/{assignment}")
         notebooks = released.get("notebooks")
-        if not isinstance(notebooks, dict) or not notebooks:
-            self.fail(f"{course}/{assignment} has no notebooks")
-        for name in notebooks:
-            if not isinstance(name, str) or not NOTEBOOK_NAME.match(name):
-                self.fail(f"refusing a notebook name from the LMS: {name!r}")
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, text in notebooks.items():
-            target = folder / name
-            if target.exists() or target.is_symlink():
-                continue  # never overwrite the student's work (replace_missing_files fills gaps only)
-            target.write_text(text if isinstance(text, str) else json.dumps(text), encoding="utf-8")
-            self.log.info("Fetched %s %s (version %s) into %s", course, assignment, released.get("version"), target)
+        if not isinstance(notebooks, dict) or len(notebooks) != 1:
+            self.fail(f"{course}/{assignment} should have one notebook, the LMS sent {len(notebooks or {})}")
+        ((name, text),) = notebooks.items()
+        if not isinstance(name, str) or not NOTEBOOK_NAME.match(name):
+            self.fail(f"refusing a notebook name from the LMS: {name!r}")
+        version = released.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            self.fail(f"{course}/{assignment}: the LMS sent no lesson version")
+        # the same placement as opening the lesson from the LMS: never a second copy, never
+        # overwriting the student's edits (a newer version lands beside an edited copy)
+        try:
+            placed = place_lesson(Path(self.assignment_dir).absolute(), course, assignment, version,
+                                  text if isinstance(text, str) else json.dumps(text))
+        except ValueError as exc:
+            self.fail(str(exc))
+        self.log.info("Fetched %s %s (version %s): %s", course, assignment, placed.version, placed.path)
+        if placed.newer_beside is not None:
+            self.log.info("You changed %s, so it was kept; version %s is beside it in %s",
+                          placed.path.name, placed.version, placed.newer_beside)
 
 
 class LMSExchangeSubmit(LMSExchange, ExchangeSubmit):
     def start(self):
         self.set_timestamp()
         course, assignment = self.checked_ids()
-        folder = self.local_dir(course, assignment)
-        if not folder.is_dir():
-            self.fail(f"Assignment not found at {folder}: fetch it first")
+        path = self.lesson_file(course, assignment)
+        if not path.is_file() or path.is_symlink():
+            self.fail(f"Assignment not found at {path}: fetch it (or open the lesson) first")
         expected = next((a["notebooks"] for a in self.call("GET", "exchange/assignments", {"course_id": course})
                          ["assignments"] if a["assignment_id"] == assignment), None)
         if expected is None:
             self.fail(f"{course}/{assignment} is not one of your assignments")
-        notebooks = {}
-        for name in expected:
-            if not NOTEBOOK_NAME.match(name):
-                self.fail(f"refusing a notebook name from the LMS: {name!r}")
-            path = folder / name
-            if not path.is_file():
-                if self.strict:
-                    self.fail(f"Expected notebook {name} is missing from {folder}")
-                self.log.warning("Possible missing notebook: %s", name)
-                continue
-            if path.stat().st_size > self.max_notebook_bytes:
-                self.fail(f"{path} is larger than {self.max_notebook_bytes // (1024 * 1024)} MB: "
-                          "clear large outputs and save")
-            notebooks[name] = path.read_text(encoding="utf-8")
-        if not notebooks:
-            self.fail(f"no notebook of {course}/{assignment} found in {folder}")
+        if len(expected) != 1 or not NOTEBOOK_NAME.match(expected[0]):
+            self.fail(f"refusing the notebook names from the LMS: {expected!r}")
+        if path.stat().st_size > self.max_notebook_bytes:
+            self.fail(f"{path} is larger than {self.max_notebook_bytes // (1024 * 1024)} MB: "
+                      "clear large outputs and save")
+        # the file in the home is <lesson>.ipynb; the LMS knows it by the lesson's file name
+        notebooks = {expected[0]: path.read_text(encoding="utf-8")}
         self.submission = self.call("POST", f"exchange/courses/{course}/assignments/{assignment}/submissions",
                                     body={"notebooks": notebooks})
         self.log.info("Submitted as: %s %s %s (submission %s, attempt %s)", course, assignment,
@@ -248,14 +253,13 @@ class LMSExchangeFetchFeedback(LMSExchange, ExchangeFetchFeedback):
     def start(self):
         self.set_timestamp()
         course, assignment = self.checked_ids()
-        folder = self.local_dir(course, assignment)
         subs = self.call("GET", "exchange/submissions", {"course_id": course, "assignment_id": assignment})
         fetched = 0
         for sub in subs["submissions"]:
             if not sub.get("has_feedback"):
                 continue
             files = self.call("GET", f"exchange/submissions/{int(sub['id'])}/feedback")["files"]
-            target = folder / "feedback" / self.format_timestamp(sub["submitted_at"])
+            target = self.feedback_dir(course, assignment, self.format_timestamp(sub["submitted_at"]))
             target.mkdir(parents=True, exist_ok=True)
             for name, html in files.items():
                 if not FEEDBACK_NAME.match(name):

@@ -12,11 +12,14 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..models import Course, Enrollment, Lesson, NotebookSubmission, User
 from ..models.course import SLUG
 from ..models.submission import GRADED
-from . import feedback, grading_queue, lessons, policies
+from . import enrollments, feedback, grading_queue, lessons, policies
+from .payments import access as paid_access
+
+MAX_ACCESS_CHECKS = 500
 
 
 def _check_id(value: str | None, what: str) -> str | None:
@@ -50,6 +53,53 @@ def fetch(session: Session, user: User, course_id: str, assignment_id: str) -> d
                                _check_id(assignment_id, "assignment_id"))
     return {"course_id": delivery.course_slug, "assignment_id": delivery.lesson_key,
             "version": delivery.version, "notebooks": {delivery.filename: delivery.notebook}}
+
+
+def lesson_access(session: Session, user: User, lessons_asked) -> list[dict]:
+    """May the student still open these lessons (``[{"course": slug, "lesson": key}]``)?
+
+    The student's server asks this about the lessons in their home and locks the ones answered
+    ``access: false`` (a refunded purchase, an enrollment taken back). ``access: null`` means
+    the LMS does not know the lesson any more (removed, course unpublished): left alone."""
+    if not isinstance(lessons_asked, list) or len(lessons_asked) > MAX_ACCESS_CHECKS:
+        raise InvalidInput(f'send {{"lessons": [{{"course": <slug>, "lesson": <id>}}, ...]}} '
+                           f"(at most {MAX_ACCESS_CHECKS})")
+    out, denied = [], {}
+    for item in lessons_asked:
+        if not isinstance(item, dict):
+            raise InvalidInput('each of "lessons" is {"course": <slug>, "lesson": <id>}')
+        slug = _check_id(item.get("course"), "course")
+        key = _check_id(item.get("lesson"), "lesson")
+        if slug is None or key is None:
+            raise InvalidInput('each of "lessons" is {"course": <slug>, "lesson": <id>}')
+        answer = {"course": slug, "lesson": key, "access": True, "message": None}
+        try:
+            enrollments.lesson_access(session, user, slug, key)
+        except NotFound:
+            answer["access"] = None
+        except Forbidden:
+            answer["access"] = False
+            course = _course(session, slug)
+            if course is not None:
+                denied.setdefault(course.id, (course, []))[1].append(answer)
+        out.append(answer)
+    ended = paid_access.ended_purchases(session, user.id, list(denied))
+    for course_id, (course, answers) in denied.items():
+        status, when = ended.get(course_id, (None, None))
+        if status == "refunded":
+            why = f"Your purchase of {course.title!r} was refunded on {when:%Y-%m-%d}"
+        elif status is not None:
+            why = f"Your access to {course.title!r} ended on {when:%Y-%m-%d} ({status})"
+        else:
+            why = f"You are no longer enrolled in {course.title!r}"
+        for answer in answers:
+            answer["message"] = (f"{why}, so this lesson's notebook was replaced by this notice. "
+                                 "Enroll in the course again to get the lesson back.")
+    return out
+
+
+def _course(session: Session, slug: str) -> Course | None:
+    return session.scalars(select(Course).where(Course.slug == slug)).one_or_none()
 
 
 def submit(session: Session, user: User, course_id: str, assignment_id: str, notebooks) -> NotebookSubmission:

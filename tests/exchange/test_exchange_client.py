@@ -17,6 +17,7 @@ from lms_extension.labserver.exchange import (
     LMSExchangeList,
     LMSExchangeSubmit,
 )
+from lms_extension.labserver.workspace import lesson_path, place_lesson
 
 ROUTES: dict[str, tuple[int, dict, dict]] = {}
 
@@ -66,13 +67,49 @@ def test_fetch_refuses_notebook_names_that_leave_the_folder(lms, tmp_path):
 def test_fetch_writes_the_release_and_never_overwrites(lms, tmp_path):
     ROUTES["/api/v1/exchange/courses/c1/assignments/a1"] = (200, {"version": 2, "notebooks": {"a1.ipynb": "{\"v\": 2}"}}, {})
     make(LMSExchangeFetchAssignment, lms, tmp_path).start()
-    target = tmp_path / "work" / "c1" / "a1" / "a1.ipynb"
+    target = tmp_path / "work" / "courses" / "c1" / "a1.ipynb"
     assert target.read_text() == '{"v": 2}'
     target.write_text("my work")
-    with pytest.raises(ExchangeError, match="already have a copy"):
-        make(LMSExchangeFetchAssignment, lms, tmp_path).start()
-    make(LMSExchangeFetchAssignment, lms, tmp_path, replace_missing_files=True).start()
+    make(LMSExchangeFetchAssignment, lms, tmp_path).start()  # fetching again is harmless
     assert target.read_text() == "my work"
+    ROUTES["/api/v1/exchange/courses/c1/assignments/a1"] = (200, {"version": 3, "notebooks": {"a1.ipynb": "{\"v\": 3}"}}, {})
+    make(LMSExchangeFetchAssignment, lms, tmp_path).start()
+    assert target.read_text() == "my work"  # a newer version lands beside the edited copy
+    assert (target.parent / "a1.v3.ipynb").read_text() == '{"v": 3}'
+
+
+def _released(lms, version=1):
+    ROUTES["/api/v1/exchange/assignments"] = (200, {"assignments": [
+        {"course_id": "c1", "assignment_id": "a1", "title": "A1", "notebooks": ["a1.ipynb"]}]}, {})
+    ROUTES["/api/v1/exchange/courses/c1/assignments/a1"] = (
+        200, {"version": version, "notebooks": {"a1.ipynb": f"{{\"v\": {version}}}"}}, {})
+
+
+def _files(root):
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.ipynb"))
+
+
+def test_open_then_fetch_is_one_copy_listed_as_fetched(lms, tmp_path):
+    _released(lms)
+    root = tmp_path / "work"
+    opened = place_lesson(root, "c1", "a1", 1, '{"v": 1}')  # what /lms/open does
+    (listed,) = make(LMSExchangeList, lms, tmp_path, assignment="").start()
+    assert listed["status"] == "fetched"
+    assert [n["path"] for n in listed["notebooks"]] == [str(opened.path)]
+    opened.path.write_text("my work")
+    make(LMSExchangeFetchAssignment, lms, tmp_path).start()
+    assert _files(root) == ["courses/c1/a1.ipynb"] and opened.path.read_text() == "my work"
+
+
+def test_fetch_then_open_is_one_copy(lms, tmp_path):
+    _released(lms)
+    root = tmp_path / "work"
+    (listed,) = make(LMSExchangeList, lms, tmp_path, assignment="").start()
+    assert listed["status"] == "released"
+    make(LMSExchangeFetchAssignment, lms, tmp_path).start()
+    opened = place_lesson(root, "c1", "a1", 1, '{"v": 1}')
+    assert opened.path == lesson_path(root, "c1", "a1") and opened.newer_beside is None
+    assert _files(root) == ["courses/c1/a1.ipynb"]
 
 
 @pytest.mark.parametrize("course, assignment", [("../c1", "a1"), ("c1", "../../etc"), ("", "a1"), ("C1", "a1")])
@@ -93,7 +130,7 @@ def test_feedback_file_names_are_checked(lms, tmp_path):
 
 
 def test_refusals_carry_the_lms_message_and_retry_after(lms, tmp_path):
-    folder = tmp_path / "work" / "c1" / "a1"
+    folder = tmp_path / "work" / "courses" / "c1"
     folder.mkdir(parents=True)
     (folder / "a1.ipynb").write_text("{}")
     ROUTES["/api/v1/exchange/assignments"] = (200, {"assignments": [

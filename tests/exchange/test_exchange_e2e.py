@@ -77,11 +77,12 @@ def test_nbgrader_cli_round_trip(setup, tmp_path):
 
     fetched = nbgrader(setup, tmp_path, "fetch_assignment", LESSON, "--course", FREE)
     assert fetched.returncode == 0, fetched.stderr
-    path = tmp_path / FREE / LESSON / f"{LESSON}.ipynb"
+    path = tmp_path / "courses" / FREE / f"{LESSON}.ipynb"  # where /lms/open puts it too
     text = path.read_text()
     assert "BEGIN HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
     again = nbgrader(setup, tmp_path, "fetch_assignment", LESSON, "--course", FREE)
-    assert again.returncode != 0 and "already have a copy" in again.stderr
+    assert again.returncode == 0, again.stderr
+    assert sorted(tmp_path.rglob("*.ipynb")) == [path]  # fetching twice is still one copy
 
     # Validate runs the student version (public tests only) in a local kernel, as nbgrader's does
     failing = nbgrader(setup, tmp_path, "validate", str(path))
@@ -102,7 +103,7 @@ def test_nbgrader_cli_round_trip(setup, tmp_path):
     assert "feedback ready to be fetched" in cached.stderr, cached.stderr
     fb = nbgrader(setup, tmp_path, "fetch_feedback", LESSON, "--course", FREE)
     assert fb.returncode == 0, fb.stderr
-    (html,) = (tmp_path / FREE / LESSON / "feedback").glob("*/*.html")
+    (html,) = (tmp_path / "courses" / FREE / "feedback" / LESSON).glob("*/*.html")
     assert "HIDDEN" not in html.read_text() and "lms-feedback" in html.read_text()
     assert "feedback already fetched" in nbgrader(setup, tmp_path, "list", "--cached").stderr
 
@@ -134,9 +135,23 @@ def test_assignments_panel_api_on_the_student_server(setup):
         listed = user.get(base + "assignments", params={"course_id": EXTRA}).json()
         assert listed["success"], listed
         assert {(a["assignment_id"], a["status"]) for a in listed["value"]} == {("l1", "released"), ("l2", "released")}
+        # l2 opened from the LMS first: the panel shows it fetched, fetching it again adds no copy
+        opened = user.get(base + "lms/open", params={"course": EXTRA, "lesson": "l2"}, allow_redirects=False)
+        assert opened.status_code == 302 and opened.headers["Location"].endswith(f"lab/tree/courses/{EXTRA}/l2.ipynb")
+        listed = user.get(base + "assignments", params={"course_id": EXTRA}).json()
+        l2 = next(a for a in listed["value"] if a["assignment_id"] == "l2" and a["status"] != "submitted")
+        assert l2["status"] == "fetched" and [n["path"] for n in l2["notebooks"]] == [f"courses/{EXTRA}/l2.ipynb"]
+        again = user.post(base + "assignments/fetch", json={"course_id": EXTRA, "assignment_id": "l2"}).json()
+        assert again["success"], again
+        # l1 fetched from the panel first: opening it from the LMS lands on the same file
         fetched = user.post(base + "assignments/fetch", json={"course_id": EXTRA, "assignment_id": "l1"}).json()
-        assert ("l1", "fetched") in {(a["assignment_id"], a["status"]) for a in fetched["value"]}
-        contents = f"{base}api/contents/{EXTRA}/l1/l1.ipynb"
+        l1 = next(a for a in fetched["value"] if a["assignment_id"] == "l1" and a["status"] != "submitted")
+        assert l1["status"] == "fetched" and [n["path"] for n in l1["notebooks"]] == [f"courses/{EXTRA}/l1.ipynb"]
+        opened = user.get(base + "lms/open", params={"course": EXTRA, "lesson": "l1"}, allow_redirects=False)
+        assert opened.status_code == 302 and opened.headers["Location"].endswith(f"lab/tree/courses/{EXTRA}/l1.ipynb")
+        tree = user.get(f"{base}api/contents/courses/{EXTRA}").json()["content"]
+        assert sorted(f["name"] for f in tree if f["type"] == "notebook") == ["l1.ipynb", "l2.ipynb"]
+        contents = f"{base}api/contents/courses/{EXTRA}/l1.ipynb"
         nb = user.get(contents).json()["content"]
         assert "SECRET-HIDDEN" not in json.dumps(nb)
         solved = json.loads(json.dumps(nb))

@@ -101,3 +101,30 @@ def test_feedback_after_real_grading_has_outputs_but_no_hidden_tests(engine, tmp
         with factory() as s:
             s.delete(s.get(NotebookSubmission, sub_id))
             s.commit()
+
+
+def test_lesson_access_after_a_refund_says_why(session, tmp_path):
+    from lms_extension.services.payments import access, checkout, fulfillment
+    from lms_extension.models.base import utcnow
+    from tests.commerce.conftest import policy as policy_fixture
+
+    policy = policy_fixture.__wrapped__()
+    make_course(session, tmp_path, "paid-ex", price_cents=4900, lessons=2, instructor="teacher")
+    buyer = make_user(session, "ex-buyer")
+    quote = checkout.quote(session, policy.taxes, user=buyer, country="DE", course="paid-ex", plan_prices={})
+    order = checkout.create_order(session, buyer, quote)
+    order.status, order.paid_at = "paid", utcnow()
+    session.flush()
+    access.grant_order(session, order)
+    asked = [{"course": "paid-ex", "lesson": "l1"}, {"course": "paid-ex", "lesson": "l2"},
+             {"course": "paid-ex", "lesson": "gone"}]
+    assert [a["access"] for a in exchange.lesson_access(session, buyer, asked)] == [True, True, None]
+    assert fulfillment.take_back(session, None, policy, order, "refunded", "refund")
+    l1, l2, gone = exchange.lesson_access(session, buyer, asked)
+    assert l1["access"] is True  # the free preview stays open
+    assert l2["access"] is False and "purchase of 'Course paid-ex' was refunded on" in l2["message"]
+    assert gone["access"] is None and gone["message"] is None
+    for bad in ("x", [{"course": "../x", "lesson": "l1"}], [{"course": "paid-ex"}], ["paid-ex/l1"],
+                [{"course": "paid-ex", "lesson": "l1"}] * (exchange.MAX_ACCESS_CHECKS + 1)):
+        with pytest.raises(InvalidInput):
+            exchange.lesson_access(session, buyer, bad)

@@ -62,6 +62,19 @@ def revoke_order(session: Session, order: Order, reason: str) -> list[int]:
     return revoked
 
 
+def ended_purchases(session: Session, user_id: int, course_ids: list[int]) -> dict[int, tuple[str, object]]:
+    """course id -> (order status, when) of the user's purchases of these courses whose access was
+    taken back (refunded, disputed), for telling the student why a course's lessons are locked."""
+    if not course_ids:
+        return {}
+    rows = session.execute(select(AccessGrant.course_id, Order.status, AccessGrant.revoked_at)
+                           .join(Order, Order.id == AccessGrant.order_id)
+                           .where(AccessGrant.user_id == user_id, AccessGrant.course_id.in_(course_ids),
+                                  AccessGrant.revoked_at.is_not(None))
+                           .order_by(AccessGrant.revoked_at))
+    return {course_id: (status, when) for course_id, status, when in rows}
+
+
 def _still_entitled(session: Session, user_id: int, course_id: int) -> bool:
     other = session.scalars(select(AccessGrant.id).where(AccessGrant.user_id == user_id,
                                                          AccessGrant.course_id == course_id,

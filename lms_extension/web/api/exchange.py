@@ -41,6 +41,18 @@ class AssignmentSubmissionsAPI(APIHandler):
         self.write_json(grading_queue.view(submission), 202)
 
 
+class LessonAccessAPI(APIHandler):
+    """The student's server asks which lessons in the home the student may still open."""
+
+    @requires_user
+    def post(self):
+        user = self.require_user()
+        body = self.json_body()
+        if not isinstance(body, dict) or "lessons" not in body:
+            raise InvalidInput('send {"lessons": [{"course": <slug>, "lesson": <id>}, ...]}')
+        self.write_json({"lessons": exchange.lesson_access(self.db, user, body["lessons"])})
+
+
 class SubmissionsAPI(APIHandler):
     @requires_user
     def get(self):
@@ -62,6 +74,7 @@ default_handlers = [
     (r"api/v1/exchange/courses/([^/]+)/assignments/([^/]+)", AssignmentAPI),
     (r"api/v1/exchange/courses/([^/]+)/assignments/([^/]+)/submissions", AssignmentSubmissionsAPI),
     (r"api/v1/exchange/submissions", SubmissionsAPI),
+    (r"api/v1/exchange/access", LessonAccessAPI),
     (r"api/v1/exchange/submissions/([0-9]+)/feedback", FeedbackAPI),
 ]
 
@@ -106,6 +119,22 @@ OPENAPI_PATHS: dict = {
                 "type": "object", "description": "file name -> notebook (JSON object or text)"}}}}}},
         "responses": {"202": response("Queued", {"$ref": "#/components/schemas/NotebookSubmission"}),
                       **_errs(400, 401, 403, 404, 409, 413, 429)}}},
+    "/exchange/access": {"post": {
+        "summary": "May I still open these lessons? The student's server locks the ones answered false "
+                   "(a refunded purchase); null: the LMS no longer knows the lesson",
+        "security": _SEC,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["lessons"], "properties": {"lessons": {"type": "array", "items": {
+                "type": "object", "required": ["course", "lesson"],
+                "properties": {"course": {"type": "string"}, "lesson": {"type": "string"}}}}}}}}},
+        "responses": {"200": response("One answer per lesson asked", {
+            "type": "object", "required": ["lessons"], "properties": {"lessons": {"type": "array", "items": {
+                "type": "object", "required": ["course", "lesson", "access"], "properties": {
+                    "course": {"type": "string"}, "lesson": {"type": "string"},
+                    "access": {"type": "boolean", "nullable": True},
+                    "message": {"type": "string", "nullable": True,
+                                "description": "why not, for the notice put in place of the lesson"}}}}}}),
+            **_errs(400, 401)}}},
     "/exchange/submissions": {"get": {
         "summary": "nbgrader Exchange: my submissions, oldest first",
         "security": _SEC, "parameters": [_query("course_id", "only this course"),
