@@ -8,13 +8,16 @@ import hashlib
 import logging
 import math
 import os
+import re
 import shutil
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlencode
 
 import bcrypt
 import nativeauthenticator
 from jupyterhub import orm
+from jupyterhub.handlers.login import LogoutHandler as HubLogoutHandler
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import ChangePasswordHandler as NativeChangePasswordHandler
 from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
@@ -71,7 +74,20 @@ class TwoFactorEnrollment(Exception):
         self.secret = secret
 
 
-class LoginHandler(NativeLoginHandler):
+class LMSNextMixin:
+    """Where the hub sends a browser after logging in or signing up.
+
+    JupyterHub's ``get_next_url`` keeps ``?next=`` only when it is a path of this site
+    (``//evil.example`` and ``https://evil.example`` fall back to the default, the catalog).
+    A page of the LMS is reached through the LMS's own login, which completes its OAuth
+    handshake first: without it the page would show the visitor as logged out.
+    """
+
+    def get_next_url(self, user=None, default=None):
+        return self.authenticator.through_lms_login(super().get_next_url(user, default))
+
+
+class LoginHandler(LMSNextMixin, NativeLoginHandler):
     """NativeAuthenticator 1.3's login handler, fitted to JupyterHub 6, with the LMS's answers.
 
     JupyterHub 6 removed ``handler.statsd`` (used to time the login) and renders error
@@ -112,20 +128,111 @@ class LoginHandler(NativeLoginHandler):
         self.finish(await self._render(login_error=error, username=username))
 
 
-class SignUpHandler(NativeSignUpHandler):
-    """Says exactly which rule a refused password broke."""
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
+DISPLAY_NAME_MAX = 80
 
-    def get_result_message(self, user, assume_user_is_human, username_already_taken, confirmation_matches,
-                           user_is_admin):
-        if user is None and assume_user_is_human and not username_already_taken and confirmation_matches:
-            problem = self.authenticator.password_problem(
-                self.get_body_argument("signup_password", "", strip=False),
-                self.get_body_argument("username", "", strip=False))
+
+class SignUpHandler(LMSNextMixin, NativeSignUpHandler):
+    """Sign-up with an email, a display name, a username and a password.
+
+    Every refused field says why. With open sign-up the new account is logged in at once and
+    sent to ``next`` (or the catalog); otherwise an admin approves it first. The display name
+    and email go into the hub user's ``user_info``, which the LMS reads from the identity
+    model (``services/users.py``).
+    """
+
+    async def get(self):
+        if not self.authenticator.enable_signup:
+            raise web.HTTPError(404)
+        self.finish(await self._render())
+
+    def _render(self, **ns):
+        auth = self.authenticator
+        return self.render_template(
+            "signup.html", two_factor_auth=auth.allow_2fa, tos=auth.tos, xsrf=self.xsrf_token.decode("ascii"),
+            next=self.get_argument("next", ""), minimum_password_length=auth.minimum_password_length, **ns)
+
+    def signup_problems(self, form: dict) -> list[str]:
+        auth = self.authenticator
+        problems = []
+        if not EMAIL.fullmatch(form["email"]) or len(form["email"]) > 254:
+            problems.append("Enter your email address, like ada@example.org.")
+        if not form["display_name"]:
+            problems.append("Enter a display name: it is shown on your reviews and certificates.")
+        elif len(form["display_name"]) > DISPLAY_NAME_MAX:
+            problems.append(f"A display name may have at most {DISPLAY_NAME_MAX} characters.")
+        elif any(ord(ch) < 32 or ord(ch) == 127 for ch in form["display_name"]):
+            problems.append("A display name may not contain control characters.")
+        if not USERNAME.fullmatch(form["username"]):
+            problems.append("A username has 1 to 64 characters: lower-case letters, digits, '-', '_' or '.', "
+                            "starting with a letter or digit.")
+        elif auth.user_exists(form["username"]):
+            problems.append(f"The username {form['username']} is taken: choose another one.")
+        if form["password"] != form["confirmation"]:
+            problems.append("The two passwords differ.")
+        else:
+            problem = auth.password_problem(form["password"], form["username"])
             if problem:
-                self.set_status(400)
-                return "alert-danger", problem
-        return super().get_result_message(user, assume_user_is_human, username_already_taken,
-                                          confirmation_matches, user_is_admin)
+                problems.append(problem)
+        if auth.tos and not form["tos"]:
+            problems.append("Accept the terms of service to sign up.")
+        return problems
+
+    async def post(self):
+        auth = self.authenticator
+        if not auth.enable_signup:
+            raise web.HTTPError(404)
+        arg = lambda name: self.get_body_argument(name, "", strip=False)  # noqa: E731
+        form = {"email": arg("email").strip(), "display_name": " ".join(arg("display_name").split()),
+                "username": auth.normalize_username(arg("username").strip()), "password": arg("signup_password"),
+                "confirmation": arg("signup_password_confirmation"), "tos": arg("tos"),
+                "has_2fa": bool(arg("2fa")) and auth.allow_2fa}
+        kept = {"email": form["email"], "display_name": form["display_name"], "username": form["username"]}
+        problems = self.signup_problems(form)
+        info = None
+        if not problems:
+            info = auth.create_user(form["username"], form["password"], email=form["email"], has_2fa=form["has_2fa"])
+            if info is None:  # NativeAuthenticator's own checks (a name it refuses, sign-up closed)
+                problems.append("This account could not be created: choose another username.")
+        if problems:
+            self.set_status(400)
+            self.finish(await self._render(errors=problems, **kept))
+            return
+        if not info.is_authorized:
+            self.finish(await self._render(
+                alert="alert-info", result_message="Thank you! Your account waits for an administrator's "
+                "approval (your information has been sent to the admin); you can log in once it is approved.",
+                **kept))
+            return
+        if info.has_2fa:  # the key is shown once; the next login asks for a code
+            self.finish(await self._render(
+                alert="alert-success", result_message="Your account is ready. Add the key below to your "
+                "authenticator app, then log in with your password and the app's code.",
+                two_factor_auth_user=True, two_factor_auth_value=info.otp_secret, **kept))
+            return
+        # logged in at once: no second form to fill in
+        user = await self.auth_to_user({"name": form["username"]})
+        from lms_extension.services.users import DISPLAY_NAME_KEY
+
+        user.user_info = {**(user.user_info or {}), DISPLAY_NAME_KEY: form["display_name"], "email": form["email"]}
+        self.db.commit()
+        self.set_login_cookie(user)
+        self.log.info("User signed up and logged in: %s", user.name)
+        self.redirect(self.get_next_url(user))
+
+
+class LogoutHandler(HubLogoutHandler):
+    """Log out, then back to ``next`` (a page of this site) or the catalog.
+
+    The LMS's own login cookie holds a token the logout has just revoked; it is cleared here
+    too, so that the LMS pages forget the user at once instead of after their auth cache.
+    """
+
+    async def render_logout_page(self):
+        auth = self.authenticator
+        self.clear_cookie(auth.lms_cookie_name, path=auth.lms_prefix)
+        self.redirect(self._validate_next_url(self.get_argument("next", "")) or auth.lms_prefix)
 
 
 class ChangePasswordHandler(NativeChangePasswordHandler):
@@ -168,6 +275,10 @@ class LMSAuthenticator(NativeAuthenticator):
 
     demo_password = Unicode(help="Password of the demo users, created at start when set (demo mode "
                                  "only).").tag(config=True)
+    lms_prefix = Unicode("/services/lms/", help="URL prefix of the LMS service: the catalog, where logout "
+                                                "and the front door lead.").tag(config=True)
+    lms_cookie_name = Unicode("service-lms", help="The LMS service's login cookie (its OAuth client id), "
+                                                  "cleared at logout.").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -180,7 +291,21 @@ class LMSAuthenticator(NativeAuthenticator):
     def get_handlers(self, app):
         ours = {NativeLoginHandler: LoginHandler, NativeSignUpHandler: SignUpHandler,
                 NativeChangePasswordHandler: ChangePasswordHandler}
-        return [(path, ours.get(handler, handler)) for path, handler in super().get_handlers(app)]
+        return [(path, ours.get(handler, handler)) for path, handler in super().get_handlers(app)] + [
+            (r"/logout", LogoutHandler)]
+
+    # where browsers go -----------------------------------------------------------------------
+    def through_lms_login(self, url: str) -> str:
+        """``url``, or for a page of the LMS the LMS's login that ends there."""
+        login = self.lms_prefix + "login"
+        if url.startswith(self.lms_prefix) and url.split("?", 1)[0] != login:
+            return login + "?" + urlencode({"next": url})
+        return url
+
+    def front_door(self, handler) -> str:
+        """``/`` and ``/hub/``: the catalog for visitors; for a logged-in user the catalog too,
+        through the LMS's login so that the LMS knows them (never a forced server spawn)."""
+        return self.lms_prefix + "login" if handler.current_user else self.lms_prefix
 
     # password policy ----------------------------------------------------------------------
     def password_problem(self, password: str, username: str = "") -> str | None:

@@ -27,8 +27,12 @@ c.ConfigurableHTTPProxy.command = [str(_node_proxy if _node_proxy.exists() else
 c.ConfigurableHTTPProxy.pid_file = str(s.data_dir / "jupyterhub-proxy.pid")
 c.JupyterHub.db_url = s.hub_db_url
 c.JupyterHub.cookie_secret_file = str(s.data_dir / "jupyterhub_cookie_secret")
-# after the hub login, the LMS login completes its OAuth handshake and shows the catalog
-c.JupyterHub.default_url = "/services/lms/login"
+# the front door (`/`, `/hub/`, after a login without ?next=): the catalog; a logged-in user
+# passes through the LMS login, which completes its OAuth handshake (LMSAuthenticator.front_door)
+c.JupyterHub.default_url = lambda handler: handler.authenticator.front_door(handler)
+# login, sign-up and error pages in the platform's look (lms.css comes from the LMS service)
+c.JupyterHub.template_paths = [str(Path(__file__).resolve().parent / "templates")]
+c.JupyterHub.template_vars = {"lms_prefix": s.config.service_prefix}
 c.JupyterHub.cleanup_servers = True
 
 # identity: NativeAuthenticator (sign-up + login), demo users in demo mode
@@ -43,7 +47,9 @@ c.NativeAuthenticator.enable_signup = True
 c.NativeAuthenticator.allow_2fa = s.allow_2fa or s.require_2fa
 c.NativeAuthenticator.minimum_password_length = 10
 c.NativeAuthenticator.check_common_password = True
-c.NativeAuthenticator.ask_email_on_signup = False
+# the sign-up form asks for an email and a display name (hub_config/auth.py SignUpHandler)
+c.NativeAuthenticator.ask_email_on_signup = True
+c.LMSAuthenticator.lms_prefix = s.config.service_prefix
 # failed logins counted per username and address in Redis, or in a file that outlives restarts
 c.LMSAuthenticator.throttle_url = s.redis_url or f"sqlite:///{s.data_dir / 'login-throttle.sqlite'}"
 c.LMSAuthenticator.throttle_prefix = s.redis_prefix + "login:"

@@ -23,6 +23,8 @@ from ..models.base import utcnow
 
 # the key of the account id in the hub user's ``user_info``
 ACCOUNT_ID_KEY = "lms_account_id"
+# the display name chosen at sign-up, in the same ``user_info``
+DISPLAY_NAME_KEY = "display_name"
 # No hub name contains "/" (JupyterHub refuses it), so these never meet a real user.
 DELETED_NAME = "deleted/{id}"
 DETACHED_NAME = "detached/{id}"
@@ -90,9 +92,19 @@ def _create(session: Session, name: str, account_id: str | None) -> User:
     return user
 
 
+def display_name_of(model: dict) -> str | None:
+    """The display name given at sign-up (``hub_config/auth.py`` keeps it in ``user_info``)."""
+    info = model.get("user_info")
+    value = info.get(DISPLAY_NAME_KEY) if isinstance(info, dict) else None
+    return " ".join(value.split())[:255] or None if isinstance(value, str) else None
+
+
 def sync_hub_user(session: Session, model: dict) -> User:
     """Create or update the LMS row for the hub account described by ``model``."""
     user = _resolve(session, model["name"], account_id_of(model))
+    given = display_name_of(model)
+    if given and user.display_name in ("", user.hub_name):  # a name chosen at sign-up, never one changed since
+        user.display_name = given
     is_instructor, is_admin = permissions.roles_from_scopes(model)
     user.is_instructor, user.is_admin = is_instructor, is_admin
     user.last_seen_at = utcnow()

@@ -226,11 +226,19 @@ class LMSHandlerMixin(HubOAuthenticated):
     def render_template(self, name: str, **ns) -> str:
         env = self.settings["jinja_env"]
         ns.setdefault("notice", self.pop_notice())
+        here = self.request.uri if self.request.method == "GET" and self.get_status() < 400 else None
+        ns.setdefault("here", here or self.config.service_prefix)
+        ns.setdefault("logout_next", here if here and self._visitors_may_see() else self.config.service_prefix)
         return env.get_template(name).render(
             prefix=self.config.service_prefix, hub_prefix=self.config.hub_prefix,
             user=self._page_user(), csp_nonce=self.csp_nonce, absolute=self.absolute_url,
             xsrf_form_html=self.xsrf_form_html, static=self.static_asset, **ns,
         )
+
+    def _visitors_may_see(self) -> bool:
+        """Whether this page shows to visitors too, so that logging out may return to it: its
+        ``get`` declares no login (``@web.authenticated``, ``@requires...`` wrap it)."""
+        return getattr(getattr(type(self), "get", None), "__wrapped__", None) is None
 
     def _page_user(self) -> User | None:
         try:
