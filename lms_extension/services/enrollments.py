@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from .. import permissions
 from ..errors import Forbidden, NotFound, PaymentRequired
 from ..models import Course, Enrollment, Lesson, User
-from . import catalog
+from . import catalog, wishlist
 from .payments.subscriptions import has_all_access
 
 
@@ -55,6 +55,7 @@ def grant(session: Session, user_id: int, course_id: int, source: str) -> bool:
             session.add(Enrollment(user_id=user_id, course_id=course_id, source=source))
     except IntegrityError:  # enrolled concurrently by another request
         return False
+    wishlist.drop_enrolled(session, user_id, course_id)  # nothing left to wish for
     return True
 
 

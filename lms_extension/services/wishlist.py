@@ -46,6 +46,14 @@ def remove(session: Session, user: User, slug: str) -> bool:
     return result.rowcount > 0
 
 
+def drop_enrolled(session: Session, user_id: int, course_id: int) -> bool:
+    """The user now has the course (bought, in a bundle, free, by subscription): it leaves their
+    wishlist. Called by ``enrollments.grant``; True when an item was removed."""
+    result = session.execute(delete(WishlistItem).where(WishlistItem.user_id == user_id,
+                                                        WishlistItem.course_id == course_id))
+    return result.rowcount > 0
+
+
 def _find(session: Session, user: User, course_id: int) -> WishlistItem | None:
     return session.scalars(select(WishlistItem).where(WishlistItem.user_id == user.id,
                                                       WishlistItem.course_id == course_id)).one_or_none()

@@ -149,3 +149,15 @@ def test_bundles_show_their_savings(session, corpus):
     session.flush()
     (offer,) = trending.bundle_offers(session)
     assert (offer.slug, offer.course_count, offer.list_price_cents, offer.savings_cents) == ("data-pack", 3, 14700, 9700)
+
+
+def test_enrolling_in_a_free_course_removes_it_from_the_wishlist(session, corpus):
+    ann, bob = ensure_user(session, "free-ann"), ensure_user(session, "free-bob")
+    for user in (ann, bob):
+        wishlist.add(session, user, "python-start")
+        wishlist.add(session, user, "ml-intro")
+    enrollments.enroll(session, ann, "python-start")
+    assert [c.slug for c in wishlist.items(session, ann)] == ["ml-intro"]
+    assert sorted(c.slug for c in wishlist.items(session, bob)) == ["ml-intro", "python-start"]
+    enrollments.enroll(session, ann, "python-start")  # enrolled already: nothing else changes
+    assert [c.slug for c in wishlist.items(session, ann)] == ["ml-intro"]
