@@ -33,6 +33,9 @@ class Judge0Config:
     compile_limits: Limits = field(default_factory=Limits.for_compilation)
     max_stored_submissions: int = 10_000
     submission_ttl: float = 24 * 3600.0  # seconds a finished submission stays readable
+    # Seconds a run goes on before the store is told it is "Processing": until then other
+    # processes answer "In Queue" for it; shorter runs (most) are spared that write.
+    mark_processing_after: float = 0.5
     enable_wait_result: bool = True
     callbacks_max_tries: int = 3
     callbacks_timeout: float = 5.0

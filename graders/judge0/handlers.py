@@ -252,16 +252,16 @@ class SubmissionsHandler(Judge0Handler):
         fields = parse_fields(self.get_query_argument("fields", None))
         request = parse_submission(self.json_body(), base64_encoded=self._flag("base64_encoded"),
                                    config=self.service.config)
-        record = self._submit([request])[0]
+        record = self._submit([request], wait=wait)[0]
         if not wait:
             self.send_json({"token": record.token}, 201)
             return
         await record.finished.wait()
         self._submission_json(record, fields, 201)
 
-    def _submit(self, requests: list[SubmissionRequest]) -> list[SubmissionRecord]:
+    def _submit(self, requests: list[SubmissionRequest], wait: bool = False) -> list[SubmissionRecord]:
         try:
-            return self.service.submit_many(requests, _owner_key(self.user))
+            return self.service.submit_many(requests, _owner_key(self.user), wait=wait)
         except QueueFull as exc:
             raise ApiError(429, {"error": "queue is full"},
                            {"Retry-After": str(exc.retry_after)}) from None

@@ -8,7 +8,7 @@ import logging
 import shlex
 import threading
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import tornado.httpclient
@@ -36,6 +36,8 @@ class Judge0Service:
         # Submissions this process accepted and has not finished: waiting requests and
         # streams follow them here; every other process reads them from the store.
         self._live: dict[str, SubmissionRecord] = {}
+        # Of those, the ones not in the store yet: wait=true submissions, stored once finished.
+        self._unstored: set[str] = set()
         if self._sandbox is not None:
             self._enable_warm(self._sandbox)
         self.pool = RunPool(config.max_workers, config.max_queue_size,
@@ -60,15 +62,22 @@ class Judge0Service:
         if spares > 0:
             sandbox.enable_warm(spares, limits=self.config.default_limits)
 
-    def submit_many(self, requests: list[SubmissionRequest], owner: str | None) -> list[SubmissionRecord]:
+    def submit_many(self, requests: list[SubmissionRequest], owner: str | None, *,
+                    wait: bool = False) -> list[SubmissionRecord]:
+        """Accept and queue ``requests``. ``wait``: the caller keeps the tokens until the
+        results are in, so no one can ask another process for them before; they go to the
+        store once, finished (one write instead of two)."""
         self.pool.reserve(len(requests), owner)
         records = [SubmissionRecord(token=str(uuid.uuid4()), request=request, owner=owner)
                    for request in requests]
-        try:
-            self.store.add(records)
-        except BaseException:
-            self.pool.release(len(requests), owner)
-            raise
+        if wait:
+            self._unstored.update(record.token for record in records)
+        else:
+            try:
+                self.store.add(records)
+            except BaseException:
+                self.pool.release(len(requests), owner)
+                raise
         for record in records:
             self._live[record.token] = record
             self._track(self.pool.run(lambda r=record: self._process(r), owner))
@@ -97,25 +106,34 @@ class Judge0Service:
             record = fresh
         return record
 
-    def _save(self, record: SubmissionRecord) -> None:
+    def _write(self, record: SubmissionRecord, write: Callable[[], None]) -> None:
         try:
-            self.store.save(record)
+            write()
         except Exception:  # the run goes on; its readers here still see it
             log.exception("could not store submission %s", record.token)
+
+    def _mark_processing(self, record: SubmissionRecord) -> None:
+        if not record.is_done:
+            self._write(record, lambda: self.store.mark_processing(record))
 
     def _track(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def submit(self, request: SubmissionRequest, owner: str | None) -> SubmissionRecord:
-        return self.submit_many([request], owner)[0]
+    def submit(self, request: SubmissionRequest, owner: str | None, *, wait: bool = False) -> SubmissionRecord:
+        return self.submit_many([request], owner, wait=wait)[0]
 
     async def _process(self, record: SubmissionRecord) -> None:
         request = record.request
         record.status_id = statuses.PROCESSING
-        self._save(record)
         record.publish({"event": "status", "status": statuses.status_json(statuses.PROCESSING)})
+        # The store hears of it only if the run goes on: most finish first, and their row
+        # goes from "In Queue" to finished in one write.
+        marking = None
+        if record.token not in self._unstored:
+            marking = asyncio.get_running_loop().call_later(
+                self.config.mark_processing_after, self._mark_processing, record)
 
         def forward(stream: str, chunk: bytes) -> None:
             record.live_output.append((stream, chunk))
@@ -138,6 +156,9 @@ class Judge0Service:
         except Exception as exc:  # keep the record answerable whatever broke
             log.exception("submission %s failed in the sandbox", record.token)
             result = RunResult(Status.INTERNAL_ERROR, message=f"{type(exc).__name__}: {exc}")
+        finally:
+            if marking is not None:
+                marking.cancel()
         self._finish(record, result)
         if request.callback_url:
             self._track(self._deliver_callback(record))  # without holding a run slot
@@ -147,7 +168,12 @@ class Judge0Service:
         record.status_id = result.judge0_status_id
         record.finished_at = now()
         record.live_output.clear()  # the result has it all now
-        self._save(record)  # before anyone is told: a reader may ask another process next
+        # before anyone is told: a reader may ask another process next
+        if record.token in self._unstored:
+            self._unstored.discard(record.token)
+            self._write(record, lambda: self.store.add([record]))
+        else:
+            self._write(record, lambda: self.store.save(record))
         self._live.pop(record.token, None)
         record.finished.set()
         record.publish({"event": "done"})

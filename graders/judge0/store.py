@@ -1,7 +1,11 @@
 """Where submissions live between the request that creates them and the ones that read them.
 
-The API needs three things of a store: ``add`` new submissions, ``save`` one whose status or
-result changed, ``get`` one by token. Any process that shares the store answers for any
+The API needs four things of a store: ``add`` new submissions, ``save`` one that finished,
+``mark_processing`` one that runs, ``get`` one by token. The service calls them as little as it
+can, because they sit on the path of every run: a ``wait=true`` submission is added once, when
+it has finished (nobody has its token before); the others are added when they arrive and saved
+when they finish, and marked as processing only when their run goes on for a while (until then,
+another process answers "In Queue", this one "Processing"). Any process that shares the store answers for any
 token: the LMS keeps them in its database (``lms_extension.services.judge0_submissions``),
 which is what ``lms judge0`` and the platform use. ``MemoryStore`` keeps them in this
 process only, for a server embedded in tests or scripts without a database.
@@ -23,7 +27,10 @@ class SubmissionStore(Protocol):
         """Store new submissions, all or none; ``QueueFull`` when there is no room."""
 
     def save(self, record: SubmissionRecord) -> None:
-        """Store the record's status, result and finishing time."""
+        """Store the record's status, result and finishing time (it was added before)."""
+
+    def mark_processing(self, record: SubmissionRecord) -> None:
+        """Store that the record, added "In Queue", now runs."""
 
     def get(self, token: str) -> SubmissionRecord | None:
         """The submission, or None when unknown or expired."""
@@ -51,6 +58,9 @@ class MemoryStore:
 
     def save(self, record: SubmissionRecord) -> None:
         self._records[record.token] = record
+
+    def mark_processing(self, record: SubmissionRecord) -> None:
+        pass  # the stored record is the running one
 
     def get(self, token: str) -> SubmissionRecord | None:
         self._expire()

@@ -5,7 +5,6 @@ are; the only thing they share is LMS_DB_URL (SQLite file, PostgreSQL database).
 """
 import asyncio
 import base64
-import datetime as dt
 import json
 import os
 import subprocess
@@ -172,27 +171,3 @@ def test_submissions_of_a_replica_that_stops_get_a_final_status(replicas, databa
         assert body["status"]["id"] == 13, body
         assert body["message"] == "the server stopped before this submission finished"
 
-
-def test_old_submissions_expire(database):
-    from graders.judge0.config import Judge0Config
-    from graders.judge0.schema import SubmissionRecord, parse_submission
-    from lms_extension.db import make_engine, session_factory, upgrade
-    from lms_extension.services.judge0_submissions import DatabaseStore
-
-    engine = make_engine(database)
-    upgrade(engine)
-    store = DatabaseStore(session_factory(engine), ttl=3600)
-    request = parse_submission({"source_code": "print(1)", "language_id": 71}, base64_encoded=False,
-                               config=Judge0Config())
-    old = SubmissionRecord(token="expired-token", request=request,
-                           created_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2))
-    store.add([old])
-    assert store.get("expired-token") is None  # past its time, even before the row goes
-
-    store._expired_at = float("-inf")  # the next add sweeps, as it does once a minute
-    store.add([SubmissionRecord(token="fresh-token", request=request)])
-    with engine.connect() as conn:
-        from sqlalchemy import text
-        tokens = {row[0] for row in conn.execute(text("SELECT token FROM judge0_submissions"))}
-    assert "expired-token" not in tokens and "fresh-token" in tokens
-    engine.dispose()
