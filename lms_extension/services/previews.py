@@ -1,7 +1,8 @@
-"""Free preview lessons as HTML for visitors: the student version, rendered and sanitized.
+"""Lessons as HTML: the student version, rendered and sanitized, for free previews (visitors) and
+on the lesson page of enrolled students.
 
-Signed-in users open previews in JupyterLab through ``/lms/open`` (``enrollments.lesson_access``
-allows free previews without enrollment); visitors without an account get this page. The
+Signed-in users open lessons in JupyterLab through ``/lms/open`` (``enrollments.lesson_access``
+allows free previews without enrollment); the page shows the same notebook to read. The
 student version never holds solutions or hidden tests. Rendered HTML is cached per lesson
 version (versions are immutable, so the cache never goes stale).
 """
@@ -47,19 +48,17 @@ def render_notebook(notebook_json: str) -> str:
                      link_rel="nofollow noopener noreferrer")
 
 
-def preview(session: Session, slug: str, lesson_key: str, viewer=None) -> tuple[Course, Lesson, str]:
-    """(course, lesson, sanitized HTML) of a free preview lesson; 403 for other lessons."""
-    course = catalog.get_course(session, slug, viewer=viewer)
-    lesson = next((ls for ls in course.lessons if ls.key == lesson_key), None)
-    if lesson is None:
-        raise NotFound(f"course {slug!r} has no lesson {lesson_key!r}")
-    if not lesson.free_preview:
-        raise Forbidden(f"{lesson.title!r} is not a free preview: enroll in {course.title!r} to open it")
+def lesson_html(session: Session, lesson: Lesson) -> str | None:
+    """Sanitized HTML of the lesson's newest student version, or None before its first version.
+
+    The caller has checked access (``enrollments.lesson_access`` for the lesson page, the free
+    preview flag for visitors); the student version never holds solutions or hidden tests.
+    """
     version = session.execute(
         select(LessonVersion.id, LessonVersion.student_notebook).where(LessonVersion.lesson_id == lesson.id)
         .order_by(LessonVersion.number.desc()).limit(1)).one_or_none()
     if version is None:
-        raise NotFound(f"lesson {lesson_key!r} has no published version")
+        return None
     key = (str(session.get_bind().engine.url), version.id)  # versions are immutable
     html = _cache.get(key)
     if html is None:
@@ -68,4 +67,18 @@ def preview(session: Session, slug: str, lesson_key: str, viewer=None) -> tuple[
             _cache[key] = html
             while len(_cache) > MAX_CACHED:
                 _cache.popitem(last=False)
+    return html
+
+
+def preview(session: Session, slug: str, lesson_key: str, viewer=None) -> tuple[Course, Lesson, str]:
+    """(course, lesson, sanitized HTML) of a free preview lesson; 403 for other lessons."""
+    course = catalog.get_course(session, slug, viewer=viewer)
+    lesson = next((ls for ls in course.lessons if ls.key == lesson_key), None)
+    if lesson is None:
+        raise NotFound(f"course {slug!r} has no lesson {lesson_key!r}")
+    if not lesson.free_preview:
+        raise Forbidden(f"{lesson.title!r} is not a free preview: enroll in {course.title!r} to open it")
+    html = lesson_html(session, lesson)
+    if html is None:
+        raise NotFound(f"lesson {lesson_key!r} has no published version")
     return course, lesson, html

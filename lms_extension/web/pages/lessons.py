@@ -1,12 +1,13 @@
-"""The lesson page: open in JupyterLab, submit the notebook, see scores and feedback; quizzes, notes,
-bookmarks, resources and video on it (their forms post to the pages of those resources)."""
+"""The lesson page: the lesson's notebook to read, open it in JupyterLab, its deadline, attempts and
+cooldown, submit the notebook, see scores and feedback; quizzes, notes, bookmarks, resources and
+video on it (their forms post to the pages of those resources)."""
 from __future__ import annotations
 
 import json
 
 from tornado import web
 
-from ...services import enrollments, grading_queue, lesson_extras, progress, quizzes
+from ...services import enrollments, grading_queue, lesson_extras, policies, previews, progress, quizzes
 from ..base import BaseHandler
 from .catalog import lesson_open_url
 
@@ -33,6 +34,7 @@ class LessonPage(BaseHandler):
         submissions = [grading_queue.view(s) for s in grading_queue.submissions_for_lesson(self.db, user, lesson.id)]
         self.render_page(
             "lesson.html", course=course, lesson=lesson, enrollment=enrollment, submissions=submissions,
+            notebook_html=previews.lesson_html(self.db, lesson), **policies.standing(self.db, user, lesson),
             open_url=lesson_open_url(self.config.hub_prefix, slug, lesson_key),
             submit_url=f"{self.config.hub_prefix}user-redirect/lms/submit?course={slug}&lesson={lesson_key}",
             pending=any(s["status"] in ("queued", "grading") for s in submissions),
