@@ -27,9 +27,14 @@ $(STAMP): pyproject.toml $(wildcard lms_extension/labserver/etc/ipython/*.py lms
 	cp lms_extension/labserver/etc/nbgrader_config.py $(NBGRADER_CONF)
 	touch $@
 
-# the code editor (CodeMirror 6 from npm, bundled by esbuild); a no-op when up to date
-frontend:
-	scripts/build-frontend.sh
+# the code editor (CodeMirror 6 from npm, bundled by esbuild) and the JupyterLab extension
+# (labextension/, prebuilt with @jupyterlab/builder); a no-op when up to date. Editable installs
+# skip data-files, so the extension is linked into the venv by hand, as the configs are copied.
+LABEXT_LINK := $(VENV)/share/jupyter/labextensions/@jupyter-lms/lms-course
+frontend: $(STAMP)
+	VENV=$(VENV) scripts/build-frontend.sh
+	mkdir -p $(dir $(LABEXT_LINK))
+	ln -sfn $(CURDIR)/lms_extension/labextension $(LABEXT_LINK)
 
 # the Node.js proxy (the PyPI one in the venv is the fallback when this is absent)
 $(PROXY): hub_config/proxy/package.json hub_config/proxy/package-lock.json

@@ -58,8 +58,11 @@ build_base() {
 # build/ or egg-info droppings; a fixed SOURCE_DATE_EPOCH makes the wheel
 # byte-identical for identical sources, which keeps Docker's layer cache warm.
 build_wheel() {
-  "$REPO/scripts/build-frontend.sh"   # the hub serves the editor bundle from the wheel
+  # the hub serves the editor bundle from the wheel; the wheel installs the JupyterLab extension
+  # into share/jupyter/labextensions/ of the student image
+  "$REPO/scripts/build-frontend.sh"
   [ -s "$REPO/lms_extension/static/editor.bundle.js" ] || { echo "editor.bundle.js missing" >&2; exit 1; }
+  [ -s "$REPO/lms_extension/labextension/package.json" ] || { echo "lms_extension/labextension missing" >&2; exit 1; }
   local src=$WORK/src
   mkdir -p "$src" "$WORK/dist"
   cp "$REPO/pyproject.toml" "$src/"

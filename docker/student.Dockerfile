@@ -1,5 +1,7 @@
 # A student's single-user server: JupyterLab + nbgrader's lab extension + the
-# lms_extension server extension, run by DockerSpawner or KubeSpawner.
+# lms_extension server extension and its JupyterLab extension (@jupyter-lms/lms-course,
+# installed by the wheel into /opt/venv/share/jupyter/labextensions), run by DockerSpawner
+# or KubeSpawner.
 # Build with docker/build-images.sh: its context holds the project wheel, the
 # wheel's requirements.txt and the host CA bundle (host-ca.crt).
 ARG BASE_IMAGE=jupyter-lms/base:bookworm

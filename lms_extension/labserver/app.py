@@ -13,6 +13,7 @@ from tornado import web
 from traitlets import Float, Unicode, default
 
 from ..kernel.client import LMSClient, LMSError
+from . import api
 from .progress import HeartbeatReporter, ProgressPageHandler
 from .workspace import SAFE, place_lesson
 
@@ -156,6 +157,7 @@ class LMSLabExtension(ExtensionApp):
         self.handlers.append((r"/lms/open", OpenLessonHandler))
         self.handlers.append((r"/lms/submit", SubmitLessonHandler))
         self.handlers.append((r"/lms/progress", ProgressPageHandler))
+        self.handlers.extend(api.handlers)  # the Course sidebar's JSON
 
     @property
     def public_lms_url(self) -> str:

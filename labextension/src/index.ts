@@ -1,0 +1,823 @@
+/**
+ * Jupyter LMS in JupyterLab: the Course sidebar for the notebook in focus and the Submit
+ * button (notebook toolbar and command palette). All data comes from the lab server's
+ * /lms/api/* handlers (lms_extension/labserver/api.py), which ask the LMS as the student.
+ */
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { URLExt } from '@jupyterlab/coreutils';
+import { DocumentRegistry } from '@jupyterlab/docregistry';
+import {
+  INotebookModel,
+  INotebookTracker,
+  NotebookPanel
+} from '@jupyterlab/notebook';
+import { ServerConnection } from '@jupyterlab/services';
+import { LabIcon, ToolbarButton } from '@jupyterlab/ui-components';
+import { DisposableDelegate, IDisposable } from '@lumino/disposable';
+import { Widget } from '@lumino/widgets';
+
+const SUBMIT = 'lms:submit';
+const SHOW = 'lms:show-course';
+const POLL_MS = 1500;
+const POLL_LIMIT_MS = 5 * 60 * 1000;
+
+const courseIcon = new LabIcon({
+  name: 'lms:course',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 24 24"><path class="jp-icon3" fill="#616161" ' +
+    'd="M12 3 1 9l11 6 9-4.91V17h2V9L12 3zM5 13.18v4L12 21l7-3.82v-4L12 17l-7-3.82z"/></svg>'
+});
+
+interface IPart {
+  title: string;
+  points: number | null;
+  max_points: number | null;
+  passed: boolean;
+  needs_manual_grade: boolean;
+  error: string | null;
+  comment: string | null;
+}
+
+interface ISubmission {
+  id: number;
+  status: 'queued' | 'grading' | 'graded' | 'failed';
+  attempt: number;
+  submitted_at: string;
+  score: number | null;
+  max_score: number | null;
+  late_penalty_percent: number | null;
+  error: string | null;
+  parts: IPart[];
+}
+
+interface ISyllabusRow {
+  lesson: string;
+  title: string;
+  current: boolean;
+  started: boolean;
+  completed: boolean;
+  open_url: string;
+}
+
+interface IContext {
+  course: { slug: string; title: string; url: string; qa_url: string | null };
+  lesson: { id: string; title: string; number: number; url: string };
+  progress: {
+    percent: number;
+    completed_lessons: number;
+    total_lessons: number;
+  } | null;
+  enrolled: boolean;
+  syllabus: ISyllabusRow[];
+  previous: ISyllabusRow | null;
+  next: ISyllabusRow | null;
+  policy: {
+    deadline: string | null;
+    late_policy: string;
+    late_percent_per_day: number;
+    max_attempts: number | null;
+    cooldown_seconds: number;
+  } | null;
+  attempts_used: number;
+  attempts_left: number | null;
+  cooldown_remaining_seconds: number;
+  past_deadline: boolean;
+  late_penalty_percent_now: number;
+  submissions: ISubmission[];
+  quizzes: {
+    id: string;
+    question: string;
+    solved: boolean;
+    score: number | null;
+    points: number | null;
+    attempts_used: number | null;
+    attempts_left: number | null;
+  }[];
+}
+
+/** A refusal of the lab server, with what the student needs to know. */
+class LMSRefusal extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly retryAfter: number | null
+  ) {
+    super(message);
+  }
+}
+
+async function lmsRequest<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const settings = ServerConnection.makeSettings();
+  const url = URLExt.join(settings.baseUrl, path);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new LMSRefusal(
+      0,
+      'Your Jupyter server cannot be reached. Check your connection and try again.',
+      null
+    );
+  }
+  let body: any = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    const message =
+      body && typeof body.message === 'string'
+        ? body.message
+        : `The request failed (${response.status}).`;
+    const retry =
+      body && typeof body.retry_after_seconds === 'number'
+        ? body.retry_after_seconds
+        : null;
+    throw new LMSRefusal(response.status, message, retry);
+  }
+  return body as T;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  ...children: (Node | string | null)[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child !== null) {
+      node.append(child);
+    }
+  }
+  return node;
+}
+
+function points(value: number | null | undefined): string {
+  return value === null || value === undefined
+    ? '–'
+    : `${Math.round(value * 100) / 100}`;
+}
+
+function duration(seconds: number): string {
+  if (seconds < 60) {
+    return `${seconds} s`;
+  }
+  const minutes = Math.floor(seconds / 60);
+  const rest = seconds % 60;
+  if (minutes < 60) {
+    return rest ? `${minutes} min ${rest} s` : `${minutes} min`;
+  }
+  const hours = Math.floor(minutes / 60);
+  return `${hours} h ${minutes % 60} min`;
+}
+
+function latePolicy(policy: NonNullable<IContext['policy']>): string {
+  if (!policy.deadline || policy.late_policy === 'none') {
+    return 'Late submissions are accepted without penalty.';
+  }
+  if (policy.late_policy === 'zero') {
+    return 'Submissions after the deadline score 0.';
+  }
+  return `Late submissions lose ${points(policy.late_percent_per_day)}% per started day.`;
+}
+
+/** The Course sidebar. */
+class CoursePanel extends Widget {
+  private path: string | null = null;
+  private data: IContext | null = null;
+  private notice: { kind: 'info' | 'warn' | 'error'; text: string } | null =
+    null;
+  private waitUntil = 0;
+  private tick: number | null = null;
+  private grading: ISubmission | null = null;
+  private request = 0;
+
+  constructor(private submit: () => void) {
+    super();
+    this.id = 'lms-course-panel';
+    this.addClass('jp-LMS-panel');
+    this.title.icon = courseIcon;
+    this.title.caption = 'Course';
+    this.node.setAttribute('aria-label', 'Course');
+    this.render();
+  }
+
+  get lessonPath(): string | null {
+    return this.data ? this.path : null;
+  }
+
+  /** Show the notebook at ``path`` (null: no notebook in focus). */
+  async showPath(path: string | null, force = false): Promise<void> {
+    if (path === this.path && !force) {
+      return;
+    }
+    if (path !== this.path) {
+      this.notice = null;
+      this.grading = null;
+    }
+    this.path = path;
+    const ask = ++this.request;
+    if (!path) {
+      this.data = null;
+      this.render();
+      return;
+    }
+    try {
+      const data = await lmsRequest<IContext>(
+        `lms/api/context?path=${encodeURIComponent(path)}`
+      );
+      if (ask !== this.request) {
+        return;
+      }
+      this.data = data;
+      if (data.cooldown_remaining_seconds > 0) {
+        this.startCooldown(data.cooldown_remaining_seconds);
+      }
+    } catch (error) {
+      if (ask !== this.request) {
+        return;
+      }
+      this.data = null;
+      const refusal = error as LMSRefusal;
+      this.notice = {
+        kind: refusal.status === 404 ? 'info' : 'error',
+        text:
+          refusal.status === 404
+            ? `${refusal.message}`
+            : `The course cannot be shown right now: ${refusal.message}`
+      };
+    }
+    this.render();
+  }
+
+  refresh(): Promise<void> {
+    return this.showPath(this.path, true);
+  }
+
+  setNotice(kind: 'info' | 'warn' | 'error', text: string): void {
+    this.notice = { kind, text };
+    this.render();
+  }
+
+  setGrading(submission: ISubmission | null): void {
+    this.grading = submission;
+    this.render();
+  }
+
+  startCooldown(seconds: number): void {
+    this.waitUntil = Date.now() + seconds * 1000;
+    if (this.tick === null) {
+      this.tick = window.setInterval(() => {
+        if (Date.now() >= this.waitUntil) {
+          window.clearInterval(this.tick!);
+          this.tick = null;
+          if (this.notice?.kind === 'warn') {
+            this.notice = null;
+          }
+        }
+        this.render();
+      }, 1000);
+    }
+  }
+
+  get cooldownLeft(): number {
+    return Math.max(0, Math.ceil((this.waitUntil - Date.now()) / 1000));
+  }
+
+  dispose(): void {
+    if (this.tick !== null) {
+      window.clearInterval(this.tick);
+    }
+    super.dispose();
+  }
+
+  private render(): void {
+    const node = this.node;
+    node.replaceChildren();
+    node.append(el('h2', { class: 'jp-LMS-heading' }, 'Course'));
+    if (this.notice) {
+      node.append(
+        el(
+          'p',
+          {
+            class: `jp-LMS-notice jp-LMS-${this.notice.kind}`,
+            role: this.notice.kind === 'info' ? 'status' : 'alert'
+          },
+          this.notice.text
+        )
+      );
+    }
+    const data = this.data;
+    if (!data) {
+      if (!this.path) {
+        node.append(
+          el(
+            'p',
+            { class: 'jp-LMS-muted' },
+            'Open a lesson notebook to see its course, deadline and feedback here.'
+          )
+        );
+      }
+      return;
+    }
+    node.append(this.renderHeader(data));
+    node.append(this.renderLesson(data));
+    node.append(this.renderResult(data));
+    if (data.quizzes.length) {
+      node.append(this.renderQuizzes(data));
+    }
+    node.append(this.renderSyllabus(data));
+  }
+
+  private renderHeader(data: IContext): HTMLElement {
+    const links = el(
+      'p',
+      { class: 'jp-LMS-links' },
+      el(
+        'a',
+        { href: data.course.url, target: '_blank', class: 'jp-LMS-course-link' },
+        'Course page'
+      ),
+      el(
+        'a',
+        { href: data.lesson.url, target: '_blank', class: 'jp-LMS-lesson-link' },
+        'Lesson page'
+      ),
+      data.course.qa_url
+        ? el(
+            'a',
+            { href: data.course.qa_url, target: '_blank', class: 'jp-LMS-qa-link' },
+            'Q&A'
+          )
+        : null
+    );
+    const header = el(
+      'section',
+      { class: 'jp-LMS-course' },
+      el('h3', { class: 'jp-LMS-course-title' }, data.course.title),
+      links
+    );
+    if (data.progress) {
+      const bar = el('div', {
+        class: 'jp-LMS-bar',
+        role: 'progressbar',
+        'aria-valuemin': '0',
+        'aria-valuemax': '100',
+        'aria-valuenow': `${data.progress.percent}`,
+        'aria-label': 'Course progress'
+      });
+      bar.append(el('span', { style: `width:${data.progress.percent}%` }));
+      header.append(
+        bar,
+        el(
+          'p',
+          { class: 'jp-LMS-muted jp-LMS-progress' },
+          `${data.progress.completed_lessons} of ${data.progress.total_lessons} lessons completed (${data.progress.percent}%)`
+        )
+      );
+    }
+    return header;
+  }
+
+  private renderLesson(data: IContext): HTMLElement {
+    const section = el(
+      'section',
+      { class: 'jp-LMS-lesson' },
+      el(
+        'p',
+        { class: 'jp-LMS-muted' },
+        `Lesson ${data.lesson.number} of ${data.syllabus.length}`
+      ),
+      el('h3', { class: 'jp-LMS-lesson-title' }, data.lesson.title)
+    );
+    const nav = el('div', { class: 'jp-LMS-nav' });
+    const link = (row: ISyllabusRow | null, label: string, cls: string) =>
+      row
+        ? el(
+            'a',
+            {
+              href: row.open_url,
+              class: `jp-LMS-button ${cls}`,
+              title: row.title
+            },
+            label
+          )
+        : el('span', { class: `jp-LMS-button jp-LMS-disabled ${cls}` }, label);
+    nav.append(
+      link(data.previous, '‹ Previous lesson', 'jp-LMS-prev'),
+      link(data.next, 'Next lesson ›', 'jp-LMS-next')
+    );
+    section.append(nav);
+
+    const facts = el('dl', { class: 'jp-LMS-facts' });
+    const fact = (term: string, value: string, cls = '') => {
+      facts.append(el('dt', {}, term), el('dd', cls ? { class: cls } : {}, value));
+    };
+    const policy = data.policy;
+    if (policy?.deadline) {
+      const when = new Date(policy.deadline);
+      fact(
+        'Deadline',
+        when.toLocaleString(undefined, {
+          dateStyle: 'medium',
+          timeStyle: 'short'
+        }) + (data.past_deadline ? ' (passed)' : ''),
+        'jp-LMS-deadline'
+      );
+      fact('Late policy', latePolicy(policy), 'jp-LMS-late');
+      if (data.past_deadline && data.late_penalty_percent_now > 0) {
+        fact(
+          'If you submit now',
+          `the score loses ${points(data.late_penalty_percent_now)}%`
+        );
+      }
+    } else {
+      fact('Deadline', 'none', 'jp-LMS-deadline');
+    }
+    if (policy?.max_attempts) {
+      fact(
+        'Attempts',
+        `${data.attempts_used} of ${policy.max_attempts} used, ${data.attempts_left ?? 0} left`,
+        'jp-LMS-attempts'
+      );
+    } else {
+      fact(
+        'Attempts',
+        `${data.attempts_used} used, no limit`,
+        'jp-LMS-attempts'
+      );
+    }
+    if (policy?.cooldown_seconds) {
+      const left = this.cooldownLeft;
+      fact(
+        'Cooldown',
+        left > 0
+          ? `next submission in ${duration(left)}`
+          : `${duration(policy.cooldown_seconds)} between submissions`,
+        'jp-LMS-cooldown'
+      );
+    }
+    section.append(facts);
+
+    const button = el(
+      'button',
+      { class: 'jp-LMS-button jp-LMS-primary jp-LMS-submit', type: 'button' },
+      'Submit for grading'
+    );
+    const out = data.attempts_left === 0;
+    const busy =
+      this.grading !== null &&
+      (this.grading.status === 'queued' || this.grading.status === 'grading');
+    if (out || busy || this.cooldownLeft > 0) {
+      button.setAttribute('disabled', '');
+    }
+    button.addEventListener('click', () => this.submit());
+    section.append(button);
+    return section;
+  }
+
+  private renderResult(data: IContext): HTMLElement {
+    const latest = this.grading ?? data.submissions[0] ?? null;
+    const section = el(
+      'section',
+      { class: 'jp-LMS-result', 'aria-live': 'polite' },
+      el('h3', {}, 'Your result')
+    );
+    if (!latest) {
+      section.append(
+        el(
+          'p',
+          { class: 'jp-LMS-muted' },
+          'Nothing submitted yet. Save your work, then submit it for grading.'
+        )
+      );
+      return section;
+    }
+    const head = el(
+      'p',
+      { class: 'jp-LMS-muted' },
+      `Attempt ${latest.attempt}, submitted ${new Date(latest.submitted_at).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })}`
+    );
+    section.append(head);
+    if (latest.status === 'queued' || latest.status === 'grading') {
+      section.append(
+        el(
+          'p',
+          { class: 'jp-LMS-score jp-LMS-pending' },
+          latest.status === 'queued' ? 'Waiting for a grader…' : 'Grading…'
+        )
+      );
+      return section;
+    }
+    if (latest.status === 'failed') {
+      section.append(
+        el(
+          'p',
+          { class: 'jp-LMS-notice jp-LMS-error' },
+          `Your notebook could not be graded (this attempt does not count): ${latest.error ?? 'unknown error'}`
+        )
+      );
+      return section;
+    }
+    const full = latest.score !== null && latest.score === latest.max_score;
+    section.append(
+      el(
+        'p',
+        { class: `jp-LMS-score${full ? ' jp-LMS-full' : ''}` },
+        `${points(latest.score)} / ${points(latest.max_score)} points`
+      )
+    );
+    if (latest.late_penalty_percent) {
+      section.append(
+        el(
+          'p',
+          { class: 'jp-LMS-muted' },
+          `Late penalty: −${points(latest.late_penalty_percent)}%`
+        )
+      );
+    }
+    const list = el('ul', { class: 'jp-LMS-parts' });
+    for (const part of latest.parts) {
+      const state = part.needs_manual_grade
+        ? 'manual'
+        : part.passed
+          ? 'ok'
+          : 'bad';
+      const item = el(
+        'li',
+        { class: `jp-LMS-part jp-LMS-${state}` },
+        el(
+          'span',
+          { class: 'jp-LMS-mark', 'aria-hidden': 'true' },
+          state === 'ok' ? '✓' : state === 'bad' ? '✗' : '…'
+        ),
+        el('span', { class: 'jp-LMS-part-title' }, part.title),
+        el(
+          'span',
+          { class: 'jp-LMS-part-points' },
+          part.needs_manual_grade
+            ? 'graded by your instructor'
+            : `${points(part.points)} / ${points(part.max_points)}`
+        )
+      );
+      if (part.error && !part.passed && !part.needs_manual_grade) {
+        item.append(el('span', { class: 'jp-LMS-part-error' }, part.error));
+      }
+      if (part.comment) {
+        item.append(
+          el('span', { class: 'jp-LMS-part-comment' }, `Instructor: ${part.comment}`)
+        );
+      }
+      list.append(item);
+    }
+    section.append(list);
+    return section;
+  }
+
+  private renderQuizzes(data: IContext): HTMLElement {
+    const list = el('ul', { class: 'jp-LMS-quizzes' });
+    for (const quiz of data.quizzes) {
+      list.append(
+        el(
+          'li',
+          { class: quiz.solved ? 'jp-LMS-ok' : '' },
+          el('span', { class: 'jp-LMS-mark', 'aria-hidden': 'true' }, quiz.solved ? '✓' : '○'),
+          el('span', { class: 'jp-LMS-part-title' }, quiz.question),
+          el(
+            'span',
+            { class: 'jp-LMS-part-points' },
+            quiz.attempts_used
+              ? `${points(quiz.score)} / ${points(quiz.points)}`
+              : 'not answered'
+          )
+        )
+      );
+    }
+    return el('section', { class: 'jp-LMS-quiz' }, el('h3', {}, 'Quizzes'), list);
+  }
+
+  private renderSyllabus(data: IContext): HTMLElement {
+    const list = el('ol', { class: 'jp-LMS-syllabus' });
+    for (const row of data.syllabus) {
+      const state = row.completed
+        ? 'completed'
+        : row.started
+          ? 'started'
+          : 'not started';
+      list.append(
+        el(
+          'li',
+          {
+            class: `jp-LMS-row${row.current ? ' jp-LMS-current' : ''}${row.completed ? ' jp-LMS-done' : ''}`,
+            'data-lesson': row.lesson
+          },
+          el(
+            'span',
+            { class: 'jp-LMS-mark', title: state, 'aria-label': state },
+            row.completed ? '✓' : row.started ? '◐' : '○'
+          ),
+          row.current
+            ? el('strong', { 'aria-current': 'page' }, row.title)
+            : el('a', { href: row.open_url }, row.title)
+        )
+      );
+    }
+    return el('section', { class: 'jp-LMS-syllabus-box' }, el('h3', {}, 'Syllabus'), list);
+  }
+}
+
+/** The Submit button on every notebook's toolbar. */
+class SubmitButtonExtension
+  implements DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel>
+{
+  constructor(private app: JupyterFrontEnd) {}
+
+  createNew(panel: NotebookPanel): IDisposable {
+    const button = new ToolbarButton({
+      className: 'jp-LMS-submit-toolbar',
+      label: 'Submit',
+      icon: courseIcon,
+      tooltip: 'Submit this lesson notebook for grading',
+      onClick: () => {
+        void this.app.commands.execute(SUBMIT);
+      }
+    });
+    panel.toolbar.insertItem(10, 'lmsSubmit', button);
+    return new DisposableDelegate(() => button.dispose());
+  }
+}
+
+function isLessonPath(path: string): boolean {
+  return /^courses\/[a-z0-9][a-z0-9-]*\/[^/]+\.ipynb$/.test(path);
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: '@jupyter-lms/lms-course:plugin',
+  description:
+    'The Course sidebar (syllabus, progress, deadline, feedback) and the Submit button.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ICommandPalette, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null
+  ) => {
+    let shown = false;
+    const reveal = () => {
+      app.shell.activateById(panel.id);
+    };
+
+    const submit = async (): Promise<void> => {
+      const notebook = tracker.currentWidget;
+      reveal();
+      if (!notebook) {
+        panel.setNotice('info', 'Open the lesson notebook you want to submit first.');
+        return;
+      }
+      const path = notebook.context.path;
+      await panel.showPath(path);
+      if (!panel.lessonPath) {
+        panel.setNotice(
+          'info',
+          'This notebook is not a lesson, so there is nothing to submit. Open a lesson from your course page.'
+        );
+        return;
+      }
+      if (panel.cooldownLeft > 0) {
+        panel.setNotice(
+          'warn',
+          `Please wait ${duration(panel.cooldownLeft)} before submitting again.`
+        );
+        return;
+      }
+      try {
+        await notebook.context.save();
+      } catch (error) {
+        panel.setNotice(
+          'error',
+          'Your notebook could not be saved, so it was not submitted. Save it, then try again.'
+        );
+        return;
+      }
+      panel.setNotice('info', 'Submitting your saved notebook…');
+      let submission: ISubmission;
+      try {
+        submission = await lmsRequest<ISubmission>('lms/api/submit', {
+          method: 'POST',
+          body: JSON.stringify({ path })
+        });
+      } catch (error) {
+        const refusal = error as LMSRefusal;
+        if (refusal.status === 429) {
+          const wait = refusal.retryAfter ?? 0;
+          if (wait > 0) {
+            panel.startCooldown(wait);
+          }
+          panel.setNotice(
+            'warn',
+            wait > 0
+              ? `Not submitted: this lesson has a pause between submissions. You can submit again in ${duration(wait)}.`
+              : 'Not submitted: please wait a moment before submitting again.'
+          );
+        } else if (refusal.status === 409) {
+          panel.setNotice(
+            'warn',
+            `Not submitted: you have used all your attempts for this lesson. Your best graded attempt counts. (${refusal.message})`
+          );
+        } else {
+          panel.setNotice('error', `Not submitted: ${refusal.message}`);
+        }
+        await panel.refresh();
+        return;
+      }
+      panel.setNotice('info', 'Submitted. Your notebook is being graded…');
+      panel.setGrading(submission);
+      await panel.refresh();
+      panel.setGrading(submission);
+      const started = Date.now();
+      while (
+        (submission.status === 'queued' || submission.status === 'grading') &&
+        Date.now() - started < POLL_LIMIT_MS
+      ) {
+        await new Promise(resolve => setTimeout(resolve, POLL_MS));
+        try {
+          submission = await lmsRequest<ISubmission>(
+            `lms/api/submissions/${submission.id}`
+          );
+        } catch (error) {
+          continue; // a hiccup: keep asking until the limit
+        }
+        panel.setGrading(submission);
+      }
+      if (submission.status === 'graded') {
+        panel.setNotice(
+          'info',
+          `Graded: ${points(submission.score)} / ${points(submission.max_score)} points.`
+        );
+      } else if (submission.status !== 'failed') {
+        panel.setNotice(
+          'info',
+          'Grading takes longer than usual. Your result will appear here and on the lesson page.'
+        );
+      }
+      panel.setGrading(null);
+      await panel.refresh();
+    };
+
+    const panel = new CoursePanel(() => void submit());
+    app.shell.add(panel, 'right', { rank: 50 });
+    if (restorer) {
+      restorer.add(panel, panel.id);
+    }
+
+    app.commands.addCommand(SUBMIT, {
+      label: 'Submit Lesson for Grading',
+      caption: 'Save the lesson notebook in focus and submit it for grading',
+      icon: courseIcon,
+      execute: () => submit()
+    });
+    app.commands.addCommand(SHOW, {
+      label: 'Show Course Sidebar',
+      execute: () => reveal()
+    });
+    if (palette) {
+      palette.addItem({ command: SUBMIT, category: 'Course' });
+      palette.addItem({ command: SHOW, category: 'Course' });
+    }
+    app.docRegistry.addWidgetExtension('Notebook', new SubmitButtonExtension(app));
+
+    const follow = () => {
+      const current = tracker.currentWidget;
+      if (!current) {
+        return;
+      }
+      const update = () => {
+        const path = current.context.path;
+        void panel.showPath(path);
+        // the first lesson opened in this window brings its course into view
+        if (!shown && isLessonPath(path)) {
+          shown = true;
+          if (!panel.isVisible) {
+            reveal();
+          }
+        }
+      };
+      void current.context.ready.then(update);
+    };
+    tracker.currentChanged.connect(follow);
+    void app.restored.then(follow);
+  }
+};
+
+export default plugin;
