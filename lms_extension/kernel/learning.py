@@ -66,6 +66,12 @@ def quiz_text(quizzes: list[dict]) -> str:
     return "\n".join(lines) or "This lesson has no quiz."
 
 
+def _title(course: dict, lesson_key: str) -> str:
+    """A lesson as the student knows it: its title (the id only if the server sent none)."""
+    return next((ls.get("title") or lesson_key for ls in course.get("lessons", []) if ls.get("lesson") == lesson_key),
+                lesson_key)
+
+
 def _answer_text(q: dict, answer) -> str:
     """An answer as the student reads it: option letters and texts, or the accepted texts."""
     options = q.get("options") or []
@@ -107,7 +113,7 @@ def run_progress(line: str, cwd: Path, environ=None) -> str:
         if course and c["course"] != course:
             continue
         lines.append(f"{c['title']}: {c['percent']}% ({c['completed_lessons']}/{c['total_lessons']} lessons, "
-                     f"{c['seconds_spent'] // 60} min)" + (f", next: {c['next']}" if c.get("next") else ""))
+                     f"{c['seconds_spent'] // 60} min)" + (f", next: {_title(c, c['next'])}" if c.get("next") else ""))
     return "\n".join(lines) or "No enrolled course."
 
 

@@ -102,3 +102,14 @@ def resume_lesson(course: Course, enrollment: Enrollment) -> Lesson | None:
     """Where the student left off: the last lesson opened, else the first one."""
     by_key = {ls.key: ls for ls in course.lessons}
     return by_key.get(enrollment.last_lesson_key) or (course.lessons[0] if course.lessons else None)
+
+
+def continue_lesson(course: Course, enrollment: Enrollment, completed: set[str]) -> Lesson | None:
+    """Where "Continue" goes: the lesson left off if it is unfinished, else the next unfinished one
+    after it (then from the start); None when every lesson is ``completed`` (keys)."""
+    lessons = list(course.lessons)
+    resume = resume_lesson(course, enrollment)
+    if resume is None:
+        return None
+    start = lessons.index(resume)
+    return next((ls for ls in lessons[start:] + lessons[:start] if ls.key not in completed), None)

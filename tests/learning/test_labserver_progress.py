@@ -1,36 +1,11 @@
-"""The student's server side: which sessions are active lessons, and the kernel magics' parsing."""
+"""The kernel magics' parsing in the student's server (learning time: test_activity_time.py)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from lms_extension.labserver.progress import active_lessons
 from lms_extension.kernel.learning import LMSError, _context, quiz_text, run_quiz
-
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
-
-
-def session(path, last=None, state="idle"):
-    return {"path": path, "kernel": {"last_activity": (last or NOW).isoformat().replace("+00:00", "Z"),
-                                     "execution_state": state}}
-
-
-def test_only_recently_active_lesson_notebooks_count():
-    sessions = [
-        session("courses/python-for-beginners/01-hello-python.ipynb", NOW - timedelta(seconds=30)),
-        session("courses/python-for-beginners/02-strings.v3.ipynb", NOW - timedelta(seconds=299)),
-        session("courses/python-for-beginners/03-lists.ipynb", NOW - timedelta(seconds=301)),  # idle
-        session("courses/algo/04-sort.ipynb", NOW - timedelta(hours=2), state="busy"),  # a long run
-        session("scratch/untitled.ipynb"),
-        session("courses/../etc/x.ipynb"),
-        session("courses/Bad_Slug/l.ipynb"),
-        {"path": "courses/a/b.ipynb", "kernel": None},
-        session("courses/python-for-beginners/01-hello-python.ipynb"),  # a second session: once
-    ]
-    assert active_lessons(sessions, NOW, 300) == [
-        ("python-for-beginners", "01-hello-python"), ("python-for-beginners", "02-strings"), ("algo", "04-sort")]
 
 
 def test_context_comes_from_the_notebook_folder_and_name(tmp_path):
@@ -57,3 +32,11 @@ def test_quiz_listing_reveals_the_answer_only_when_the_server_sent_it():
     assert "right answer" not in quiz_text([{**base, "finished": False, "correct_answer": None}])
     text = quiz_text([{**base, "finished": True, "correct_answer": [1]}])
     assert text.endswith("    right answer: b) 4")
+
+
+def test_progress_names_the_next_lesson_by_title():
+    from lms_extension.kernel.learning import _title
+
+    course = {"lessons": [{"lesson": "03-lists-and-loops", "title": "Lists and loops"}]}
+    assert _title(course, "03-lists-and-loops") == "Lists and loops"
+    assert _title({"lessons": []}, "04-x") == "04-x"  # an older server without titles: the id, not a crash

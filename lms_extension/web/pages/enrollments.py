@@ -32,20 +32,22 @@ class MyLearningPage(BaseHandler):
         rows = enrollments.enrollments_for(self.db, user)
         started = progress.started_counts(self.db, user, [e.course_id for e in rows])
         solved = challenges.solved_per_course(self.db, user, [e.course_id for e in rows])
+        learning = {p["course"]: p for p in progress.my_progress(self.db, user)}  # completion, certificate
         items = []
         for e in rows:
-            total = len(e.course.lessons)
-            resume = enrollments.resume_lesson(e.course, e)
+            lp = learning[e.course.slug]
+            done = {ls["lesson"] for ls in lp["lessons"] if ls["completed"]}
+            target = None if lp["completed"] else enrollments.continue_lesson(e.course, e, done)
             items.append({
-                "enrollment": e, "course": e.course, "total": total,
+                "enrollment": e, "course": e.course, "learning": lp,
                 "started": started.get(e.course_id, 0),
-                "percent": round(100 * started.get(e.course_id, 0) / total) if total else 0,
-                "resume": resume,
                 "challenges": solved.get(e.course_id),
-                "resume_url": lesson_open_url(self.config.hub_prefix, e.course.slug, resume.key) if resume else None,
+                # by title, never by id; "Start" before any lesson was opened
+                "action": "Continue" if started.get(e.course_id) else "Start",
+                "target": target,
+                "target_url": lesson_open_url(self.config.hub_prefix, e.course.slug, target.key) if target else None,
             })
-        learning = {p["course"]: p for p in progress.my_progress(self.db, user)}  # completion, next lesson
-        self.render_page("my_learning.html", items=items, learning=learning)
+        self.render_page("my_learning.html", items=items)
 
 
 default_handlers = [
