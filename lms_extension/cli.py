@@ -140,6 +140,20 @@ def demo_password(data_dir: Path, configured: str = "") -> tuple[str, bool]:
     return password, True
 
 
+def seed_demo_offers(config: LMSConfig) -> None:
+    """The bundles and coupons of ``<courses_dir>/offers.toml`` that do not exist yet."""
+    from .db import session_factory, session_scope
+    from .services.payments import offers
+
+    path = Path(config.courses_dir) / "offers.toml"
+    if not path.is_file():
+        return
+    spec = offers.load(path)
+    with session_scope(session_factory(_engine(config))) as session:
+        for line in offers.apply(session, spec):
+            print(f"created {line}")
+
+
 def cmd_run(args, config: LMSConfig) -> int:
     """Set up (database, demo courses) and start JupyterHub with the LMS service."""
     from hub_config import settings as hub_settings
@@ -154,6 +168,7 @@ def cmd_run(args, config: LMSConfig) -> int:
     cmd_db_upgrade(argparse.Namespace(revision="head"), config)
     if settings.demo:
         cmd_course_import(argparse.Namespace(paths=[config.courses_dir]), config)
+        seed_demo_offers(config)
         password, generated = demo_password(settings.data_dir, config.demo_password)
         os.environ["LMS_DEMO_PASSWORD"] = password  # for the hub this process becomes
         print(f"\nDemo users admin, instructor, student, student2 — password: {password}"
@@ -224,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         args.rest = [*unknown, *args.rest]
     try:
-        config = LMSConfig()
+        config = LMSConfig().freeze()  # loaded once; every command reads this one, read-only
         return args.func(args, config) or 0
     except (ConfigError, LMSError, SchemaMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
