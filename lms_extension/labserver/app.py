@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from html import escape
 from pathlib import Path
 from urllib.parse import quote
 
@@ -13,7 +12,7 @@ from tornado import web
 from traitlets import Float, Unicode, default
 
 from ..kernel.client import LMSClient, LMSError
-from . import api
+from . import api, pages
 from .progress import HeartbeatReporter, ProgressPageHandler
 from .workspace import SAFE, place_lesson
 
@@ -46,9 +45,8 @@ class OpenLessonHandler(JupyterHandler):
         beside = placed.newer_beside.relative_to(root).as_posix()
         newer_url = f"{self.base_url}lab/tree/{quote(beside)}"
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(NEWER_VERSION_PAGE.format(
-            mine=escape(rel), newer=escape(beside), mine_url=escape(lab_url), newer_url=escape(newer_url),
-            version=placed.version))
+        self.finish(pages.render("newer_version.html", base_url=self.base_url, mine=rel, newer=beside,
+                                 mine_url=lab_url, newer_url=newer_url, version=placed.version))
 
 
 class SubmitLessonHandler(JupyterHandler):
@@ -76,9 +74,10 @@ class SubmitLessonHandler(JupyterHandler):
         if not path.is_file():
             raise web.HTTPError(404, f"{rel} is not in your workspace: open the lesson first")
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(SUBMIT_PAGE.format(rel=escape(rel), xsrf=self.xsrf_form_html(),
-                                       course=escape(course), lesson=escape(lesson),
-                                       lab_url=escape(f"{self.base_url}lab/tree/{quote(rel)}")))
+        self.finish(pages.render(
+            "submit.html", base_url=self.base_url, rel=rel, xsrf=self.xsrf_form_html(), course=course, lesson=lesson,
+            lab_url=f"{self.base_url}lab/tree/{quote(rel)}",
+            lesson_url=f"{self.extension.public_lms_url}courses/{quote(course)}/lessons/{quote(lesson)}"))
 
     @web.authenticated
     @authorized
@@ -90,28 +89,6 @@ class SubmitLessonHandler(JupyterHandler):
             raise web.HTTPError(413, f"{rel} is larger than 5 MB: clear large outputs and save")
         await self.extension.submit_lesson(course, lesson, {path.name: path.read_text(encoding="utf-8")})
         self.redirect(f"{self.extension.public_lms_url}courses/{quote(course)}/lessons/{quote(lesson)}#submissions")
-
-
-SUBMIT_PAGE = """<!doctype html><meta charset="utf-8"><title>Submit for grading</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;line-height:1.5}}
-button,a.btn{{display:inline-block;background:#f37726;color:#fff;border:0;font:inherit;padding:.5rem 1rem;border-radius:8px;text-decoration:none;margin-right:.5rem;cursor:pointer}}
-a.btn{{background:#fff;color:#c85a12;border:1px solid #e3e6ee}}</style>
-<h1>Submit for grading</h1>
-<p>Your notebook <code>{rel}</code>, as last saved, will be graded. Save it in JupyterLab first.</p>
-<form method="post">{xsrf}<input type="hidden" name="course" value="{course}"><input type="hidden" name="lesson" value="{lesson}">
-<button type="submit" id="confirm-submit">Submit now</button> <a class="btn" href="{lab_url}">Back to the notebook</a></form>"""
-
-
-NEWER_VERSION_PAGE = """<!doctype html><meta charset="utf-8"><title>Lesson updated</title>
-<meta http-equiv="refresh" content="8; url={mine_url}">
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;line-height:1.5}}
-a.btn{{display:inline-block;background:#f37726;color:#fff;padding:.5rem 1rem;border-radius:8px;text-decoration:none;margin-right:.5rem}}</style>
-<h1>A newer version of this lesson is available</h1>
-<p id="notice">You changed <code>{mine}</code>, so it was kept exactly as it is.
-Version {version} of the lesson was saved beside it as <code>{newer}</code>.</p>
-<p><a class="btn" id="open-mine" href="{mine_url}">Open my notebook</a>
-<a class="btn" id="open-newer" href="{newer_url}">Open the new version</a></p>
-<p>Opening your notebook in a few seconds…</p>"""
 
 
 class LMSLabExtension(ExtensionApp):

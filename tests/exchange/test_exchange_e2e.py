@@ -204,12 +204,18 @@ def test_instructor_views_grades_and_regrade(setup):
     r = teacher.post(p.lms + f"api/v1/teach/courses/{EXTRA}/lessons/l1/regrade")
     assert r.status_code == 202 and r.json()["requeued"] >= 1
 
-    # the student's feedback page: their notebook as graded, sandboxed, no hidden tests
+    # the student's feedback page: the platform's page framing their notebook as graded, which is
+    # sandboxed and holds no hidden tests
     wait_graded(api, p.lms, sid)
     fb = api.get(p.lms + f"submissions/{sid}/feedback")
-    assert fb.status_code == 200 and "sandbox" in fb.headers["Content-Security-Policy"]
-    assert "SECRET-HIDDEN" not in fb.text and "Mind negative numbers." in fb.text
-    assert teacher.get(p.lms + f"submissions/{sid}/feedback").status_code == 404  # students' own only
+    assert fb.status_code == 200 and 'class="topbar"' in fb.text
+    assert f'src="/services/lms/submissions/{sid}/feedback/file" sandbox' in fb.text
+    raw = api.get(p.lms + f"submissions/{sid}/feedback/file")
+    assert raw.status_code == 200 and raw.headers["Content-Security-Policy"].startswith("sandbox;")
+    assert "frame-ancestors 'self'" in raw.headers["Content-Security-Policy"]
+    assert "SECRET-HIDDEN" not in raw.text and "Mind negative numbers." in raw.text
+    for page in ("feedback", "feedback/file"):  # students' own only
+        assert teacher.get(p.lms + f"submissions/{sid}/{page}").status_code == 404
 
     # the instructor's forms, in a browser-like session (cookies + xsrf)
     browser = p.login("instructor", p.demo_password)

@@ -81,12 +81,25 @@ class SubmissionRegradePage(BaseHandler):
 
 
 class FeedbackPage(BaseHandler):
-    """The student's own feedback notebook as HTML; sandboxed (their outputs are theirs, not ours)."""
+    """The student's own feedback notebook in the platform's page; the notebook itself is framed
+    from ``FeedbackFile`` (their outputs are theirs, not ours: it runs nothing)."""
+
+    @web.authenticated
+    def get(self, submission_id: str):
+        view = exchange.feedback_files(self.db, self.require_user(), int(submission_id))
+        self.render_page("grading/feedback.html", s=view,
+                         file_url=f"{self.config.service_prefix}submissions/{view['id']}/feedback/file")
+
+
+class FeedbackFile(BaseHandler):
+    """The feedback notebook's HTML alone, sandboxed; only our own feedback page may frame it."""
 
     @web.authenticated
     def get(self, submission_id: str):
         files = exchange.feedback_files(self.db, self.require_user(), int(submission_id))["files"]
-        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'")
+        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'; img-src data:; "
+                                                   "style-src 'unsafe-inline'; frame-ancestors 'self'")
+        self.set_header("X-Frame-Options", "SAMEORIGIN")
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(next(iter(files.values())))
 
@@ -98,4 +111,5 @@ default_handlers = [
     (r"teach/submissions/([0-9]+)", SubmissionPage),
     (r"teach/submissions/([0-9]+)/regrade", SubmissionRegradePage),
     (r"submissions/([0-9]+)/feedback", FeedbackPage),
+    (r"submissions/([0-9]+)/feedback/file", FeedbackFile),
 ]
