@@ -184,6 +184,10 @@ class CatalogCache:
     The catalog is read far more often than it changes; a short TTL bounds how stale a
     replica can be (each replica keeps its own copy until a shared cache replaces this).
     ``clear()`` is called after writes made in this process (imports, publishing).
+
+    It also keeps, for as long, what the catalog pages show to everyone alike (``memo``: the
+    shelves of featured and trending courses and bundles) and whole pages as visitors get them
+    (``page``/``store_page``, used by ``web.page_cache``).
     """
 
     def __init__(self, ttl_seconds: float = 5.0, max_entries: int = 2048, clock=time.monotonic,
@@ -192,6 +196,8 @@ class CatalogCache:
         self.vocabulary = vocabulary
         self._entries: OrderedDict[CatalogQuery, tuple[float, CatalogPage]] = OrderedDict()
         self._categories: tuple[float, list[str]] | None = None
+        self._memo: dict[str, tuple[float, object]] = {}
+        self._pages: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
     def list_courses(self, session: Session, query: CatalogQuery) -> CatalogPage:
         query = query.validated()
@@ -213,9 +219,32 @@ class CatalogCache:
             self._categories = (now + self.ttl, categories(session))
         return self._categories[1]
 
+    def memo(self, key: str, compute):
+        """``compute()``'s value, computed at most once per TTL (values the same for everyone)."""
+        now = self.clock()
+        hit = self._memo.get(key)
+        if hit is None or hit[0] <= now:
+            hit = self._memo[key] = (now + self.ttl, compute())
+        return hit[1]
+
+    def page(self, key: str) -> str | None:
+        hit = self._pages.get(key)
+        if hit is None or hit[0] <= self.clock():
+            return None
+        self._pages.move_to_end(key)
+        return hit[1]
+
+    def store_page(self, key: str, html: str) -> None:
+        self._pages[key] = (self.clock() + self.ttl, html)
+        self._pages.move_to_end(key)
+        while len(self._pages) > self.max_entries:
+            self._pages.popitem(last=False)
+
     def clear(self) -> None:
         self._entries.clear()
         self._categories = None
+        self._memo.clear()
+        self._pages.clear()
 
 
 def categories(session: Session) -> list[str]:

@@ -144,20 +144,49 @@ class Recommender:
         self.backend, self.ttl = backend, ttl
         self.cache = TTLCache(ttl)
         self._model_lock = threading.Lock()
+        self._models: dict[tuple, tuple[float, ContentModel]] = {}  # key -> (built at, model)
+        self._rebuilding: set[tuple] = set()
 
     def _key(self, session: Session, *parts):
         return (str(session.get_bind().engine.url), *parts)
 
     def content_model(self, session: Session) -> ContentModel:
+        """The content model, built once; after ``ttl`` seconds it is rebuilt in a background
+        thread while requests go on with the previous one (a rebuild over 10,000 courses takes
+        seconds: no visitor waits for it after the first build)."""
         key = self._key(session, "model", self.backend)
-        model = self.cache.get(key)
-        if model is None:
+        entry = self._models.get(key)
+        if entry is None:
             with self._model_lock:
-                model = self.cache.get(key)
-                if model is None:
-                    build = build_embeddings if self.backend == "embeddings" else build_tfidf
-                    model = self.cache.put(key, build(session))
-        return model
+                entry = self._models.get(key)
+                if entry is None:
+                    entry = self._models[key] = (time.monotonic(), self._build(session))
+        elif time.monotonic() - entry[0] > self.ttl:
+            self._rebuild_later(key, session.get_bind())
+        return entry[1]
+
+    def warm(self, session: Session) -> None:
+        """Build the content model now (at service start), not on the first course page."""
+        self.content_model(session)
+
+    def _build(self, session: Session) -> ContentModel:
+        return (build_embeddings if self.backend == "embeddings" else build_tfidf)(session)
+
+    def _rebuild_later(self, key: tuple, bind) -> None:
+        with self._model_lock:
+            if key in self._rebuilding:
+                return
+            self._rebuilding.add(key)
+
+        def rebuild():
+            try:
+                with Session(bind=bind) as session:
+                    self._models[key] = (time.monotonic(), self._build(session))
+            finally:
+                with self._model_lock:
+                    self._rebuilding.discard(key)
+
+        threading.Thread(target=rebuild, name="lms-recommender-rebuild", daemon=True).start()
 
     # each returns [(course_id, score)] best first -----------------------------------
     def also_took(self, session: Session, course_id: int, k: int = 5) -> list[tuple[int, float]]:

@@ -9,6 +9,7 @@ from ...services import catalog, enrollments, progress, recommendations, reviews
 from ...services.payments import subscriptions
 from ..base import BaseHandler, parse_catalog_query
 from ..markdown import render_markdown
+from ..page_cache import cached_for_visitors
 
 
 LEVELS = ("beginner", "intermediate", "advanced")
@@ -24,11 +25,11 @@ def catalog_context(handler, page: catalog.CatalogPage) -> dict:
     q = page.query
     home = not (q.q or q.category or q.level or q.language or q.free is not None or q.offset
                 or q.min_price_cents is not None or q.max_price_cents is not None or q.min_rating)
-    user = handler.lms_user
+    user, db, cache = handler.lms_user, handler.db, handler.settings["catalog_cache"]
     return {
-        "featured": trending.featured_cards(handler.db, 8) if home else [],
-        "trending": trending.trending_cards(handler.db, 8) if home else [],
-        "bundles": trending.bundle_offers(handler.db) if home else [],
+        "featured": cache.memo("featured", lambda: trending.featured_cards(db, 8)) if home else [],
+        "trending": cache.memo("trending", lambda: trending.trending_cards(db, 8)) if home else [],
+        "bundles": cache.memo("bundles", lambda: trending.bundle_offers(db)) if home else [],
         "wishlisted": wishlist.wishlisted_ids(handler.db, user, [c.id for c in page.courses]),
     }
 
@@ -66,6 +67,7 @@ def _review_sort(handler) -> str:
 
 
 class CatalogPage(BaseHandler):
+    @cached_for_visitors
     def get(self):
         query = parse_catalog_query(self)
         page = self.settings["catalog_cache"].list_courses(self.db, query)
@@ -75,6 +77,7 @@ class CatalogPage(BaseHandler):
 
 
 class CoursePage(BaseHandler):
+    @cached_for_visitors
     def get(self, slug: str):
         user = self.lms_user
         course = catalog.get_course(self.db, slug, viewer=user)

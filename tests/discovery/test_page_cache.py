@@ -1,0 +1,110 @@
+"""The catalog and course pages as visitors get them: rendered once per cache period and
+served from the replica's catalog cache, each response with its own CSP nonce."""
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+import requests
+from sqlalchemy import update
+
+from lms_extension.config import LMSConfig
+from lms_extension.db import make_engine, session_factory, upgrade
+from lms_extension.models import Course
+from lms_extension.services.recommendations import Recommender
+from lms_extension.web.app import make_app
+from lms_extension.web.base import NOTICE_COOKIE
+from benchmarks.seed import seed_courses
+from tests.conftest import _database
+from tests.sandbox.sandbox_helpers import ServerThread
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def cached(request, tmp_path_factory, tmp_path, monkeypatch):
+    database = _database(request.param, tmp_path_factory)
+    url = next(database)
+    engine = make_engine(url)
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        seed_courses(session, 6, lessons_per_course=2)
+        session.commit()
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "unused-by-visitors")
+    monkeypatch.setenv("JUPYTERHUB_API_URL", "http://127.0.0.1:9/hub/api")
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/services/lms/")
+    config = LMSConfig(db_url=url, data_dir=str(tmp_path), catalog_cache_seconds=3600.0, recommender="tfidf")
+    server = ServerThread(lambda: make_app(config, engine))
+    yield f"http://127.0.0.1:{server.port}/services/lms/", engine, server.app
+    server.call(_stop(server.server))
+    engine.dispose()
+    next(database, None)
+
+
+async def _stop(server):
+    server.stop()
+
+
+def _retitle(engine, slug: str, title: str) -> None:
+    """A change made behind this replica's back (another replica, a script)."""
+    with session_factory(engine)() as session:
+        session.execute(update(Course).where(Course.slug == slug).values(title=title))
+        session.commit()
+
+
+def _nonce(response) -> str:
+    header = re.search(r"'nonce-([^']+)'", response.headers["Content-Security-Policy"]).group(1)
+    in_page = set(re.findall(r'nonce="([^"]+)"', response.text))
+    assert in_page == {header}, (in_page, header)
+    return header
+
+
+def test_visitors_get_the_cached_page_with_a_fresh_nonce(cached):
+    base, engine, app = cached
+    first = requests.get(base + "courses/course-00001")
+    assert first.status_code == 200 and "Set-Cookie" not in first.headers
+    shop = requests.get(base)
+    assert shop.status_code == 200 and 'data-slug="course-00001"' in shop.text
+    _retitle(engine, "course-00001", "Renamed behind the cache")
+    again = requests.get(base + "courses/course-00001")
+    assert again.status_code == 200 and "Renamed behind the cache" not in again.text  # the cached page
+    assert again.text.replace(_nonce(again), "N") == first.text.replace(_nonce(first), "N")
+    assert _nonce(again) != _nonce(first)
+    assert "Renamed behind the cache" not in requests.get(base).text
+    app.settings["catalog_cache"].clear()  # what a write in this process does (publishing, featuring)
+    assert "Renamed behind the cache" in requests.get(base + "courses/course-00001").text
+
+
+def test_what_is_not_the_same_for_every_visitor_is_not_cached(cached):
+    base, engine, app = cached
+    # a missing course: 404, not kept; once it exists it shows
+    assert requests.get(base + "courses/not-yet").status_code == 404
+    with session_factory(engine)() as session:
+        session.execute(update(Course).where(Course.slug == "course-00002").values(slug="not-yet"))
+        session.commit()
+    assert requests.get(base + "courses/not-yet").status_code == 200
+    # query strings are pages of their own
+    requests.get(base, params={"level": "beginner"})
+    _retitle(engine, "course-00003", "Seen by the next query")
+    assert requests.get(base + "courses/course-00003").status_code == 200
+    # a visitor carrying a one-time notice gets a page rendered for them (the notice is theirs)
+    requests.get(base + "courses/course-00004")
+    _retitle(engine, "course-00004", "Rendered for this browser")
+    noticed = requests.get(base + "courses/course-00004", cookies={NOTICE_COOKIE: "not-signed"})
+    assert noticed.status_code == 200 and "Rendered for this browser" in noticed.text
+    assert "Rendered for this browser" not in requests.get(base + "courses/course-00004").text
+
+
+def test_the_content_model_is_rebuilt_in_the_background(cached):
+    _, engine, _ = cached
+    rec = Recommender("tfidf", ttl=0.05)
+    with session_factory(engine)() as session:
+        model = rec.content_model(session)
+        time.sleep(0.1)
+        started = threading.active_count()
+        assert rec.content_model(session) is model  # expired: the old one answers while a new one builds
+        deadline = time.monotonic() + 30
+        while rec.content_model(session) is model and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rec.content_model(session) is not model, "the model was never rebuilt"
+        assert threading.active_count() <= started
