@@ -6,15 +6,23 @@ from tornado import web
 from ..base import BaseHandler
 
 
+def safe_next(target: str, prefix: str) -> str:
+    """``target`` if it is a plain path of the LMS, else the catalog: never another site
+    (``//evil.example``, ``https://...``), nor a path a browser would read differently
+    (backslashes, ``..``, control characters)."""
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    if (not target.startswith(prefix) or "\\" in target or "//" in path
+            or ".." in path.split("/") or any(ord(ch) < 32 or ord(ch) == 127 for ch in target)):
+        return prefix
+    return target
+
+
 class LoginPage(BaseHandler):
     """Public pages link here; the hub's OAuth flow returns the user to ``next``."""
 
     @web.authenticated
     def get(self):
-        target = self.get_query_argument("next", self.config.service_prefix)
-        if not target.startswith(self.config.service_prefix):  # no open redirects
-            target = self.config.service_prefix
-        self.redirect(target)
+        self.redirect(safe_next(self.get_query_argument("next", ""), self.config.service_prefix))
 
 
 default_handlers = [
