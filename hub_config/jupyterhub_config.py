@@ -76,6 +76,8 @@ c.JupyterHub.services = [{
     "command": [sys.executable, "-m", "lms_extension.cli", "service"],
     "environment": service_env,
     "oauth_no_confirm": True,
+    # its first start imports the whole LMS: more than JupyterHub's 30 s on a busy machine
+    "timeout": 120,
     "oauth_client_allowed_scopes": [roles.TEACH_SCOPE, roles.ADMIN_SCOPE],
     "display": True,
 }, {
