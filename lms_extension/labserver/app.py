@@ -13,7 +13,7 @@ from traitlets import Float, Unicode, default
 
 from ..kernel.client import LMSClient, LMSError
 from . import api, pages
-from .progress import HeartbeatReporter, ProgressPageHandler
+from .progress import ActivityHandler, HeartbeatReporter, ProgressPageHandler, configure_kernel_culling
 from .workspace import SAFE, place_lesson
 
 
@@ -127,6 +127,7 @@ class LMSLabExtension(ExtensionApp):
     def initialize_settings(self):
         self.settings["lms_extension"] = self
         self.heartbeats = HeartbeatReporter(self, self.heartbeat_seconds, self.idle_seconds)
+        configure_kernel_culling(self.serverapp)
         if self.heartbeat_seconds > 0 and self.api_token:
             self.heartbeats.start()
 
@@ -134,6 +135,7 @@ class LMSLabExtension(ExtensionApp):
         self.handlers.append((r"/lms/open", OpenLessonHandler))
         self.handlers.append((r"/lms/submit", SubmitLessonHandler))
         self.handlers.append((r"/lms/progress", ProgressPageHandler))
+        self.handlers.append((r"/lms/activity", ActivityHandler))
         self.handlers.extend(api.handlers)  # the Course sidebar's JSON
 
     @property
@@ -153,8 +155,13 @@ class LMSLabExtension(ExtensionApp):
         path = f"api/v1/courses/{quote(course, safe='')}/lessons/{quote(lesson, safe='')}/submissions"
         return await self._call("POST", path, {"notebooks": notebooks}, timeout=30)
 
-    async def send_heartbeat(self, course: str, lesson: str) -> dict:
-        return await self._call("POST", "api/v1/me/heartbeats", {"course": course, "lesson": lesson}, timeout=10)
+    async def send_heartbeat(self, course: str, lesson: str, seconds: int) -> dict:
+        body = {"course": course, "lesson": lesson, "seconds": seconds}
+        return await self._call("POST", "api/v1/me/heartbeats", body, timeout=10)
+
+    async def lesson_access(self, lessons: list[tuple[str, str]]) -> dict:
+        body = {"lessons": [{"course": course, "lesson": lesson} for course, lesson in lessons]}
+        return await self._call("POST", "api/v1/exchange/access", body, timeout=30)
 
     async def fetch_progress(self) -> dict:
         return await self._call("GET", "api/v1/me/progress")

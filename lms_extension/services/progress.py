@@ -76,23 +76,27 @@ def _enrolled_lesson(session: Session, user: User, slug: str, lesson_key: str) -
 
 
 # heartbeats ---------------------------------------------------------------------------------
-def heartbeat(session: Session, user: User, slug: str, lesson_key: str, *, now: datetime | None = None,
-              idle_seconds: float = DEFAULT_IDLE_SECONDS) -> dict:
-    """The student is working on the lesson now. Time between two heartbeats counts only when
-    the gap is at most ``idle_seconds`` (a longer gap was idle time, or the server was off)."""
+def heartbeat(session: Session, user: User, slug: str, lesson_key: str, *, seconds: float | None = None,
+              now: datetime | None = None, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> dict:
+    """The student worked on the lesson for ``seconds`` since the last report, as the student's
+    server measured it from the browser's activity pings (only the notebook in the visible tab,
+    only while the student is active). Each report counts at most ``idle_seconds`` and at most
+    the time since this lesson's previous report, so a repeated or inflated report cannot add
+    more than the wall-clock time. A report without ``seconds`` (an older student server, which
+    measured kernel activity and over-counted) marks the lesson active and adds no time."""
     course, lesson, enrollment = _enrolled_lesson(session, user, slug, lesson_key)
     now = now or utcnow()
     row = _row(session, user.id, lesson.id)
     previous = row.last_heartbeat_at
-    gained = 0
+    claimed = max(0.0, min(float(seconds or 0), idle_seconds))
     if previous is not None:
         if previous.tzinfo is None:  # SQLite hands back naive UTC
             previous = previous.replace(tzinfo=now.tzinfo)
         gap = (now - previous).total_seconds()
-        if 0 < gap <= idle_seconds:
-            gained = int(round(gap))
-        elif gap <= 0:  # a replica's clock behind another's, or a duplicate: nothing to add
-            now = previous
+        if gap <= 0:  # a replica's clock behind another's, or a duplicate: nothing to add
+            now, claimed = previous, 0.0
+        claimed = max(0.0, min(claimed, gap))
+    gained = int(round(claimed))
     # compare-and-set on the previous heartbeat: two replicas never count one gap twice
     done = session.execute(
         update(LessonProgress)

@@ -129,13 +129,23 @@ def test_heartbeats_from_the_students_server_and_the_lab_pages(platform, student
         kernel = s.json()["kernel"]["id"]
         ws = f"{user}/api/kernels/{kernel}/channels".replace("http://", "ws://")
         progress_url = platform.lms + f"api/v1/courses/{COURSE}/lessons/{LESSON}/progress"
+        # a busy kernel alone is not learning time: only the browser's activity pings count
+        for _ in range(3):
+            asyncio.run(_execute(ws, token, "x = 1", 30))
+            time.sleep(1)
+        assert api.get(progress_url).json()["seconds_spent"] == 0
+        activity = f"{user}/lms/activity"
+        assert requests.get(activity, headers=headers).json()["ping_seconds"] == 1  # LMS_HEARTBEAT_SECONDS
+        assert requests.post(activity, headers=headers, data=b"{nope").status_code == 400
+        assert requests.post(activity, headers=headers, json={"path": 5}).status_code == 400
         deadline = time.monotonic() + 60
         spent = 0
-        while time.monotonic() < deadline and spent < 2:
-            asyncio.run(_execute(ws, token, "x = 1", 30))  # keeps the kernel active
-            time.sleep(1)
+        while time.monotonic() < deadline and spent < 2:  # what labextension/src/activity.ts sends
+            ping = requests.post(activity, headers=headers, json={"path": path})
+            assert ping.status_code == 200 and ping.json()["lesson"] is True, ping.text
+            time.sleep(0.5)
             spent = api.get(progress_url).json()["seconds_spent"]
-        assert spent >= 2, f"no learning time recorded from heartbeats:\n{platform.log()}"
+        assert spent >= 2, f"no learning time recorded from activity pings:\n{platform.log()}"
         # the quiz magic in the student's kernel: course and lesson from the notebook's place
         out = asyncio.run(_execute(ws, token, "%lms_quiz q-type-name str", 60))
         assert "✓ correct" in out["stdout"], out
@@ -161,6 +171,9 @@ def test_hostile_learning_requests(platform, student):
     assert api.post(lms + "me/heartbeats", json={"course": PAID, "lesson": locked}).status_code == 403
     assert api.post(lms + "me/heartbeats", json={"course": COURSE, "lesson": 5}).status_code == 400
     assert api.post(lms + "me/heartbeats", data=b"\xff\xfe").status_code == 400
+    for seconds in ("lots", -1, 1e9, True):
+        bad = api.post(lms + "me/heartbeats", json={"course": COURSE, "lesson": LESSON, "seconds": seconds})
+        assert bad.status_code == 400 and "seconds" in bad.json()["message"], (seconds, bad.text)
     assert api.get(lms + f"courses/{PAID}/lessons/{locked}/quizzes").status_code == 403
     assert api.put(lms + f"courses/{PAID}/lessons/{locked}/note", json={"body": "x"}).status_code == 403
     assert api.put(lms + f"courses/{COURSE}/lessons/{LESSON}/note", json={"body": "x" * 20_001}).status_code == 413

@@ -131,20 +131,23 @@ def test_course_completion_awards_milestones_badges_and_xp(session, tmp_path, al
 
 
 # heartbeats -------------------------------------------------------------------------------------
-def test_heartbeats_count_only_gaps_within_the_idle_threshold(session, tmp_path, alice):
+def test_heartbeats_count_the_reported_seconds_within_wall_time(session, tmp_path, alice):
     course = build_course(session, tmp_path)
     enroll(session, alice, course.slug)
-    beat = lambda t: progress.heartbeat(session, alice, course.slug, "l1", now=t, idle_seconds=300)  # noqa: E731
-    assert beat(T0)["seconds_spent"] == 0  # the first heartbeat starts the clock
-    assert beat(T0 + timedelta(seconds=60))["seconds_spent"] == 60
-    assert beat(T0 + timedelta(seconds=360))["seconds_spent"] == 360  # gap of 300 = threshold: counted
-    # away for an hour: idle, not counted
-    assert beat(T0 + timedelta(seconds=3960))["seconds_spent"] == 360
-    assert beat(T0 + timedelta(seconds=4020))["seconds_spent"] == 420
-    # a duplicate or a clock behind adds nothing (no negative durations)
-    assert beat(T0 + timedelta(seconds=4020))["seconds_spent"] == 420
-    assert beat(T0 + timedelta(seconds=3000))["seconds_spent"] == 420
-    assert beat(T0 + timedelta(seconds=4080))["seconds_spent"] == 480
+
+    def beat(t, seconds):
+        return progress.heartbeat(session, alice, course.slug, "l1", seconds=seconds, now=T0 + timedelta(seconds=t),
+                                  idle_seconds=300)["seconds_spent"]
+
+    assert beat(0, 45) == 45  # what the student's server measured since its last report
+    assert beat(60, 60) == 105
+    assert beat(120, 20) == 125  # active 20 s of that minute (another notebook, or idle, the rest)
+    assert beat(150, 60) == 155  # never more than the time since this lesson's previous report
+    assert beat(3750, 3600) == 455  # never more than the idle threshold in one report
+    assert beat(3750, 60) == 455  # a duplicate, or a clock behind, adds nothing
+    assert beat(3000, 60) == 455
+    assert beat(3810, 60) == 515
+    assert beat(3870, -5) == 515 and beat(3930, None) == 515  # nonsense, or an older server: no time
     assert progress.course_progress(session, alice, course.slug)["resume"] == "l1"
 
 

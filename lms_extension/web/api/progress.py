@@ -14,13 +14,22 @@ def _string(body: dict, key: str) -> str:
     return value
 
 
+def _seconds(body: dict) -> float | None:
+    value = body.get("seconds")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 86400:
+        raise InvalidInput("'seconds' must be a number of seconds between 0 and 86400")
+    return float(value)
+
+
 class HeartbeatAPI(APIHandler):
     @requires_user
     def post(self):
         user = self.require_user()
         body = self.json_body()
         status = progress.heartbeat(self.db, user, _string(body, "course"), _string(body, "lesson"),
-                                    idle_seconds=self.config.idle_seconds)
+                                    seconds=_seconds(body), idle_seconds=self.config.idle_seconds)
         self.db.commit()
         self.write_json(status)
 
@@ -58,9 +67,13 @@ default_handlers = [
 
 OPENAPI_PATHS: dict = {
     "/me/heartbeats": {"post": {
-        "summary": "Report activity on a lesson; time between heartbeats at most LMS_IDLE_SECONDS apart counts",
+        "summary": "Report time spent on a lesson since the last report (the student's server measures it from "
+                   "the browser's activity); each report counts at most LMS_IDLE_SECONDS and at most the time "
+                   "since this lesson's previous report",
         "security": SECURITY, "requestBody": json_body({"type": "object", "required": ["course", "lesson"], "properties": {
-            "course": {"type": "string"}, "lesson": {"type": "string"}}}),
+            "course": {"type": "string"}, "lesson": {"type": "string"},
+            "seconds": {"type": "number", "minimum": 0, "maximum": 86400,
+                        "description": "active seconds on this lesson; without it nothing is added"}}}),
         "responses": {"200": response("The lesson's progress", ref("LessonProgress")), **errors(400, 401, 403, 404)}}},
     "/me/progress": {"get": {"summary": "Progress in every enrolled course", "security": SECURITY, "responses": {
         "200": response("Courses", {"type": "object", "properties": {"courses": {"type": "array", "items": ref("CourseProgress")}}}),
