@@ -105,4 +105,6 @@ c.Spawner.environment = {
     # learning-time heartbeats of the lms_extension
     "LMS_HEARTBEAT_SECONDS": str(s.heartbeat_seconds),
     "LMS_IDLE_SECONDS": str(s.idle_seconds),
+    # idle kernels of the student's server are shut down after this long (lms_extension.labserver.progress)
+    "LMS_KERNEL_CULL_SECONDS": str(s.config.kernel_cull_seconds),
 }

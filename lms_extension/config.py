@@ -49,6 +49,7 @@ ENV = {
     "student_egress": "LMS_STUDENT_EGRESS",
     "docker_image": "LMS_DOCKER_IMAGE",
     "heartbeat_seconds": "LMS_HEARTBEAT_SECONDS",
+    "kernel_cull_seconds": "LMS_KERNEL_CULL_SECONDS",
     "k8s_storage_class": "LMS_K8S_STORAGE_CLASS",
     "k8s_storage_capacity": "LMS_K8S_STORAGE_CAPACITY",
     "k8s_mem_guarantee": "LMS_K8S_MEM_GUARANTEE",
@@ -164,6 +165,10 @@ class LMSConfig(Application):
                                                               "spawners.").tag(config=True)
     heartbeat_seconds = Float(60.0, help="How often a student's server reports activity on open lesson "
                                          "notebooks (0: never); passed to the student servers.").tag(config=True)
+    kernel_cull_seconds = Integer(1200, help="A student's kernel with no activity for this many seconds is shut "
+                                             "down, even with its notebook open in a tab (never while it runs "
+                                             "code), so lessons left open do not pile up kernels under the "
+                                             "memory limit; 0: never. Passed to the student servers.").tag(config=True)
     k8s_storage_class = Unicode(help="StorageClass of the home claims; empty: the cluster's default.").tag(config=True)
     k8s_storage_capacity = Unicode(help="Size of a home claim; empty: disk_limit (10Gi when that is "
                                         "unlimited).").tag(config=True)
