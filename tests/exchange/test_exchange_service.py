@@ -119,7 +119,10 @@ def test_lesson_access_after_a_refund_says_why(session, tmp_path):
     asked = [{"course": "paid-ex", "lesson": "l1"}, {"course": "paid-ex", "lesson": "l2"},
              {"course": "paid-ex", "lesson": "gone"}]
     assert [a["access"] for a in exchange.lesson_access(session, buyer, asked)] == [True, True, None]
+    assert "refund-locked" not in purchases_html(session, policy, buyer)
     assert fulfillment.take_back(session, None, policy, order, "refunded", "refund")
+    page = purchases_html(session, policy, buyer)  # where the refund is shown, the student is told
+    assert 'id="refund-locked"' in page and "its lessons are locked in your workspace" in page
     l1, l2, gone = exchange.lesson_access(session, buyer, asked)
     assert l1["access"] is True  # the free preview stays open
     assert l2["access"] is False and "purchase of 'Course paid-ex' was refunded on" in l2["message"]
@@ -128,3 +131,10 @@ def test_lesson_access_after_a_refund_says_why(session, tmp_path):
                 [{"course": "paid-ex", "lesson": "l1"}] * (exchange.MAX_ACCESS_CHECKS + 1)):
         with pytest.raises(InvalidInput):
             exchange.lesson_access(session, buyer, bad)
+
+
+def purchases_html(session, policy, user) -> str:
+    from lms_extension.services.payments import purchases
+    from tests.learning.test_my_learning import render
+
+    return render("commerce/purchases.html", rows=purchases.purchase_rows(session, policy, user))
