@@ -247,6 +247,22 @@ class CatalogCache:
         self._pages.clear()
 
 
+# names of the languages a course.toml may give (ISO 639-1); others show as their code
+LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
+                  "pt": "Portuguese", "nl": "Dutch", "pl": "Polish", "ru": "Russian", "uk": "Ukrainian",
+                  "tr": "Turkish", "ar": "Arabic", "hi": "Hindi", "zh": "Chinese", "ja": "Japanese", "ko": "Korean"}
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code.lower(), code.upper())
+
+
+def languages(session: Session) -> list[tuple[str, str]]:
+    """(code, name) of every language a published course is in, by name: the language filter's options."""
+    codes = session.scalars(select(Course.language).where(Course.published.is_(True)).distinct())
+    return sorted(((c, language_name(c)) for c in codes if c), key=lambda pair: pair[1])
+
+
 def categories(session: Session) -> list[str]:
     return list(session.scalars(
         select(Course.category).where(Course.published.is_(True)).distinct().order_by(Course.category)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import secrets
 from http import HTTPStatus
 from typing import Any
@@ -391,7 +392,38 @@ def body_dict(handler) -> dict:
     return body
 
 
-def parse_catalog_query(handler) -> catalog.CatalogQuery:
+PRICE = re.compile(r"\d{1,9}(?:[.,]\d{1,2})?")
+PRICE_LABELS = {"min_price": "Minimum price", "max_price": "Maximum price"}
+MAX_PRICE_UNITS = 1_000_000
+
+
+def price_cents(name: str, raw: str) -> int | None:
+    """A price typed in currency units ("19.99", "20", "4,50") as cents; blank is no filter."""
+    label, raw = PRICE_LABELS[name], raw.strip()
+    if not raw:
+        return None
+    if raw.startswith("-"):
+        raise InvalidInput(f"{label} cannot be negative")
+    if not PRICE.fullmatch(raw):
+        raise InvalidInput(f"{label} must be an amount like 19.99, not {raw[:30]!r}")
+    units, _, fraction = raw.replace(",", ".").partition(".")
+    cents = int(units) * 100 + int((fraction + "00")[:2])
+    if cents > MAX_PRICE_UNITS * 100:
+        raise InvalidInput(f"{label} is at most {MAX_PRICE_UNITS:,}")
+    return cents
+
+
+def parse_price_range(handler) -> tuple[int | None, int | None]:
+    """The catalog's price filter: ``min_price``/``max_price`` in currency units (the catalog form),
+    else ``min_price_cents``/``max_price_cents`` (the API's)."""
+    low, high = (price_cents(name, handler.get_query_argument(name, "")) for name in ("min_price", "max_price"))
+    if low is not None and high is not None and low > high:
+        raise InvalidInput("Minimum price is above the maximum price")
+    return low, high
+
+
+def parse_catalog_query(handler, *, prices: tuple[int | None, int | None] | None = None) -> catalog.CatalogQuery:
+    """The catalog's filters from the query string; ``prices`` (cents) when the caller parsed them."""
     def integer(name: str, default: int) -> int:
         raw = handler.get_query_argument(name, str(default))
         try:
@@ -408,6 +440,7 @@ def parse_catalog_query(handler) -> catalog.CatalogQuery:
         except ValueError:
             raise InvalidInput(f"{name} must be a number, got {raw[:50]!r}") from None
 
+    low, high = prices if prices is not None else parse_price_range(handler)
     free = handler.get_query_argument("free", "")
     if free not in ("", "true", "false"):
         raise InvalidInput("free must be true or false")
@@ -417,8 +450,8 @@ def parse_catalog_query(handler) -> catalog.CatalogQuery:
         level=handler.get_query_argument("level", ""),
         free={"": None, "true": True, "false": False}[free],
         language=handler.get_query_argument("language", ""),
-        min_price_cents=optional("min_price_cents"),
-        max_price_cents=optional("max_price_cents"),
+        min_price_cents=low if low is not None else optional("min_price_cents"),
+        max_price_cents=high if high is not None else optional("max_price_cents"),
         min_rating=optional("min_rating", float),
         sort=handler.get_query_argument("sort", "relevance") or "relevance",
         limit=integer("limit", 24),

@@ -4,10 +4,10 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from ... import permissions
-from ...errors import LMSError
+from ...errors import InvalidInput, LMSError
 from ...services import catalog, enrollments, progress, recommendations, reviews, trending, wishlist
 from ...services.payments import subscriptions
-from ..base import BaseHandler, parse_catalog_query
+from ..base import BaseHandler, parse_catalog_query, parse_price_range
 from ..markdown import render_markdown
 from ..page_cache import cached_for_visitors
 
@@ -66,14 +66,33 @@ def _review_sort(handler) -> str:
     return sort if sort in reviews.PAGE_SORTS else "helpful"
 
 
+def _units(cents: int | None) -> str:
+    """A price filter's value as typed: 19.99, 20."""
+    if cents is None:
+        return ""
+    return str(cents // 100) if cents % 100 == 0 else f"{cents / 100:.2f}"
+
+
 class CatalogPage(BaseHandler):
     @cached_for_visitors
     def get(self):
-        query = parse_catalog_query(self)
-        page = self.settings["catalog_cache"].list_courses(self.db, query)
-        self.render_page("catalog.html", page=page,
-                         categories=self.settings["catalog_cache"].categories(self.db), levels=LEVELS, sorts=catalog.SORTS,
-                         **catalog_context(self, page))
+        error = None
+        try:
+            prices = parse_price_range(self)
+        except InvalidInput as exc:  # say so above the results, which keep the other filters
+            error, prices = exc.message, (None, None)
+            self.set_status(400)
+        query = parse_catalog_query(self, prices=prices)
+        cache = self.settings["catalog_cache"]
+        page = cache.list_courses(self.db, query)
+        typed = {name: self.get_query_argument(name, "")[:30] for name in ("min_price", "max_price")}
+        self.render_page("catalog.html", page=page, filter_error=error,
+                         price_inputs=typed if error else {"min_price": _units(query.min_price_cents),
+                                                           "max_price": _units(query.max_price_cents)},
+                         pager_query=urlencode([(k, v) for k in self.request.query_arguments if k != "offset"
+                                                for v in self.get_query_arguments(k)]),
+                         categories=cache.categories(self.db), languages=cache.memo("languages", lambda: catalog.languages(self.db)),
+                         levels=LEVELS, sorts=catalog.SORTS, **catalog_context(self, page))
 
 
 class CoursePage(BaseHandler):
