@@ -65,24 +65,31 @@ class LabAPIHandler(APIHandler):
 
     def refusal(self, exc: LMSError) -> None:
         """The LMS said no: the same status with its message and, for a cooldown, the wait."""
-        if exc.status is None:
-            status, message = 502, f"the LMS cannot be reached right now ({exc.reason}); try again in a minute"
-        elif exc.status in (400, 401, 403, 404, 409, 413, 429):
-            status, message = exc.status, exc.message
-        else:
-            status, message = 502, f"the LMS answered {exc.status}: {exc.message}"
-        body: dict = {"message": message, "status": status}
-        retry = _seconds(exc.retry_after)
-        if status == 429 and retry is not None:
-            body["retry_after_seconds"] = retry
-            self.set_header("Retry-After", str(retry))
-        if status == 409 and isinstance(exc.body, dict):
-            details = exc.body.get("details") if isinstance(exc.body.get("details"), dict) else exc.body
-            for key in ("attempts", "max_attempts"):
-                if isinstance(details.get(key), int):
-                    body[key] = details[key]
+        status, body = refusal(exc)
+        if "retry_after_seconds" in body:
+            self.set_header("Retry-After", str(body["retry_after_seconds"]))
         self.set_status(status)
         self.finish(json.dumps(body))
+
+
+def refusal(exc: LMSError) -> tuple[int, dict]:
+    """An LMS refusal as the sidebar gets it: 409 (no attempts left) and 429 (cooldown, with
+    ``retry_after_seconds``) as they are, an LMS that cannot be reached or fails as a 502."""
+    if exc.status is None:
+        status, message = 502, f"the LMS cannot be reached right now ({exc.reason}); try again in a minute"
+    elif exc.status in (400, 401, 403, 404, 409, 413, 429):
+        status, message = exc.status, exc.message
+    else:
+        status, message = 502, f"the LMS answered {exc.status}: {exc.message}"
+    body: dict = {"message": message, "status": status}
+    retry = _seconds(exc.retry_after)
+    if status == 429 and retry is not None:
+        body["retry_after_seconds"] = retry
+    if status == 409 and isinstance(exc.body, dict):
+        for key in ("attempts", "max_attempts"):
+            if isinstance(exc.body.get(key), int):
+                body[key] = exc.body[key]
+    return status, body
 
 
 def _seconds(value) -> int | None:
