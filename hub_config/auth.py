@@ -23,8 +23,9 @@ from nativeauthenticator.handlers import ChangePasswordHandler as NativeChangePa
 from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
 from nativeauthenticator.handlers import SignUpHandler as NativeSignUpHandler
 from tornado import web
-from traitlets import Bool, Integer, Set, Unicode
+from traitlets import Bool, Instance, Integer, Set, Unicode
 
+from lms_extension.config import LMSConfig
 from lms_extension.ratelimit import RateLimiter, limiter_from_url, parse_rate
 
 DEMO_USERS = ("admin", "instructor", "student", "student2")
@@ -258,12 +259,16 @@ class LMSAuthenticator(NativeAuthenticator):
     throttle_url = Unicode(
         help="Where failed logins are counted: redis://... (shared by replicas) or sqlite:///path "
              "(one host); both keep the count across hub restarts.").tag(config=True)
-    throttle_prefix = Unicode("lms:login:", help="Prefix of the throttle's keys in Redis.").tag(config=True)
+    # defaults: the LMS configuration's (LMS_REDIS_PREFIX, LMS_LOGIN_FAILURES_PER_*)
+    throttle_prefix = Unicode(LMSConfig.redis_prefix.default_value + "login:",
+                              help="Prefix of the throttle's keys in Redis.").tag(config=True)
     failures_per_user = Unicode(
-        "5/900", help="Failed logins allowed per username, as COUNT/SECONDS; then one more every "
-                      "SECONDS/COUNT. '0': no limit.").tag(config=True)
+        LMSConfig.login_failures_per_user.default_value,
+        help="Failed logins allowed per username, as COUNT/SECONDS; then one more every "
+             "SECONDS/COUNT. '0': no limit.").tag(config=True)
     failures_per_address = Unicode(
-        "50/900", help="Failed logins allowed per client address, as COUNT/SECONDS. '0': no limit.").tag(config=True)
+        LMSConfig.login_failures_per_address.default_value,
+        help="Failed logins allowed per client address, as COUNT/SECONDS. '0': no limit.").tag(config=True)
     require_2fa = Bool(
         False, help="Instructors and admins (staff_groups, hub admins) cannot log in without "
                     "two-factor authentication; the first login with the right password shows the key "
@@ -279,6 +284,10 @@ class LMSAuthenticator(NativeAuthenticator):
                                                 "and the front door lead.").tag(config=True)
     lms_cookie_name = Unicode("service-lms", help="The LMS service's login cookie (its OAuth client id), "
                                                   "cleared at logout.").tag(config=True)
+    lms_config = Instance(LMSConfig, allow_none=True,
+                          help="The LMS configuration the hub loaded at start (hub_config/settings.py), "
+                               "frozen; account deletion reads the LMS database and Stripe from "
+                               "it.").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -428,7 +437,7 @@ class LMSAuthenticator(NativeAuthenticator):
 
         account_id = (user.user_info or {}).get(ACCOUNT_ID_KEY)
         try:
-            outcome = await asyncio.to_thread(erase_lms_account, user.name, account_id)
+            outcome = await asyncio.to_thread(erase_lms_account, self.lms_config, user.name, account_id)
             await remove_home(user.spawner)
         except Exception as exc:
             self.log.exception("deleting %s stopped", user.name)
@@ -441,20 +450,22 @@ class LMSAuthenticator(NativeAuthenticator):
 log = logging.getLogger("lms.hub")
 
 
-def erase_lms_account(name: str, account_id: str | None):
+def erase_lms_account(config, name: str, account_id: str | None):
     """Run the LMS's account deletion on the LMS database, from the hub process.
 
     Directly on the database, not through the LMS service's API: it works while the service
     is down or restarting, needs no token, and the hub and the LMS ship as one package (the
-    hub image holds ``lms_extension``). The hub needs the LMS's ``LMS_DB_URL`` (and the Stripe
-    key, to cancel subscriptions) in its environment.
+    hub image holds ``lms_extension``). ``config`` is the ``LMSConfig`` the hub loaded at start
+    (``c.LMSAuthenticator.lms_config``): the LMS's ``db_url`` and, to cancel subscriptions, its
+    Stripe settings.
     """
-    from lms_extension.config import LMSConfig
     from lms_extension.db import check_revision, make_engine, session_factory, session_scope
     from lms_extension.services import accounts
     from lms_extension.services.payments import stripe_client
 
-    config = LMSConfig()
+    if config is None:
+        raise RuntimeError("the hub has no LMS configuration: set c.LMSAuthenticator.lms_config = "
+                           "hub_config.settings.load().config")
     if config.db_url.startswith("sqlite") and not Path(config.db_url.split("///", 1)[-1]).exists():
         raise RuntimeError(f"the LMS database is not at {config.db_url}: give the hub the LMS's LMS_DB_URL")
     engine = make_engine(config.db_url)

@@ -9,11 +9,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub_config import roles, settings as hub_settings, spawners  # noqa: E402
+from hub_config import roles, settings as hub_settings, spawners, stripe_demo  # noqa: E402
 from hub_config.auth import DEMO_USERS, LMSAuthenticator  # noqa: E402
+from lms_extension.config import LMSConfig  # noqa: E402
 
 c = get_config()  # noqa: F821
-s = hub_settings.load()
+# the one configuration of this hub: loaded here, completed by the Stripe test server in demo
+# mode (against real Stripe unless configured), then frozen by load() and handed down
+lms_config = LMSConfig()
+_stripe_service = stripe_demo.configure(lms_config)
+s = hub_settings.load(lms_config)
 s.data_dir.mkdir(parents=True, exist_ok=True)
 
 c.JupyterHub.bind_url = f"http://127.0.0.1:{s.port}"
@@ -57,17 +62,15 @@ c.LMSAuthenticator.failures_per_user = s.login_failures_per_user
 c.LMSAuthenticator.failures_per_address = s.login_failures_per_address
 c.LMSAuthenticator.require_2fa = s.require_2fa
 c.LMSAuthenticator.demo_password = s.demo_password if s.demo else ""
+c.LMSAuthenticator.lms_config = s.config  # account deletion erases the LMS data with it
 # hub cookies (login, session, _xsrf) never reach scripts nor cross-site requests
 c.JupyterHub.tornado_settings.update({"cookie_options": {"httponly": True, "samesite": "Lax"}})
-
-# Stripe in test mode against the bundled test server unless real Stripe is configured
-from hub_config import stripe_demo  # noqa: E402
-
-_stripe_service = stripe_demo.configure(s.data_dir, s.service_port, s.config)
 
 # the LMS service, managed by the hub, and the roles that give each kind of user its scopes
 service_env = {k: v for k, v in os.environ.items() if k.startswith("LMS_") and k != "LMS_DEMO_PASSWORD"}
 service_env.update({"LMS_DATA_DIR": str(s.data_dir), "PATH": os.environ.get("PATH", "")})
+if _stripe_service:  # the test server's address and keys, as this hub's configuration has them
+    service_env.update(s.config.environment(stripe_demo.SETTINGS))
 if s.config.config_file:  # the services load the file the hub loaded
     service_env["LMS_CONFIG_FILE"] = str(Path(s.config.config_file).resolve())
 c.JupyterHub.services = [{
@@ -102,9 +105,6 @@ c.Spawner.environment = {
     # the lms_extension in each student server reaches the service without the proxy; in the
     # server's own network namespace this address is the forwarder to lms.sock (hub_config/netbridge.py)
     "LMS_SERVICE_URL": f"http://127.0.0.1:{s.service_port}/services/lms/",
-    # learning-time heartbeats of the lms_extension
-    "LMS_HEARTBEAT_SECONDS": str(s.heartbeat_seconds),
-    "LMS_IDLE_SECONDS": str(s.idle_seconds),
-    # idle kernels of the student's server are shut down after this long (lms_extension.labserver.progress)
-    "LMS_KERNEL_CULL_SECONDS": str(s.config.kernel_cull_seconds),
+    # learning-time heartbeats of the lms_extension; its idle kernels are shut down after kernel_cull_seconds
+    **s.config.environment(["heartbeat_seconds", "idle_seconds", "kernel_cull_seconds"]),
 }

@@ -115,7 +115,7 @@ def spawner_traits(settings: HubSettings, kube: KubeSettings) -> dict:
 
 def configure(c, settings: HubSettings, kube: KubeSettings | None = None) -> None:
     """Make ``c`` spawn students with KubeSpawner, keeping what is already configured."""
-    kube = kube or KubeSettings.from_config(settings.config or LMSConfig(), settings.disk_limit)
+    kube = kube or KubeSettings.from_config(settings.config, settings.disk_limit)
     c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
     ks = c.KubeSpawner
     for name, value in spawner_traits(settings, kube).items():

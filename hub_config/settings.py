@@ -1,8 +1,9 @@
 """What the hub's configuration pieces read: a frozen view on the one ``LMSConfig``.
 
 ``jupyterhub_config.py`` is plain Python, so it does not load traitlets config by itself;
-``load()`` builds the same ``LMSConfig`` the service builds (config file + ``LMS_*``
-environment) and copies the hub's part of it, checking what the hub can check at start.
+``load()`` takes the ``LMSConfig`` the hub loaded (or loads it: config file + ``LMS_*``
+environment, as the service does), freezes it, and copies the hub's part of it, checking what
+the hub can check at start. The defaults are the traits' own: none is repeated here.
 """
 from __future__ import annotations
 
@@ -32,25 +33,26 @@ class HubSettings:
     open_signup: bool
     allow_2fa: bool
     # rate limits and login throttle shared by replicas; empty: a SQLite file in data_dir
-    redis_url: str = ""
-    redis_prefix: str = "lms:"
+    redis_url: str
+    redis_prefix: str
     # instructors and admins must have two-factor authentication to log in
-    require_2fa: bool = False
+    require_2fa: bool
     # failed logins allowed per username and per client address, as COUNT/SECONDS ("0": no limit)
-    login_failures_per_user: str = "5/900"
-    login_failures_per_address: str = "50/900"
+    login_failures_per_user: str
+    login_failures_per_address: str
     # size of each student's home (hub_config/homes.py); "0" or "none": no limit
-    disk_limit: str = "2G"
+    disk_limit: str
     # none: a student's server reaches only the hub and the LMS; internet: also public addresses
-    student_egress: str = "none"
-    hub_db_url: str = ""
-    admin_token: str = ""
-    demo_password: str = ""
-    public_url: str = ""
-    heartbeat_seconds: float = 60.0
-    idle_seconds: float = 300.0
-    # the whole configuration, for the pieces that pass it on (the LMS service's environment)
-    config: LMSConfig | None = field(default=None, compare=False, repr=False)
+    student_egress: str
+    hub_db_url: str
+    admin_token: str
+    demo_password: str
+    public_url: str
+    heartbeat_seconds: float
+    idle_seconds: float
+    # the whole configuration (frozen), for the pieces that pass it on: the LMS service's
+    # environment, the authenticator's account deletion, the Kubernetes settings
+    config: LMSConfig = field(compare=False, repr=False)
 
     @property
     def homes_dir(self) -> Path:
@@ -58,7 +60,8 @@ class HubSettings:
 
 
 def load(config: LMSConfig | None = None) -> HubSettings:
-    c = config or LMSConfig()
+    """The hub's settings from ``config`` (default: loaded now), which is frozen from here on."""
+    c = (config or LMSConfig()).freeze()
     return HubSettings(
         data_dir=Path(c.data_dir).resolve(),
         port=c.port,

@@ -9,6 +9,11 @@ server the operator names in ``LMS_STRIPE_API_BASE``.
 The two secrets (the API key the test server answers to and the webhook signing secret) are
 random per installation, kept in 0600 files in the data folder, and reach the processes
 through their environment: never on a command line, where ``ps`` shows them to everyone.
+
+``configure`` runs while the hub loads its configuration (before ``freeze()``): it writes the
+test server's settings into the hub's ``LMSConfig`` (so the hub's own account deletion talks
+to the same server) and the hub hands them to the LMS service and worker through their
+``environment`` (``config.environment(SETTINGS)``); the hub's own ``os.environ`` is left alone.
 """
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ from pathlib import Path
 from lms_extension.config import LMSConfig
 
 DEFAULT_PORT = 12111
+# the settings configure() decides, handed to the LMS service and worker
+SETTINGS = ("stripe_api_base", "stripe_test_port", "stripe_secret_key", "stripe_webhook_secret")
 
 
 def _port_free(port: int) -> bool:
@@ -53,12 +60,12 @@ def _kept_secret(path: Path, make) -> str:
     return path.read_text().strip()
 
 
-def configure(data_dir: Path, service_port: int, config: LMSConfig | None = None) -> dict | None:
-    """Set the LMS_STRIPE_* variables for the LMS service (at hub start, before it starts the
-    service); returns the managed service to add."""
-    config = config or LMSConfig()
+def configure(config: LMSConfig) -> dict | None:
+    """At hub start, before it starts the LMS service: point ``config`` (not yet frozen) at the
+    bundled test server; returns the managed service to add, or None when it is not wanted."""
     if not wanted(config):
         return None
+    data_dir = Path(config.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     port = config.stripe_test_port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port())
     secret = config.stripe_webhook_secret or _kept_secret(
@@ -66,15 +73,14 @@ def configure(data_dir: Path, service_port: int, config: LMSConfig | None = None
     key = config.stripe_secret_key
     if not key.startswith("sk_test_"):
         key = _kept_secret(data_dir / "stripe-test-secret-key", lambda: f"sk_test_{secrets.token_urlsafe(32)}")
-    base = f"http://127.0.0.1:{port}"
-    os.environ["LMS_STRIPE_API_BASE"] = base
-    os.environ["LMS_STRIPE_TEST_PORT"] = str(port)
-    os.environ["LMS_STRIPE_SECRET_KEY"] = key
-    os.environ["LMS_STRIPE_WEBHOOK_SECRET"] = secret
+    config.apply({"stripe_api_base": f"http://127.0.0.1:{port}", "stripe_test_port": port,
+                  "stripe_secret_key": key, "stripe_webhook_secret": secret}, source="stripe-demo")
+    # the hub names its service "lms", so JupyterHub gives it the prefix /services/lms/
+    webhook = f"http://127.0.0.1:{config.service_port}/services/lms/api/v1/payments/webhook"
     return {
         "name": "stripe-test",
         "command": [sys.executable, "-m", "stripe_test_server", "--port", str(port),
-                    "--webhook-url", f"http://127.0.0.1:{service_port}/services/lms/api/v1/payments/webhook",
+                    "--webhook-url", webhook,
                     "--state-file", str(data_dir / "stripe-test-state.json"),
                     "--retry-base", "2", "--log-level", "WARNING"],
         "environment": {"PATH": os.environ.get("PATH", ""), "LMS_DEMO": "1",

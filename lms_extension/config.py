@@ -1,10 +1,17 @@
 """The one configuration of Jupyter LMS: the service, the worker, the ``lms`` command and the
 hub's configuration (``hub_config/settings.py``) all read an ``LMSConfig``.
 
-Built once at start-up and never mutated afterwards. A value comes from, last one winning:
-the trait's default, the optional config file (traitlets Python config, ``c.LMSConfig.name =
-...``; ``LMS_CONFIG_FILE``, else ``lms_config.py`` in the data folder), the environment
-variable named in ``ENV``. ``lms config show`` prints the result and where each value came from.
+Built once at start-up, then frozen (``freeze()``): every start-up path (the ``lms`` command,
+``hub_settings.load``, ``make_app``) freezes the object it loaded and hands that one object
+down, and assigning a setting afterwards raises ``SettingsFrozen``. A value comes from, last
+one winning: the trait's default, the optional config file (traitlets Python config,
+``c.LMSConfig.name = ...``; ``LMS_CONFIG_FILE``, else ``lms_config.py`` in the data folder), the
+environment variable named in ``ENV``. ``lms config show`` prints the result and where each
+value came from.
+
+Each default is written once, here: code outside the service that needs one (the student
+server's extension, the hub's spawners) reads the trait's ``default_value``, e.g.
+``LMSConfig.heartbeat_seconds.default_value``.
 """
 from __future__ import annotations
 
@@ -113,6 +120,10 @@ URL_SECRETS = {"db_url", "hub_db_url", "redis_url"}
 
 class ConfigError(ValueError):
     """A setting that cannot be used; the message names the variable or file."""
+
+
+class SettingsFrozen(AttributeError):
+    """A setting was assigned after start-up, when the configuration is read-only."""
 
 
 class LMSConfig(Application):
@@ -303,8 +314,51 @@ class LMSConfig(Application):
             self.config_file = str(path)
         self._sources = sources
 
+    # ------------------------------------------------------------------ read-only after start-up
+    _frozen = False
+
+    def freeze(self) -> "LMSConfig":
+        """Make every setting read-only from now on (start-up is over); returns the object."""
+        object.__setattr__(self, "_frozen", True)
+        return self
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    def __setattr__(self, name, value):
+        if self._frozen and not name.startswith("_"):
+            raise SettingsFrozen(f"LMSConfig.{name}: settings are read-only after start-up")
+        super().__setattr__(name, value)
+
+    def set_trait(self, name, value):  # traitlets' way around __setattr__
+        if self._frozen:
+            raise SettingsFrozen(f"LMSConfig.{name}: settings are read-only after start-up")
+        super().set_trait(name, value)
+
+    def __deepcopy__(self, memo):
+        # traitlets deep-copies the values it hands to a Configurable (the hub's authenticator
+        # receives this object through c.LMSAuthenticator.lms_config): a frozen object is
+        # shared like any immutable value, so everyone reads the one loaded configuration.
+        if self._frozen:
+            return self
+        raise TypeError("an LMSConfig is shared, not copied: freeze() it first")
+
+    def apply(self, values: dict, source: str) -> None:
+        """Settings decided at start-up by the code that loads the configuration (the hub's
+        Stripe test server for demo mode), before ``freeze()``; ``source`` names who set them."""
+        for name, value in values.items():
+            setattr(self, name, value)
+            self._sources[name] = source
+
+    def environment(self, names) -> dict[str, str]:
+        """The ``ENV`` variables that hand these settings to another process, which loads
+        them back as they are here."""
+        return {ENV[name]: _as_env(getattr(self, name)) for name in names}
+
     def source(self, name: str) -> str:
-        """Where ``name``'s value came from: default, file, env or argument."""
+        """Where ``name``'s value came from: default, file, env, argument, or the start-up
+        code that decided it (``apply``)."""
         return self._sources.get(name, "default")
 
     @default("db_url")
@@ -388,11 +442,15 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def _as_env(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
 def _shown(name: str, value) -> str:
     if name in SECRETS:
         return "***" if value else ""
     if name in URL_SECRETS:
         return mask_url(str(value))
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
+    return _as_env(value)

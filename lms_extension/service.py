@@ -35,6 +35,7 @@ async def serve(config: LMSConfig) -> None:
     await server.close_all_connections()
 
 
-def main(config: LMSConfig | None = None) -> None:
+def main(config: LMSConfig) -> None:
+    """``config``: the one the ``lms`` command loaded."""
     logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s %(name)s] %(message)s")
-    asyncio.run(serve(config or LMSConfig()))
+    asyncio.run(serve(config))

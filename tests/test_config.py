@@ -2,6 +2,8 @@
 the hub reads the same object, `lms config show` prints it with secrets masked."""
 from __future__ import annotations
 
+import ast
+import copy
 import os
 import subprocess
 import sys
@@ -189,3 +191,156 @@ def test_course_import_stores_files_where_the_configuration_says(tmp_path):
         assert result.returncode == 0, result.stderr
     assert [p.read_bytes() for p in storage.rglob("data.csv")] == [b"a,b\n1,2\n"]
     assert not (data / "storage").exists()
+
+
+# --- one object, loaded once, read-only after start-up ------------------------------------
+
+def test_a_loaded_configuration_is_read_only(tmp_path):
+    from traitlets.config import Config
+
+    config = LMSConfig(environ={}, data_dir=str(tmp_path)).freeze()
+    for assign in (lambda: setattr(config, "port", 1), lambda: config.set_trait("port", 1),
+                   lambda: config.update_config(Config({"LMSConfig": {"port": 1}}))):
+        with pytest.raises(AttributeError, match=r"LMSConfig\.(port|config): settings are read-only after start-up"):
+            assign()
+    assert config.port == 8000
+    # values derived from others are still computed when first read
+    assert config.db_url == f"sqlite:///{tmp_path.resolve() / 'lms.sqlite'}"
+    # traitlets deep-copies what it hands to a Configurable: a frozen object is shared instead
+    assert copy.deepcopy(config) is config
+
+
+def test_every_start_up_path_freezes_the_configuration_it_loaded(tmp_path, monkeypatch):
+    from lms_extension import cli
+    from lms_extension.db import make_engine, upgrade
+    from lms_extension.web.app import make_app
+
+    hub_config = LMSConfig(environ={}, data_dir=str(tmp_path))
+    hub_settings.load(hub_config)
+    engine = make_engine(f"sqlite:///{tmp_path / 'lms.sqlite'}")
+    upgrade(engine)
+    service_config = LMSConfig(environ={}, data_dir=str(tmp_path))
+    make_app(service_config, engine)
+    engine.dispose()
+    seen = []
+    monkeypatch.setattr(cli, "cmd_config_show", lambda args, config: seen.append(config))
+    monkeypatch.setenv("LMS_DATA_DIR", str(tmp_path))
+    assert cli.main(["config", "show"]) == 0
+    for config in (hub_config, service_config, *seen):
+        with pytest.raises(AttributeError, match="read-only"):
+            config.stripe_api_base = "http://127.0.0.1:9"
+
+
+def test_only_start_up_code_loads_a_configuration():
+    """Everything else receives the object a process loaded at start: a configuration built at
+    call time reads the environment and file again, and can disagree with it."""
+    repo = Path(__file__).resolve().parent.parent
+    allowed = {"lms_extension/cli.py", "hub_config/settings.py", "hub_config/jupyterhub_config.py"}
+    found = []
+    for folder in ("lms_extension", "hub_config", "graders"):
+        for path in sorted((repo / folder).rglob("*.py")):
+            rel = str(path.relative_to(repo))
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "LMSConfig"
+                        and rel not in allowed):
+                    found.append(f"{rel}:{node.lineno}")
+    assert not found, f"configurations loaded outside start-up: {found}"
+
+
+def test_hub_settings_repeat_no_default():
+    import dataclasses
+
+    defaults = [f.name for f in dataclasses.fields(hub_settings.HubSettings)
+                if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING]
+    assert not defaults, f"HubSettings repeats LMSConfig's defaults: {defaults}"
+
+
+def test_the_student_servers_extension_takes_its_defaults_from_the_configuration(monkeypatch):
+    from lms_extension.labserver.app import LMSLabExtension
+
+    for name in ("LMS_HEARTBEAT_SECONDS", "LMS_IDLE_SECONDS", "LMS_SERVICE_URL", "JUPYTERHUB_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(LMSConfig.heartbeat_seconds, "default_value", 42.0)
+    monkeypatch.setattr(LMSConfig.idle_seconds, "default_value", 420.0)
+    monkeypatch.setattr(LMSConfig.port, "default_value", 8123)
+    lab = LMSLabExtension()
+    assert (lab.heartbeat_seconds, lab.idle_seconds) == (42.0, 420.0)
+    assert lab.service_url == "http://127.0.0.1:8123/services/lms/"
+
+
+def clean_hub_env(monkeypatch, tmp_path: Path, **extra: str) -> None:
+    for var in ENV.values():
+        monkeypatch.delenv(var, raising=False)
+    for name, value in {"LMS_DATA_DIR": str(tmp_path), "LMS_SPAWNER": "sandbox", **extra}.items():
+        monkeypatch.setenv(name, value)
+
+
+def load_hub_config():
+    from traitlets.config import PyFileConfigLoader
+
+    config_file = Path(__file__).resolve().parent.parent / "hub_config" / "jupyterhub_config.py"
+    return PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config()
+
+
+def test_the_hub_hands_the_stripe_test_server_to_the_service_not_to_its_own_environment(tmp_path, monkeypatch):
+    clean_hub_env(monkeypatch, tmp_path, LMS_DEMO="1")
+    before = dict(os.environ)
+    c = load_hub_config()
+    assert dict(os.environ) == before, "the hub's configuration changed the hub's own environment"
+    config = c.LMSAuthenticator.lms_config  # the hub's one configuration, frozen
+    assert config.frozen and config.source("stripe_api_base") == "stripe-demo"
+    assert config.stripe_api_base == f"http://127.0.0.1:{config.stripe_test_port}"
+    assert config.stripe_secret_key.startswith("sk_test_") and config.stripe_webhook_secret.startswith("whsec_")
+    services = {service["name"]: service for service in c.JupyterHub.services}
+    assert f"--port {config.stripe_test_port}" in " ".join(services["stripe-test"]["command"])
+    for name in ("lms", "lms-worker"):
+        env = services[name]["environment"]
+        assert (env["LMS_STRIPE_API_BASE"], env["LMS_STRIPE_TEST_PORT"], env["LMS_STRIPE_SECRET_KEY"],
+                env["LMS_STRIPE_WEBHOOK_SECRET"]) == (config.stripe_api_base, str(config.stripe_test_port),
+                                                      config.stripe_secret_key, config.stripe_webhook_secret)
+        # the service loads back exactly what the hub has
+        loaded = LMSConfig(environ=env)
+        assert (loaded.stripe_api_base, loaded.stripe_secret_key) == (config.stripe_api_base, config.stripe_secret_key)
+    # real Stripe configured: no test server, nothing added
+    clean_hub_env(monkeypatch, tmp_path, LMS_DEMO="1", LMS_STRIPE_API_BASE="https://api.stripe.com",
+                  LMS_STRIPE_SECRET_KEY="sk_live_zq")
+    c = load_hub_config()
+    assert "stripe-test" not in {service["name"] for service in c.JupyterHub.services}
+    assert c.LMSAuthenticator.lms_config.stripe_secret_key == "sk_live_zq"
+
+
+def test_the_authenticator_erases_accounts_with_the_hubs_configuration(tmp_path, monkeypatch):
+    from jupyterhub import orm
+    from traitlets.config import Config
+
+    from hub_config.auth import LMSAuthenticator, erase_lms_account
+    from lms_extension.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'lms.sqlite'}")
+    upgrade(engine)
+    engine.dispose()
+    config = LMSConfig(environ={}, data_dir=str(tmp_path)).freeze()
+    # what the environment says now is not what the hub loaded at start
+    monkeypatch.setenv("LMS_DB_URL", f"sqlite:///{tmp_path / 'elsewhere.sqlite'}")
+    hub_db = orm.new_session_factory("sqlite://")()
+    authenticator = LMSAuthenticator(db=hub_db, config=Config({"LMSAuthenticator": {"lms_config": config,
+                                                                                   "bcrypt_rounds": 4}}))
+    assert authenticator.lms_config is config
+    assert erase_lms_account(authenticator.lms_config, "nobody", None).erased is False
+    assert not (tmp_path / "elsewhere.sqlite").exists()
+    with pytest.raises(RuntimeError, match="lms_config"):
+        erase_lms_account(None, "nobody", None)
+
+
+def test_importing_lesson_files_needs_the_configured_storage(session, tmp_path, monkeypatch):
+    from lms_extension.services.course_import import import_course, load_course_folder
+    from tests.factories import write_course
+
+    folder = write_course(tmp_path / "src", "files-course", lessons=1)
+    (folder / "data.csv").write_text("a,b\n1,2\n")
+    toml = (folder / "course.toml").read_text().replace('id = "l1"\n', 'id = "l1"\nresources = ["data.csv"]\n')
+    (folder / "course.toml").write_text(toml)
+    monkeypatch.setenv("LMS_STORAGE_DIR", str(tmp_path / "from-the-environment"))
+    with pytest.raises(ValueError, match="configured storage"):
+        import_course(session, load_course_folder(folder))
+    assert not (tmp_path / "from-the-environment").exists()

@@ -11,6 +11,7 @@ from jupyter_server.extension.application import ExtensionApp
 from tornado import web
 from traitlets import Float, Unicode, default
 
+from ..config import ENV, LMSConfig
 from ..kernel.client import LMSClient, LMSError
 from . import api, pages
 from .progress import ActivityHandler, HeartbeatReporter, ProgressPageHandler, configure_kernel_culling
@@ -99,18 +100,20 @@ class LMSLabExtension(ExtensionApp):
     service_url = Unicode(help="Base URL of the LMS service, e.g. http://127.0.0.1:10101/services/lms/ "
                                "(LMS_SERVICE_URL).").tag(config=True)
     api_token = Unicode(help="The student's own JupyterHub token (JUPYTERHUB_API_TOKEN).").tag(config=True)
+    # the hub passes the LMS's settings in these variables; the defaults are the LMS's own
     heartbeat_seconds = Float(help="Seconds between learning-time heartbeats for active lesson notebooks; "
-                                   "0 turns them off (LMS_HEARTBEAT_SECONDS, default 60).").tag(config=True)
-    idle_seconds = Float(help="A lesson's kernel idle longer than this sends no heartbeat "
-                              "(LMS_IDLE_SECONDS, default 300).").tag(config=True)
+                                   f"0 turns them off (LMS_HEARTBEAT_SECONDS, default "
+                                   f"{LMSConfig.heartbeat_seconds.default_value:g}).").tag(config=True)
+    idle_seconds = Float(help="A lesson's kernel idle longer than this sends no heartbeat (LMS_IDLE_SECONDS, "
+                              f"default {LMSConfig.idle_seconds.default_value:g}).").tag(config=True)
 
     @default("heartbeat_seconds")
     def _heartbeat_seconds(self):
-        return float(os.environ.get("LMS_HEARTBEAT_SECONDS") or 60)
+        return float(os.environ.get(ENV["heartbeat_seconds"]) or LMSConfig.heartbeat_seconds.default_value)
 
     @default("idle_seconds")
     def _idle_seconds(self):
-        return float(os.environ.get("LMS_IDLE_SECONDS") or 300)
+        return float(os.environ.get(ENV["idle_seconds"]) or LMSConfig.idle_seconds.default_value)
 
     @default("service_url")
     def _service_url(self):
@@ -118,7 +121,7 @@ class LMSLabExtension(ExtensionApp):
         if url:
             return url if url.endswith("/") else url + "/"
         hub = os.environ.get("JUPYTERHUB_BASE_URL", "/")
-        return f"http://127.0.0.1:8000{hub}services/lms/"
+        return f"http://127.0.0.1:{LMSConfig.port.default_value}{hub}services/lms/"
 
     @default("api_token")
     def _api_token(self):

@@ -23,13 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import permissions
-from ..config import LMSConfig
 from ..errors import CourseFormatError, InvalidInput, NotFound, PayloadTooLarge
 from ..models import Course, Lesson, User
 from ..models.base import utcnow
 from ..models.learning import CourseLearningSettings, LessonBookmark, LessonNote, LessonResource, LessonVideo
 from . import enrollments, quizzes
-from .storage import from_config
 
 COURSE_KEYS = {"pass_threshold"}
 LESSON_KEYS = {"resources", "video", "chapters"}
@@ -120,7 +118,8 @@ def check_course_quiz_ids(lesson_extras: list[dict], where: str) -> None:
 
 
 def apply_import(session: Session, course: Course, spec, store=None) -> None:
-    """Store what course.toml and the notebooks declare beyond lessons (after ``import_course``)."""
+    """Store what course.toml and the notebooks declare beyond lessons (after ``import_course``);
+    ``store``, the configured storage, keeps resources and videos."""
     course_extras = getattr(spec, "extras", None) or {}
     lesson_extras = [getattr(ls, "extras", None) or {} for ls in spec.lessons]
     check_course_quiz_ids(lesson_extras, spec.slug)
@@ -137,8 +136,10 @@ def apply_import(session: Session, course: Course, spec, store=None) -> None:
     for ls, extras in zip(spec.lessons, lesson_extras):
         lesson = by_key[ls.key]
         quizzes.sync_lesson_quizzes(session, lesson, extras.get("quizzes", []))
-        if extras.get("resources") or extras.get("video"):
-            store = store or _default_storage()
+        if (extras.get("resources") or extras.get("video")) and store is None:
+            # the caller's configured storage (`lms course import` passes it): one read from the
+            # environment here could be another one than the service serves files from
+            raise ValueError(f"{spec.slug}: importing lesson resources or a video needs the configured storage")
         for res in extras.get("resources", []):
             put_resource(session, store, lesson, res["name"], res["data"], res["content_type"])
         video = extras.get("video")
@@ -153,10 +154,6 @@ def apply_import(session: Session, course: Course, spec, store=None) -> None:
         row.storage_key, row.content_type, row.chapters = key, video["content_type"], json.dumps(video["chapters"])
         session.add(row)
     session.flush()
-
-
-def _default_storage():
-    return from_config(LMSConfig())
 
 
 # access -------------------------------------------------------------------------------------

@@ -131,6 +131,7 @@ def make_recommender(config) -> recommendations.Recommender:
 
 
 def make_app(config: LMSConfig, engine=None) -> web.Application:
+    config.freeze()  # handlers read it (settings["lms_config"]); nothing changes it from here on
     engine = engine or make_engine(config.db_url)
     if config.check_schema:
         check_revision(engine)

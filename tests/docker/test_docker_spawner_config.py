@@ -4,7 +4,6 @@ choice relies on."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import types
 from pathlib import Path
@@ -100,10 +99,6 @@ def test_docker_available_needs_the_image(docker_images, hub_settings, monkeypat
 def test_hub_config_selects_docker_spawner(hub_settings, monkeypatch):
     config_file = REPO / "hub_config" / "jupyterhub_config.py"
     monkeypatch.setenv("LMS_SPAWNER", "docker")
-    # the hub's configuration hands its Stripe test server's keys to the services through the
-    # environment: this process's, here, which later platforms in the session must not inherit
-    for name in ("LMS_STRIPE_API_BASE", "LMS_STRIPE_TEST_PORT", "LMS_STRIPE_SECRET_KEY", "LMS_STRIPE_WEBHOOK_SECRET"):
-        monkeypatch.setenv(name, os.environ.get(name, ""))
     c = PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config()
     assert issubclass(c.JupyterHub.spawner_class, dockerspawner.DockerSpawner)
     assert c.DockerSpawner.network_name == "none"

@@ -40,9 +40,9 @@ def quiz_notebook() -> dict:
 
 def build_course(session, root: Path, slug: str = "learn", *, lessons: int = 2, notebook: dict | None = None,
                  extra_toml: str = "", price_cents: int = 0, lesson_toml: dict | None = None,
-                 quizzes_everywhere: bool = False):
+                 quizzes_everywhere: bool = False, store=None):
     """A course of ``lessons`` lessons with ``notebook``; quizzes (ids unique per course) stay in
-    the first lesson unless ``quizzes_everywhere``."""
+    the first lesson unless ``quizzes_everywhere``; ``store`` keeps its resources and videos."""
     folder = write_course(root, slug, lessons=lessons, notebook=notebook or MINIMAL_NOTEBOOK,
                           extra_toml=extra_toml, price_cents=price_cents)
     if not quizzes_everywhere and "lms" in json.dumps(notebook or {}):
@@ -53,7 +53,7 @@ def build_course(session, root: Path, slug: str = "learn", *, lessons: int = 2, 
         for key, extra in lesson_toml.items():
             text = text.replace(f'id = "{key}"\n', f'id = "{key}"\n{extra}\n')
         (folder / "course.toml").write_text(text)
-    return import_course(session, load_course_folder(folder))
+    return import_course(session, load_course_folder(folder), store=store)
 
 
 def enroll(session, user, slug):

@@ -242,8 +242,9 @@ def test_openapi_documents_the_learning_routes(platform):
     assert json.dumps(doc)
 
 
-def test_video_chapters_and_resources_over_http(platform, student, db, tmp_path, monkeypatch):
+def test_video_chapters_and_resources_over_http(platform, student, db, tmp_path):
     from lms_extension.services.course_import import import_course, load_course_folder
+    from lms_extension.services.storage import LocalStorage
     from tests.factories import write_course
 
     folder = write_course(tmp_path, "video-course", lessons=1, instructor="instructor")
@@ -254,9 +255,8 @@ def test_video_chapters_and_resources_over_http(platform, student, db, tmp_path,
                                                        'chapters = [{start = "0:00", title = "Intro"}, '
                                                        '{start = "0:42", title = "Loops"}]\nresources = ["data.csv"]\n')
     (folder / "course.toml").write_text(toml)
-    monkeypatch.setenv("LMS_STORAGE_DIR", str(platform.data_dir / "storage"))  # the service's local storage
-    with db() as session:
-        import_course(session, load_course_folder(folder))
+    with db() as session:  # into the service's local storage
+        import_course(session, load_course_folder(folder), store=LocalStorage(platform.data_dir / "storage"))
         session.commit()
     token, api = student
     assert api.post(platform.lms + "api/v1/courses/video-course/enroll").status_code in (200, 201)

@@ -15,14 +15,14 @@ VIDEO_TOML = ('video = "media/intro.webm"\n'
 
 
 @pytest.fixture
-def media_course(session, tmp_path, monkeypatch):
-    monkeypatch.setenv("LMS_STORAGE_DIR", str(tmp_path / "storage"))
+def media_course(session, tmp_path):
+    store = LocalStorage(tmp_path / "storage")
     folder = tmp_path / "learn"
     (folder / "media").mkdir(parents=True)
     (folder / "data").mkdir()
     (folder / "media" / "intro.webm").write_bytes(b"\x1aE\xdf\xa3 fake webm")
     (folder / "data" / "prices.csv").write_text("item,price\ntea,2\n")
-    return build_course(session, tmp_path, lesson_toml={"l1": VIDEO_TOML}), LocalStorage(tmp_path / "storage")
+    return build_course(session, tmp_path, lesson_toml={"l1": VIDEO_TOML}, store=store), store
 
 
 def test_video_and_resources_are_imported_into_storage(session, media_course, alice):

@@ -103,18 +103,11 @@ def test_express_dashboard_is_reached_through_a_login_link_not_an_account_id(srv
 
 def test_command_line_takes_no_secret(tmp_path):
     from hub_config import stripe_demo
+    from lms_extension.config import LMSConfig
 
-    env_before = dict(os.environ)
-    try:
-        os.environ.pop("LMS_STRIPE_API_BASE", None)
-        os.environ.pop("LMS_STRIPE_SECRET_KEY", None)
-        os.environ.pop("LMS_STRIPE_WEBHOOK_SECRET", None)
-        os.environ["LMS_DEMO"] = "1"
-        service = stripe_demo.configure(tmp_path, 10101)
-        key, secret = os.environ["LMS_STRIPE_SECRET_KEY"], os.environ["LMS_STRIPE_WEBHOOK_SECRET"]
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
+    config = LMSConfig(environ={"LMS_DEMO": "1", "LMS_DATA_DIR": str(tmp_path)})
+    service = stripe_demo.configure(config)
+    key, secret = config.stripe_secret_key, config.stripe_webhook_secret
     command = " ".join(service["command"])
     assert secret not in command and key not in command and "whsec_" not in command and "sk_test" not in command
     # the demo key is random per installation, kept like the webhook secret in 0600 files
@@ -164,14 +157,13 @@ def test_no_process_of_the_demo_platform_shows_a_secret_on_its_command_line(sand
     assert not any(s in out for s in secrets)
 
 
-def test_the_test_server_starts_only_in_demo_mode(tmp_path, monkeypatch):
+def test_the_test_server_starts_only_in_demo_mode(tmp_path):
     from hub_config import stripe_demo
+    from lms_extension.config import LMSConfig
 
-    monkeypatch.setenv("LMS_DEMO", "0")
-    for name in ("LMS_STRIPE_API_BASE", "LMS_STRIPE_SECRET_KEY", "LMS_STRIPE_WEBHOOK_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    assert stripe_demo.configure(tmp_path, 10101) is None
-    assert "LMS_STRIPE_API_BASE" not in os.environ and "LMS_STRIPE_SECRET_KEY" not in os.environ
+    config = LMSConfig(environ={"LMS_DEMO": "0", "LMS_DATA_DIR": str(tmp_path)})
+    assert stripe_demo.configure(config) is None
+    assert config.stripe_api_base == "https://api.stripe.com" and not config.stripe_secret_key
     r = subprocess.run([sys.executable, "-m", "stripe_test_server", "--port", "9"], cwd=REPO, capture_output=True,
                        text=True, timeout=60, env={**os.environ, "LMS_DEMO": "0"})
     assert r.returncode == 2 and "demo mode" in r.stderr, r.stderr
