@@ -256,7 +256,9 @@ def test_hub_settings_repeat_no_default():
 
 
 def test_the_student_servers_extension_takes_its_defaults_from_the_configuration(monkeypatch):
+    from lms_extension.labserver import progress
     from lms_extension.labserver.app import LMSLabExtension
+    from lms_extension.labserver.exchange import LMSExchange
 
     for name in ("LMS_HEARTBEAT_SECONDS", "LMS_IDLE_SECONDS", "LMS_SERVICE_URL", "JUPYTERHUB_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -266,6 +268,8 @@ def test_the_student_servers_extension_takes_its_defaults_from_the_configuration
     lab = LMSLabExtension()
     assert (lab.heartbeat_seconds, lab.idle_seconds) == (42.0, 420.0)
     assert lab.service_url == "http://127.0.0.1:8123/services/lms/"
+    assert LMSExchange().service_url == "http://127.0.0.1:8123/services/lms/"  # nbgrader's exchange
+    assert progress.CULL_ENV == ENV["kernel_cull_seconds"]
 
 
 def clean_hub_env(monkeypatch, tmp_path: Path, **extra: str) -> None:

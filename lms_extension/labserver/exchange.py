@@ -37,6 +37,7 @@ from nbgrader.exchange.abc import (
 )
 from traitlets import Float, Integer, Unicode, default
 
+from ..config import LMSConfig
 from ..kernel.client import LMSClient, LMSError
 from .workspace import lesson_path, place_lesson
 
@@ -59,7 +60,8 @@ class LMSExchange(Exchange):
         url = os.environ.get("LMS_SERVICE_URL", "")
         if url:
             return url if url.endswith("/") else url + "/"
-        return f"http://127.0.0.1:8000{os.environ.get('JUPYTERHUB_BASE_URL', '/')}services/lms/"
+        hub = os.environ.get("JUPYTERHUB_BASE_URL", "/")
+        return f"http://127.0.0.1:{LMSConfig.port.default_value}{hub}services/lms/"
 
     @default("api_token")
     def _api_token(self):

@@ -32,6 +32,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from tornado import web
 
+from ..config import ENV
 from .workspace import lock_lesson, placed_lessons
 
 LESSON_PATH = re.compile(r"^courses/([a-z0-9][a-z0-9-]{0,99})/([a-z0-9][a-z0-9-]{0,99}?)(?:\.v\d+)?\.ipynb$")
@@ -40,7 +41,7 @@ REFUSED_RETRY_SECONDS = 600
 ACCESS_CHECK_SECONDS = 300
 PING_SECONDS = 30.0
 LATE_PING_FACTOR = 2.0  # a ping this many intervals after the previous one still follows it
-CULL_ENV = "LMS_KERNEL_CULL_SECONDS"
+CULL_ENV = ENV["kernel_cull_seconds"]  # LMS_KERNEL_CULL_SECONDS, as the hub passes it
 
 
 def lesson_of(path: str) -> tuple[str, str] | None:
@@ -83,7 +84,9 @@ class HeartbeatReporter:
             then, previous = self._last
             gap = now - then
             if previous is not None and 0 < gap <= self.ping_seconds * LATE_PING_FACTOR:
-                self.pending[previous] = self.pending.get(previous, 0.0) + min(gap, self.ping_seconds)
+                # never more than one report can count, even while reports cannot go out
+                total = self.pending.get(previous, 0.0) + min(gap, self.ping_seconds)
+                self.pending[previous] = min(self.window, total)
         if self._last is None or now >= self._last[0]:
             self._last = (now, lesson)
         return lesson is not None
