@@ -59,7 +59,7 @@ class Platform:
         """What starts the platform (a subclass may wrap it)."""
         return [str(LMS), "run"]
 
-    def start(self, timeout: float = 120) -> "Platform":
+    def start(self, timeout: float = 300) -> "Platform":  # a cold start on a busy machine takes minutes
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.command(), env=self.env, cwd=REPO, stdout=log,
@@ -142,10 +142,13 @@ class Platform:
         assert r.status_code == 302, (r.status_code, r.text[:500])
         return s
 
-    def signup(self, name: str, password: str) -> requests.Response:
-        s = requests.Session()
+    def signup(self, name: str, password: str, *, display_name: str | None = None,
+               session: requests.Session | None = None, **fields) -> requests.Response:
+        """The hub's sign-up form; with open sign-up the answer ends on the catalog, logged in."""
+        s = session or requests.Session()
         page = s.get(f"{self.url}/hub/signup")
         xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
         return s.post(f"{self.url}/hub/signup", data={
             "username": name, "signup_password": password, "signup_password_confirmation": password,
-            "email": f"{name}@example.org", "_xsrf": xsrf})
+            "email": f"{name}@example.org", "display_name": display_name or name.title(), "_xsrf": xsrf,
+            **fields})
