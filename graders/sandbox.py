@@ -38,7 +38,10 @@ Every program a student submits (and every compiler that reads their source) run
   any process sweeps them.
 
 Everything that runs untrusted code later (code challenges, the Judge0-compatible API,
-notebook autograding) goes through :class:`Sandbox`. The host must run as root (to create
+notebook autograding) goes through :class:`Sandbox`: this module is isolation only (the
+root, the views, the namespaces, the limits, running one command in a workspace). Whole
+submissions (compile, run, judge) are :mod:`graders.submissions`; sandboxes started ahead
+of time are :mod:`graders.warm_pool`. The host must run as root (to create
 cgroups, mount the tmpfs and drop to the per-run uid) with ``bwrap``, ``prlimit`` and
 ``unshare`` (util-linux) and libseccomp installed.
 """
@@ -49,7 +52,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import ctypes
-import dataclasses
 import fcntl
 import functools
 import glob
@@ -63,18 +65,15 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from graders import seccomp
-from graders.judging import Execution, RunResult, Status, compile_failure, judge
-from graders.languages import get_language
+from graders.judging import Execution
 from graders.limits import Limits
 from graders.cgroups import (
     CgroupLimits,
@@ -91,8 +90,9 @@ OutputCallback = Callable[[str, bytes], object]
 """``on_output(stream, chunk)``: called in the event loop for every chunk of output as it
 arrives; ``stream`` is ``"stdout"``, ``"stderr"`` or ``"compile_output"``."""
 
-# Workspaces (and their cgroups) of warm spares: "<server pid>-w<hex>[-<step>]".
-_SPARE_NAME = re.compile(r"^(\d+)-w[0-9a-f]+(?:-|$)")
+# Standby workspaces (and their cgroups), held by a live process ahead of a run (the warm
+# pool's spares): "<server pid>-w<hex>[-<step>]".
+_STANDBY_NAME = re.compile(r"^(\d+)-w[0-9a-f]+(?:-|$)")
 
 # bwrap's monitor process and the namespace's init live in the run's cgroup too.
 SANDBOX_OWN_TASKS = 2
@@ -158,18 +158,6 @@ class SandboxBusy(RuntimeError):
     """Every uid of the configured range is leased to a running run."""
 
 
-class LanguageSpec(Protocol):
-    """What the sandbox needs from a language (``graders.languages.Language``)."""
-
-    source_file: str
-
-    def compile_command(self, options: Sequence[str]) -> list[str] | None: ...
-
-    def run_command(self, limits: Limits, arguments: Sequence[str]) -> list[str]: ...
-
-    def ran_out_of_memory(self, output: bytes) -> bool: ...
-
-
 # --------------------------------------------------------------------------------------
 # Host plumbing: tmpfs scratch, uid leases
 # --------------------------------------------------------------------------------------
@@ -228,7 +216,7 @@ _BIND_VIEWS_THEN_EXEC = (
 )
 
 
-def _memfd_with(name: str, data: bytes) -> int:
+def memfd_with(name: str, data: bytes) -> int:
     """A sealed in-memory file holding ``data``: the run's stdin, readable and seekable;
     nothing of the run (the namespace's init holds it too) can write to it or grow it. It
     may empty it: the notebook runner truncates its job (hidden tests) once read, so that
@@ -426,7 +414,7 @@ def _read_available(fd: int) -> bytes:
 
 
 @dataclass
-class _Launched:
+class Launched:
     """A program started in the sandbox, not yet waited for."""
 
     group: RunCgroup
@@ -437,37 +425,13 @@ class _Launched:
     started: float
 
 
-@dataclass
-class _WarmPool:
-    """The spares of one event loop (their pipes and pidfds are watched by that loop)."""
-
-    ready: dict[tuple[int, Limits], list[_Spare]] = dataclasses.field(default_factory=dict)
-    starting: dict[tuple[int, Limits], int] = dataclasses.field(default_factory=dict)
-    tasks: set[asyncio.Task] = dataclasses.field(default_factory=set)
-
-    def track(self, work) -> None:
-        task = asyncio.ensure_future(work)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-
-@dataclass
-class _Spare:
-    """A warm sandbox: a runtime started in a complete, unused sandbox, waiting for the go."""
-
-    key: tuple[int, Limits]
-    workspace: Workspace
-    releases: contextlib.ExitStack  # the workspace's lease and scratch
-    launched: _Launched
-    control: socket.socket  # our end; the runtime waits on the other
-
-
 # --------------------------------------------------------------------------------------
 # The sandbox
 # --------------------------------------------------------------------------------------
 class Sandbox:
-    """Runs commands and whole submissions (compile + run) in isolation. Thread-safe and
-    usable from any event loop; create one per process (``default_sandbox()``)."""
+    """Runs commands in isolation, one workspace (scratch and uid) at a time. Thread-safe
+    and usable from any event loop; create one per process (whole submissions:
+    ``graders.submissions.default_sandbox()``; notebooks: ``graders.notebook``)."""
 
     def __init__(self, config: SandboxConfig | None = None):
         self.config = config or SandboxConfig()
@@ -495,13 +459,6 @@ class Sandbox:
         self._threads = concurrent.futures.ThreadPoolExecutor(
             max_workers=16, thread_name_prefix="lms-sandbox")
         self._bwrap_prefix = self._static_bwrap_arguments(self._write_identity_files(state / "etc"))
-        # Warm spares (see enable_warm): per (language id, limits), the spares ready and
-        # the target count; they belong to one event loop.
-        self._warm_target: dict[tuple[int, Limits], int] = {}
-        self._warm_pools: dict[asyncio.AbstractEventLoop, _WarmPool] = {}
-        self._warm_lock = threading.Lock()
-        self.warm_runs = 0  # runs that took a spare (the rest started cold)
-        self._warm_live: dict[str, int] = {}  # workspace name -> uid of spares not yet finished
         # Removal of a finished run's cgroup and scratch, done after its result is out.
         self._cleanups: set[concurrent.futures.Future] = set()
         self._cleanups_lock = threading.Lock()
@@ -650,10 +607,10 @@ class Sandbox:
         self.sweep_orphans()
 
         def spare(name: str) -> bool:
-            # A warm spare of a live process (this one's or another's: every server keeps
-            # its own) waits for a run, or is that run: not residue. Spares of dead
-            # processes are, until a sweep.
-            match = _SPARE_NAME.match(name)
+            # A standby workspace of a live process (a warm spare, this one's or another's:
+            # every server keeps its own) waits for a run, or is that run: not residue.
+            # Those of dead processes are, until a sweep.
+            match = _STANDBY_NAME.match(name)
             return match is not None and pid_alive(int(match.group(1)))
 
         found = [f"cgroup {name}" for name in sorted(self._cgroups.run_names()) if not spare(name)]
@@ -681,7 +638,7 @@ class Sandbox:
                 found.append(f"process {entry.name} (uid {uid})")
         return found
 
-    def _defer(self, function: Callable, *args: object) -> None:
+    def defer(self, function: Callable, *args: object) -> None:
         """Run a cleanup in the background: the processes are dead already, and what is
         left (an empty cgroup, a detached tmpfs, the uid lease) waits on the kernel."""
         future = self._threads.submit(function, *args)
@@ -701,13 +658,14 @@ class Sandbox:
             pending = list(self._cleanups)
         concurrent.futures.wait(pending, timeout=timeout)
 
-    async def _blocking(self, function: Callable, *args: object) -> object:
+    async def blocking(self, function: Callable, *args: object) -> object:
         return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
 
     # --- workspaces -------------------------------------------------------------------
-    def _open_workspace(self, kind: str = "") -> tuple[Workspace, contextlib.ExitStack]:
-        """A fresh scratch tmpfs and uid lease, and the stack that releases them. ``kind``
-        "w" marks a warm spare's (see _SPARE_NAME)."""
+    def open_workspace(self, standby: bool = False) -> tuple[Workspace, contextlib.ExitStack]:
+        """A fresh scratch tmpfs and uid lease, and the stack that releases them.
+        ``standby``: held ahead of a run (a warm spare; see _STANDBY_NAME)."""
+        kind = "w" if standby else ""
         stack = contextlib.ExitStack()
         try:
             uid = stack.enter_context(self._uids.lease())
@@ -727,13 +685,13 @@ class Sandbox:
     @contextlib.asynccontextmanager
     async def workspace(self) -> AsyncIterator[Workspace]:
         """A fresh scratch tmpfs and uid lease; everything is gone when the block ends."""
-        workspace, stack = self._open_workspace()
+        workspace, stack = self.open_workspace()
         try:
             yield workspace
         finally:
             # Detaching waits for the kernel (RCU grace periods): not on the event loop,
             # and not before the result is out.
-            self._defer(stack.close)
+            self.defer(stack.close)
 
     @staticmethod
     def write_file(workspace: Workspace, name: str, data: bytes) -> None:
@@ -814,18 +772,18 @@ class Sandbox:
         stream_names: tuple[str, str] = ("stdout", "stderr"),
     ) -> Execution:
         """Run ``argv`` in ``workspace`` under ``limits`` and judge nothing."""
-        stdin_fd = _memfd_with("lms-sandbox-stdin", stdin)
+        stdin_fd = memfd_with("lms-sandbox-stdin", stdin)
         try:
-            launched = await self._launch(workspace, argv, limits, step=step, stdin_fd=stdin_fd,
-                                          merge_stderr=merge_stderr)
+            launched = await self.launch(workspace, argv, limits, step=step, stdin_fd=stdin_fd,
+                                         merge_stderr=merge_stderr)
         finally:
             os.close(stdin_fd)  # the child has its own copy
-        return await self._finish(launched, limits, merge_stderr=merge_stderr,
-                                  on_output=on_output, stream_names=stream_names)
+        return await self.finish(launched, limits, merge_stderr=merge_stderr,
+                                 on_output=on_output, stream_names=stream_names)
 
-    async def _launch(self, workspace: Workspace, argv: Sequence[str], limits: Limits, *,
-                      step: str, stdin_fd: int, merge_stderr: bool,
-                      extra_fds: Sequence[int] = ()) -> _Launched:
+    async def launch(self, workspace: Workspace, argv: Sequence[str], limits: Limits, *,
+                     step: str, stdin_fd: int, merge_stderr: bool,
+                     extra_fds: Sequence[int] = ()) -> Launched:
         """Create the run's cgroup and start ``argv`` in the sandbox; nothing waits yet."""
         group = self._cgroups.create(
             f"{workspace.name}-{step}",
@@ -851,14 +809,14 @@ class Sandbox:
                 )
         except BaseException:
             os.close(status_read)
-            await self._blocking(_kill_and_remove, group)
+            await self.blocking(_kill_and_remove, group)
             raise
-        return _Launched(group, child, stdout_reader, stderr_reader[0] if stderr_reader else None,
+        return Launched(group, child, stdout_reader, stderr_reader[0] if stderr_reader else None,
                          status_read, started)
 
-    async def _finish(self, launched: _Launched, limits: Limits, *, merge_stderr: bool,
-                      on_output: OutputCallback | None,
-                      stream_names: tuple[str, str] = ("stdout", "stderr")) -> Execution:
+    async def finish(self, launched: Launched, limits: Limits, *, merge_stderr: bool,
+                     on_output: OutputCallback | None,
+                     stream_names: tuple[str, str] = ("stdout", "stderr")) -> Execution:
         """Supervise a launched program to its end or its limits, then clean up after it."""
         group, child = launched.group, launched.child
         pumps: list[asyncio.Future] = []
@@ -872,7 +830,7 @@ class Sandbox:
             # Whatever outlived the program: daemons, setsid, zombies. Usually nothing is
             # left by now; a thread only for the wait when something is.
             if not group.is_empty():
-                await self._blocking(group.kill_all)
+                await self.blocking(group.kill_all)
             await child.reap()
             # Every writer of the pipes is dead now, so they reach EOF promptly.
             await asyncio.wait_for(asyncio.gather(*pumps), timeout=10)
@@ -909,8 +867,8 @@ class Sandbox:
             for pump in pumps:
                 pump.cancel()
             if not group.is_empty():  # nothing of the run survives its result
-                await self._blocking(group.kill_all)
-            self._defer(_kill_and_remove, group)
+                await self.blocking(group.kill_all)
+            self.defer(_kill_and_remove, group)
             await child.reap()
             os.close(launched.status_read)
 
@@ -935,132 +893,16 @@ class Sandbox:
                     reason = "wall"
                 else:
                     continue
-                await self._blocking(group.kill_all)
+                await self.blocking(group.kill_all)
                 return reason
         finally:
             overflowed.cancel()
 
-    # --- warm spares ------------------------------------------------------------------
-    def enable_warm(self, spares: int, languages: Sequence[int] = (71,),
-                    limits: Limits | None = None) -> None:
-        """Keep ``spares`` sandboxes per language (those with a ``warm_cmd``) started ahead
-        of time with ``limits`` (default: the default limits), each with its runtime loaded
-        and waiting. A run with exactly those limits takes one instead of starting from
-        nothing; a new one is started in the background. Each spare serves one run and is
-        torn down like any run: isolation per run is the same, only the runtime's start-up
-        is off the critical path. Spares belong to the event loop that first uses them."""
-        limits = limits or Limits()
-        for language_id in languages:
-            language = _resolve_language(language_id)
-            if language.warm_command(limits, 3) is None:
-                raise ValueError(f"{language.id} has no warm runner")
-            self._warm_target[(language.id, limits)] = max(0, spares)
-
-    async def disable_warm(self) -> None:
-        """Stop keeping spares and tear down those of this event loop (and of closed ones)."""
-        self._warm_target.clear()
-        pool = self._warm_pool()
-        for task in list(pool.tasks):
-            task.cancel()
-        await asyncio.gather(*pool.tasks, return_exceptions=True)
-        for key in list(pool.ready):
-            for spare in pool.ready.pop(key):
-                await self._discard_spare(spare)
-
-    def _warm_key(self, language: LanguageSpec, limits: Limits) -> tuple[int, Limits] | None:
-        key = (getattr(language, "id", None), limits)
-        return key if key in self._warm_target else None
-
-    def _warm_pool(self) -> _WarmPool:
-        """This event loop's spares. Spares of loops that were closed (a test, a worker that
-        re-runs asyncio.run) cannot be awaited any more: they are torn down here."""
-        loop = asyncio.get_running_loop()
-        with self._warm_lock:
-            closed = [other for other in self._warm_pools if other.is_closed()]
-            orphans = [self._warm_pools.pop(other) for other in closed]
-            pool = self._warm_pools.setdefault(loop, _WarmPool())
-        for orphan in orphans:
-            for spares in orphan.ready.values():
-                for spare in spares:
-                    self._discard_spare_sync(spare)
-        return pool
-
-    async def warm_ready(self, language: int = 71, limits: Limits | None = None,
-                         timeout: float = 30) -> int:
-        """Wait until this loop has its target of spares for ``language`` ready (or the
-        timeout passes); returns how many are ready. Starts them if none are."""
-        key = (language, limits or Limits())
-        pool = self._warm_pool()
-        if key not in self._warm_target:
-            return 0
-        pool.track(self._refill(pool, key))
-        deadline = time.monotonic() + timeout
-        while len(pool.ready.get(key, [])) < self._warm_target[key] and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        return len(pool.ready.get(key, []))
-
-    def _take_spare(self, key: tuple[int, Limits]) -> _Spare | None:
-        pool = self._warm_pool()
-        spare = None
-        ready = pool.ready.setdefault(key, [])
-        while ready and spare is None:
-            candidate = ready.pop(0)
-            if candidate.launched.child.exited.done():  # died while waiting: not usable
-                pool.track(self._discard_spare(candidate))
-            else:
-                spare = candidate
-        pool.track(self._refill(pool, key))
-        return spare
-
-    async def _refill(self, pool: _WarmPool, key: tuple[int, Limits]) -> None:
-        while (key in self._warm_target and len(pool.ready.get(key, []))
-               + pool.starting.get(key, 0) < self._warm_target[key]):
-            pool.starting[key] = pool.starting.get(key, 0) + 1
-            try:
-                spare = await self._start_spare(key)
-            except Exception:
-                log.exception("starting a warm sandbox failed; runs start cold")
-                return
-            finally:
-                pool.starting[key] -= 1
-            if key in self._warm_target:
-                pool.ready.setdefault(key, []).append(spare)
-            else:
-                await self._discard_spare(spare)
-
-    async def _start_spare(self, key: tuple[int, Limits]) -> _Spare:
-        language, limits = _resolve_language(key[0]), key[1]
-        workspace, releases = await self._blocking(self._open_workspace, "w")
-        self._warm_live[workspace.name] = workspace.uid
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            launched = await self._launch(
-                workspace, language.warm_command(limits, theirs.fileno()), limits, step="warm",
-                stdin_fd=devnull, merge_stderr=False, extra_fds=(theirs.fileno(),))
-        except BaseException:
-            ours.close()
-            self._warm_live.pop(workspace.name, None)
-            await self._blocking(releases.close)
-            raise
-        finally:
-            theirs.close()
-            os.close(devnull)
-        return _Spare(key, workspace, releases, launched, ours)
-
-    async def _discard_spare(self, spare: _Spare) -> None:
-        spare.control.close()  # the runtime sees EOF and exits without running anything
-        try:
-            await self._finish(spare.launched, spare.key[1], merge_stderr=False, on_output=None)
-        finally:
-            self._warm_live.pop(spare.workspace.name, None)
-            await self._blocking(spare.releases.close)
-
-    def _discard_spare_sync(self, spare: _Spare) -> None:
-        """Tear down a spare whose event loop is gone (no awaiting possible)."""
-        spare.control.close()
-        child = spare.launched.child
-        spare.launched.group.kill_all()
+    def abandon(self, launched: Launched) -> None:
+        """Tear down a launched program whose event loop is gone (no awaiting possible):
+        everything in its cgroup is killed and the cgroup removed."""
+        child = launched.child
+        launched.group.kill_all()
         with contextlib.suppress(OSError):
             child.popen.kill()
         child.popen.wait(timeout=10)
@@ -1072,157 +914,8 @@ class Sandbox:
         for pipe in (child.popen.stdout, child.popen.stderr):
             if pipe is not None:
                 pipe.close()
-        _kill_and_remove(spare.launched.group)
-        os.close(spare.launched.status_read)
-        self._warm_live.pop(spare.workspace.name, None)
-        spare.releases.close()
-
-    async def _run_warm(self, spare: _Spare, language: LanguageSpec, source: bytes, stdin: bytes,
-                        arguments: Sequence[str], limits: Limits,
-                        on_output: OutputCallback | None) -> Execution | None:
-        """Run ``source`` in a spare; None when the spare turned out unusable (run cold)."""
-        message = b"go\0" + b"".join(os.fsencode(a) + b"\0" for a in arguments)
-        try:
-            self.write_file(spare.workspace, language.source_file, source)
-            stdin_fd = _memfd_with("lms-sandbox-stdin", stdin)
-            try:
-                socket.send_fds(spare.control, [message], [stdin_fd])
-            finally:
-                os.close(stdin_fd)
-        except OSError:
-            log.warning("a warm sandbox was gone before its run; running cold")
-            await self._discard_spare(spare)
-            return None
-        spare.control.close()
-        spare.launched.started = time.monotonic()
-        self.warm_runs += 1
-        try:
-            return await self._finish(spare.launched, limits, merge_stderr=False, on_output=on_output)
-        finally:
-            self._warm_live.pop(spare.workspace.name, None)
-            self._defer(spare.releases.close)
-
-    # --- judging a whole submission ---------------------------------------------------
-    async def run_async(
-        self,
-        source: str | bytes,
-        language: LanguageSpec | int,
-        *,
-        stdin: str | bytes = b"",
-        expected_output: str | bytes | None = None,
-        limits: Limits | None = None,
-        compile_limits: Limits | None = None,
-        compiler_options: Sequence[str] = (),
-        arguments: Sequence[str] = (),
-        redirect_stderr_to_stdout: bool = False,
-        number_of_runs: int = 1,
-        on_output: OutputCallback | None = None,
-    ) -> RunResult:
-        """Compile (if the language needs it) and run ``source``; judge against
-        ``expected_output`` when given. ``number_of_runs`` > 1 averages time and memory
-        over runs (stopping at the first that is not accepted), as Judge0 does."""
-        language = _resolve_language(language)
-        limits = limits or Limits()
-        compile_limits = compile_limits or Limits.for_compilation()
-        stdin_bytes = stdin.encode() if isinstance(stdin, str) else stdin
-        source_bytes = source.encode() if isinstance(source, str) else source
-        key = self._warm_key(language, limits)
-        if (key is not None and number_of_runs <= 1 and not redirect_stderr_to_stdout
-                and language.compile_command(compiler_options) is None
-                and sum(len(a) + 1 for a in arguments) < 4096):
-            spare = self._take_spare(key)
-            if spare is not None:
-                try:
-                    execution = await self._run_warm(spare, language, source_bytes, stdin_bytes,
-                                                     arguments, limits, on_output)
-                except Exception as exc:
-                    log.exception("warm sandbox run failed")
-                    return RunResult(Status.INTERNAL_ERROR, message=f"{type(exc).__name__}: {exc}")
-                if execution is not None:
-                    return judge(execution, limits, language, expected_output)
-        try:
-            async with self.workspace() as workspace:
-                compile_output, failure = await self._prepare(
-                    workspace, language, source_bytes, compile_limits, compiler_options, on_output)
-                if failure is not None:
-                    return failure
-                results = []
-                for attempt in range(max(1, number_of_runs)):
-                    execution = await self.execute(
-                        workspace, language.run_command(limits, arguments), limits,
-                        step=f"run{attempt}", stdin=stdin_bytes,
-                        merge_stderr=redirect_stderr_to_stdout, on_output=on_output,
-                    )
-                    results.append(judge(execution, limits, language, expected_output))
-                    if results[-1].status is not Status.ACCEPTED:
-                        break
-        except SandboxBusy:
-            raise
-        except Exception as exc:  # a sandbox failure must surface as a status, not a crash
-            log.exception("sandbox run failed")
-            return RunResult(Status.INTERNAL_ERROR, message=f"{type(exc).__name__}: {exc}")
-        final = results[-1]
-        final.compile_output = compile_output
-        final.time = round(sum(r.time for r in results) / len(results), 3)
-        final.memory = round(sum(r.memory for r in results) / len(results))
-        return final
-
-    async def _prepare(self, workspace: Workspace, language: LanguageSpec, source: bytes,
-                       compile_limits: Limits, compiler_options: Sequence[str],
-                       on_output: OutputCallback | None) -> tuple[bytes | None, RunResult | None]:
-        """Write the source and compile it if the language needs it: (output, failure)."""
-        self.write_file(workspace, language.source_file, source)
-        compile_argv = language.compile_command(compiler_options)
-        if compile_argv is None:
-            return None, None
-        compiled = await self.execute(
-            workspace, compile_argv, compile_limits, step="compile", merge_stderr=True,
-            on_output=on_output, stream_names=("compile_output", "compile_output"),
-        )
-        compile_output = compiled.stdout or None
-        failure = compile_failure(compiled, compile_limits)
-        if failure is not None:
-            failure.compile_output = failure.compile_output or compile_output
-        return compile_output, failure
-
-    async def run_tests(
-        self,
-        source: str | bytes,
-        language: LanguageSpec | int,
-        cases: Sequence[tuple[str | bytes, str | bytes]],
-        *,
-        limits: Limits | None = None,
-        compile_limits: Limits | None = None,
-    ) -> tuple[RunResult | None, list[RunResult]]:
-        """Compile once, then run every ``(stdin, expected_output)`` case in the same
-        workspace. Returns ``(compile_failure, results)``: a compile failure (and no
-        results), or None and one result per case."""
-        language = _resolve_language(language)
-        limits = limits or Limits()
-        compile_limits = compile_limits or Limits.for_compilation()
-        source_bytes = source.encode() if isinstance(source, str) else source
-        try:
-            async with self.workspace() as workspace:
-                _, failure = await self._prepare(workspace, language, source_bytes, compile_limits, (), None)
-                if failure is not None:
-                    return failure, []
-                results = []
-                for index, (stdin, expected) in enumerate(cases):
-                    execution = await self.execute(
-                        workspace, language.run_command(limits, ()), limits, step=f"case{index}",
-                        stdin=stdin.encode() if isinstance(stdin, str) else stdin,
-                    )
-                    results.append(judge(execution, limits, language, expected))
-                return None, results
-        except SandboxBusy:
-            raise
-        except Exception as exc:
-            log.exception("sandbox test run failed")
-            return RunResult(Status.INTERNAL_ERROR, message=f"{type(exc).__name__}: {exc}"), []
-
-    def run(self, source: str | bytes, language: LanguageSpec | int, **options) -> RunResult:
-        """Synchronous ``run_async`` (for scripts, workers and tests without a loop)."""
-        return asyncio.run(self.run_async(source, language, **options))
+        _kill_and_remove(launched.group)
+        os.close(launched.status_read)
 
 
 _SIGNAL_NUMBERS = {s.value for s in signal.Signals}
@@ -1231,37 +924,3 @@ _SIGNAL_NUMBERS = {s.value for s in signal.Signals}
 def _kill_and_remove(group: RunCgroup) -> None:
     group.kill_all()
     group.remove()
-
-
-def _resolve_language(language: LanguageSpec | int) -> LanguageSpec:
-    if isinstance(language, int):
-        return get_language(language)
-    return language
-
-
-# --------------------------------------------------------------------------------------
-# Module-level entry points
-# --------------------------------------------------------------------------------------
-_default_lock = threading.Lock()
-_default: Sandbox | None = None
-
-
-def default_sandbox() -> Sandbox:
-    """The process-wide sandbox with the default configuration (created on first use)."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = Sandbox()
-        return _default
-
-
-async def run_async(source: str | bytes, language: LanguageSpec | int, *,
-                    sandbox: Sandbox | None = None, **options) -> RunResult:
-    """Compile and run ``source`` in the sandbox; see :meth:`Sandbox.run_async`."""
-    return await (sandbox or default_sandbox()).run_async(source, language, **options)
-
-
-def run(source: str | bytes, language: LanguageSpec | int, *,
-        sandbox: Sandbox | None = None, **options) -> RunResult:
-    """Synchronous :func:`run_async`."""
-    return asyncio.run(run_async(source, language, sandbox=sandbox, **options))

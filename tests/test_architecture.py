@@ -88,6 +88,25 @@ def test_no_import_cycles(graph, package):
     assert not cycles, "import cycles:\n" + "\n\n".join(_describe(graph, c) for c in cycles)
 
 
+# graders' layers, higher first: each imports only from the layers below it (indirectly too)
+GRADER_LAYERS = [
+    ("graders.judge0.service", "graders.judge0.app", "graders.notebook", "graders.autograde"),
+    ("graders.submissions",),  # whole submissions: compile, run, judge
+    ("graders.warm_pool",),  # sandboxes started ahead of time
+    ("graders.sandbox",),  # isolation only: root, views, namespaces, limits, one command
+]
+
+
+def test_grader_layers(graph):
+    wrong = []
+    for index, layer in enumerate(GRADER_LAYERS):
+        for lower in layer:
+            for higher in [m for upper in GRADER_LAYERS[:index] for m in upper]:
+                chain = graph.find_shortest_chains(importer=lower, imported=higher)
+                wrong += [f"{lower} reaches {higher}: {' -> '.join(c)}" for c in chain]
+    assert not wrong, "\n".join(wrong)
+
+
 def test_cycle_finder_finds_a_cycle(tmp_path, monkeypatch):
     pkg = tmp_path / "cyclic"
     pkg.mkdir()

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from graders.sandbox import RunResult, Status
+from graders.judging import RunResult, Status
 from lms_extension.errors import CourseFormatError, Forbidden, InvalidInput, NotFound
 from lms_extension.services import challenges
 from lms_extension.services.course_import import load_challenge_file, load_course_folder, import_course

@@ -17,7 +17,7 @@ from graders.judge0.config import Judge0Config
 from graders.judge0.handlers import Authenticator, NotFoundHandler, judge0_handlers
 from graders.judge0.service import Judge0Service
 from graders.judge0.store import SubmissionStore
-from graders.sandbox import Sandbox, default_sandbox
+from graders.submissions import SubmissionSandbox as Sandbox, default_sandbox
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from graders.judge0.schema import DEFAULT_FIELDS, SubmissionRecord, SubmissionRe
 from graders.judge0.store import MemoryStore, SubmissionStore
 from graders.judging import RunResult, Status
 from graders.languages import LANGUAGES
-from graders.sandbox import Sandbox, default_sandbox
+from graders.submissions import SubmissionSandbox as Sandbox, default_sandbox
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from graders.judging import RunResult, Status
 from graders.languages import LANGUAGES, get_language
-from graders.sandbox import Limits, RunResult, Status
+from graders.limits import Limits
 
 from ..errors import CourseFormatError, InvalidInput, NotFound
 from ..models import Challenge, ChallengeSubmission, ChallengeTest, Lesson, User

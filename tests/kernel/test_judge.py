@@ -318,9 +318,9 @@ class Served:
 def sandbox():
     if os.geteuid() != 0:
         pytest.skip("the sandbox needs root (cgroups, tmpfs mounts, per-run uids)")
-    from graders.sandbox import Sandbox
+    from graders.submissions import SubmissionSandbox
 
-    sandbox = Sandbox()
+    sandbox = SubmissionSandbox()
     yield sandbox
     assert sandbox.residue() == []
 

@@ -9,16 +9,16 @@ import shutil
 
 import pytest
 
-from graders.sandbox import Sandbox
+from graders.submissions import SubmissionSandbox
 
 
 @pytest.fixture(scope="session")
-def sandbox() -> Sandbox:
+def sandbox() -> SubmissionSandbox:
     if os.geteuid() != 0:
         pytest.skip("the sandbox needs root (cgroups, tmpfs mounts, per-run uids)")
     if not shutil.which("bwrap"):
         pytest.fail("bubblewrap is not installed (apt-get install bubblewrap)")
-    return Sandbox()
+    return SubmissionSandbox()
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,9 @@
 
 import os
 
-from graders.sandbox import Limits, Sandbox, Status
+from graders.judging import Status
+from graders.limits import Limits
+from graders.submissions import SubmissionSandbox
 
 PYTHON, JAVASCRIPT, JAVA, CPP, C = 71, 63, 62, 52, 50
 
@@ -11,7 +13,7 @@ TIGHT = Limits(cpu_time=1, cpu_extra_time=0.5, wall_time=3, memory=64_000, max_p
                max_file_size=256)
 
 
-def assert_still_works(sandbox: Sandbox) -> None:
+def assert_still_works(sandbox: SubmissionSandbox) -> None:
     result = sandbox.run("print('still here')", PYTHON, expected_output="still here")
     assert result.status is Status.ACCEPTED, result
 

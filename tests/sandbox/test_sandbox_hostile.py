@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from sandbox_helpers import C, CPP, JAVA, JAVASCRIPT, PYTHON, TIGHT, assert_still_works, processes_with
-from graders.sandbox import Status
+from graders.judging import Status
 
 # Anything a run is allowed: its limits plus the kill's grace and the bwrap start-up.
 DEADLINE = TIGHT.wall_time + TIGHT.cpu_extra_time + 1.0
@@ -420,8 +420,8 @@ def test_no_zombies_when_the_server_is_pid_1(sandbox):
     import subprocess
     import sys
 
-    script = ("import os, time\nfrom graders.sandbox import Sandbox\n"
-              "assert os.getpid() == 1\nsandbox = Sandbox()\n"
+    script = ("import os, time\nfrom graders.submissions import SubmissionSandbox\n"
+              "assert os.getpid() == 1\nsandbox = SubmissionSandbox()\n"
               "for _ in range(3):\n    assert sandbox.run('print(1)', 71).status.value == 'accepted'\n"
               "time.sleep(0.2)\n"
               "print([p for p in os.listdir('/proc') if p.isdigit()\n"

@@ -4,7 +4,7 @@ import pytest
 
 from sandbox_helpers import C, CPP, JAVA, JAVASCRIPT, PYTHON
 from graders.languages import LANGUAGES, UnknownLanguage, get_language
-from graders.sandbox import Status
+from graders.judging import Status
 
 REVERSE_LINE = {
     PYTHON: "print(input()[::-1])",
@@ -143,7 +143,7 @@ def test_language_registry():
 
 
 def test_java_heap_follows_the_memory_limit():
-    from graders.sandbox import Limits
+    from graders.limits import Limits
 
     small = get_language(JAVA).run_command(Limits(memory=128_000), [])
     large = get_language(JAVA).run_command(Limits(memory=512_000), [])
@@ -154,7 +154,8 @@ def test_java_heap_follows_the_memory_limit():
 def test_run_tests_compiles_once_and_runs_every_case():
     import asyncio
 
-    from graders.sandbox import Status, default_sandbox
+    from graders.judging import Status
+    from graders.submissions import default_sandbox
 
     source = "#include <iostream>\nint main(){long a,b; std::cin>>a>>b; std::cout<<a+b<<std::endl;}"
     failure, results = asyncio.run(default_sandbox().run_tests(

@@ -5,7 +5,8 @@ import dataclasses
 import pytest
 
 from sandbox_helpers import C, CPP, JAVA, JAVASCRIPT, PYTHON, TIGHT
-from graders.sandbox import Limits, Status
+from graders.judging import Status
+from graders.limits import Limits
 
 MEMORY_HOGS = {
     PYTHON: "chunks = []\nwhile True:\n    chunks.append(bytearray(8 << 20))",

@@ -10,7 +10,7 @@ import dataclasses
 import pytest
 
 from sandbox_helpers import PYTHON, TIGHT
-from graders.sandbox import Status
+from graders.judging import Status
 
 PROGRAMS = [
     ("print(1)", "", ()),
@@ -120,4 +120,4 @@ def test_spares_of_a_closed_loop_are_torn_down(warm_sandbox):
         await warm_sandbox.disable_warm()  # tears down the closed loop's spares too
     asyncio.run(next_loop())
     assert warm_sandbox.residue() == []
-    assert not warm_sandbox._warm_live  # ...and now they are gone
+    assert not warm_sandbox.warm._live  # ...and now they are gone

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from graders.sandbox import Limits, Status
+from graders.judging import Status
+from graders.limits import Limits
 
 REPO = Path(__file__).resolve().parents[2]
 # Top-level names a run may see: the runtime (/usr and its merged-usr links, a few files of
@@ -61,7 +62,7 @@ def sandbox():
         pytest.skip("the sandbox needs root (cgroups, tmpfs mounts, per-run uids)")
     if not shutil.which("bwrap"):
         pytest.fail("bubblewrap is not installed (apt-get install bubblewrap)")
-    from graders.sandbox import default_sandbox
+    from graders.submissions import default_sandbox
 
     return default_sandbox()
 

@@ -375,7 +375,7 @@ def test_outputs_before_the_first_hidden_test_are_kept(graded):
 # Code challenges
 # --------------------------------------------------------------------------------------
 def test_hidden_challenge_tests_report_no_time_or_memory():
-    from graders.sandbox import RunResult, Status
+    from graders.judging import RunResult, Status
     from lms_extension.services import challenges
 
     cases = [challenges.JudgeCase(0, "2\n", "4\n", False),
