@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from urllib.parse import urlparse
 
 from tornado.httpserver import HTTPServer
@@ -16,6 +17,9 @@ log = logging.getLogger("lms")
 
 async def serve(config: LMSConfig) -> None:
     app = make_app(config)
+    # the recommender's content model takes seconds over a large catalog: built now, beside
+    # the first requests, not in the first course page's request
+    threading.Thread(target=_warm, args=(app,), name="lms-warm-up", daemon=True).start()
     url = urlparse(config.bind_url)
     # tornado's own limit sits above ours so the handler can answer 413 with a message
     server = HTTPServer(app, xheaders=True, max_body_size=config.max_body_bytes * 4)
@@ -33,6 +37,14 @@ async def serve(config: LMSConfig) -> None:
     log.info("LMS service stopping")
     server.stop()
     await server.close_all_connections()
+
+
+def _warm(app) -> None:
+    try:
+        with app.settings["session_factory"]() as session:
+            app.settings["recommender"].warm(session)
+    except Exception:  # a failed warm-up only means the first course page builds the model
+        log.exception("could not build the recommender's model at start")
 
 
 def main(config: LMSConfig) -> None:

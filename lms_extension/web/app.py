@@ -99,7 +99,9 @@ def _money(cents: int, currency: str) -> str:
 
 
 def jinja_env() -> Environment:
-    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+    # auto_reload off: templates are part of the installed package; checking each file's mtime
+    # on every render cost a tenth of a catalog page
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), auto_reload=False,
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["money"] = _money
     return env
