@@ -626,6 +626,10 @@ def _build_shell_classes():
     class GraderShell(InteractiveShell):
         """IPython as ipykernel configures it for nbclient, minus the kernel."""
 
+        # What libraries test to tell a Jupyter kernel from a terminal (pandas' default
+        # display.max_columns, ipywidgets): a kernel, as the student's is, with nothing in it.
+        kernel = None
+
         def _showtraceback(self, etype, evalue, stb) -> None:
             cells = getattr(self, "lms_cells", None)
             if cells is not None:
@@ -1275,6 +1279,15 @@ def _prepare(preload: list[str], judge: bool, cell_output_limit: int) -> _State:
 
     from graders import notebook_guard
 
+    # The interpreter starts with -S (no site-packages of the host's choosing on sys.path),
+    # which also leaves out the builtins site.py gives every interpreter a student's kernel
+    # runs in: help, copyright, credits, license, exit, quit. A cell that works in
+    # JupyterLab must work here too (the guard's snapshot below then keeps them).
+    import site
+
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
     shell_class = _build_shell_classes()
     config = Config()
     config.HistoryManager.hist_file = ":memory:"
@@ -1291,13 +1304,16 @@ def _prepare(preload: list[str], judge: bool, cell_output_limit: int) -> _State:
             shell.extension_manager.load_extension("lms_extension.kernel.judge")
         except Exception as exc:  # the magic is optional: cells using it will fail
             print(f"lms: judge magic unavailable: {exc}", file=sys.__stderr__)
-    for name in preload:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                __import__(name)
-        except Exception:
-            pass
+    # imported as a cell would import them: libraries that look for a kernel when they load
+    # (pandas picks display.max_columns by it) must find get_ipython() and see one
+    with shell.builtin_trap:
+        for name in preload:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    __import__(name)
+            except Exception:
+                pass
     shell.run_cell("pass", store_history=False, silent=True)
     shell.execution_count = 1
     _report_lines()  # fail now, not in an executor, if the loop lost a report line
