@@ -12,6 +12,8 @@ status 1 on an uncaught exception. The sandbox is used for that one program and 
 down like any other, so isolation per run is unchanged; what is saved is the
 interpreter's start-up (about 10 ms), done while no run waits for it.
 
+The host's side (keeping spares, handing a run to one) is :mod:`graders.warm_pool`.
+
 The text of ``LAUNCHER`` is what runs; it is kept self-contained (only the standard
 library, nothing from this package) because it runs with the sandbox's read-only /usr.
 """
