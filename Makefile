@@ -29,12 +29,13 @@ $(STAMP): pyproject.toml $(wildcard lms_extension/labserver/etc/ipython/*.py lms
 
 # the code editor (CodeMirror 6 from npm, bundled by esbuild) and the JupyterLab extension
 # (labextension/, prebuilt with @jupyterlab/builder); a no-op when up to date. Editable installs
-# skip data-files, so the extension is linked into the venv by hand, as the configs are copied.
-LABEXT_LINK := $(VENV)/share/jupyter/labextensions/@jupyter-lms/lms-course
+# skip data-files, so the extension is copied into the venv by hand, as the configs are (copied,
+# not linked: the sandbox shows students the venv but not the checkout's lms_extension/ at its path).
+LABEXT_DIR := $(VENV)/share/jupyter/labextensions/@jupyter-lms/lms-course
 frontend: $(STAMP)
 	VENV=$(VENV) scripts/build-frontend.sh
-	mkdir -p $(dir $(LABEXT_LINK))
-	ln -sfn $(CURDIR)/lms_extension/labextension $(LABEXT_LINK)
+	rm -rf $(LABEXT_DIR) && mkdir -p $(dir $(LABEXT_DIR))
+	cp -R lms_extension/labextension $(LABEXT_DIR)
 
 # the Node.js proxy (the PyPI one in the venv is the fallback when this is absent)
 $(PROXY): hub_config/proxy/package.json hub_config/proxy/package-lock.json
