@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from tornado import web
 
-from ...errors import Conflict, InvalidInput
+from ...errors import InvalidInput
 from ...services import quizzes
 from .lessons import LessonForm
 
@@ -19,7 +19,7 @@ class QuizAnswerPage(LessonForm):
         response = answer if quiz.kind == "choice" else (answer[0] if answer else "")
         try:
             quizzes.answer(self.db, user, slug, quiz_key, response)
-        except (InvalidInput, Conflict) as exc:  # not counted: back to the lesson, saying why
+        except InvalidInput as exc:  # not counted: back to the lesson, saying why (a 409 stays an error page)
             self.db.rollback()
             self.add_notice(f"Quiz not checked: {exc.message}")
             self.back(slug, lesson_key, "message")
