@@ -161,23 +161,24 @@ def cmd_run(args, config: LMSConfig) -> int:
     settings = hub_settings.load(config)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # the hub this process becomes, and the services it starts, run in the data folder and load
-    # the same configuration: absolute paths, whatever the current folder was
-    os.environ["LMS_DATA_DIR"] = str(settings.data_dir)
+    # the same configuration: absolute paths, whatever the current folder was. Handed to the
+    # hub's environment at exec; this process's own environment stays as it was loaded.
+    hub_env = dict(os.environ, LMS_DATA_DIR=str(settings.data_dir))
     if config.config_file:
-        os.environ["LMS_CONFIG_FILE"] = str(Path(config.config_file).resolve())
+        hub_env["LMS_CONFIG_FILE"] = str(Path(config.config_file).resolve())
     cmd_db_upgrade(argparse.Namespace(revision="head"), config)
     if settings.demo:
         cmd_course_import(argparse.Namespace(paths=[config.courses_dir]), config)
         seed_demo_offers(config)
         password, generated = demo_password(settings.data_dir, config.demo_password)
-        os.environ["LMS_DEMO_PASSWORD"] = password  # for the hub this process becomes
+        hub_env["LMS_DEMO_PASSWORD"] = password  # for the hub this process becomes
         print(f"\nDemo users admin, instructor, student, student2 — password: {password}"
               f"{' (generated, kept in ' + str(settings.data_dir / 'demo-password') + ')' if generated else ''}")
     print(f"Jupyter LMS at {settings.public_url}/services/lms/\n", flush=True)
     hub_config_file = Path(__file__).resolve().parent.parent / "hub_config" / "jupyterhub_config.py"
     argv = [sys.executable, "-m", "jupyterhub", "-f", str(hub_config_file)]
     os.chdir(settings.data_dir)
-    os.execv(sys.executable, argv + list(args.rest))
+    os.execve(sys.executable, argv + list(args.rest), hub_env)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -348,3 +348,26 @@ def test_importing_lesson_files_needs_the_configured_storage(session, tmp_path, 
     with pytest.raises(ValueError, match="configured storage"):
         import_course(session, load_course_folder(folder))
     assert not (tmp_path / "from-the-environment").exists()
+
+
+def test_no_process_rewrites_its_own_environment():
+    """Settings reach another process through that process's environment (a service's
+    ``environment``, ``execve``), never by changing this one's, which the loaded configuration
+    came from and which later code would read differently."""
+    repo = Path(__file__).resolve().parent.parent
+    found = []
+    for folder in ("lms_extension", "hub_config"):
+        for path in sorted((repo / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                target = None
+                if isinstance(node, (ast.Assign, ast.AugAssign)):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    target = next((t for t in targets if isinstance(t, ast.Subscript)
+                                   and ast.unparse(t.value) == "os.environ"), None)
+                elif isinstance(node, ast.Call) and ast.unparse(node.func) in {
+                        "os.environ.update", "os.environ.setdefault", "os.environ.pop", "os.putenv",
+                        "os.environ.clear", "os.unsetenv"}:
+                    target = node
+                if target is not None:
+                    found.append(f"{path.relative_to(repo)}:{node.lineno}")
+    assert not found, f"os.environ changed at run time: {found}"
