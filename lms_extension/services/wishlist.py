@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
-from ..models import Course, User
+from ..models import Course, Enrollment, User
 from ..models.base import utcnow
 from ..models.discovery import WishlistEvent, WishlistItem
 from . import catalog
@@ -67,9 +67,11 @@ def wishlisted_ids(session: Session, user: User | None, course_ids: list[int]) -
 
 
 def items(session: Session, user: User) -> list[catalog.CourseCard]:
-    """The user's wishlist as catalog cards, newest first (two queries)."""
+    """The user's wishlist as catalog cards, newest first (two queries); courses the user has
+    meanwhile (wished before ``drop_enrolled`` existed) are not shown."""
+    owned = select(Enrollment.id).where(Enrollment.user_id == user.id, Enrollment.course_id == WishlistItem.course_id)
     ids = list(session.scalars(
-        select(WishlistItem.course_id).where(WishlistItem.user_id == user.id)
+        select(WishlistItem.course_id).where(WishlistItem.user_id == user.id, ~owned.exists())
         .order_by(WishlistItem.created_at.desc(), WishlistItem.id.desc())))
     return catalog.cards_by_ids(session, ids)
 

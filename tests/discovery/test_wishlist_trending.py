@@ -161,3 +161,13 @@ def test_enrolling_in_a_free_course_removes_it_from_the_wishlist(session, corpus
     assert sorted(c.slug for c in wishlist.items(session, bob)) == ["ml-intro", "python-start"]
     enrollments.enroll(session, ann, "python-start")  # enrolled already: nothing else changes
     assert [c.slug for c in wishlist.items(session, ann)] == ["ml-intro"]
+
+
+def test_a_course_owned_before_it_left_wishlists_automatically_is_not_listed(session, corpus):
+    ann = ensure_user(session, "old-ann")
+    wishlist.add(session, ann, "python-start")
+    wishlist.add(session, ann, "sql-db")
+    # an enrollment from before enrolling removed wishes: written as the enrollments service did then
+    session.add(Enrollment(user_id=ann.id, course_id=corpus["python-start"].id, source="free"))
+    session.flush()
+    assert [c.slug for c in wishlist.items(session, ann)] == ["sql-db"]
