@@ -4,8 +4,11 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from lms_extension.errors import Conflict, CourseFormatError
+from lms_extension.errors import Conflict, CourseFormatError, InvalidInput
 from lms_extension.models import Course, LessonVersion
+from lms_extension.models.commerce import Bundle, Coupon
+from lms_extension.models.learning import Quiz
+from lms_extension.services.payments import offers
 from lms_extension.services.course_import import (
     course_folders, import_course, import_folders, load_course_folder,
 )
@@ -17,10 +20,15 @@ def course_count(session):
     return session.scalar(select(func.count(Course.id)))
 
 
+BUNDLED = {"python-for-beginners", "data-analysis-with-pandas", "algorithms-cpp-java", "sql-for-data-analysis",
+           "numpy-essentials", "statistics-with-python", "machine-learning-foundations", "web-data-with-python",
+           "object-oriented-python"}
+
+
 def test_bundled_courses_import(session):
     courses = import_folders(session, course_folders(COURSES))
     by_slug = {c.slug: c for c in courses}
-    assert {"python-for-beginners", "data-analysis-with-pandas", "algorithms-cpp-java"} <= set(by_slug)
+    assert BUNDLED <= set(by_slug)
     assert by_slug["python-for-beginners"].price_cents == 0
     assert len(by_slug["python-for-beginners"].lessons) >= 6
     assert by_slug["data-analysis-with-pandas"].price_cents > 0
@@ -29,6 +37,62 @@ def test_bundled_courses_import(session):
     assert len(by_slug["algorithms-cpp-java"].lessons) >= 4
     for course in courses:
         assert any(ls.free_preview for ls in course.lessons), course.slug
+
+
+def test_bundled_catalogue_is_a_shop(session):
+    """The demo catalogue: at least 8 courses in 4 categories, 3+ lessons each, free and paid
+    courses at several prices, quizzes and a code challenge somewhere."""
+    courses = import_folders(session, course_folders(COURSES))
+    assert len(courses) >= 8
+    assert len({c.category for c in courses}) >= 4
+    assert all(len(c.lessons) >= 3 for c in courses), [c.slug for c in courses if len(c.lessons) < 3]
+    prices = {c.price_cents for c in courses}
+    assert 0 in prices and len(prices - {0}) >= 4
+    assert session.scalar(select(func.count(Quiz.id))) >= 5
+    assert any(ls.challenges for c in courses for ls in c.lessons)
+
+
+def test_bundled_offers_create_a_bundle_and_a_coupon_once(session):
+    import_folders(session, course_folders(COURSES))
+    spec = offers.load(COURSES / "offers.toml")
+    assert sorted(offers.apply(session, spec)) == ["bundle data-science-track", "coupon WELCOME20"]
+    bundle = session.scalars(select(Bundle).where(Bundle.slug == "data-science-track")).one()
+    assert {c.slug for c in bundle.courses} == {
+        "statistics-with-python", "data-analysis-with-pandas", "machine-learning-foundations"}
+    assert 0 < bundle.price_cents < sum(c.price_cents for c in bundle.courses), "a bundle is cheaper than its courses"
+    coupon = session.scalars(select(Coupon).where(Coupon.code == "WELCOME20")).one()
+    assert coupon.percent_off == 20 and coupon.course_id is None
+    # a second start changes nothing, and keeps what an admin edited
+    bundle.price_cents = 9900
+    assert offers.apply(session, spec) == []
+    assert bundle.price_cents == 9900
+    assert session.scalar(select(func.count(Coupon.id)).where(Coupon.code == "WELCOME20")) == 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[bundles]]\nslug = 'x'\nprice = 5\n", "unknown keys"),
+    ("bogus = 1\n", "unknown keys"),
+    ("bundles = 3\n", "must be"),
+    ("[[coupons]]\ncode = 'HALF'\npercent_off = '50'\n", "whole number"),
+    ("[[bundles]\n", "cannot read offers"),
+])
+def test_bad_offers_file_gives_clear_error(tmp_path, text, message):
+    path = tmp_path / "offers.toml"
+    path.write_text(text)
+    with pytest.raises(InvalidInput, match=message):
+        offers.load(path)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"bundles": [{"slug": "b", "title": "B", "price_cents": 100, "courses": ["numpy-essentials", "nope"]}]}, "no course 'nope'"),
+    ({"bundles": [{"slug": "b", "title": "B", "price_cents": 100, "courses": ["sql-for-data-analysis"]}]}, "at least two"),
+    ({"coupons": [{"code": "X1", "percent_off": 150}]}, "between 1 and 100"),
+    ({"coupons": [{"code": "X2", "percent_off": 10, "course": "nope"}]}, "no course 'nope'"),
+])
+def test_offers_that_cannot_be_created_name_the_offer(session, spec, message):
+    import_folders(session, course_folders(COURSES))
+    with pytest.raises(InvalidInput, match=message):
+        offers.apply(session, spec)
 
 
 def test_student_version_has_no_solutions_or_hidden_tests(session, tmp_path):

@@ -218,6 +218,20 @@ def validate_source_notebook(lid: str, nb) -> list[str]:
             problems.append(f"{lid}/{gid}: solution cells must not be locked")
     if auto_points <= 0:
         problems.append(f"{lid}: no auto-graded points")
+    problems += untitled_exercises(lid, nb)
+    return problems
+
+
+def untitled_exercises(lid: str, nb) -> list[str]:
+    """Every auto-graded exercise is introduced by a markdown cell with a heading (its title on
+    the lesson page and in the gradebook): the nearest markdown cell above its test cell."""
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if not is_auto_graded(nbg(cell)):
+            continue
+        above = next((c for c in reversed(nb.cells[:i]) if c.cell_type == "markdown"), None)
+        if above is None or not re.search(r"^#{1,4} \S", above.source, re.M):
+            problems.append(f"{lid}/{nbg(cell)['grade_id']}: no markdown heading titles this exercise")
     return problems
 
 
@@ -288,6 +302,12 @@ EXPECTED_COURSES = [
     ("python-for-beginners", True, "beginner", "Programming", 6, 2),
     ("data-analysis-with-pandas", False, "intermediate", "Data Science", 5, 1),
     ("algorithms-cpp-java", False, "intermediate", "Algorithms", 4, 1),
+    ("sql-for-data-analysis", False, "beginner", "Databases", 3, 1),
+    ("numpy-essentials", True, "beginner", "Data Science", 3, 1),
+    ("statistics-with-python", False, "beginner", "Mathematics", 3, 1),
+    ("machine-learning-foundations", False, "intermediate", "Machine Learning", 3, 1),
+    ("web-data-with-python", False, "beginner", "Web Development", 3, 1),
+    ("object-oriented-python", False, "intermediate", "Programming", 3, 1),
 ]
 
 
@@ -303,6 +323,19 @@ def test_bundled_course_catalogue(slug, free, level, category, min_lessons, prev
     flags = [bool(lesson.get("free_preview", False)) for lesson in course["lessons"]]
     assert flags == [True] * previews + [False] * (len(flags) - previews), "only the first lessons are previews"
     assert len(course["description"].split("\n\n")) >= 3, "description should have several paragraphs"
+
+
+def test_untitled_exercise_is_reported() -> None:
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("Some text, no heading"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("assert x == 1", metadata={"nbgrader": {
+            "grade": True, "solution": False, "locked": True, "points": 1, "grade_id": "t1",
+            "schema_version": 3, "task": False}}),
+    ])
+    assert untitled_exercises("l1", nb) == ["l1/t1: no markdown heading titles this exercise"]
+    nb.cells[0].source = "## Exercise 1 - Set x\n\nSome text"
+    assert untitled_exercises("l1", nb) == []
 
 
 def test_some_course_has_a_manually_graded_answer() -> None:
