@@ -204,5 +204,8 @@ class Judge0Service:
         for record in list(self._live.values()):
             self._finish(record, RunResult(
                 Status.INTERNAL_ERROR, message="the server stopped before this submission finished"))
+        close_store = getattr(self.store, "close", None)
+        if close_store is not None:
+            close_store()
         if self._sandbox is not None:
             await self._sandbox.disable_warm()

@@ -35,6 +35,8 @@ class SubmissionStore(Protocol):
     def get(self, token: str) -> SubmissionRecord | None:
         """The submission, or None when unknown or expired."""
 
+    # and optionally ``close()``, which the service calls when it stops
+
 
 class MemoryStore:
     """Submissions of this process only: at most ``max_entries``, finished ones expire

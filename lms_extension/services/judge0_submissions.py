@@ -2,17 +2,17 @@
 ``judge0_submissions``), so that every process serving the API answers for every token.
 
 ``DatabaseStore`` is the ``graders.judge0.store.SubmissionStore`` that ``lms judge0`` and
-the platform give the API; the functions below it take a session or a connection and plain
-values.
+the platform give the API; ``expire`` is for ``lms worker``'s judge0_expiry job.
 
 The store sits on the path of every run, so it writes as little as it can: one prepared
-statement per change (SQLAlchemy Core, nothing read back), one transaction for a
-``wait=true`` submission (its row is written once, finished) and two for the others (queued,
-then finished; "Processing" only for runs that last). On PostgreSQL these transactions do
-not wait for the WAL to reach the disk (``synchronous_commit = off`` for them alone): they
-are visible to every replica at once, and a crash of the database server itself may lose the
-last fraction of a second of submissions, which the former in-process store lost on every
-restart. SQLite runs in WAL with ``synchronous=NORMAL`` (``lms_extension.db``), the same bargain.
+statement per change (SQLAlchemy Core, nothing read back), each its own transaction; one for
+a ``wait=true`` submission (its row is written once, finished) and two for the others
+(queued, then finished; "Processing" only for runs that last). On PostgreSQL these commits do
+not wait for the WAL to reach the disk (``synchronous_commit = off`` on the store's own
+connections): they are visible to every replica at once, and a crash of the database server
+itself may lose the last fraction of a second of submissions, which the former in-process
+store lost on every restart. SQLite runs in WAL with ``synchronous=NORMAL``
+(``lms_extension.db``), the same bargain.
 """
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from graders.judge0 import statuses
@@ -35,6 +36,7 @@ from graders.judging import RunResult, Status
 from graders.languages import UnknownLanguage, get_language
 from graders.limits import Limits
 
+from ..db import make_engine
 from ..models.judge0 import Judge0Submission
 
 log = logging.getLogger(__name__)
@@ -48,31 +50,7 @@ _PROCESSING = (update(_TABLE).where(_C.token == bindparam("_token"), _C.status_i
                .values(status_id=statuses.PROCESSING))
 _FIND = select(_TABLE).where(_C.token == bindparam("_token"))
 
-Executor = Session | Connection
-
-
-def add_rows(db: Executor, records: Sequence[SubmissionRecord]) -> None:
-    """New rows, as the records are now (queued, or already finished)."""
-    db.execute(_INSERT, [_row(record) for record in records])
-
-
-def save_outcome(db: Executor, record: SubmissionRecord) -> None:
-    """The record's status, result and finishing time; nothing when its row is gone (it
-    expired while it ran: nobody can ask for it any more)."""
-    db.execute(_FINISH, {"_token": record.token, **_outcome(record)})
-
-
-def mark_processing(db: Executor, token: str) -> None:
-    """"Processing" for a row still "In Queue" (never over a finished one)."""
-    db.execute(_PROCESSING, {"_token": token})
-
-
-def find(db: Executor, token: str) -> SubmissionRecord | None:
-    row = db.execute(_FIND, {"_token": token}).mappings().first()
-    return _record(row) if row is not None else None
-
-
-def expire(db: Executor, created_before: dt.datetime) -> int:
+def expire(db: Session | Connection, created_before: dt.datetime) -> int:
     """Forget submissions created before ``created_before``; how many went."""
     return db.execute(delete(_TABLE).where(_C.created_at < created_before)).rowcount
 
@@ -80,36 +58,51 @@ def expire(db: Executor, created_before: dt.datetime) -> int:
 class DatabaseStore:
     """Submissions in the LMS database; rows older than ``ttl`` seconds are deleted, at
     most once per ``expire_every`` seconds by each process, in a thread of their own (``lms
-    worker``'s judge0_expiry job does it too, for when no submission arrives)."""
+    worker``'s judge0_expiry job does it too, for when no submission arrives).
+
+    The store has an engine of its own on the database of ``bind``, made for one-statement
+    writes: autocommit (a single INSERT or UPDATE is its own transaction: one round trip, no
+    BEGIN/COMMIT), on PostgreSQL ``synchronous_commit = off`` for its connections only, and no
+    ping before each use (a connection that died is replaced and the statement tried again).
+    """
 
     def __init__(self, bind: Engine | sessionmaker[Session], ttl: float, expire_every: float = 60.0):
-        self.engine: Engine = bind if isinstance(bind, Engine) else bind.kw["bind"]
+        shared: Engine = bind if isinstance(bind, Engine) else bind.kw["bind"]
+        self.engine = _own_engine(shared)
         self.ttl = ttl
         self.expire_every = expire_every
         self._expired_at = float("-inf")
-        self._quick_commit = self.engine.dialect.name == "postgresql"
 
-    def _begin(self):
-        return _Transaction(self.engine, self._quick_commit)
+    def _execute(self, statement, parameters=None, *, first_row: bool = False) -> Any:
+        """Run one statement (its own transaction): the first row, or how many rows it changed."""
+        for attempt in (1, 2):
+            try:
+                with self.engine.connect() as conn:
+                    result = conn.execute(statement, parameters)
+                    return result.mappings().first() if first_row else result.rowcount
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
 
     def add(self, records: Sequence[SubmissionRecord]) -> None:
         if time.monotonic() - self._expired_at >= self.expire_every:
             self._expired_at = time.monotonic()
             threading.Thread(target=self.sweep, name="judge0-expiry", daemon=True).start()
-        with self._begin() as conn:
-            add_rows(conn, records)
+        rows = [_row(record) for record in records]
+        if len(rows) == 1:
+            self._execute(_INSERT, rows[0])
+        else:  # one statement, so all or none
+            self._execute(insert(_TABLE).values(rows))
 
     def save(self, record: SubmissionRecord) -> None:
-        with self._begin() as conn:
-            save_outcome(conn, record)
+        self._execute(_FINISH, {"_token": record.token, **_outcome(record)})
 
     def mark_processing(self, record: SubmissionRecord) -> None:
-        with self._begin() as conn:
-            mark_processing(conn, record.token)
+        self._execute(_PROCESSING, {"_token": record.token})
 
     def get(self, token: str) -> SubmissionRecord | None:
-        with self.engine.connect() as conn:
-            record = find(conn, token)
+        row = self._execute(_FIND, {"_token": token}, first_row=True)
+        record = _record(row) if row is not None else None
         if record is None or record.created_at < dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=self.ttl):
             return None
         return record
@@ -117,31 +110,24 @@ class DatabaseStore:
     def sweep(self) -> int:
         """Delete the rows past their time now; how many went."""
         try:
-            with self._begin() as conn:
-                return expire(conn, dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=self.ttl))
+            return self._execute(delete(_TABLE).where(
+                _C.created_at < dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=self.ttl)))
         except Exception:  # the next sweep, or the worker's job, tries again
             log.exception("could not expire Judge0 submissions")
             return 0
 
-
-class _Transaction:
-    """``engine.begin()``, telling PostgreSQL not to wait for the disk at commit."""
-
-    def __init__(self, engine: Engine, quick_commit: bool):
-        self._begin = engine.begin()
-        self._quick_commit = quick_commit
-
-    def __enter__(self) -> Connection:
-        conn = self._begin.__enter__()
-        if self._quick_commit:
-            conn.execute(_ASYNC_COMMIT)
-        return conn
-
-    def __exit__(self, *exc: Any) -> Any:
-        return self._begin.__exit__(*exc)
+    def close(self) -> None:
+        self.engine.dispose()
 
 
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+def _own_engine(shared: Engine) -> Engine:
+    url = shared.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return shared  # a database of that connection's own: no second engine can see it
+    options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT", "pool_pre_ping": False}
+    if url.get_backend_name() == "postgresql":
+        options["connect_args"] = {"options": "-c synchronous_commit=off"}
+    return make_engine(url.render_as_string(hide_password=False), **options)
 
 
 def _row(record: SubmissionRecord) -> dict[str, Any]:

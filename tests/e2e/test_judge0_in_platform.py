@@ -14,6 +14,9 @@ def test_judge0_with_hub_token(platform):
                             "expected_output": "cba"})
     assert r.status_code == 201, r.text
     assert r.json()["status"]["description"] == "Accepted" and r.json()["stdout"] == "cba\n"
+    # written once, finished: its owner reads it back by token (from the database)
+    again = requests.get(f"{base}/submissions/{r.json()['token']}", headers=headers)
+    assert again.status_code == 200 and again.json()["stdout"] == "cba\n", again.text
     # another user cannot read it
     other = {"Authorization": f"token {platform.token('snoop')}"}
     assert requests.get(f"{base}/submissions/{r.json()['token']}", headers=other).status_code == 404

@@ -32,13 +32,13 @@ def database(request, tmp_path_factory):
 
 @pytest.fixture()
 def engines(database):
-    """(this process's engine, the engine of another process) on one migrated database."""
+    """(this process's engine, the store of another process) on one migrated database."""
     here = make_engine(database)
     upgrade(here)
-    there = make_engine(database)
-    yield here, there
+    other = DatabaseStore(here, ttl=3600)  # an engine of its own
+    yield here, other
+    other.close()
     here.dispose()
-    there.dispose()
 
 
 class Runner:
@@ -56,16 +56,16 @@ class Runner:
         pass
 
 
-def statements_of(engine) -> list[str]:
-    """The statements ``engine`` runs from now on in this thread (the server's: the expiry
-    sweep has a thread of its own), by their first words, SET LOCAL left out."""
+def statements_of(service: Judge0Service) -> list[str]:
+    """The statements the service's store runs from now on in this thread (the server's: the
+    expiry sweep has a thread of its own), by their first words."""
     seen: list[str] = []
     thread = threading.current_thread()
 
-    @event.listens_for(engine, "before_cursor_execute")
+    @event.listens_for(service.store.engine, "before_cursor_execute")
     def _seen(conn, cursor, statement, parameters, context, executemany):
         words = statement.split()
-        if threading.current_thread() is thread and words[0].upper() != "SET":
+        if threading.current_thread() is thread:
             seen.append(" ".join(words[:2]).upper())
     return seen
 
@@ -80,14 +80,13 @@ def request():
 
 
 def test_a_wait_submission_is_one_insert_made_once_it_has_finished(engines):
-    here, there = engines
-    other = DatabaseStore(there, ttl=3600)
+    here, other = engines
 
     async def scenario():
         runner = Runner()
         runner.release = asyncio.Event()
         service = service_on(here, runner)
-        seen = statements_of(here)
+        seen = statements_of(service)
         record = service.submit(request(), None, wait=True)
         await asyncio.sleep(0)  # the run starts and waits for the release
         assert seen == []  # nobody has the token yet: nothing to tell other processes
@@ -104,12 +103,11 @@ def test_a_wait_submission_is_one_insert_made_once_it_has_finished(engines):
 
 
 def test_a_queued_submission_is_written_when_it_arrives_and_when_it_finishes(engines):
-    here, there = engines
-    other = DatabaseStore(there, ttl=3600)
+    here, other = engines
 
     async def scenario():
         service = service_on(here, Runner())
-        seen = statements_of(here)
+        seen = statements_of(service)
         records = service.submit_many([request(), request()], None)
         queued = [other.get(r.token).status_id for r in records]  # the tokens went out already
         for record in records:
@@ -126,14 +124,13 @@ def test_a_queued_submission_is_written_when_it_arrives_and_when_it_finishes(eng
 
 
 def test_a_run_that_goes_on_is_processing_for_other_processes(engines):
-    here, there = engines
-    other = DatabaseStore(there, ttl=3600)
+    here, other = engines
 
     async def scenario():
         runner = Runner()
         runner.release = asyncio.Event()
         service = service_on(here, runner, mark_processing_after=0.01)
-        seen = statements_of(here)
+        seen = statements_of(service)
         record = service.submit(request(), None)
         deadline = time.monotonic() + 30
         while other.get(record.token).status_id != 2:
@@ -152,8 +149,7 @@ def test_a_run_that_goes_on_is_processing_for_other_processes(engines):
 
 def test_a_stopped_server_stores_what_it_had_not_finished(engines):
     """Queued or waited for, each gets a final status that other processes can read."""
-    here, there = engines
-    other = DatabaseStore(there, ttl=3600)
+    here, other = engines
 
     async def scenario():
         runner = Runner()
@@ -197,3 +193,4 @@ def test_old_submissions_expire(engines):
         assert time.monotonic() < deadline, "the sweep after an add never ran"
         time.sleep(0.05)
     assert "fresh-token" in tokens()
+    store.close()
