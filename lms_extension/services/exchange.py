@@ -91,7 +91,7 @@ def lesson_access(session: Session, user: User, lessons_asked) -> list[dict]:
         elif status is not None:
             why = f"Your access to {course.title!r} ended on {when:%Y-%m-%d} ({status})"
         else:
-            why = f"You are no longer enrolled in {course.title!r}"
+            why = f"You are not enrolled in {course.title!r}"
         for answer in answers:
             answer["message"] = (f"{why}, so this lesson's notebook was replaced by this notice. "
                                  "Enroll in the course again to get the lesson back.")

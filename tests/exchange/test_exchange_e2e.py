@@ -260,3 +260,14 @@ def test_policy_and_bad_input_over_http(setup):
     assert api.get(p.lms + "api/v1/exchange/assignments", params={"course_id": "../x"}).status_code == 400
     assert api.get(p.lms + "api/v1/exchange/submissions/abc/feedback").status_code == 404
     assert requests.get(p.lms + "api/v1/exchange/assignments").status_code == 401
+    # which lessons in the home may I still open? (the student's server locks the others)
+    access = p.lms + "api/v1/exchange/access"
+    r = api.post(access, json={"lessons": [{"course": FREE, "lesson": LESSON}, {"course": FREE, "lesson": "nope"},
+                                           {"course": "algorithms-cpp-java", "lesson": "03-binary-search"}]})
+    assert r.status_code == 200, r.text
+    mine, gone, paid = r.json()["lessons"]
+    assert (mine["access"], gone["access"], paid["access"]) == (True, None, False)
+    assert "not enrolled" in paid["message"] and mine["message"] is None
+    for bad in ({"lessons": "x"}, {"lessons": [{"course": "../x", "lesson": "l1"}]}, {}, [1]):
+        assert api.post(access, json=bad).status_code == 400, bad
+    assert requests.post(access, json={"lessons": []}).status_code == 401
