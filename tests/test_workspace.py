@@ -99,3 +99,24 @@ def test_lock_never_writes_through_a_symlink(tmp_path):
     target.symlink_to(outside)
     lock_lesson(tmp_path / "home", "py", "l1", "gone")
     assert outside.read_text() == "precious" and not target.exists()
+
+
+def test_a_copy_in_the_old_exchange_layout_moves_to_the_one_place(tmp_path):
+    legacy = tmp_path / "py/l1/l1.ipynb"  # where nbgrader's fetch used to put it
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text(nb("MY OLD WORK"))
+    placed = place_lesson(tmp_path, "py", "l1", 2, nb("v2"))
+    assert not legacy.exists() and "MY OLD WORK" in placed.path.read_text()
+    assert placed.newer_beside == tmp_path / "courses/py/l1.v2.ipynb"  # kept as the student's
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.ipynb")) == [
+        "courses/py/l1.ipynb", "courses/py/l1.v2.ipynb"]
+
+
+def test_an_old_layout_symlink_is_not_followed(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "l1.ipynb").write_text("not the student's lesson")
+    (tmp_path / "home/py").mkdir(parents=True)
+    (tmp_path / "home/py/l1").symlink_to(outside)
+    placed = place_lesson(tmp_path / "home", "py", "l1", 1, nb("v1"))
+    assert (outside / "l1.ipynb").exists() and "v1" in placed.path.read_text()

@@ -68,6 +68,8 @@ def place_lesson(root: Path, course: str, lesson: str, version: int, notebook: s
     entry = manifest.get(target.name)
     if target.is_symlink():
         raise ValueError(f"{target} is a symlink; refusing to write through it")
+    if entry is None and not target.exists() and not target.is_symlink():
+        _adopt_legacy_copy(root, course, lesson, target)
     if entry and entry.get("locked"):  # access came back (bought again): the notice gives way to the lesson
         for name in _lesson_files(manifest, lesson):
             manifest.pop(name, None)
@@ -98,6 +100,15 @@ def place_lesson(root: Path, course: str, lesson: str, version: int, notebook: s
     manifest[target.name] = {**(entry or {"sha256": None}), "version": version, "kept_edits": True}
     _save(folder, manifest)
     return Placement(target, beside, version)
+
+
+def _adopt_legacy_copy(root: Path, course: str, lesson: str, target: Path) -> None:
+    """nbgrader's fetch used to write ``<course>/<lesson>/<lesson>.ipynb``: such a copy moves to
+    the lesson's one place (then counts as the student's: a newer version lands beside it)."""
+    legacy = root / course / lesson / f"{lesson}.ipynb"
+    parents_safe = not (root / course).is_symlink() and not (root / course / lesson).is_symlink()
+    if parents_safe and legacy.is_file() and not legacy.is_symlink():
+        os.replace(legacy, target)
 
 
 def _save(folder: Path, manifest: dict) -> None:
