@@ -92,6 +92,12 @@ class Order(Timestamped, Base):
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     note: Mapped[str] = mapped_column(String(255), default="")
+    # billing details the buyer entered at checkout (checkout_billing); copied into the invoice
+    billing_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    billing_street: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    billing_postal_code: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    billing_city: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    billing_vat_id: Mapped[str] = mapped_column(String(20), default="", server_default="")
 
     user: Mapped["User"] = relationship()  # noqa: F821
     course: Mapped["Course | None"] = relationship()  # noqa: F821

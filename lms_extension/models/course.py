@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, Timestamped
+from .base import Base, Timestamped, utcnow
 from .user import Instructor
 
 LEVELS = ("beginner", "intermediate", "advanced")
@@ -41,6 +43,22 @@ class Course(Timestamped, Base):
         return self.price_cents == 0
 
 
+class CourseCover(Base):
+    """A cover image an instructor uploaded for a course (``services/covers.py``); without one
+    the course gets a generated SVG cover."""
+
+    __tablename__ = "course_covers"
+
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True)
+    # changes with each upload: part of the storage keys and URLs, so they can be cached for ever
+    version: Mapped[str] = mapped_column(String(32))
+    # the widths stored, comma-separated ("320,640,960")
+    widths: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)  # of the largest rendition
+    height: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Lesson(Base):
     __tablename__ = "lessons"
     __table_args__ = (UniqueConstraint("course_id", "key", name="uq_lessons_course_key"),)
@@ -53,6 +71,8 @@ class Lesson(Base):
     position: Mapped[int] = mapped_column(Integer)
     free_preview: Mapped[bool] = mapped_column(Boolean, default=False)
     filename: Mapped[str] = mapped_column(String(200))
+    # estimated study time: course.toml's ``minutes``, else the importer's estimate from the notebook
+    minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     course: Mapped[Course] = relationship(back_populates="lessons")
     versions: Mapped[list["LessonVersion"]] = relationship(

@@ -45,6 +45,8 @@ class Instructor(Timestamped, Base):
     headline: Mapped[str] = mapped_column(String(255), default="")
     bio: Mapped[str] = mapped_column(Text, default="")
     approved: Mapped[bool] = mapped_column(Boolean, default=True)
+    # "" without a photo; else a token that changes with each upload (the photo's storage key and URL)
+    photo_version: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
     user: Mapped[User] = relationship(back_populates="instructor")
 
