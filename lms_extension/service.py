@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 from tornado.httpserver import HTTPServer
 
 from .config import LMSConfig
+from .services import previews
 from .web.app import make_app
 
 log = logging.getLogger("lms")
@@ -17,8 +18,8 @@ log = logging.getLogger("lms")
 
 async def serve(config: LMSConfig) -> None:
     app = make_app(config)
-    # the recommender's content model takes seconds over a large catalog: built now, beside
-    # the first requests, not in the first course page's request
+    # the recommender's content model takes seconds over a large catalog, and the first lesson
+    # page loads nbconvert: both done now, beside the first requests, not inside them
     threading.Thread(target=_warm, args=(app,), name="lms-warm-up", daemon=True).start()
     url = urlparse(config.bind_url)
     # tornado's own limit sits above ours so the handler can answer 413 with a message
@@ -43,8 +44,9 @@ def _warm(app) -> None:
     try:
         with app.settings["session_factory"]() as session:
             app.settings["recommender"].warm(session)
+            previews.warm(session)
     except Exception:  # a failed warm-up only means the first course page builds the model
-        log.exception("could not build the recommender's model at start")
+        log.exception("could not warm up the recommender or the lesson pages at start")
 
 
 def main(config: LMSConfig) -> None:

@@ -70,6 +70,15 @@ def lesson_html(session: Session, lesson: Lesson) -> str | None:
     return html
 
 
+def warm(session: Session) -> int:
+    """Load nbconvert and render the newest version of published lessons (up to the cache's
+    size) ahead of the first lesson page; how many were rendered."""
+    _html_exporter()
+    lessons = session.scalars(select(Lesson).join(Course, Course.id == Lesson.course_id)
+                              .where(Course.published.is_(True)).order_by(Lesson.id).limit(MAX_CACHED))
+    return sum(lesson_html(session, lesson) is not None for lesson in lessons)
+
+
 def preview(session: Session, slug: str, lesson_key: str, viewer=None) -> tuple[Course, Lesson, str]:
     """(course, lesson, sanitized HTML) of a free preview lesson; 403 for other lessons."""
     course = catalog.get_course(session, slug, viewer=viewer)

@@ -105,3 +105,10 @@ def test_signed_in_users_open_previews_without_enrolling(session, corpus):
     assert lessons.deliver(session, visitor, "ml-intro", "l1").notebook
     with pytest.raises(Forbidden):
         enrollments.lesson_access(session, visitor, "ml-intro", "l2")
+
+
+def test_warm_up_renders_published_lessons_ahead_of_their_pages(session, corpus):
+    rendered = previews.warm(session)
+    assert rendered >= 2 * len(CORPUS) - 1, rendered  # each corpus course has two lessons
+    _, lesson, html = previews.preview(session, "sql-db", "l1")
+    assert previews.lesson_html(session, lesson) is html  # served from what the warm-up rendered
