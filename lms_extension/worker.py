@@ -17,6 +17,7 @@ from typing import Awaitable, Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from .config import LMSConfig
 from .jobs import configured_jobs, run_forever
 from .services import grading_queue as queue
 
@@ -58,7 +59,8 @@ async def default_grader(source_notebooks: dict[str, str], submitted: dict[str, 
 
 class Worker:
     def __init__(self, factory: sessionmaker[Session], *, grader: Grader = default_grader,
-                 name: str | None = None, lease_seconds: float = 60.0, poll_seconds: float = 0.2):
+                 name: str | None = None, lease_seconds: float = LMSConfig.worker_lease_seconds.default_value,
+                 poll_seconds: float = LMSConfig.worker_poll_seconds.default_value):
         self.factory, self.grader = factory, grader
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease_seconds, self.poll_seconds = lease_seconds, poll_seconds

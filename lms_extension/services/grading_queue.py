@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from ..config import LMSConfig
 from ..errors import InvalidInput, NotFound
 from ..models import LessonVersion, NotebookSubmission, User
 from ..models.base import utcnow
@@ -63,7 +64,8 @@ def _claimable(now: datetime):
                and_(NotebookSubmission.status == GRADING, NotebookSubmission.lease_expires_at < now))
 
 
-def claim(session: Session, worker: str, lease_seconds: float = 60.0) -> NotebookSubmission | None:
+def claim(session: Session, worker: str,
+          lease_seconds: float = LMSConfig.worker_lease_seconds.default_value) -> NotebookSubmission | None:
     """Take the oldest job that is queued or whose lease expired; None when there is none.
 
     PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets many workers claim different rows at once.
@@ -98,7 +100,8 @@ def _held(submission_id: int, worker: str, now: datetime):
                 NotebookSubmission.lease_owner == worker, NotebookSubmission.lease_expires_at >= now)
 
 
-def renew(session: Session, submission_id: int, worker: str, lease_seconds: float = 60.0) -> bool:
+def renew(session: Session, submission_id: int, worker: str,
+          lease_seconds: float = LMSConfig.worker_lease_seconds.default_value) -> bool:
     now = utcnow()
     done = session.execute(update(NotebookSubmission).where(_held(submission_id, worker, now))
                            .values(lease_expires_at=now + timedelta(seconds=lease_seconds))

@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from ..config import LMSConfig
 from ..errors import InvalidInput
 from ..models import Course, Enrollment, User
 from ..models.discovery import CourseStats, SearchDocument
@@ -138,7 +139,8 @@ def build_embeddings(session: Session) -> ContentModel:
 class Recommender:
     """One per service process; every answer is cached for ``ttl`` seconds."""
 
-    def __init__(self, backend: str = "tfidf", ttl: float = 300.0):
+    def __init__(self, backend: str = LMSConfig.recommender.default_value,
+                 ttl: float = LMSConfig.recommendations_cache_seconds.default_value):
         if backend not in BACKENDS:
             raise ValueError(f"recommender backend must be one of {', '.join(BACKENDS)}")
         self.backend, self.ttl = backend, ttl

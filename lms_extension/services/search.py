@@ -30,6 +30,7 @@ from typing import Iterable
 from sqlalchemy import Integer, delete, select, text, update
 from sqlalchemy.orm import Session
 
+from ..config import LMSConfig
 from ..models import Course, Instructor, Lesson, User
 from ..models.base import utcnow
 from ..models.discovery import SearchDocument, SearchTerm
@@ -130,7 +131,7 @@ class VocabularyCache:
     The service builds its own at start-up (``search_vocabulary_seconds``) and hands it to
     ``plan``; ``vocabulary_cache`` serves callers that have none."""
 
-    def __init__(self, ttl: float = 60.0):
+    def __init__(self, ttl: float = LMSConfig.search_vocabulary_seconds.default_value):
         self.ttl = ttl
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, int, Vocabulary]] = {}
