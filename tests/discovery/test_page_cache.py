@@ -110,3 +110,17 @@ def test_the_content_model_is_rebuilt_in_the_background(cached):
         while rec.content_model(session) is model and time.monotonic() < deadline:
             time.sleep(0.05)
         assert rec.content_model(session) is not model, "the model was never rebuilt"
+
+
+def test_static_assets_have_hashed_names_and_cache_for_a_year(cached):
+    base, _, _ = cached
+    for page in (base, base + "courses/course-00001"):
+        html = requests.get(page).text
+        assets = set(re.findall(r'(?:href|src)="(/services/lms/static/[^"]+)"', html))
+        assert any(a.split("?")[0].endswith(".css") for a in assets) and assets, assets
+        for asset in assets:
+            assert re.search(r"\?v=[0-9a-f]{8,}", asset), f"{asset}: no content hash in its URL"
+            r = requests.get(base.split("/services/")[0] + asset.replace("&amp;", "&"))
+            assert r.status_code == 200, asset
+            age = re.search(r"max-age=(\d+)", r.headers.get("Cache-Control", ""))
+            assert age and int(age.group(1)) >= 365 * 24 * 3600, (asset, r.headers.get("Cache-Control"))
