@@ -348,12 +348,12 @@ class CommerceMixin:
         return checkout.quote(self.db, self.policy.taxes, user=user, plan_prices=self.policy.plans,
                               plan_currency=self.policy.plan_currency, **args)
 
-    def start_checkout(self, user, args: dict) -> tuple[Order, str]:
+    def start_checkout(self, user, args: dict, billing=None) -> tuple[Order, str]:
         self.check_rate("checkout", f"user:{user.hub_name}", self.config.rate_limit_checkout,
                         "too many checkouts started")
         q = self.quote(args, user)
         stripe = self.stripe if q.total_cents > 0 or q.kind == "subscription" else None  # refuses when not set up
-        order = checkout.create_order(self.db, user, q)
+        order = checkout.create_order(self.db, user, q, billing)
         if order.total_cents == 0 and order.kind != "subscription":
             fulfillment.fulfill_without_payment(self.db, self.policy, order)
             self.db.commit()

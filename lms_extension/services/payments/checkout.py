@@ -14,6 +14,7 @@ from ...errors import Conflict, InvalidInput, NotFound
 from ...models import Course, Enrollment, User
 from ...models.commerce import Bundle, Coupon, Order
 from . import coupons, subscriptions
+from .checkout_billing import Billing
 from .fulfillment import close_unpaid, open_order
 from .tax import TaxTable, normalize_country, split
 
@@ -174,8 +175,11 @@ def replace_pending(session: Session, user: User, key: str) -> list[Order]:
     return closed
 
 
-def create_order(session: Session, user: User, q: Quote) -> Order:
+def create_order(session: Session, user: User, q: Quote, billing: Billing | None = None) -> Order:
     """A pending order for ``q`` (coupon use reserved). Refuses to sell what the buyer already has.
+
+    ``billing`` (``checkout_billing.parse``) goes on the order and its invoice; without it the
+    invoice names the buyer by display name.
 
     It replaces the buyer's open checkout of the same item (``replaced`` on the new order lists
     them), so one student holds at most one coupon use per item."""
@@ -198,7 +202,8 @@ def create_order(session: Session, user: User, q: Quote) -> Order:
         coupon_id=q.coupon.id if q.coupon else None),
         [dict(course_id=ln.course_id, instructor_id=ln.instructor_id, description=ln.description[:300],
               list_cents=ln.list_cents, discount_cents=ln.discount_cents, tax_cents=ln.tax_cents,
-              total_cents=ln.total_cents) for ln in q.lines])
+              total_cents=ln.total_cents) for ln in q.lines],
+        billing=billing or Billing(name=user.display_name or user.hub_name))
     order.replaced = replaced
     if q.coupon is not None:
         coupons.reserve(session, q.coupon, order)

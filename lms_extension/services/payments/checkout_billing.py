@@ -100,7 +100,7 @@ def check_vat_id(raw: str, country: str) -> str:
     prefix, body = fmt
     if not vat.startswith(prefix):
         raise InvalidInput(f"a VAT ID for {country} starts with {prefix} (the country chosen above)", field="vat_id")
-    if not re.fullmatch(f"(?:{body})", vat[len(prefix):]):
+    if not re.fullmatch(f"(?:{body})", vat[len(prefix):], re.ASCII):  # \d is not only 0-9 otherwise
         example = EXAMPLES.get(country)
         hint = f" (for example {example})" if example else ""
         raise InvalidInput(f"{vat} is not a valid {prefix} VAT ID format{hint}", field="vat_id")

@@ -67,9 +67,10 @@ def start_checkout(db: Session, stripe, order: Order, *, success_url: str, cance
     return cs["url"]
 
 
-def open_order(db: Session, fields: dict, lines: list[dict]) -> Order:
-    """Store a new pending order and its lines (``checkout`` prices them)."""
-    order = Order(status="pending", **fields)
+def open_order(db: Session, fields: dict, lines: list[dict], *, billing=None) -> Order:
+    """Store a new pending order and its lines (``checkout`` prices them); ``billing`` is the
+    buyer's ``checkout_billing.Billing``."""
+    order = Order(status="pending", **fields, **(billing.order_fields() if billing is not None else {}))
     order.lines = [OrderLine(**line) for line in lines]
     try:
         with db.begin_nested():
@@ -384,7 +385,8 @@ def _id(value) -> str | None:
 # -- erasing an account ----------------------------------------------------------------------
 def stop_payments_of(db: Session, user: User, stripe) -> list[str]:
     """No more money from ``user``, whose account is being erased: cancel live subscriptions at
-    once (not at period end) and close open checkouts. Returns the cancelled Stripe ids.
+    once (not at period end), close open checkouts and forget the billing details entered at
+    checkout. Returns the cancelled Stripe ids.
 
     Without ``stripe`` a live subscription is refused (``Conflict``): erasing the account would
     leave Stripe charging a person the platform no longer knows."""
@@ -414,5 +416,9 @@ def stop_payments_of(db: Session, user: User, stripe) -> list[str]:
                 pass  # already completed or expired: the webhook settles it
         if order.status == "pending":
             close_unpaid(db, order, "expired")
+    # the billing name, address and VAT ID go with the person (the invoices keep the country)
+    db.execute(update(Order).where(Order.user_id == user.id).values(
+        billing_name="", billing_street="", billing_postal_code="", billing_city="", billing_vat_id="")
+        .execution_options(synchronize_session=False))
     db.flush()
     return cancelled

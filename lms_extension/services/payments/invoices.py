@@ -72,7 +72,7 @@ def issue(session: Session, order: Order, seller: Seller, *, source_key: str, ki
         year=issued_at.year, sequence=seq, number=f"{PREFIX[kind]}-{issued_at.year}-{seq:06d}", issued_at=issued_at,
         currency=order.currency, snapshot={
             "seller": {"name": seller.name, "address": seller.address.split(";"), "vat_id": seller.vat_id},
-            "buyer": {"name": buyer.display_name or buyer.hub_name, "username": buyer.hub_name, "country": order.country},
+            "buyer": _buyer(order, buyer),
             "lines": lines, "tax_label": order.tax_label, "tax_rate_percent": order.tax_rate_bp / 100,
             "tax_inclusive": order.tax_inclusive, "order_id": order.id,
             "payment": order.stripe_payment_intent_id or order.stripe_subscription_id or "",
@@ -80,6 +80,14 @@ def issue(session: Session, order: Order, seller: Seller, *, source_key: str, ki
     session.add(invoice)
     session.flush()
     return invoice
+
+
+def _buyer(order: Order, buyer: User) -> dict:
+    """The buyer as entered at checkout (name, address, VAT ID), else by display name."""
+    town = " ".join(p for p in (order.billing_postal_code, order.billing_city) if p)
+    return {"name": order.billing_name or buyer.display_name or buyer.hub_name, "username": buyer.hub_name,
+            "address": [line for line in (order.billing_street, town) if line], "vat_id": order.billing_vat_id,
+            "country": order.country}
 
 
 def for_order(session: Session, order: Order) -> list[Invoice]:
@@ -134,7 +142,8 @@ def render_pdf(invoice: Invoice) -> bytes:
     pdf.cell(0, 6, "Buyer", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
     left = [seller["name"], *seller["address"]] + ([f"VAT id: {seller['vat_id']}"] if seller.get("vat_id") else [])
-    right = [buyer["name"], f"User: {buyer['username']}", f"Country: {buyer['country']}"]
+    right = [buyer["name"], *buyer.get("address", ()), f"Country: {buyer['country']}"]
+    right += ([f"VAT id: {buyer['vat_id']}"] if buyer.get("vat_id") else []) + [f"User: {buyer['username']}"]
     for i in range(max(len(left), len(right))):
         pdf.cell(95, 5, _latin1(left[i] if i < len(left) else ""))
         pdf.cell(0, 5, _latin1(right[i] if i < len(right) else ""), new_x="LMARGIN", new_y="NEXT")

@@ -5,9 +5,10 @@ from tornado import web
 
 from ...errors import InvalidInput, NotFound
 from ...models import Course
-from ...services.payments import access, checkout, fulfillment, purchases
+from ...services.payments import access, checkout, checkout_billing, fulfillment, purchases
+from ...services.payments.checkout_billing import VAT_FORMATS
 from ...services.payments.stripe_client import NOT_SET_UP, readiness
-from ...services.payments.tax import COUNTRIES
+from ...services.payments.tax import COUNTRIES, normalize_country
 from ..base import BaseHandler, CommerceMixin
 from .catalog import lesson_open_url
 
@@ -20,7 +21,9 @@ class CheckoutPage(CommerceMixin, BaseHandler):
     @web.authenticated
     def get(self):
         user = self.require_user()
-        args = self.purchase_args({k: v for k, v in _purchase_from_query(self).items() if v})
+        self._render(user, self.purchase_args({k: v for k, v in _purchase_from_query(self).items() if v}))
+
+    def _render(self, user, args: dict, billing: dict | None = None, billing_error=None) -> None:
         coupon_error = None
         try:
             q = self.quote(args, user)
@@ -32,14 +35,27 @@ class CheckoutPage(CommerceMixin, BaseHandler):
         owned = purchases.already_owned(self.db, user, q)
         # without Stripe keys the page still prices the purchase, and says why it cannot be paid
         payments_ready = q.total_cents == 0 and q.kind != "subscription" or readiness(self.config) is None
+        if billing is None:
+            billing = {"name": user.display_name or user.hub_name}
+        if billing_error is not None:
+            self.set_status(400)
         self.render_page("commerce/checkout.html", q=q, args=args, countries=COUNTRIES, coupon_error=coupon_error,
-                         owned=owned, payments_ready=payments_ready, payments_off=NOT_SET_UP)
+                         owned=owned, payments_ready=payments_ready, payments_off=NOT_SET_UP,
+                         billing=billing, billing_error=billing_error, vat_countries=VAT_FORMATS)
 
     @web.authenticated
     def post(self):
         user = self.require_user()
         args = self.purchase_args({k: v for k, v in _purchase_from_query(self).items() if v})
-        order, url = self.start_checkout(user, args)
+        typed = {k: self.get_body_argument(f"billing_{k}", "", strip=False) for k in checkout_billing.FIELDS}
+        try:
+            billing = checkout_billing.parse(typed, country=normalize_country(args["country"]),
+                                             default_name=user.display_name or user.hub_name)
+        except InvalidInput as exc:
+            # the form comes back with what was typed and the reason next to the field
+            self._render(user, args, billing=typed, billing_error=exc)
+            return
+        order, url = self.start_checkout(user, args, billing)
         self.redirect(url, status=303)
 
 
