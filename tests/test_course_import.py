@@ -218,3 +218,26 @@ def test_cli_publish_makes_a_draft_visible(tmp_path, capsys, monkeypatch):
     assert main(["course", "publish", str(folder)]) == 0
     with session_factory(make_engine(f"sqlite:///{db}"))() as s:
         assert get_course(s, "drafty").published
+
+
+def test_demo_start_seeds_the_offers_once(tmp_path, capsys, monkeypatch):
+    """What ``lms run`` does in demo mode after importing the courses (it then becomes the hub)."""
+    from lms_extension.cli import main, seed_demo_offers
+    from lms_extension.config import LMSConfig
+    from lms_extension.db import make_engine, session_factory
+
+    db = tmp_path / "demo.sqlite"
+    monkeypatch.setenv("LMS_DB_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("LMS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LMS_COURSES_DIR", str(COURSES))
+    assert main(["db", "upgrade"]) == 0
+    assert main(["course", "import", str(COURSES)]) == 0
+    config = LMSConfig().freeze()
+    seed_demo_offers(config)
+    out = capsys.readouterr().out
+    assert "created bundle data-science-track" in out and "created coupon WELCOME20" in out
+    seed_demo_offers(config)
+    assert "created" not in capsys.readouterr().out
+    with session_factory(make_engine(f"sqlite:///{db}"))() as s:
+        assert s.scalar(select(func.count(Bundle.id))) == 1
+        assert s.scalar(select(func.count(Coupon.id))) == 1
