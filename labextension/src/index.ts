@@ -180,6 +180,12 @@ function duration(seconds: number): string {
   return `${hours} h ${minutes % 60} min`;
 }
 
+function cooldownMessage(wait: number): string {
+  return wait > 0
+    ? `Not submitted: this lesson has a pause between submissions. You can submit again in ${duration(wait)}.`
+    : 'Not submitted: please wait a moment before submitting again.';
+}
+
 function latePolicy(policy: NonNullable<IContext['policy']>): string {
   if (!policy.deadline || policy.late_policy === 'none') {
     return 'Late submissions are accepted without penalty.';
@@ -400,21 +406,31 @@ class CoursePanel extends Widget {
       el('h3', { class: 'jp-LMS-lesson-title' }, data.lesson.title)
     );
     const nav = el('div', { class: 'jp-LMS-nav' });
-    const link = (row: ISyllabusRow | null, label: string, cls: string) =>
+    const link = (
+      row: ISyllabusRow | null,
+      label: string,
+      which: string,
+      cls: string
+    ) =>
       row
         ? el(
             'a',
             {
               href: row.open_url,
               class: `jp-LMS-button ${cls}`,
-              title: row.title
+              title: `${which} lesson: ${row.title}`,
+              'aria-label': `${which} lesson: ${row.title}`
             },
             label
           )
-        : el('span', { class: `jp-LMS-button jp-LMS-disabled ${cls}` }, label);
+        : el(
+            'span',
+            { class: `jp-LMS-button jp-LMS-disabled ${cls}` },
+            label
+          );
     nav.append(
-      link(data.previous, '‹ Previous lesson', 'jp-LMS-prev'),
-      link(data.next, 'Next lesson ›', 'jp-LMS-next')
+      link(data.previous, '‹ Previous', 'Previous', 'jp-LMS-prev'),
+      link(data.next, 'Next ›', 'Next', 'jp-LMS-next')
     );
     section.append(nav);
 
@@ -565,10 +581,15 @@ class CoursePanel extends Widget {
           'span',
           { class: 'jp-LMS-part-points' },
           part.needs_manual_grade
-            ? 'graded by your instructor'
+            ? `– / ${points(part.max_points)}`
             : `${points(part.points)} / ${points(part.max_points)}`
         )
       );
+      if (part.needs_manual_grade) {
+        item.append(
+          el('span', { class: 'jp-LMS-part-note' }, 'graded by your instructor')
+        );
+      }
       if (part.error && !part.passed && !part.needs_manual_grade) {
         item.append(el('span', { class: 'jp-LMS-part-error' }, part.error));
       }
@@ -695,10 +716,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return;
       }
       if (panel.cooldownLeft > 0) {
-        panel.setNotice(
-          'warn',
-          `Please wait ${duration(panel.cooldownLeft)} before submitting again.`
-        );
+        panel.setNotice('warn', cooldownMessage(panel.cooldownLeft));
         return;
       }
       try {
@@ -724,12 +742,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           if (wait > 0) {
             panel.startCooldown(wait);
           }
-          panel.setNotice(
-            'warn',
-            wait > 0
-              ? `Not submitted: this lesson has a pause between submissions. You can submit again in ${duration(wait)}.`
-              : 'Not submitted: please wait a moment before submitting again.'
-          );
+          panel.setNotice('warn', cooldownMessage(wait));
         } else if (refusal.status === 409) {
           panel.setNotice(
             'warn',
@@ -773,6 +786,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
       panel.setGrading(null);
       await panel.refresh();
+      panel.node
+        .querySelector('.jp-LMS-result')
+        ?.scrollIntoView({ block: 'nearest' });
     };
 
     const panel = new CoursePanel(() => void submit());

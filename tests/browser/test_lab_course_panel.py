@@ -1,0 +1,121 @@
+"""JupyterLab's Course sidebar and Submit button (labextension/) in real Chromium on the real
+platform: open a lesson from the course page, see the syllabus and the lesson's policy, submit,
+see the score and per-exercise feedback by title, meet the cooldown, go to the next lesson."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from tests.conftest import COURSES
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+FREE, LESSON, NEXT = "python-for-beginners", "05-functions", "06-dictionaries"
+NAME, PASSWORD = "panelist", "panelist-secret-88"
+LABEXT = Path(__file__).resolve().parents[2] / "lms_extension" / "labextension" / "package.json"
+
+
+def logged_in_context(browser, p, viewport):
+    """A browser context with the hub's login cookies of a newly signed-up student."""
+    p.signup(NAME, PASSWORD)
+    session = p.login(NAME, PASSWORD)
+    context = browser.new_context(viewport=viewport)
+    context.add_cookies([{"name": c.name, "value": c.value, "url": p.url} for c in session.cookies])
+    return context
+
+
+def no_horizontal_scroll(page, selector):
+    return page.eval_on_selector(selector, "el => el.scrollWidth <= el.clientWidth + 1")
+
+
+def test_course_sidebar_submit_and_next_lesson(browser, sqlite_platform):
+    if not LABEXT.exists():
+        pytest.fail(f"{LABEXT} missing: `make frontend` builds the JupyterLab extension")
+    p = sqlite_platform
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = logged_in_context(browser, p, {"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+
+    # logged in at the hub: the LMS's Log in completes without a form; enroll from the course page
+    page.goto(f"{p.lms}login?next=/services/lms/courses/{FREE}")
+    expect(page.locator(".who")).to_be_visible()
+    page.click("#enroll")
+    expect(page.locator(".buybox .ok")).to_contain_text("enrolled")
+
+    # the student's work: their server holds the lesson with the exercises solved
+    token = p.token(NAME)
+    p.start_server(NAME)
+    api = requests.Session()
+    api.headers["Authorization"] = f"token {token}"
+    base = f"{p.url}/user/{NAME}/"
+    assert api.get(base + "lms/open", params={"course": FREE, "lesson": LESSON},
+                   allow_redirects=False).status_code == 302
+    solved = json.loads((COURSES / FREE / "lessons" / f"{LESSON}.ipynb").read_text())
+    assert api.put(base + f"api/contents/courses/{FREE}/{LESSON}.ipynb", json={
+        "type": "notebook", "format": "json", "content": solved}).status_code == 200
+
+    # open the lesson from the course page's syllabus: JupyterLab with the Course sidebar
+    page.goto(f"{p.lms}courses/{FREE}")
+    page.click(f'.syllabus a[href*="lesson={LESSON}"]')
+    expect(page.locator(".jp-NotebookPanel")).to_be_visible(timeout=120_000)
+    assert f"/lab/tree/courses/{FREE}/{LESSON}.ipynb" in page.url
+    panel = page.locator("#lms-course-panel")
+    expect(panel).to_be_visible()
+    expect(panel.locator(".jp-LMS-course-title")).to_have_text("Python for Beginners")
+    expect(panel.locator(".jp-LMS-lesson-title")).to_have_text("Functions")
+    expect(panel.locator(".jp-LMS-row")).to_have_count(7)
+    expect(panel.locator(".jp-LMS-row.jp-LMS-current")).to_contain_text("Functions")
+    expect(panel.locator(".jp-LMS-attempts")).to_have_text("0 of 5 used, 5 left")
+    expect(panel.locator(".jp-LMS-late")).to_contain_text("10% per started day")
+    expect(panel.locator(".jp-LMS-deadline")).to_contain_text("2027")
+    expect(panel.locator(".jp-LMS-course-link")).to_have_attribute("href", re.compile(rf"/services/lms/courses/{FREE}$"))
+    page.screenshot(path=str(ARTIFACTS / "lab-course-panel.png"))
+
+    # Submit on the notebook toolbar: the score and each exercise by its heading, in the sidebar
+    page.locator(".jp-NotebookPanel-toolbar .jp-LMS-submit-toolbar").first.click()
+    score = panel.locator(".jp-LMS-result .jp-LMS-score")
+    expect(score).to_have_text(re.compile(r"^\d+ / 9 points$"), timeout=180_000)
+    parts = panel.locator(".jp-LMS-part-title")
+    expect(parts.first).to_have_text("Exercise 1 - Temperature conversion")
+    assert "fahrenheit" not in panel.inner_text()  # no grade ids
+    expect(panel.locator(".jp-LMS-manual .jp-LMS-part-note")).to_have_text("graded by your instructor")
+    expect(panel.locator(".jp-LMS-attempts")).to_have_text("1 of 5 used, 4 left")
+    page.screenshot(path=str(ARTIFACTS / "lab-course-panel-graded.png"))
+
+    # again at once, from the command palette: the 30 s cooldown, said kindly with the wait
+    page.keyboard.press("Control+Shift+C")
+    page.locator(".lm-CommandPalette-input").fill("Submit Lesson for Grading")
+    page.keyboard.press("Enter")
+    expect(panel.locator(".jp-LMS-notice.jp-LMS-warn")).to_contain_text(re.compile(r"submit again in \d+ s"))
+    expect(panel.locator(".jp-LMS-submit")).to_be_disabled()
+    expect(panel.locator(".jp-LMS-cooldown")).to_contain_text("next submission in")
+    assert no_horizontal_scroll(page, "#lms-course-panel")
+    page.screenshot(path=str(ARTIFACTS / "lab-course-panel-cooldown.png"))
+
+    # a phone-sized window, the file browser closed: the sidebar fits inside it, nothing scrolls sideways
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.keyboard.press("Control+b")  # JupyterLab's Toggle Left Sidebar
+    page.wait_for_timeout(800)
+    assert no_horizontal_scroll(page, "#lms-course-panel")
+    box = panel.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    page.screenshot(path=str(ARTIFACTS / "lab-course-panel-390.png"))
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.keyboard.press("Control+b")
+
+    # Next lesson: through /lms/open, JupyterLab opens the next notebook and the sidebar follows
+    panel.locator("a.jp-LMS-next").click()
+    page.wait_for_url(re.compile(rf"/lab/tree/courses/{FREE}/{NEXT}\.ipynb"), timeout=120_000)
+    expect(page.locator("#lms-course-panel .jp-LMS-lesson-title")).to_have_text("Dictionaries", timeout=60_000)
+    expect(page.locator("#lms-course-panel .jp-LMS-row.jp-LMS-current")).to_contain_text("Dictionaries")
+    page.screenshot(path=str(ARTIFACTS / "lab-course-panel-next.png"))
+
+    # the LMS's lesson page names the exercises the same way
+    page.goto(f"{p.lms}courses/{FREE}/lessons/{LESSON}")
+    expect(page.locator("td.exercise").first).to_have_text("Exercise 1 - Temperature conversion")
+    assert "ex1-fahrenheit" not in page.locator("table.feedback").first.inner_text()
+    context.close()
+    p.stop_server(NAME)
