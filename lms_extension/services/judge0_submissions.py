@@ -50,6 +50,7 @@ _PROCESSING = (update(_TABLE).where(_C.token == bindparam("_token"), _C.status_i
                .values(status_id=statuses.PROCESSING))
 _FIND = select(_TABLE).where(_C.token == bindparam("_token"))
 
+
 def expire(db: Session | Connection, created_before: dt.datetime) -> int:
     """Forget submissions created before ``created_before``; how many went."""
     return db.execute(delete(_TABLE).where(_C.created_at < created_before)).rowcount
@@ -69,6 +70,7 @@ class DatabaseStore:
     def __init__(self, bind: Engine | sessionmaker[Session], ttl: float, expire_every: float = 60.0):
         shared: Engine = bind if isinstance(bind, Engine) else bind.kw["bind"]
         self.engine = _own_engine(shared)
+        self._owns_engine = self.engine is not shared
         self.ttl = ttl
         self.expire_every = expire_every
         self._expired_at = float("-inf")
@@ -117,7 +119,8 @@ class DatabaseStore:
             return 0
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._owns_engine:
+            self.engine.dispose()
 
 
 def _own_engine(shared: Engine) -> Engine:

@@ -194,3 +194,18 @@ def test_old_submissions_expire(engines):
         time.sleep(0.05)
     assert "fresh-token" in tokens()
     store.close()
+
+
+def test_a_connection_the_database_dropped_is_replaced(engines, database):
+    """The store does not ping before each statement; it tries one again on a new connection."""
+    if not database.startswith("postgresql"):
+        pytest.skip("PostgreSQL can end a client's connection from the server side; SQLite has none to end")
+    here, other = engines
+    record = SubmissionRecord(token="survives-a-restart", request=request())
+    other.add([record])
+    with here.connect() as conn:
+        ended = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    assert ended >= 1  # the store's pooled connection among them
+    assert other.get("survives-a-restart").token == "survives-a-restart"
