@@ -64,7 +64,7 @@ class Language:
     aliases: tuple[int, ...] = field(default=())
     # Optional: a command that starts the runtime in a fresh sandbox and waits on the
     # socket ``{control_fd}`` for the go (arguments + stdin), then runs the source file as
-    # ``run_cmd`` would. The sandbox keeps such spares ready (see Sandbox.enable_warm).
+    # ``run_cmd`` would. The sandbox keeps such spares ready (see graders.warm_pool).
     warm_cmd: tuple[str, ...] | None = None
 
     # --- what the sandbox calls -------------------------------------------------------
