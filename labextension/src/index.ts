@@ -746,7 +746,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         } else if (refusal.status === 409) {
           panel.setNotice(
             'warn',
-            `Not submitted: you have used all your attempts for this lesson. Your best graded attempt counts. (${refusal.message})`
+            `Not submitted: ${refusal.message.replace(/\.$/, '')}. Your results so far are below.`
           );
         } else {
           panel.setNotice('error', `Not submitted: ${refusal.message}`);
