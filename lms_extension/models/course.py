@@ -34,6 +34,7 @@ class Course(Timestamped, Base):
     )
 
     instructor: Mapped[Instructor | None] = relationship()
+    cover: Mapped["CourseCover | None"] = relationship(viewonly=True)  # services/covers.py writes it
     lessons: Mapped[list["Lesson"]] = relationship(
         back_populates="course", order_by="Lesson.position", cascade="all, delete-orphan"
     )
@@ -41,6 +42,10 @@ class Course(Timestamped, Base):
     @property
     def is_free(self) -> bool:
         return self.price_cents == 0
+
+    @property
+    def minutes(self) -> int:
+        return sum(lesson.minutes or 0 for lesson in self.lessons)
 
 
 class CourseCover(Base):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 from .. import permissions
 from ..errors import InvalidInput, NotFound
 from ..models import Course, Instructor, Lesson, User
-from ..models.course import LEVELS
+from ..models.course import LEVELS, CourseCover
 from ..models.discovery import CourseStats
 from . import search
 
@@ -85,6 +85,10 @@ class CourseCard:
     lesson_count: int
     rating_avg: float = 0.0
     rating_count: int = 0
+    minutes: int = 0  # the lessons' estimated study time
+    cover_version: str = ""  # an uploaded cover (covers.py), "" for the generated one
+    cover_widths: str = ""
+    instructor_hub_name: str | None = None  # for the link to /instructors/<name>
 
     def public(self) -> dict:
         return {"slug": self.slug, "title": self.title, "subtitle": self.subtitle,
@@ -161,20 +165,23 @@ def cards_by_ids(session: Session, ids: list[int]) -> list[CourseCard]:
     """Cards for these published courses, in this order, in one query."""
     if not ids:
         return []
-    lessons = select(Lesson.course_id, func.count(Lesson.id).label("n")) \
+    lessons = select(Lesson.course_id, func.count(Lesson.id).label("n"), func.sum(Lesson.minutes).label("minutes")) \
         .where(Lesson.course_id.in_(ids)).group_by(Lesson.course_id).subquery()
     rows = session.connection().execute(
         select(Course.id, Course.slug, Course.title, Course.subtitle, Course.price_cents, Course.currency,
                Course.category, Course.level, Course.language, User.display_name, lessons.c.n,
-               CourseStats.rating_avg, CourseStats.rating_count)
+               CourseStats.rating_avg, CourseStats.rating_count, lessons.c.minutes, CourseCover.version,
+               CourseCover.widths, User.hub_name)
         .outerjoin(Instructor, Instructor.id == Course.instructor_id).outerjoin(User, User.id == Instructor.user_id)
         .outerjoin(CourseStats, CourseStats.course_id == Course.id)
+        .outerjoin(CourseCover, CourseCover.course_id == Course.id)
         .outerjoin(lessons, lessons.c.course_id == Course.id)
         .where(Course.id.in_(ids), Course.published.is_(True))).all()
     by_id = {r[0]: CourseCard(
         id=r[0], slug=r[1], title=r[2], subtitle=r[3], price_cents=r[4], currency=r[5], category=r[6],
         level=r[7], language=r[8], instructor=r[9], lesson_count=r[10] or 0, rating_avg=r[11] or 0.0,
-        rating_count=r[12] or 0) for r in rows}
+        rating_count=r[12] or 0, minutes=r[13] or 0, cover_version=r[14] or "", cover_widths=r[15] or "",
+        instructor_hub_name=r[16]) for r in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 

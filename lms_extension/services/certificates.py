@@ -50,6 +50,16 @@ def issue(session: Session, user: User, course: Course) -> Certificate:
     return cert
 
 
+def rename_holder(session: Session, user_id: int, name: str) -> int:
+    """The holder changed their display name on the profile page: their certificates show the
+    new one (the public id, course title and date stay). How many changed."""
+    rows = list(session.scalars(select(Certificate).where(Certificate.user_id == user_id)))
+    for cert in rows:
+        cert.student_name = name[:255]
+    session.flush()
+    return len(rows)
+
+
 def get(session: Session, uid: str) -> Certificate:
     """A certificate by its public id; malformed and unknown ids are the same 404."""
     if not isinstance(uid, str) or not UID.match(uid):

@@ -24,7 +24,7 @@ COURSE_KEYS = {
     "slug", "title", "subtitle", "description", "category", "level", "language",
     "price_cents", "currency", "instructor", "tags", "published", "lessons",
 } | lesson_extras.COURSE_KEYS
-LESSON_KEYS = {"id", "title", "notebook", "free_preview", "challenges"} | policies.POLICY_KEYS | lesson_extras.LESSON_KEYS
+LESSON_KEYS = {"id", "title", "notebook", "free_preview", "challenges", "minutes"} | policies.POLICY_KEYS | lesson_extras.LESSON_KEYS
 
 
 @dataclass
@@ -38,6 +38,7 @@ class LessonSpec:
     challenges: list = field(default_factory=list)  # challenges.ChallengeSpec
     extras: dict = field(default_factory=dict)  # lesson_extras: quizzes, resources, video
     policy: policies.PolicySpec | None = None  # deadline, late policy, attempts, cooldown
+    minutes: int = 0  # course.toml's ``minutes``, else estimate_minutes(notebook)
 
 
 @dataclass
@@ -144,9 +145,45 @@ def load_course_folder(folder: Path | str) -> CourseSpec:
                 challenges=_load_challenges(folder, raw.get("challenges", []), lwhere),
                 policy=policies.parse_policy(raw, lwhere),
                 extras=lesson_extras.load_lesson_extras(folder, raw, lwhere, source_nb),
+                minutes=_minutes(raw, lwhere, source_nb),
             )
         )
     return spec
+
+
+# reading speed and time per cell behind a lesson's estimated duration
+WORDS_PER_MINUTE = 180
+MINUTES_PER_CODE_CELL = 1.5
+MINUTES_PER_EXERCISE = 6  # an nbgrader answer cell: write, run, fix
+MAX_LESSON_MINUTES = 600
+
+
+def estimate_minutes(nb) -> int:
+    """A lesson's study time from its notebook: reading the markdown, running the examples and
+    solving the exercises, rounded to 5 minutes (at least 5)."""
+    words = code = exercises = 0
+    for cell in nb.get("cells", []):
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        if cell.get("cell_type") == "markdown":
+            words += len(source.split())
+        elif cell.get("cell_type") == "code":
+            meta = (cell.get("metadata") or {}).get("nbgrader") or {}
+            if meta.get("solution"):
+                exercises += 1
+            elif not meta.get("grade"):  # test cells run with the answer; examples are read and run
+                code += 1
+    total = words / WORDS_PER_MINUTE + code * MINUTES_PER_CODE_CELL + exercises * MINUTES_PER_EXERCISE
+    return min(MAX_LESSON_MINUTES, max(5, 5 * round(total / 5)))
+
+
+def _minutes(raw: dict, where: str, source_nb) -> int:
+    if "minutes" not in raw:
+        return estimate_minutes(source_nb)
+    value = raw["minutes"]
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LESSON_MINUTES:
+        raise CourseFormatError(f"{where}: minutes must be a whole number from 1 to {MAX_LESSON_MINUTES}")
+    return value
 
 
 def _load_challenges(folder: Path, paths, where: str) -> list:
@@ -186,6 +223,7 @@ def import_course(session: Session, spec: CourseSpec, *, replace: bool = True, s
     for position, ls in enumerate(spec.lessons):
         lesson = existing.get(ls.key) or Lesson(key=ls.key)
         lesson.title, lesson.position, lesson.free_preview = ls.title, position, ls.free_preview
+        lesson.minutes = ls.minutes
         lesson.filename = f"{ls.key}.ipynb"
         keep.append(lesson)
         lesson.challenges = sync_lesson_challenges(lesson, ls.challenges, list(lesson.challenges))

@@ -12,12 +12,13 @@ a fresh, empty row; a deleted account's identity (a cached token) cannot come ba
 from __future__ import annotations
 
 import secrets
+import unicodedata
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .. import permissions
-from ..errors import NotAuthenticated
+from ..errors import Forbidden, InvalidInput, NotAuthenticated
 from ..models import Instructor, User
 from ..models.base import utcnow
 
@@ -140,3 +141,116 @@ def ensure_user(session: Session, name: str, *, instructor: bool = False, admin:
     if existing is not None and not instructor and not admin:
         return existing
     return sync_hub_user(session, {"name": name, "scopes": scopes})
+
+
+# -- the profile page ------------------------------------------------------------------------
+DISPLAY_NAME_MAX = 80
+HEADLINE_MAX = 120
+BIO_MAX = 5000
+
+
+def _control_chars(text: str, *, newlines: bool = False) -> bool:
+    allowed = ("\n", "\r", "\t") if newlines else ()
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Co", "Cs") and ch not in allowed for ch in text)
+
+
+def check_display_name(raw) -> str:
+    """1 to 80 characters after folding runs of spaces; no control or invisible formatting
+    characters (they could hide or reorder the name on a certificate)."""
+    if not isinstance(raw, str):
+        raise InvalidInput("the display name must be text", field="display_name")
+    if _control_chars(raw):
+        raise InvalidInput("the display name may not contain control characters, line breaks or invisible "
+                           "formatting characters", field="display_name")
+    name = " ".join(raw.split())
+    if not name:
+        raise InvalidInput("enter a display name (1 to 80 characters)", field="display_name")
+    if len(name) > DISPLAY_NAME_MAX:
+        raise InvalidInput(f"the display name is {len(name)} characters long; at most {DISPLAY_NAME_MAX}",
+                           field="display_name")
+    return name
+
+
+def update_profile(session: Session, user: User, *, display_name, headline=None, bio=None) -> User:
+    """The profile page's changes: the display name (certificates and invoices use it), and for
+    instructors their public headline and bio (markdown). ``None`` leaves a field alone."""
+    name = check_display_name(display_name)
+    values = {}
+    if headline is not None or bio is not None:
+        if user.instructor is None:
+            raise Forbidden("only instructors have a public profile")
+        if headline is not None:
+            if not isinstance(headline, str) or _control_chars(headline):
+                raise InvalidInput("the headline may not contain control characters or line breaks", field="headline")
+            values["headline"] = " ".join(headline.split())
+            if len(values["headline"]) > HEADLINE_MAX:
+                raise InvalidInput(f"the headline is at most {HEADLINE_MAX} characters", field="headline")
+        if bio is not None:
+            if not isinstance(bio, str) or _control_chars(bio, newlines=True):
+                raise InvalidInput("the bio may not contain control characters", field="bio")
+            values["bio"] = bio.replace("\r\n", "\n").strip()
+            if len(values["bio"]) > BIO_MAX:
+                raise InvalidInput(f"the bio is {len(values['bio'])} characters long; at most {BIO_MAX}", field="bio")
+    user.display_name = name
+    for key, value in values.items():
+        setattr(user.instructor, key, value)
+    session.flush()
+    return user
+
+
+def photo_key(instructor_id: int, version: str, width: int) -> str:
+    return f"instructors/{instructor_id}/photo-{version}-{width}.webp"
+
+
+def set_photo(session: Session, store, user: User, data: bytes) -> Instructor:
+    """An instructor's new photo: checked and re-encoded (square, ``covers.PHOTO_WIDTHS``) by
+    ``covers.renditions``; the old files are removed once the new ones are stored."""
+    from . import covers
+
+    if user.instructor is None:
+        raise Forbidden("only instructors have a profile photo")
+    images = covers.renditions(data, covers.PHOTO_WIDTHS, (1, 1))
+    widths = [r.width for r in images]
+    version = f"{covers.new_version()}w{'_'.join(map(str, widths))}"
+    for r in images:
+        store.put(photo_key(user.instructor.id, version, r.width), r.data, "image/webp")
+    old = user.instructor.photo_version
+    user.instructor.photo_version = version
+    session.flush()
+    if old:
+        for w in photo_widths(old):
+            store.delete(photo_key(user.instructor.id, old, w))
+    return user.instructor
+
+
+def photo_widths(version: str) -> list[int]:
+    """The widths stored under a photo version (``<token>w96_256``)."""
+    _, _, tail = version.partition("w")
+    return [int(w) for w in tail.split("_") if w.isdigit()]
+
+
+def public_instructor(session: Session, name: str) -> tuple[User, Instructor, list[int]]:
+    """An instructor's public profile by hub name, with the ids of their published courses
+    (newest first). Unknown names, students and erased accounts are the same 404."""
+    from ..errors import NotFound
+    from ..models import Course
+
+    user = by_name(session, name) if isinstance(name, str) and 0 < len(name) <= 255 else None
+    if user is None or user.deleted_at is not None or user.instructor is None:
+        raise NotFound("no instructor by that name")
+    ids = list(session.scalars(select(Course.id).where(Course.instructor_id == user.instructor.id,
+                                                      Course.published.is_(True)).order_by(Course.id.desc())))
+    if not ids and not user.is_instructor:
+        raise NotFound("no instructor by that name")
+    return user, user.instructor, ids
+
+
+def photo_file(session: Session, store, instructor_id: int, version: str, width: int) -> bytes:
+    """A stored photo, only under the instructor's current version (an old URL is a 404)."""
+    from ..errors import NotFound
+
+    instructor = session.get(Instructor, instructor_id)
+    if instructor is None or not instructor.photo_version or instructor.photo_version != version \
+            or width not in photo_widths(version):
+        raise NotFound("no such photo")
+    return store.get(photo_key(instructor_id, version, width))

@@ -71,6 +71,9 @@ from .pages import quizzes as quizzes_pages
 from .pages import refunds as refunds_pages
 from .pages import resources as resources_pages
 from .pages import reviews as reviews_pages
+from .pages import covers as covers_pages
+from .pages import instructors as instructors_pages
+from .pages import profile as profile_pages
 from .pages import teach as teach_pages
 from .pages import videos as videos_pages
 from .pages import wishlist as wishlist_pages
@@ -87,6 +90,7 @@ HANDLER_MODULES = (
     certificates_pages, leaderboard_pages, notes_pages, quizzes_pages, resources_pages, videos_pages,
     featured_api, moderation_api, recommendations_api, reviews_api, trending_api, wishlist_api,
     moderation_pages, previews_pages, reviews_pages, wishlist_pages, openapi,
+    covers_pages, instructors_pages, profile_pages,
 )
 
 
