@@ -167,6 +167,11 @@ class Recommender:
             self._rebuild_later(key, session.get_bind())
         return entry[1]
 
+    def clear(self) -> None:
+        """Forget every cached answer and the content model (the next request rebuilds it)."""
+        self.cache.clear()
+        self._models.clear()
+
     def warm(self, session: Session) -> None:
         """Build the content model now (at service start), not on the first course page."""
         self.content_model(session)
