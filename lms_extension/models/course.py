@@ -34,7 +34,8 @@ class Course(Timestamped, Base):
     )
 
     instructor: Mapped[Instructor | None] = relationship()
-    cover: Mapped["CourseCover | None"] = relationship(viewonly=True)  # services/covers.py writes it
+    # joined: a course page needs no query of its own for it; services/covers.py writes it
+    cover: Mapped["CourseCover | None"] = relationship(viewonly=True, lazy="joined")
     lessons: Mapped[list["Lesson"]] = relationship(
         back_populates="course", order_by="Lesson.position", cascade="all, delete-orphan"
     )
