@@ -444,8 +444,12 @@ class CoursePanel extends Widget {
       fact(
         'Deadline',
         when.toLocaleString(undefined, {
-          dateStyle: 'medium',
-          timeStyle: 'short'
+          year: 'numeric',
+          month: 'short',
+          day: 'numeric',
+          hour: 'numeric',
+          minute: '2-digit',
+          timeZoneName: 'short'
         }) + (data.past_deadline ? ' (passed)' : ''),
         'jp-LMS-deadline'
       );
