@@ -119,9 +119,11 @@ class Part:
     kind: str  # notebook | challenge | quizzes
     ref: str
     ratio: float  # best result so far, 0..1
+    title: str  # what the student sees: "Exercises", the challenge's title, "Quizzes"
 
     def view(self, threshold: float) -> dict:
-        return {"kind": self.kind, "ref": self.ref, "score": round(self.ratio, 4), "passed": self.ratio >= threshold}
+        return {"kind": self.kind, "ref": self.ref, "title": self.title, "score": round(self.ratio, 4),
+                "passed": self.ratio >= threshold}
 
 
 def _notebook_graded(session: Session, lesson: Lesson) -> bool:
@@ -143,7 +145,7 @@ def graded_parts(session: Session, user_id: int, lesson: Lesson) -> list[Part]:
             select(func.max(NotebookSubmission.score / NotebookSubmission.max_score))
             .where(NotebookSubmission.user_id == user_id, NotebookSubmission.lesson_id == lesson.id,
                    NotebookSubmission.status == GRADED, NotebookSubmission.max_score > 0))
-        parts.append(Part("notebook", lesson.filename, float(best or 0.0)))
+        parts.append(Part("notebook", lesson.filename, float(best or 0.0), "Exercises"))
     challenges = session.scalars(select(Challenge).where(Challenge.lesson_id == lesson.id)
                                  .order_by(Challenge.position)).all()
     for ch in challenges:
@@ -151,7 +153,7 @@ def graded_parts(session: Session, user_id: int, lesson: Lesson) -> list[Part]:
             select(func.max(ChallengeSubmission.passed * 1.0 / ChallengeSubmission.total))
             .where(ChallengeSubmission.user_id == user_id, ChallengeSubmission.challenge_id == ch.id,
                    ChallengeSubmission.total > 0))
-        parts.append(Part("challenge", ch.key, float(best or 0.0)))
+        parts.append(Part("challenge", ch.key, float(best or 0.0), ch.title or ch.key))
     quizzes = session.scalars(select(Quiz).where(Quiz.lesson_id == lesson.id)).all()
     if quizzes:
         points = sum(q.points for q in quizzes)
@@ -159,7 +161,7 @@ def graded_parts(session: Session, user_id: int, lesson: Lesson) -> list[Part]:
             select(QuizAttempt.quiz_id, func.max(QuizAttempt.score))
             .where(QuizAttempt.user_id == user_id, QuizAttempt.quiz_id.in_([q.id for q in quizzes]))
             .group_by(QuizAttempt.quiz_id)).all())
-        parts.append(Part("quizzes", "quizzes", sum(best.values()) / points if points else 1.0))
+        parts.append(Part("quizzes", "quizzes", sum(best.values()) / points if points else 1.0, "Quizzes"))
     return parts
 
 

@@ -46,7 +46,7 @@ def test_graded_lesson_completes_at_the_default_threshold(session, tmp_path, ali
     graded(session, alice, course.slug, "l1", 1.4, 2.0)  # exactly 70%
     status = progress.lesson_status(session, alice.id, lesson)
     assert status["completed"] and status["parts"] == [
-        {"kind": "notebook", "ref": "l1.ipynb", "score": 0.7, "passed": True}]
+        {"kind": "notebook", "ref": "l1.ipynb", "title": "Exercises", "score": 0.7, "passed": True}]
     # a later worse grade never takes completion back
     graded(session, alice, course.slug, "l1", 0.0, 2.0)
     assert progress.lesson_status(session, alice.id, lesson)["completed"]
@@ -101,7 +101,10 @@ def test_challenges_are_a_graded_part(session, tmp_path, alice):
     assert not progress.lesson_status(session, alice.id, lesson)["completed"]
     challenges.record(session, alice, challenge, 71, "print(2)",
                       {"status": "passed", "passed": 2, "total": 2, "compile_output": None, "tests": []})
-    assert progress.lesson_status(session, alice.id, lesson)["completed"]
+    status = progress.lesson_status(session, alice.id, lesson)
+    assert status["completed"]
+    # the student sees the challenge's title ("Double"), not its id ("double")
+    assert [(p["kind"], p["title"]) for p in status["parts"]] == [("challenge", "Double")]
     reasons = set(session.scalars(select(XPEvent.reason).where(XPEvent.user_id == alice.id)))
     assert reasons == {"challenge", "lesson"}
 
