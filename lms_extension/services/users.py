@@ -235,7 +235,9 @@ def public_instructor(session: Session, name: str) -> tuple[User, Instructor, li
     from ..errors import NotFound
     from ..models import Course
 
-    user = by_name(session, name) if isinstance(name, str) and 0 < len(name) <= 255 else None
+    # no hub name holds a control character; PostgreSQL refuses a NUL in a query parameter
+    valid = isinstance(name, str) and 0 < len(name) <= 255 and not _control_chars(name)
+    user = by_name(session, name) if valid else None
     if user is None or user.deleted_at is not None or user.instructor is None:
         raise NotFound("no instructor by that name")
     ids = list(session.scalars(select(Course.id).where(Course.instructor_id == user.instructor.id,
