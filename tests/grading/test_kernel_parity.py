@@ -54,12 +54,7 @@ def builtins_notebook() -> str:
 
 # Differences found and not fixed yet: lesson (relative to courses/) -> why. Each must still
 # differ (strict): when it is fixed, the entry goes.
-KNOWN_DIFFERENCES = {
-    "algorithms-cpp-java/lessons/04-hash-maps-and-two-pointers.ipynb":
-        "in test cells notebook_guard.trusted_in checks `x in container` by scanning the "
-        "container when it has more than 20,000 items; the hidden O(n) check (200,000 `in` "
-        "on a set) becomes quadratic and hits the cell timeout, where a kernel takes 0.5 s",
-}
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 def _param(path: Path):
