@@ -21,6 +21,8 @@ import { LabIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 
+import { startActivityTracking } from './activity';
+
 const SUBMIT = 'lms:submit';
 const SHOW = 'lms:show-course';
 const POLL_MS = 1500;
@@ -698,6 +700,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null
   ) => {
+    // learning time: the notebook in the visible tab, while the student is active
+    startActivityTracking(app, tracker);
     let shown = false;
     const reveal = () => {
       app.shell.activateById(panel.id);

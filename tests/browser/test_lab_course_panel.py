@@ -3,6 +3,7 @@ platform: open a lesson from the course page, see the syllabus and the lesson's 
 see the score and per-exercise feedback by title, meet the cooldown, go to the next lesson."""
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -58,10 +59,20 @@ def test_course_sidebar_submit_and_next_lesson(browser, sqlite_platform):
         "type": "notebook", "format": "json", "content": solved}).status_code == 200
 
     # open the lesson from the course page's syllabus: JupyterLab with the Course sidebar
+    pings = []
+    page.on("request", lambda r: pings.append(r.post_data or "")
+            if r.method == "POST" and "/lms/activity?" in r.url + "?" else None)
     page.goto(f"{p.lms}courses/{FREE}")
     page.click(f'.syllabus a[href*="lesson={LESSON}"]')
     expect(page.locator(".jp-NotebookPanel")).to_be_visible(timeout=120_000)
     assert f"/lab/tree/courses/{FREE}/{LESSON}.ipynb" in page.url
+    # the extension tells the server which notebook is in use (learning time counts from that)
+    page.mouse.move(400, 300)
+    page.wait_for_function("() => true")
+    deadline = time.monotonic() + 30
+    while not any(f"courses/{FREE}/{LESSON}.ipynb" in body for body in pings) and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+    assert any(f"courses/{FREE}/{LESSON}.ipynb" in body for body in pings), pings
     panel = page.locator("#lms-course-panel")
     expect(panel).to_be_visible()
     expect(panel.locator(".jp-LMS-course-title")).to_have_text("Python for Beginners")
