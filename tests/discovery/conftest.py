@@ -6,10 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import own_engine
+from tests.conftest import _database, own_engine
+from tests.sandbox.sandbox_helpers import ServerThread
 
+from lms_extension.config import LMSConfig
+from lms_extension.db import make_engine, upgrade
 from lms_extension.services.course_import import import_course, load_course_folder
 from lms_extension.services.users import ensure_user
+from lms_extension.web.app import make_app
 from tests.factories import MINIMAL_NOTEBOOK
 
 # (slug, title, subtitle, description, category, level, language, price, instructor, lesson titles)
@@ -73,3 +77,26 @@ def corpus(session, tmp_path):
 def engine(db_url, tmp_path_factory):
     """This package's own database (see tests/conftest.py: own_engine)."""
     yield from own_engine(db_url, tmp_path_factory)
+
+
+def serve_visitors(kind: str, tmp_path_factory, tmp_path, monkeypatch, seed=None, **config):
+    """The LMS service on a fresh database of ``kind`` for visitors (no hub behind it), ``seed``
+    run on the database first; yields (base url, engine, app) and stops it all after."""
+    database = _database(kind, tmp_path_factory)
+    url = next(database)
+    engine = make_engine(url)
+    upgrade(engine)
+    if seed is not None:
+        seed(engine)
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "unused-by-visitors")
+    monkeypatch.setenv("JUPYTERHUB_API_URL", "http://127.0.0.1:9/hub/api")
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/services/lms/")
+    server = ServerThread(lambda: make_app(LMSConfig(db_url=url, data_dir=str(tmp_path), **config), engine))
+    yield f"http://127.0.0.1:{server.port}/services/lms/", engine, server.app
+    server.call(_stop(server.server))
+    engine.dispose()
+    next(database, None)
+
+
+async def _stop(server):
+    server.stop()

@@ -10,39 +10,25 @@ import pytest
 import requests
 from sqlalchemy import update
 
-from lms_extension.config import LMSConfig
-from lms_extension.db import make_engine, session_factory, upgrade
+from lms_extension.db import session_factory
 from lms_extension.models import Course
 from lms_extension.services.recommendations import Recommender
-from lms_extension.web.app import make_app
 from lms_extension.web.base import NOTICE_COOKIE
 from benchmarks.seed import seed_courses
-from tests.conftest import _database
-from tests.sandbox.sandbox_helpers import ServerThread
+
+from .conftest import serve_visitors
+
+
+def _seed(engine) -> None:
+    with session_factory(engine)() as session:
+        seed_courses(session, 6, lessons_per_course=2)
+        session.commit()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def cached(request, tmp_path_factory, tmp_path, monkeypatch):
-    database = _database(request.param, tmp_path_factory)
-    url = next(database)
-    engine = make_engine(url)
-    upgrade(engine)
-    with session_factory(engine)() as session:
-        seed_courses(session, 6, lessons_per_course=2)
-        session.commit()
-    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "unused-by-visitors")
-    monkeypatch.setenv("JUPYTERHUB_API_URL", "http://127.0.0.1:9/hub/api")
-    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/services/lms/")
-    config = LMSConfig(db_url=url, data_dir=str(tmp_path), catalog_cache_seconds=3600.0, recommender="tfidf")
-    server = ServerThread(lambda: make_app(config, engine))
-    yield f"http://127.0.0.1:{server.port}/services/lms/", engine, server.app
-    server.call(_stop(server.server))
-    engine.dispose()
-    next(database, None)
-
-
-async def _stop(server):
-    server.stop()
+    yield from serve_visitors(request.param, tmp_path_factory, tmp_path, monkeypatch, seed=_seed,
+                              catalog_cache_seconds=3600.0, recommender="tfidf")
 
 
 def _retitle(engine, slug: str, title: str) -> None:

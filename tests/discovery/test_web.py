@@ -9,18 +9,14 @@ import pytest
 import requests
 from sqlalchemy import event, insert, select
 
-from lms_extension.config import LMSConfig
-from lms_extension.db import make_engine, session_factory, upgrade
+from lms_extension.db import session_factory
 from lms_extension.models import Course, User
 from lms_extension.models.base import utcnow
 from lms_extension.models.discovery import CourseStats, Review
 from lms_extension.services import search, trending
-from lms_extension.web.app import make_app
 from benchmarks.seed import seed_courses
-from tests.conftest import _database
-from tests.sandbox.sandbox_helpers import ServerThread
 
-from .conftest import load_corpus
+from .conftest import load_corpus, serve_visitors
 
 
 def seed(session, n_courses: int, reviews_per_course: int) -> None:
@@ -48,28 +44,17 @@ def seed(session, n_courses: int, reviews_per_course: int) -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def served(request, tmp_path_factory, tmp_path, monkeypatch):
-    """Start the service on a fresh database; yields (start(n_courses, n_reviews) -> base url, counter)."""
-    database = _database(request.param, tmp_path_factory)
-    url = next(database)
-    engine = make_engine(url)
-    upgrade(engine)
+    """Start the service on a fresh database; yields (base url, engine, statements, app)."""
     statements = []
-    event.listen(engine, "before_cursor_execute", lambda *a, **k: statements.append(a[2]))
-    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "unused-by-visitors")
-    monkeypatch.setenv("JUPYTERHUB_API_URL", "http://127.0.0.1:9/hub/api")
-    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/services/lms/")
-    config = LMSConfig(db_url=url, data_dir=str(tmp_path), catalog_cache_seconds=0.0, trending_refresh_seconds=0.0,
-                       review_min_progress=0.2, recommender="tfidf", recommendations_cache_seconds=300.0,
-                       search_vocabulary_seconds=60.0)
-    server = ServerThread(lambda: make_app(config, engine))
-    yield f"http://127.0.0.1:{server.port}/services/lms/", engine, statements, server.app
-    server.call(_stop(server.server))
-    engine.dispose()
-    next(database, None)
 
+    def watch(engine):
+        event.listen(engine, "before_cursor_execute", lambda *a, **k: statements.append(a[2]))
 
-async def _stop(server):
-    server.stop()
+    for base, engine, app in serve_visitors(
+            request.param, tmp_path_factory, tmp_path, monkeypatch, seed=watch, catalog_cache_seconds=0.0,
+            trending_refresh_seconds=0.0, review_min_progress=0.2, recommender="tfidf",
+            recommendations_cache_seconds=300.0, search_vocabulary_seconds=60.0):
+        yield base, engine, statements, app
 
 
 def count(statements, url: str, expect: int = 200) -> int:
