@@ -9,6 +9,7 @@ from lms_extension.models import Course, LessonVersion
 from lms_extension.models.commerce import Bundle, Coupon
 from lms_extension.models.learning import Quiz
 from lms_extension.services.payments import offers
+from lms_extension.services.users import ensure_user
 from lms_extension.services.course_import import (
     course_folders, import_course, import_folders, load_course_folder,
 )
@@ -55,7 +56,8 @@ def test_bundled_catalogue_is_a_shop(session):
 def test_bundled_offers_create_a_bundle_and_a_coupon_once(session):
     import_folders(session, course_folders(COURSES))
     spec = offers.load(COURSES / "offers.toml")
-    assert sorted(offers.apply(session, spec)) == ["bundle data-science-track", "coupon WELCOME20"]
+    assert sorted(offers.apply(session, spec)) == ["bundle data-science-track", "coupon WELCOME20",
+                                                    "profile of instructor"]
     bundle = session.scalars(select(Bundle).where(Bundle.slug == "data-science-track")).one()
     assert {c.slug for c in bundle.courses} == {
         "statistics-with-python", "data-analysis-with-pandas", "machine-learning-foundations"}
@@ -69,12 +71,27 @@ def test_bundled_offers_create_a_bundle_and_a_coupon_once(session):
     assert session.scalar(select(func.count(Coupon.id)).where(Coupon.code == "WELCOME20")) == 1
 
 
+def test_the_demo_teacher_gets_a_profile_once(session):
+    import_folders(session, course_folders(COURSES))
+    teacher = ensure_user(session, "instructor", instructor=True)
+    assert teacher.display_name == "instructor"  # what the storefront showed before
+    assert offers.apply(session, offers.load(COURSES / "offers.toml"))[-1] == "profile of instructor"
+    assert teacher.display_name == "Maya Lindqvist" and teacher.instructor.headline and teacher.instructor.bio
+    teacher.display_name = "Maya L."  # edited on the profile page: a restart keeps it
+    assert offers.apply(session, {"instructors": [{"name": "instructor", "display_name": "Other"}]}) == []
+    assert teacher.display_name == "Maya L."
+    with pytest.raises(InvalidInput, match="instructor 'newbie'"):
+        offers.apply(session, {"instructors": [{"name": "newbie", "display_name": "x\x00y"}]})
+
+
 @pytest.mark.parametrize("text, message", [
     ("[[bundles]]\nslug = 'x'\nprice = 5\n", "unknown keys"),
     ("bogus = 1\n", "unknown keys"),
     ("bundles = 3\n", "must be"),
     ("[[coupons]]\ncode = 'HALF'\npercent_off = '50'\n", "whole number"),
     ("[[bundles]\n", "cannot read offers"),
+    ("[[instructors]]\nname = 'instructor'\nphoto = 'me.png'\n", "unknown keys"),
+    ("[[instructors]]\nname = 'instructor'\nbio = 3\n", "must be a string"),
 ])
 def test_bad_offers_file_gives_clear_error(tmp_path, text, message):
     path = tmp_path / "offers.toml"

@@ -30,11 +30,12 @@ from sqlalchemy.orm import Session
 from ...errors import InvalidInput, LMSError
 from ...models import Course
 from ...models.commerce import Bundle, Coupon
-from ..users import ensure_user
+from ..users import ensure_user, update_profile
 from . import bundles, coupons
 
 BUNDLE_KEYS = {"slug", "title", "price_cents", "currency", "courses"}
 COUPON_KEYS = {"code", "percent_off", "amount_off_cents", "currency", "max_uses", "course"}
+INSTRUCTOR_KEYS = {"name", "display_name", "headline", "bio"}
 
 
 def load(path: Path | str) -> dict:
@@ -44,10 +45,10 @@ def load(path: Path | str) -> dict:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path}: cannot read offers ({exc})") from exc
-    unknown = set(data) - {"bundles", "coupons"}
+    unknown = set(data) - {"bundles", "coupons", "instructors"}
     if unknown:
         raise InvalidInput(f"{path}: unknown keys {sorted(unknown)}")
-    for kind, keys in (("bundles", BUNDLE_KEYS), ("coupons", COUPON_KEYS)):
+    for kind, keys in (("bundles", BUNDLE_KEYS), ("coupons", COUPON_KEYS), ("instructors", INSTRUCTOR_KEYS)):
         entries = data.get(kind, [])
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise InvalidInput(f"{path}: {kind} must be [[{kind}]] tables")
@@ -59,10 +60,11 @@ def load(path: Path | str) -> dict:
                 value = entry.get(key)
                 if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                     raise InvalidInput(f"{path}: {kind} {index}: {key} must be a whole number")
-            for key in ("slug", "title", "code", "currency", "course"):
+            for key in ("slug", "title", "code", "currency", "course", "name", "display_name", "headline", "bio"):
                 if key in entry and not isinstance(entry[key], str):
                     raise InvalidInput(f"{path}: {kind} {index}: {key} must be a string")
-    return {"bundles": data.get("bundles", []), "coupons": data.get("coupons", [])}
+    return {"bundles": data.get("bundles", []), "coupons": data.get("coupons", []),
+            "instructors": data.get("instructors", [])}
 
 
 def apply(session: Session, offers: dict, *, admin_name: str = "admin") -> list[str]:
@@ -98,4 +100,16 @@ def apply(session: Session, offers: dict, *, admin_name: str = "admin") -> list[
         except LMSError as exc:
             raise InvalidInput(f"coupon {code!r}: {exc.message}") from exc
         created.append(f"coupon {code.upper()}")
+    for entry in offers.get("instructors", []):
+        # the demo's teachers get a face on the storefront, once: a profile they (or an admin)
+        # changed stays as it is
+        user = ensure_user(session, str(entry.get("name", "")), instructor=True)
+        if user.display_name != user.hub_name:
+            continue
+        try:
+            update_profile(session, user, display_name=entry.get("display_name"), headline=entry.get("headline"),
+                           bio=entry.get("bio"))
+        except LMSError as exc:
+            raise InvalidInput(f"instructor {user.hub_name!r}: {exc.message}") from exc
+        created.append(f"profile of {user.hub_name}")
     return created
