@@ -41,7 +41,7 @@ def test_signup_and_login_with_the_hub(sqlite_platform):
     session = p.login("walter", "walter-password-9")
     page = session.get(p.lms + "login")  # the "Log in" link: OAuth with the hub, then back
     assert page.status_code == 200 and page.url == p.lms
-    assert 'title="signed in as walter">Walter<' in page.text  # the LMS knows who is logged in
+    assert '(signed in as walter)">Walter<' in page.text  # the LMS knows who is logged in
     demo = p.login("student", p.demo_password)
     assert demo.get(p.lms + "my-learning").status_code == 200
 

@@ -143,7 +143,7 @@ def _message(exc: BaseException) -> str:
 @pytest.mark.parametrize("code", [302, 307])
 @pytest.mark.parametrize("caller", sorted(CALLERS))
 def test_a_redirect_to_another_origin_never_gets_the_token(elsewhere, tmp_path, caller, code):
-    folder = tmp_path / "work" / "c1" / "a1"
+    folder = tmp_path / "work" / "courses" / "c1"  # where a fetched or opened lesson lives
     folder.mkdir(parents=True)
     (folder / "a1.ipynb").write_text("{}")
     lms = redirecting_lms(elsewhere, code)
