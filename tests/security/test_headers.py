@@ -248,7 +248,7 @@ def test_scripts_run_under_the_policy_in_chromium(browser, sandbox_platform):
     page.set_default_timeout(60_000)
     violations: list[str] = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
-    page.on("pageerror", lambda e: violations.append(str(e)))
+    page.on("pageerror", lambda e: violations.append(f"{page.url}: {e}"))
     page.goto(f"{p.url}/hub/login")
     page.fill("#username_input", "student")
     page.fill("#password_input", p.demo_password)
