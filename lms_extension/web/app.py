@@ -49,6 +49,18 @@ from .api import submissions as submissions_api
 from .api import trending as trending_api
 from .api import webhooks as webhooks_api
 from .api import wishlist as wishlist_api
+from .api import instructor_applications as instructor_applications_api
+from .pages import applications as applications_pages
+from .api import teach as teach_api
+from .api import roster as roster_api
+from .pages import roster as roster_pages
+from .api import analytics as analytics_api
+from .pages import analytics as analytics_pages
+from .api import admin as admin_api
+from .pages import admin as admin_pages
+from .pages import admin_commerce as admin_commerce_pages
+from .api import announcements as announcements_api
+from .pages import announcements as announcements_pages
 from .base import NotFoundHandler, SecurityHeaders
 from .pages import achievements as achievements_pages
 from .pages import bookmarks as bookmarks_pages
@@ -91,6 +103,7 @@ HANDLER_MODULES = (
     featured_api, moderation_api, recommendations_api, reviews_api, trending_api, wishlist_api,
     moderation_pages, previews_pages, reviews_pages, wishlist_pages, openapi,
     covers_pages, instructors_pages, profile_pages,
+    instructor_applications_api, applications_pages, teach_api, roster_api, roster_pages, analytics_api, analytics_pages, admin_api, admin_pages, admin_commerce_pages, announcements_api, announcements_pages,
 )
 
 

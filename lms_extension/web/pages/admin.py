@@ -1,0 +1,4 @@
+"""The admin console: overview, users, settings, bulk actions, audit log."""
+from __future__ import annotations
+
+default_handlers: list = []
