@@ -27,6 +27,8 @@ class User(Timestamped, Base):
     # NULL: a row made before the account was first seen (imports, demo users, older versions)
     hub_account_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # set by an admin (services/users.py set_active): cannot log in nor use the LMS until reactivated
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     display_name: Mapped[str] = mapped_column(String(255), default="")
     is_instructor: Mapped[bool] = mapped_column(Boolean, default=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -44,7 +46,6 @@ class Instructor(Timestamped, Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     headline: Mapped[str] = mapped_column(String(255), default="")
     bio: Mapped[str] = mapped_column(Text, default="")
-    approved: Mapped[bool] = mapped_column(Boolean, default=True)
     # "" without a photo; else a token that changes with each upload (the photo's storage key and URL)
     photo_version: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
@@ -64,6 +65,17 @@ class Enrollment(Timestamped, Base):
 
     user: Mapped[User] = relationship()
     course: Mapped["Course"] = relationship()  # noqa: F821
+
+
+class ActivityClock(Base):
+    """How far a user's reported working time has been counted, across all their lessons: the
+    time counted since any moment never exceeds the time since that moment, however many
+    lessons a report (or a student's forged reports) name."""
+
+    __tablename__ = "activity_clocks"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    counted_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class LessonProgress(Base):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,8 +28,9 @@ from ..models import (Challenge, ChallengeSubmission, Course, Enrollment, Lesson
                       LessonVersion, NotebookSubmission, User)
 from ..models.base import utcnow
 from ..models.learning import CourseLearningSettings, Quiz, QuizAttempt
+from ..models.user import ActivityClock
 from ..models.submission import GRADED
-from . import catalog, certificates, enrollments, gamification
+from . import catalog, certificates, enrollments, feedback_release, gamification
 
 log = logging.getLogger("lms.progress")
 DEFAULT_PASS_THRESHOLD = 0.7
@@ -96,7 +97,7 @@ def heartbeat(session: Session, user: User, slug: str, lesson_key: str, *, secon
         if gap <= 0:  # a replica's clock behind another's, or a duplicate: nothing to add
             now, claimed = previous, 0.0
         claimed = max(0.0, min(claimed, gap))
-    gained = int(round(claimed))
+    gained = int(round(_spend(session, user.id, now, claimed, idle_seconds))) if claimed > 0 else 0
     # compare-and-set on the previous heartbeat: two replicas never count one gap twice
     done = session.execute(
         update(LessonProgress)
@@ -111,6 +112,34 @@ def heartbeat(session: Session, user: User, slug: str, lesson_key: str, *, secon
     gamification.record_activity(session, user.id, now)
     refresh_lesson(session, user.id, lesson)
     return {**lesson_status(session, user.id, lesson, course), "counted_seconds": gained if done else 0}
+
+
+def _spend(session: Session, user_id: int, now: datetime, claimed: float, idle_seconds: float) -> float:
+    """How much of ``claimed`` the user's activity clock allows: across all their lessons, the time
+    counted since any moment is at most the time since it (reports naming ten lessons at once
+    count no more than one), and idle time earns at most ``idle_seconds`` of credit. A report
+    racing another for the same user gets nothing rather than double counting."""
+    floor = now - timedelta(seconds=idle_seconds)
+    clock = session.get(ActivityClock, user_id)
+    if clock is None:
+        try:
+            with session.begin_nested():
+                session.add(ActivityClock(user_id=user_id, counted_until=floor))
+        except IntegrityError:  # created by a concurrent report
+            pass
+        clock = session.get(ActivityClock, user_id)
+    seen = clock.counted_until
+    until = seen.replace(tzinfo=now.tzinfo) if seen.tzinfo is None else seen  # SQLite: naive UTC
+    start = max(until, floor)
+    allowed = max(0.0, min(claimed, (now - start).total_seconds()))
+    if allowed <= 0:
+        return 0.0
+    done = session.execute(
+        update(ActivityClock).where(ActivityClock.user_id == user_id, ActivityClock.counted_until == seen)
+        .values(counted_until=start + timedelta(seconds=allowed))
+        .execution_options(synchronize_session=False)).rowcount
+    session.expire(clock)
+    return allowed if done else 0.0
 
 
 # completion ---------------------------------------------------------------------------------
@@ -141,10 +170,12 @@ def _notebook_graded(session: Session, lesson: Lesson) -> bool:
 def graded_parts(session: Session, user_id: int, lesson: Lesson) -> list[Part]:
     parts: list[Part] = []
     if _notebook_graded(session, lesson):
-        best = session.scalar(
-            select(func.max(NotebookSubmission.score / NotebookSubmission.max_score))
-            .where(NotebookSubmission.user_id == user_id, NotebookSubmission.lesson_id == lesson.id,
-                   NotebookSubmission.status == GRADED, NotebookSubmission.max_score > 0))
+        stmt = (select(func.max(NotebookSubmission.score / NotebookSubmission.max_score))
+                .where(NotebookSubmission.user_id == user_id, NotebookSubmission.lesson_id == lesson.id,
+                       NotebookSubmission.status == GRADED, NotebookSubmission.max_score > 0))
+        if feedback_release.held(session, lesson.course_id):  # a held score counts once released
+            stmt = stmt.where(NotebookSubmission.feedback_released_at.is_not(None))
+        best = session.scalar(stmt)
         parts.append(Part("notebook", lesson.filename, float(best or 0.0), "Exercises"))
     challenges = session.scalars(select(Challenge).where(Challenge.lesson_id == lesson.id)
                                  .order_by(Challenge.position)).all()
@@ -223,6 +254,8 @@ def after_score_changed(session: Session, sub: NotebookSubmission) -> None:
     """A notebook submission's score was stored or changed (autograder, manual grades), in the
     caller's transaction: XP, badges, lesson completion, certificate."""
     if sub.status != GRADED or not sub.max_score or sub.score is None:
+        return
+    if not feedback_release.visible(sub, session):  # held: XP and badges would tell the score
         return
     lesson = sub.lesson
     if sub.score / sub.max_score >= pass_threshold(session, lesson.course_id):

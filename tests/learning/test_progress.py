@@ -154,6 +154,29 @@ def test_heartbeats_count_the_reported_seconds_within_wall_time(session, tmp_pat
     assert progress.course_progress(session, alice, course.slug)["resume"] == "l1"
 
 
+def test_reports_naming_many_lessons_count_no_more_than_the_wall_clock(session, tmp_path, alice):
+    """A forged report (the student's code can reach the LMS with the student's token) that claims
+    a full minute in each of three lessons every minute adds a minute a minute, not three; a
+    legitimate report that splits a minute between two lessons still counts both parts."""
+    course = build_course(session, tmp_path, lessons=3)
+    enroll(session, alice, course.slug)
+
+    def beat(t, key, seconds):
+        return progress.heartbeat(session, alice, course.slug, key, seconds=seconds, now=T0 + timedelta(seconds=t),
+                                  idle_seconds=60)["counted_seconds"]
+
+    assert [beat(0, key, 60) for key in ("l1", "l2", "l3")] == [60, 0, 0]
+    assert [beat(60, key, 60) for key in ("l1", "l2", "l3")] == [60, 0, 0]
+    assert [beat(120, key, 60) for key in ("l3", "l2", "l1")] == [60, 0, 0]
+    spent = sum(progress.lesson_status(session, alice.id, _lesson(course, key))["seconds_spent"]
+                for key in ("l1", "l2", "l3"))
+    assert spent == 180  # three minutes of wall clock (the first report's minute included)
+    # the student switched tabs halfway through the next minute: both halves count
+    assert [beat(180, "l1", 25), beat(180, "l2", 35)] == [25, 35]
+    # after an hour away, a report counts at most the idle window, however many lessons it names
+    assert [beat(3780, key, 60) for key in ("l1", "l2", "l3")] == [60, 0, 0]
+
+
 def test_heartbeat_sets_where_to_resume(session, tmp_path, alice):
     course = build_course(session, tmp_path, lessons=3)
     enroll(session, alice, course.slug)
