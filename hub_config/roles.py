@@ -37,6 +37,10 @@ def configure(c, *, admin_token: str | None = None) -> None:
                       "scopes": ["admin:users", "admin:servers", "access:servers", "list:users",
                                  "read:users", "tokens", "admin:groups"]})
     c.JupyterHub.load_roles = roles
-    # the token in a student's server may call the LMS service as that student
+    # the token in a student's server may call the LMS service as that student. The LMS takes a
+    # user's roles from the scopes of the token it is shown: an instructor's (or admin's) own
+    # server carries theirs, for the Course panel's Validate / Preview / Publish, instead of
+    # demoting them on each call; the hub drops the scopes a student does not have.
     c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server",
-                                     "access:services!service=lms", "read:users:name!user"]
+                                     "access:services!service=lms", "read:users:name!user",
+                                     TEACH_SCOPE, ADMIN_SCOPE]

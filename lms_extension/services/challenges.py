@@ -45,6 +45,9 @@ class ChallengeSpec:
     tests: list[TestSpec] = field(default_factory=list)
     cpu_time: float | None = None
     memory_kb: int | None = None
+    # the instructor's reference solution per language: Validate runs it (services/authoring.py);
+    # it is never stored, so it never reaches a student
+    solution: dict[str, str] = field(default_factory=dict)
 
 
 def load_challenge_file(path: Path) -> ChallengeSpec:
@@ -52,10 +55,19 @@ def load_challenge_file(path: Path) -> ChallengeSpec:
     if not path.is_file():
         raise CourseFormatError(f"{where}: challenge file not found")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
         raise CourseFormatError(f"{where}: invalid TOML ({exc})") from exc
-    unknown = set(data) - {"id", "title", "statement", "starter", "tests", "limits"}
+    return load_challenge_text(text, where)
+
+
+def load_challenge_text(text: str, where: str) -> ChallengeSpec:
+    """A challenge file's TOML (``where`` names it in messages)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CourseFormatError(f"{where}: invalid TOML ({exc})") from exc
+    unknown = set(data) - {"id", "title", "statement", "starter", "tests", "limits", "solution"}
     if unknown:
         raise CourseFormatError(f"{where}: unknown keys {sorted(unknown)}")
     key, title = data.get("id"), data.get("title")
@@ -66,6 +78,10 @@ def load_challenge_file(path: Path) -> ChallengeSpec:
     starter = data.get("starter", {})
     if not isinstance(starter, dict) or set(starter) - set(MODES.values()):
         raise CourseFormatError(f"{where}: starter keys must be among {sorted(MODES.values())}")
+    solution = data.get("solution", {})
+    if not isinstance(solution, dict) or set(solution) - set(MODES.values()) or not all(
+            isinstance(v, str) for v in solution.values()):
+        raise CourseFormatError(f"{where}: solution keys must be among {sorted(MODES.values())}, each a program")
     tests = data.get("tests")
     if not isinstance(tests, list) or not tests:
         raise CourseFormatError(f"{where}: a challenge needs at least one [[tests]] entry")
@@ -82,7 +98,7 @@ def load_challenge_file(path: Path) -> ChallengeSpec:
     except (ValueError, TypeError) as exc:
         raise CourseFormatError(f"{where}: limits: {exc}") from exc
     return ChallengeSpec(key, title, str(data.get("statement", "")), {k: str(v) for k, v in starter.items()},
-                         specs, limits.get("cpu_time"), limits.get("memory_kb"))
+                         specs, limits.get("cpu_time"), limits.get("memory_kb"), dict(solution))
 
 
 def sync_lesson_challenges(lesson: Lesson, specs: list[ChallengeSpec], existing: list[Challenge]) -> list[Challenge]:

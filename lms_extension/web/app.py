@@ -55,6 +55,7 @@ from .api import teach as teach_api
 from .api import roster as roster_api
 from .pages import roster as roster_pages
 from .api import analytics as analytics_api
+from .api import authoring as authoring_api
 from .pages import analytics as analytics_pages
 from .api import admin as admin_api
 from .pages import admin as admin_pages
@@ -104,6 +105,7 @@ HANDLER_MODULES = (
     moderation_pages, previews_pages, reviews_pages, wishlist_pages, openapi,
     covers_pages, instructors_pages, profile_pages,
     instructor_applications_api, applications_pages, teach_api, roster_api, roster_pages, analytics_api, analytics_pages, admin_api, admin_pages, admin_commerce_pages, announcements_api, announcements_pages,
+    authoring_api,
 )
 
 
