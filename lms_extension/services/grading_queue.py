@@ -120,8 +120,8 @@ def complete(session: Session, submission_id: int, worker: str, *, score: float,
     submission = session.get(NotebookSubmission, submission_id)
     if submission is None:
         return False
-    penalty = policies.late_penalty_percent(policies.for_lesson(session, submission.lesson_id),
-                                            submission.submitted_at)
+    # against the student's own deadline (an extension), not only the lesson's
+    penalty = policies.late_penalty_for(session, submission.user_id, submission.lesson_id, submission.submitted_at)
     manual = manual_adjustment(submission.manual_grades, feedback)
     now = utcnow()
     done = session.execute(update(NotebookSubmission).where(_held(submission_id, worker, now))
@@ -179,6 +179,24 @@ def apply_manual_grades(session: Session, submission: NotebookSubmission) -> Non
     submission.score = policies.final_score(submission.auto_score, submission.manual_score,
                                             submission.late_penalty_percent)
     session.flush()
+
+
+def reprice_late(session: Session, user_id: int, lesson_id: int) -> int:
+    """After the student's deadline for the lesson changed (``extensions.grant`` / ``remove``): the
+    late penalty and final score of their graded submissions again. How many changed."""
+    changed = 0
+    for submission in session.scalars(select(NotebookSubmission).where(
+            NotebookSubmission.user_id == user_id, NotebookSubmission.lesson_id == lesson_id,
+            NotebookSubmission.status == GRADED)).all():
+        penalty = policies.late_penalty_for(session, user_id, lesson_id, submission.submitted_at)
+        if penalty == submission.late_penalty_percent:
+            continue
+        submission.late_penalty_percent = penalty
+        submission.score = policies.final_score(submission.auto_score, submission.manual_score, penalty)
+        progress.after_score_changed(session, submission)  # a higher score may complete the lesson
+        changed += 1
+    session.flush()
+    return changed
 
 
 def fail(session: Session, submission_id: int, worker: str, error: str) -> bool:

@@ -18,6 +18,7 @@ from ..errors import Conflict, CourseFormatError, TooManyRequests
 from ..models import Lesson, NotebookSubmission, User
 from ..models.base import utcnow
 from ..models.grading import LATE_NONE, LATE_PERCENT, LATE_POLICIES, LATE_ZERO, LessonPolicy
+from ..models.roster import DeadlineExtension
 from ..models.submission import FAILED
 
 POLICY_KEYS = {"deadline", "late_policy", "late_percent_per_day", "max_attempts", "cooldown_seconds"}
@@ -104,6 +105,31 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
+_LOOK_UP = object()
+
+
+def effective_deadline(session: Session, user_id: int, lesson_id: int, policy=_LOOK_UP) -> datetime | None:
+    """The deadline that applies to this student: the lesson's, or their own later one when the
+    instructor granted an extension (``services/extensions.py``). None: the lesson has no deadline.
+
+    The one answer used by grading (late penalty), the student's standing (lesson page, sidebar)
+    and the roster; an extension never makes a deadline earlier."""
+    if policy is _LOOK_UP:
+        policy = for_lesson(session, lesson_id)
+    if policy is None or policy.deadline is None:
+        return None
+    own = session.scalar(select(DeadlineExtension.deadline).where(DeadlineExtension.user_id == user_id,
+                                                                  DeadlineExtension.lesson_id == lesson_id))
+    deadline = _aware(policy.deadline)
+    return max(deadline, _aware(own)) if own is not None else deadline
+
+
+def late_penalty_for(session: Session, user_id: int, lesson_id: int, submitted_at: datetime) -> float:
+    """The late penalty of a submission by ``user_id``, against their effective deadline."""
+    policy = for_lesson(session, lesson_id)
+    return late_penalty_percent(policy, submitted_at, effective_deadline(session, user_id, lesson_id, policy))
+
+
 def admit(session: Session, user: User, lesson: Lesson, now: datetime | None = None) -> int:
     """Check attempt limit and cooldown for a new submission; returns its attempt number.
 
@@ -143,22 +169,29 @@ def standing(session: Session, user: User, lesson: Lesson, now: datetime | None 
     wait = 0
     if policy is not None and policy.cooldown_seconds and last is not None:
         wait = max(0, math.ceil(policy.cooldown_seconds - (now - _aware(last)).total_seconds()))
-    deadline = _aware(policy.deadline) if policy is not None and policy.deadline else None
-    return {"policy": view(policy), "attempts_used": used,
+    deadline = effective_deadline(session, user.id, lesson.id, policy)
+    lesson_deadline = _aware(policy.deadline) if policy is not None and policy.deadline else None
+    shown = view(policy)
+    if shown is not None and deadline is not None:
+        shown["deadline"] = deadline.isoformat()  # the student's own, with an extension
+    return {"policy": shown, "attempts_used": used,
             "attempts_left": None if limit is None else max(0, limit - used),
             "cooldown_remaining_seconds": wait,
             "past_deadline": deadline is not None and now > deadline,
-            "late_penalty_percent_now": late_penalty_percent(policy, now)}
+            "deadline_extended": deadline is not None and deadline != lesson_deadline,
+            "late_penalty_percent_now": late_penalty_percent(policy, now, deadline)}
 
 
-def late_penalty_percent(policy: LessonPolicy | None, submitted_at: datetime) -> float:
+def late_penalty_percent(policy: LessonPolicy | None, submitted_at: datetime,
+                         deadline: datetime | None = None) -> float:
     """How much of the score a submission made at ``submitted_at`` loses, in percent.
 
-    ``percent_per_day`` counts every started day after the deadline.
+    ``percent_per_day`` counts every started day after the deadline: ``deadline`` when given
+    (the student's ``effective_deadline``), else the lesson's.
     """
     if policy is None or policy.deadline is None or policy.late_policy == LATE_NONE:
         return 0.0
-    late = (_aware(submitted_at) - _aware(policy.deadline)).total_seconds()
+    late = (_aware(submitted_at) - _aware(deadline or policy.deadline)).total_seconds()
     if late <= 0:
         return 0.0
     if policy.late_policy == LATE_ZERO:
