@@ -16,12 +16,12 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from .. import permissions
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from ..models import Course, Enrollment, User
 from ..models.base import utcnow
 from ..models.commerce import Bundle, BundleCourse
 from ..models.discovery import CourseStats, FeaturedCourse, Review
-from . import catalog, course_stats
+from . import audit, catalog, course_stats
 
 MAX_FEATURED = 24
 
@@ -81,10 +81,81 @@ def set_featured(session: Session, admin: User, slugs) -> list[str]:
     unknown = [s for s in slugs if s not in found]
     if unknown:
         raise NotFound(f"no published course {unknown[0]!r}")
+    before = featured_slugs(session)
     session.execute(delete(FeaturedCourse))
     if slugs:
         session.execute(insert(FeaturedCourse), [{"course_id": found[s], "position": i, "added_by_id": admin.id,
                                                    "created_at": utcnow()} for i, s in enumerate(slugs)])
+    if before != slugs:
+        audit.record(session, admin, "featured.update", "featured", "catalog", before={"courses": before},
+                     after={"courses": slugs}, summary=f"Featured courses: {len(slugs)}")
+    return slugs
+
+
+def featured_slugs(session: Session) -> list[str]:
+    """The featured courses' slugs in order (published or not)."""
+    return list(session.scalars(select(Course.slug).join(FeaturedCourse, FeaturedCourse.course_id == Course.id)
+                                .order_by(FeaturedCourse.position.asc(), Course.id.asc())))
+
+
+def featured_courses(session: Session) -> list[Course]:
+    """The featured courses in order, unpublished ones included (the console shows them to fix)."""
+    return list(session.scalars(select(Course).join(FeaturedCourse, FeaturedCourse.course_id == Course.id)
+                                .order_by(FeaturedCourse.position.asc(), Course.id.asc())))
+
+
+def feature(session: Session, admin: User, slug: str) -> list[str]:
+    """Add a published course at the end of the featured list (audited)."""
+    permissions.require_admin(admin, "curating featured courses needs the LMS admin role")
+    current = featured_slugs(session)
+    course = session.scalars(select(Course).where(Course.slug == slug)).one_or_none() if isinstance(slug, str) else None
+    if course is None:
+        raise NotFound("there is no such course")
+    if slug in current:
+        raise Conflict(f"{course.title} is featured already")
+    if not course.published:
+        raise InvalidInput(f"{course.title} is not published: only published courses can be featured")
+    if len(current) >= MAX_FEATURED:
+        raise InvalidInput(f"at most {MAX_FEATURED} featured courses: take one off first")
+    return _replace(session, admin, current + [slug])
+
+
+def unfeature(session: Session, admin: User, slug: str) -> list[str]:
+    """Take a course off the featured list (audited); works for unpublished courses too."""
+    permissions.require_admin(admin, "curating featured courses needs the LMS admin role")
+    current = featured_slugs(session)
+    if slug not in current:
+        raise NotFound(f"{slug} is not featured")
+    return _replace(session, admin, [s for s in current if s != slug])
+
+
+def move_featured(session: Session, admin: User, slug: str, step: int) -> list[str]:
+    """Move a featured course up (``step`` -1) or down (+1) the list (audited)."""
+    permissions.require_admin(admin, "curating featured courses needs the LMS admin role")
+    if step not in (-1, 1):
+        raise InvalidInput("move a course up or down one place")
+    current = featured_slugs(session)
+    if slug not in current:
+        raise NotFound(f"{slug} is not featured")
+    i = current.index(slug)
+    j = i + step
+    if not 0 <= j < len(current):
+        return current
+    current[i], current[j] = current[j], current[i]
+    return _replace(session, admin, current)
+
+
+def _replace(session: Session, admin: User, slugs: list[str]) -> list[str]:
+    """Like ``set_featured`` but keeps courses that were unpublished since they were featured."""
+    before = featured_slugs(session)
+    ids = dict(session.execute(select(Course.slug, Course.id).where(Course.slug.in_(slugs))).all())
+    session.execute(delete(FeaturedCourse))
+    rows = [{"course_id": ids[s], "position": i, "added_by_id": admin.id, "created_at": utcnow()}
+            for i, s in enumerate(slugs) if s in ids]
+    if rows:
+        session.execute(insert(FeaturedCourse), rows)
+    audit.record(session, admin, "featured.update", "featured", "catalog", before={"courses": before},
+                 after={"courses": slugs}, summary=f"Featured courses: {len(slugs)}")
     return slugs
 
 

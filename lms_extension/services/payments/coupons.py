@@ -10,14 +10,16 @@ import logging
 import re
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ... import permissions
 from ...errors import Conflict, InvalidInput, NotFound
+from ...models import Course, User
 from ...models.base import utcnow
 from ...models.commerce import Coupon, CouponRedemption, Order
 from ...models.discovery import WishlistItem
-from .. import wishlist
+from .. import audit, wishlist
 
 log = logging.getLogger("lms.payments")
 CODE = re.compile(r"^[A-Za-z0-9_-]{2,64}$")
@@ -141,3 +143,90 @@ def _aware(moment: datetime) -> datetime:
     from datetime import timezone
 
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+# --------------------------------------------------------------------------- the console and the studio
+MAX_USES_LIMIT = 1_000_000
+
+
+def _snapshot(coupon: Coupon) -> dict:
+    return {"code": coupon.code, "percent_off": coupon.percent_off, "amount_off_cents": coupon.amount_off_cents,
+            "currency": coupon.currency, "course_id": coupon.course_id, "max_uses": coupon.max_uses,
+            "expires_at": coupon.expires_at.isoformat() if coupon.expires_at else None, "active": coupon.active}
+
+
+def _check_terms(max_uses: int | None, expires_at: datetime | None, now: datetime | None) -> None:
+    if max_uses is not None and max_uses > MAX_USES_LIMIT:
+        raise InvalidInput(f"a coupon can be used at most {MAX_USES_LIMIT:,} times")
+    if expires_at is not None and _aware(expires_at) <= (now or utcnow()):
+        raise InvalidInput("the expiry date is already past")
+
+
+def create_for_course(session: Session, actor: User, course: Course, code: str, *, percent_off: int | None = None,
+                      amount_off_cents: int | None = None, max_uses: int | None = None,
+                      expires_at: datetime | None = None, now: datetime | None = None) -> Coupon:
+    """An instructor's coupon: it applies to ``course`` only (checkout refuses it for any other
+    course, bundle or plan), in the course's currency. Audited."""
+    permissions.require_teacher(actor, course, "only the course's instructor or an admin can make its coupons")
+    _check_terms(max_uses, expires_at, now)
+    coupon = create_coupon(session, code, percent_off=percent_off, amount_off_cents=amount_off_cents,
+                           currency=course.currency, course_id=course.id, max_uses=max_uses, expires_at=expires_at)
+    audit.record(session, actor, "coupon.create", "coupon", coupon.code, after=_snapshot(coupon),
+                 summary=f"Coupon {coupon.code} for {course.title}")
+    return coupon
+
+
+def create_by_admin(session: Session, admin: User, code: str, *, percent_off: int | None = None,
+                    amount_off_cents: int | None = None, currency: str = "usd", course: Course | None = None,
+                    max_uses: int | None = None, expires_at: datetime | None = None,
+                    now: datetime | None = None) -> Coupon:
+    """A platform coupon (any purchase, or one course). Admins only; audited."""
+    permissions.require_admin(admin, "only admins create platform coupons")
+    _check_terms(max_uses, expires_at, now)
+    coupon = create_coupon(session, code, percent_off=percent_off, amount_off_cents=amount_off_cents,
+                           currency=course.currency if course is not None else currency,
+                           course_id=course.id if course is not None else None, max_uses=max_uses, expires_at=expires_at)
+    audit.record(session, admin, "coupon.create", "coupon", coupon.code, after=_snapshot(coupon),
+                 summary=f"Coupon {coupon.code}" + (f" for {course.title}" if course is not None else " for any purchase"))
+    return coupon
+
+
+def deactivate(session: Session, actor: User, coupon_id: int, *, course: Course | None = None) -> Coupon:
+    """Stop a coupon (orders already paid keep their discount). With ``course``, only that
+    course's coupons, by its instructor or an admin; without, admins only. Audited."""
+    coupon = session.get(Coupon, coupon_id) if isinstance(coupon_id, int) else None
+    if course is not None:
+        permissions.require_teacher(actor, course, "only the course's instructor or an admin can stop its coupons")
+        if coupon is not None and coupon.course_id != course.id:
+            coupon = None
+    else:
+        permissions.require_admin(actor, "only admins stop platform coupons")
+    if coupon is None:
+        raise NotFound("that coupon does not exist")
+    if not coupon.active:
+        raise Conflict(f"coupon {coupon.code} is already inactive")
+    before = _snapshot(coupon)
+    coupon.active = False
+    session.flush()
+    audit.record(session, actor, "coupon.deactivate", "coupon", coupon.code,
+                 before={"active": before["active"]}, after={"active": False}, summary=f"Coupon {coupon.code} stopped")
+    return coupon
+
+
+def for_course(session: Session, course_id: int) -> list[Coupon]:
+    return list(session.scalars(select(Coupon).where(Coupon.course_id == course_id)
+                                .order_by(Coupon.active.desc(), Coupon.id.desc())))
+
+
+def listing(session: Session, limit: int = 500) -> list[Coupon]:
+    """Every coupon, active ones first, newest first."""
+    return list(session.scalars(select(Coupon).order_by(Coupon.active.desc(), Coupon.id.desc()).limit(limit)))
+
+
+def paid_uses(session: Session, coupon_ids: list[int]) -> dict[int, int]:
+    """Coupon id -> paid orders that used it (``times_redeemed`` also counts open checkouts)."""
+    if not coupon_ids:
+        return {}
+    rows = session.execute(select(Order.coupon_id, func.count(Order.id))
+                           .where(Order.coupon_id.in_(coupon_ids), Order.status == "paid").group_by(Order.coupon_id))
+    return {cid: int(n) for cid, n in rows}
