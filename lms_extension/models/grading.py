@@ -8,6 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, utcnow
 
+# when students see a notebook submission's score, per-cell results and comments
+RELEASE_ON_GRADING, RELEASE_HELD = "on_grading", "held"
+FEEDBACK_RELEASES = (RELEASE_ON_GRADING, RELEASE_HELD)
+
 # late policies a lesson may have (course.toml ``late_policy``)
 LATE_NONE, LATE_ZERO, LATE_PERCENT = "none", "zero", "percent_per_day"
 LATE_POLICIES = (LATE_NONE, LATE_ZERO, LATE_PERCENT)
@@ -40,4 +44,17 @@ class ManualGrade(Base):
     points: Mapped[float | None] = mapped_column(Float, nullable=True)
     comment: Mapped[str] = mapped_column(Text, default="")
     grader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CourseGradingSettings(Base):
+    """A course's grading workflow settings (absent: feedback is released on grading)."""
+
+    __tablename__ = "course_grading_settings"
+
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True)
+    # "on_grading": students see each result as soon as it is stored; "held": only once the
+    # instructor releases it (per lesson), which stamps ``notebook_submissions.feedback_released_at``
+    feedback_release: Mapped[str] = mapped_column(String(20), default=RELEASE_ON_GRADING,
+                                                  server_default=RELEASE_ON_GRADING)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -50,6 +50,9 @@ class NotebookSubmission(Base):
     # JSON object: notebook filename -> autograded notebook (hidden tests restored): instructors only
     autograded: Mapped[str | None] = mapped_column(Text, nullable=True)
     regrades: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # when the instructor released the feedback (score, per-cell results, comments) of a course whose
+    # feedback is held (``course_grading_settings``); stays set once released
+    feedback_released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     user: Mapped[User] = relationship()
     lesson: Mapped[Lesson] = relationship()

@@ -16,7 +16,7 @@ from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..models import Course, Enrollment, Lesson, NotebookSubmission, User
 from ..models.course import SLUG
 from ..models.submission import GRADED
-from . import enrollments, feedback, grading_queue, lessons, policies
+from . import enrollments, feedback, feedback_release, grading_queue, lessons, policies
 from .payments import access as paid_access
 
 MAX_ACCESS_CHECKS = 500
@@ -109,13 +109,14 @@ def submit(session: Session, user: User, course_id: str, assignment_id: str, not
 
 def _submission_view(submission: NotebookSubmission) -> dict:
     lesson = submission.lesson
+    released = feedback_release.visible(submission)  # held feedback: no score, no feedback file yet
     return {"id": submission.id, "course_id": lesson.course.slug, "assignment_id": lesson.key,
             "status": submission.status, "attempt": submission.attempt,
             "submitted_at": submission.submitted_at.isoformat(),
-            "score": submission.score, "max_score": submission.max_score,
+            "score": submission.score if released else None, "max_score": submission.max_score,
             "notebooks": [lesson.filename],
-            "has_feedback": submission.status == GRADED and bool(submission.autograded),
-            "feedback_digest": feedback.digest(submission) if submission.status == GRADED else None}
+            "has_feedback": submission.status == GRADED and bool(submission.autograded) and released,
+            "feedback_digest": feedback.digest(submission) if submission.status == GRADED and released else None}
 
 
 def list_submissions(session: Session, user: User, course_id: str | None = None,
@@ -140,6 +141,8 @@ def feedback_files(session: Session, user: User, submission_id: int) -> dict:
     submission = grading_queue.get_own(session, user, submission_id)
     if submission.status != GRADED:
         raise Conflict(f"submission {submission_id} is {submission.status}: no feedback yet")
+    if not feedback_release.visible(submission):
+        raise Conflict("your instructor has not released the feedback on this submission yet")
     files = {}
     for name in json.loads(submission.notebooks):
         html = feedback.feedback_html(submission, name)

@@ -20,7 +20,7 @@ from ..errors import InvalidInput, NotFound
 from ..models import LessonVersion, NotebookSubmission, User
 from ..models.base import utcnow
 from ..models.submission import FAILED, GRADED, GRADING, QUEUED
-from . import enrollments, notebooks, policies, progress
+from . import enrollments, feedback_release, notebooks, policies, progress
 
 MAX_NOTEBOOK_BYTES = 5 * 1024 * 1024
 MAX_CLAIMS = 3  # a job that killed its worker this often is failed, not retried forever
@@ -236,7 +236,7 @@ def view(submission: NotebookSubmission) -> dict:
                 grade = manual.get((nb.get("name"), cell.get("grade_id")))
                 cell["manual_points"] = grade.points if grade is not None else None
                 cell["comment"] = grade.comment if grade is not None and grade.comment else None
-    return {"id": submission.id, "lesson": submission.lesson.key, "status": submission.status,
+    return _unless_held(submission, {"id": submission.id, "lesson": submission.lesson.key, "status": submission.status,
             "attempt": submission.attempt,
             "submitted_at": submission.submitted_at.isoformat(),
             "finished_at": submission.finished_at.isoformat() if submission.finished_at else None,
@@ -244,7 +244,30 @@ def view(submission: NotebookSubmission) -> dict:
             "auto_score": submission.auto_score, "manual_score": submission.manual_score,
             "late_penalty_percent": submission.late_penalty_percent,
             "feedback": feedback,
-            "error": submission.error if submission.status == FAILED else None}
+            "error": submission.error if submission.status == FAILED else None})
+
+
+WITHHELD_FIELDS = ("score", "auto_score", "manual_score", "feedback")
+
+
+def _unless_held(submission: NotebookSubmission, view: dict) -> dict:
+    """A student's view without score, results and comments while the course holds its feedback."""
+    released = feedback_release.visible(submission)
+    return {**view, **({} if released else dict.fromkeys(WITHHELD_FIELDS)), "feedback_released": released}
+
+
+def mark_feedback_released(session: Session, ids: list[int]) -> int:
+    """Release the feedback of these graded submissions (``grading_admin.release_lesson`` chose
+    them); those released before keep their time. How many were released now."""
+    if not ids:
+        return 0
+    done = session.execute(update(NotebookSubmission)
+                           .where(NotebookSubmission.id.in_(ids), NotebookSubmission.status == GRADED,
+                                  NotebookSubmission.feedback_released_at.is_(None))
+                           .values(feedback_released_at=utcnow())
+                           .execution_options(synchronize_session=False)).rowcount
+    session.flush()
+    return done
 
 
 def get_own(session: Session, user: User, submission_id: int) -> NotebookSubmission:

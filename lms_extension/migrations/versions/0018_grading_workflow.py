@@ -1,4 +1,4 @@
-"""grading workflow: feedback release (reserved; its owner fills it in)
+"""grading workflow: feedback release (held until the instructor releases it, or on grading)
 
 Revision ID: 0018
 Revises: 0017
@@ -15,8 +15,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table('course_grading_settings',
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('feedback_release', sa.String(length=20), server_default='on_grading', nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_course_grading_settings_course_id_courses'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('course_id', name=op.f('pk_course_grading_settings'))
+    )
+    with op.batch_alter_table('notebook_submissions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('feedback_released_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('notebook_submissions', schema=None) as batch_op:
+        batch_op.drop_column('feedback_released_at')
+    op.drop_table('course_grading_settings')
