@@ -257,8 +257,6 @@ def after_score_changed(session: Session, sub: NotebookSubmission) -> None:
         return
     if not feedback_release.visible(sub, session):  # held: XP and badges would tell the score
         return
-    if not feedback_release.visible(sub, session):  # held: XP and badges would tell the score
-        return
     lesson = sub.lesson
     if sub.score / sub.max_score >= pass_threshold(session, lesson.course_id):
         gamification.add_xp(session, sub.user_id, "exercise", f"notebook:{lesson.id}", course_id=lesson.course_id)
