@@ -184,7 +184,7 @@ def _submission(view: dict) -> dict:
                           "error": " ".join(filter(None, (cell.get("error_name"), cell.get("error_message")))) or None,
                           "comment": cell.get("comment")})
     return {k: view.get(k) for k in ("id", "status", "attempt", "submitted_at", "score", "max_score",
-                                     "late_penalty_percent", "error")} | {"parts": parts}
+                                     "late_penalty_percent", "error", "feedback_released")} | {"parts": parts}
 
 
 class SubmitHandler(LabAPIHandler):
