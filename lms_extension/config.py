@@ -92,6 +92,7 @@ ENV = {
     "recommendations_cache_seconds": "LMS_RECOMMENDATIONS_CACHE_SECONDS",
     "trending_half_life_days": "LMS_TRENDING_HALF_LIFE_DAYS",
     "trending_refresh_seconds": "LMS_TRENDING_REFRESH_SECONDS",
+    "analytics_refresh_seconds": "LMS_ANALYTICS_REFRESH_SECONDS",
     "search_vocabulary_seconds": "LMS_SEARCH_VOCABULARY_SECONDS",
     # commerce
     "stripe_api_base": "LMS_STRIPE_API_BASE",
@@ -242,6 +243,9 @@ class LMSConfig(Application):
                                               "score, in days.").tag(config=True)
     trending_refresh_seconds = Float(600.0, help="How often the trending scores and enrollment counts are "
                                                  "recomputed; 0 turns it off.").tag(config=True)
+    analytics_refresh_seconds = Float(900.0, help="How often `lms worker` recomputes the course analytics and "
+                                                  "growth reports the analytics pages show; 0 turns it "
+                                                  "off.").tag(config=True)
     search_vocabulary_seconds = Float(60.0, help="How long a replica keeps the search vocabulary used for typo "
                                                  "correction.").tag(config=True)
 

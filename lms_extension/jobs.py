@@ -84,12 +84,23 @@ def judge0_expiry(config) -> Callable[[sessionmaker[Session]], object]:
     return run
 
 
+def analytics_refresh(config) -> Callable[[sessionmaker[Session]], object]:
+    """Course analytics and growth figures, computed here so that counting stays off the student's path."""
+    from .services import analytics
+
+    def run(factory):
+        with session_scope(factory) as session:
+            return analytics.refresh(session)
+    return run
+
+
 def configured_jobs(config) -> list[Job]:
     """The jobs ``config`` turns on. Payment jobs need working Stripe settings."""
     from .services.payments.stripe_client import readiness
 
     jobs = [Job("trending_refresh", config.trending_refresh_seconds, trending_refresh(config)),
-            Job("judge0_expiry", config.judge0_expiry_seconds, judge0_expiry(config))]
+            Job("judge0_expiry", config.judge0_expiry_seconds, judge0_expiry(config)),
+            Job("analytics_refresh", config.analytics_refresh_seconds, analytics_refresh(config))]
     if readiness(config) is None:
         jobs += [Job("payments_reconciliation", config.reconcile_interval_seconds, payments_reconciliation(config)),
                  Job("checkout_expiry", config.checkout_expiry_seconds, checkout_expiry(config))]

@@ -27,6 +27,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from ..models import Enrollment, LessonProgress, User
+from ..models.analytics import AnalyticsEvent, SignupSource
 from ..models.challenge import ChallengeSubmission
 from ..models.commerce import AccessGrant
 from ..models.discovery import ReviewReport, WishlistEvent, WishlistItem
@@ -57,6 +58,8 @@ ERASED = {
     "challenge_submissions.user_id": ChallengeSubmission.user_id,
     "access_grants.user_id": AccessGrant.user_id,
     "review_reports.user_id": ReviewReport.user_id,
+    "analytics_events.user_id": AnalyticsEvent.user_id,  # their visits
+    "signup_sources.user_id": SignupSource.user_id,
 }
 KEPT = {
     "orders.user_id": "invoices and the ledger point at orders",
