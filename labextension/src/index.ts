@@ -22,6 +22,7 @@ import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 
 import { startActivityTracking } from './activity';
+import { instructorPlugin } from './instructor';
 
 const SUBMIT = 'lms:submit';
 const SHOW = 'lms:show-course';
@@ -209,14 +210,56 @@ class CoursePanel extends Widget {
   private grading: ISubmission | null = null;
   private request = 0;
 
-  constructor(private submit: () => void) {
+  constructor(
+    private submit: () => void,
+    private openPath: (path: string) => Promise<void>
+  ) {
     super();
     this.id = 'lms-course-panel';
     this.addClass('jp-LMS-panel');
     this.title.icon = courseIcon;
     this.title.caption = 'Course';
     this.node.setAttribute('aria-label', 'Course');
+    // previous, next and the syllabus open lessons through the server's /lms/open (the same
+    // path as the LMS's "Open in JupyterLab"), inside this JupyterLab: no page load
+    this.node.addEventListener('click', event => {
+      const target = event.target as HTMLElement | null;
+      const anchor = target?.closest('a') as HTMLAnchorElement | null;
+      if (
+        !anchor ||
+        !anchor.href.includes('/lms/open?') ||
+        event.button !== 0 ||
+        event.ctrlKey ||
+        event.metaKey ||
+        event.shiftKey
+      ) {
+        return;
+      }
+      event.preventDefault();
+      void this.openLesson(anchor.href);
+    });
     this.render();
+  }
+
+  /** Place a lesson in the workspace (``/lms/open``) and open it here; a full page load if that fails. */
+  async openLesson(href: string): Promise<void> {
+    const query = new URL(href, window.location.href).search;
+    try {
+      const placed = await lmsRequest<{
+        path: string;
+        newer_beside: string | null;
+        version: number;
+      }>(`lms/open${query}&format=json`);
+      await this.openPath(placed.newer_beside ?? placed.path);
+      if (placed.newer_beside) {
+        this.setNotice(
+          'info',
+          `A newer version of this lesson opened beside your edited copy (${placed.path}), which is kept as it was.`
+        );
+      }
+    } catch (error) {
+      window.location.href = href;
+    }
   }
 
   get lessonPath(): string | null {
@@ -799,7 +842,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
         ?.scrollIntoView({ block: 'nearest' });
     };
 
-    const panel = new CoursePanel(() => void submit());
+    const panel = new CoursePanel(
+      () => void submit(),
+      async (path: string) => {
+        await app.commands.execute('docmanager:open', { path });
+      }
+    );
     app.shell.add(panel, 'right', { rank: 50 });
     if (restorer) {
       restorer.add(panel, panel.id);
@@ -844,4 +892,5 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+// the instructor's Teach panel (src/instructor.ts) shows only to those who author courses
+export default [plugin, instructorPlugin];
