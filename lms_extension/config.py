@@ -66,6 +66,7 @@ ENV = {
     "bind_url": "JUPYTERHUB_SERVICE_URL",
     "cookie_secret": "LMS_COOKIE_SECRET",
     "max_body_bytes": "LMS_MAX_BODY_BYTES",
+    "git_import_allow_local": "LMS_GIT_IMPORT_ALLOW_LOCAL",
     "hub_auth_cache_seconds": "LMS_HUB_AUTH_CACHE_SECONDS",
     "catalog_cache_seconds": "LMS_CATALOG_CACHE_SECONDS",
     "idle_seconds": "LMS_IDLE_SECONDS",
@@ -195,6 +196,9 @@ class LMSConfig(Application):
     cookie_secret = Unicode(help="Secret signing the service's cookies; every replica needs the same one. "
                                  "Default: generated once and kept in data_dir/lms_cookie_secret.").tag(config=True)
     max_body_bytes = Integer(1024 * 1024, help="Largest request body accepted; larger ones get 413.").tag(config=True)
+    git_import_allow_local = Bool(False, help="Let instructors pull courses from plain http:// git URLs and from hosts "
+                                              "on loopback or private networks (tests, closed campus networks). Off: "
+                                              "https:// to public addresses only.").tag(config=True)
     hub_auth_cache_seconds = Integer(5, help="How long the service trusts the hub's answer about a token or login "
                                              "cookie; a logout or revoked token takes effect within this "
                                              "time.").tag(config=True)

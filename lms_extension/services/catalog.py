@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from .. import permissions
 from ..errors import InvalidInput, NotFound
-from ..models import Course, Instructor, Lesson, User
+from ..models import Course, Enrollment, Instructor, Lesson, User
 from ..models.course import LEVELS, CourseCover
 from ..models.discovery import CourseStats
 from . import search
@@ -284,9 +284,16 @@ def get_course(session: Session, slug: str, *, viewer: User | None = None) -> Co
             selectinload(Course.instructor).selectinload(Instructor.user),
         )
     ).one_or_none()
-    if course is None or not (course.published or permissions.can_teach(viewer, course)):
+    if course is None or not (course.published or permissions.can_teach(viewer, course)
+                              or _enrolled(session, viewer, course)):
         raise NotFound(f"no course {slug!r}")
     return course
+
+
+def _enrolled(session: Session, viewer: User | None, course: Course) -> bool:
+    """Unpublishing a course hides it from the catalog, not from the students already in it."""
+    return viewer is not None and session.scalar(
+        select(Enrollment.id).where(Enrollment.user_id == viewer.id, Enrollment.course_id == course.id)) is not None
 
 
 def lesson_count(session: Session, course_ids: list[int]) -> dict[int, int]:

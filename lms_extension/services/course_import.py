@@ -12,10 +12,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict, CourseFormatError
-from ..models import Course, Lesson, LessonVersion
+from ..errors import Conflict, CourseFormatError, InvalidInput
+from ..models import Course, Instructor, Lesson, LessonVersion
 from ..models.course import LEVELS, SLUG
-from . import discovery, lesson_extras, notebooks, policies
+from . import discovery, lesson_extras, notebooks, policies, quizzes
 from .challenges import load_challenge_file, sync_lesson_challenges
 from .users import ensure_user
 
@@ -201,15 +201,18 @@ def _load_challenges(folder: Path, paths, where: str) -> list:
     return specs
 
 
-def import_course(session: Session, spec: CourseSpec, *, replace: bool = True, store=None) -> Course:
+def import_course(session: Session, spec: CourseSpec, *, replace: bool = True, store=None,
+                  instructor: Instructor | None = None) -> Course:
     """Create or update a course from a validated spec; a changed notebook becomes a new version.
 
-    With ``replace=False`` an existing slug is refused.
+    With ``replace=False`` an existing slug is refused. ``instructor`` (the web's uploads) is the
+    course's teacher instead of the account named by ``spec.instructor``.
     """
     course = session.scalars(select(Course).where(Course.slug == spec.slug)).one_or_none()
     if course is not None and not replace:
         raise Conflict(f"a course with slug {spec.slug!r} already exists")
-    instructor = ensure_user(session, spec.instructor, instructor=True).instructor
+    if instructor is None:
+        instructor = ensure_user(session, spec.instructor, instructor=True).instructor
     old_price = course.price_cents if course is not None else None
     if course is None:
         course = Course(slug=spec.slug)
@@ -227,13 +230,7 @@ def import_course(session: Session, spec: CourseSpec, *, replace: bool = True, s
         lesson.filename = f"{ls.key}.ipynb"
         keep.append(lesson)
         lesson.challenges = sync_lesson_challenges(lesson, ls.challenges, list(lesson.challenges))
-        digest = notebooks.sha256(ls.source_text)
-        latest = lesson.versions[-1] if lesson.versions else None
-        if latest is None or latest.source_sha256 != digest:
-            lesson.versions.append(
-                LessonVersion(number=(latest.number if latest else 0) + 1, source_sha256=digest,
-                              source_notebook=ls.source_text, student_notebook=ls.student_text)
-            )
+        add_version(lesson, ls.source_text, ls.student_text)
     course.lessons = keep
     session.flush()
     for lesson, ls in zip(keep, spec.lessons):
@@ -242,6 +239,110 @@ def import_course(session: Session, spec: CourseSpec, *, replace: bool = True, s
     lesson_extras.apply_import(session, course, spec, store)  # quizzes, pass threshold, resources, video
     discovery.course_published(session, course, old_price)  # search index, wishlist price events
     return course
+
+
+def add_version(lesson: Lesson, source_text: str, student_text: str) -> bool:
+    """A new immutable version when the source changed since the newest one; True if one was made."""
+    digest = notebooks.sha256(source_text)
+    latest = lesson.versions[-1] if lesson.versions else None
+    if latest is not None and latest.source_sha256 == digest:
+        return False
+    lesson.versions.append(
+        LessonVersion(number=(latest.number if latest else 0) + 1, source_sha256=digest,
+                      source_notebook=source_text, student_notebook=student_text)
+    )
+    return True
+
+
+# courses edited on the web (services/course_authoring.py decides what; these write the rows) --
+COURSE_FIELDS = ("title", "subtitle", "description", "category", "level", "language", "price_cents", "currency")
+
+
+def create_course(session: Session, slug: str, instructor: Instructor, fields: dict) -> Course:
+    """A new, unpublished course without lessons; ``fields`` are validated course attributes."""
+    if session.scalar(select(Course.id).where(Course.slug == slug)) is not None:
+        raise Conflict(f"a course with the address {slug!r} already exists: choose another")
+    course = Course(slug=slug, instructor=instructor, published=False,
+                    **{k: fields[k] for k in COURSE_FIELDS if k in fields})
+    session.add(course)
+    session.flush()
+    return course
+
+
+def update_course(session: Session, course: Course, fields: dict) -> None:
+    """Changes validated course attributes; a published course's search entry and wishlist prices follow."""
+    old_price = course.price_cents
+    for key in COURSE_FIELDS:
+        if key in fields:
+            setattr(course, key, fields[key])
+    session.flush()
+    if course.published:
+        discovery.course_published(session, course, old_price)
+
+
+def set_published(session: Session, course: Course, published: bool) -> None:
+    """Shows the course in the catalog or hides it; enrolled students keep their access either way."""
+    course.published = published
+    session.flush()
+    discovery.course_published(session, course, course.price_cents)  # into the search index or out of it
+
+
+def set_completion_threshold(session: Session, course: Course, threshold: float | None) -> None:
+    """The share of a graded part's points that passes (None: the default), as course.toml's pass_threshold."""
+    lesson_extras.apply_import(session, course, CourseSpec(
+        slug=course.slug, title=course.title, subtitle="", description="", category=course.category,
+        level=course.level, language=course.language, price_cents=course.price_cents, currency=course.currency,
+        instructor="", published=course.published, extras={"pass_threshold": threshold}))
+
+
+@dataclass
+class DraftLesson:
+    """One lesson as the web editor publishes it: no challenges, resources or video of its own
+    (a published lesson keeps those it has)."""
+    key: str
+    title: str
+    free_preview: bool
+    source_text: str
+    policy: policies.PolicySpec | None
+
+
+def publish_lessons(session: Session, course: Course, drafts: list[DraftLesson]) -> list[tuple[str, int]]:
+    """Make ``drafts`` the course's lessons, in this order, and publish the course. A changed source
+    becomes a new version (the student notebook generated as ``lms course import`` does); lessons
+    the drafts do not name are kept, after them. Returns (lesson key, version number) of new versions."""
+    if not drafts:
+        raise InvalidInput("add at least one lesson before publishing")
+    old_price = course.price_cents
+    existing = {lesson.key: lesson for lesson in course.lessons}
+    generated, specs = [], []
+    for d in drafts:
+        name = f"{d.key}.ipynb"
+        source_nb = notebooks.read_notebook(d.source_text, name)
+        student_nb = notebooks.student_version(source_nb, name)
+        specs.append((d, notebooks.dumps(source_nb), notebooks.dumps(student_nb), source_nb))
+    lesson_extras.check_course_quiz_ids(
+        [{"quizzes": quizzes.parse_quizzes(nb, f"{d.key}.ipynb")} for d, _, _, nb in specs], course.slug)
+    ordered, made = [], []
+    for position, (d, source_text, student_text, source_nb) in enumerate(specs):
+        lesson = existing.pop(d.key, None) or Lesson(key=d.key)
+        lesson.title, lesson.position, lesson.free_preview = d.title, position, d.free_preview
+        lesson.minutes, lesson.filename = estimate_minutes(source_nb), f"{d.key}.ipynb"
+        if add_version(lesson, source_text, student_text):
+            generated.append(lesson)
+        ordered.append(lesson)
+    for position, lesson in enumerate(sorted(existing.values(), key=lambda ls: ls.position), len(ordered)):
+        lesson.position = position
+        ordered.append(lesson)
+    course.lessons = ordered
+    course.published = True
+    session.flush()
+    for d, _, _, source_nb in specs:
+        lesson = next(ls for ls in ordered if ls.key == d.key)
+        policies.apply(session, lesson, d.policy)
+        quizzes.sync_lesson_quizzes(session, lesson, quizzes.parse_quizzes(source_nb, f"{d.key}.ipynb"))
+    session.flush()
+    discovery.course_published(session, course, old_price)
+    return [(lesson.key, lesson.versions[-1].number) for lesson in generated]
 
 
 def import_folders(session: Session, folders: list[Path], *, publish: bool = False, store=None) -> list[Course]:

@@ -1,4 +1,152 @@
-"""The instructor's course API: create, edit, lesson sources, publish (JSON, /api/v1/teach/)."""
+"""The instructor's course API: create, edit, lesson sources, publish (JSON, /api/v1/teach/).
+
+The hub token of an instructor (``custom:lms:teach``); ``course_authoring`` lets each instructor
+change only their own courses (admins any).
+"""
 from __future__ import annotations
 
-default_handlers: list = []
+import json
+
+from ... import permissions
+from ...errors import InvalidInput
+from ...services import course_authoring as authoring, notebooks
+from ..base import APIHandler, body_dict, requires
+from .spec import LESSON, SECURITY, SLUG, errors, json_body, ref, response
+
+TEACHERS_ONLY = "only approved instructors can use the teaching API"
+
+
+def course_json(session, course) -> dict:
+    return {"slug": course.slug, "title": course.title, "subtitle": course.subtitle,
+            "description": course.description, "category": course.category, "level": course.level,
+            "language": course.language, "price_cents": course.price_cents, "currency": course.currency,
+            "published": course.published,
+            "lessons": [{"id": r.draft.key, "title": r.draft.title, "free_preview": r.draft.free_preview,
+                         "state": r.state, "version": r.version}
+                        for r in authoring.lesson_rows(session, course)]}
+
+
+class CoursesAPI(APIHandler):
+    @requires(permissions.TEACH, TEACHERS_ONLY)
+    def post(self):
+        course = authoring.create_course(self.db, self.require_user(), body_dict(self))
+        self.db.commit()
+        self.set_header("Location", f"{self.config.service_prefix}api/v1/teach/courses/{course.slug}")
+        self.write_json(course_json(self.db, course), 201)
+
+
+class CourseAPI(APIHandler):
+    @requires(permissions.TEACH, TEACHERS_ONLY)
+    def get(self, slug: str):
+        self.write_json(course_json(self.db, authoring.course_for_teacher(self.db, self.require_user(), slug)))
+
+    @requires(permissions.TEACH, TEACHERS_ONLY)
+    def patch(self, slug: str):
+        course = authoring.update_course(self.db, self.require_user(), slug, body_dict(self))
+        self.db.commit()
+        self.write_json(course_json(self.db, course))
+
+
+class LessonSourceAPI(APIHandler):
+    """The body is the nbgrader source notebook (.ipynb JSON), or ``{"notebook": {...}, "title": "..."}``."""
+
+    @requires(permissions.TEACH, TEACHERS_ONLY)
+    def put(self, slug: str, lesson_key: str):
+        user = self.require_user()
+        authoring.course_for_teacher(self.db, user, slug)  # 403/404 before reading what was sent
+        try:
+            body = json.loads(self.request.body or b"")
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidInput("the body is not JSON: send the notebook (.ipynb) itself") from None
+        title = None
+        if isinstance(body, dict) and "notebook" in body and "cells" not in body:
+            unknown = set(body) - {"notebook", "title"}
+            if unknown:
+                raise InvalidInput(f"unknown field(s): {', '.join(sorted(k[:40] for k in unknown))}")
+            title = body.get("title")
+            body = body["notebook"]
+        draft, created = authoring.put_lesson_source(self.db, user, slug, lesson_key, body, title=title)
+        self.db.commit()
+        self.write_json({"lesson": draft.key, "title": draft.title, "created": created, "state": "draft",
+                         "sha256": notebooks.sha256(draft.source_notebook)}, 201 if created else 200)
+
+
+class PublishAPI(APIHandler):
+    @requires(permissions.TEACH, TEACHERS_ONLY)
+    def post(self, slug: str):
+        result = authoring.publish(self.db, self.require_user(), slug)
+        self.db.commit()
+        self.write_json(result)
+
+
+default_handlers = [
+    (r"api/v1/teach/courses", CoursesAPI),
+    (r"api/v1/teach/courses/([^/]+)", CourseAPI),
+    (r"api/v1/teach/courses/([^/]+)/lessons/([^/]+)/source", LessonSourceAPI),
+    (r"api/v1/teach/courses/([^/]+)/publish", PublishAPI),
+]
+
+# OpenAPI ---------------------------------------------------------------------------------------
+_FIELDS = {
+    "title": {"type": "string", "maxLength": authoring.MAX_TITLE},
+    "subtitle": {"type": "string", "maxLength": authoring.MAX_SUBTITLE},
+    "description": {"type": "string", "maxLength": authoring.MAX_DESCRIPTION,
+                    "description": "Markdown; rendered sanitised (no HTML, scripts or javascript: links)"},
+    "category": {"type": "string", "maxLength": authoring.MAX_CATEGORY},
+    "level": {"type": "string", "enum": ["beginner", "intermediate", "advanced"]},
+    "language": {"type": "string", "example": "en"},
+    "price_cents": {"type": "integer", "minimum": 0, "maximum": authoring.MAX_PRICE_CENTS},
+    "currency": {"type": "string", "enum": sorted(authoring.CURRENCIES)},
+}
+_SLUG_FIELD = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,99}$"}
+_ONLY_MINE = {403: "Not an instructor, or not this course's instructor (admins may edit any course)"}
+OPENAPI_PATHS: dict = {
+    "/teach/courses": {"post": {
+        "summary": "Instructors: create a draft course (unpublished, without lessons)",
+        "security": SECURITY,
+        "requestBody": json_body({"type": "object", "additionalProperties": False,
+                                  "required": ["slug", "title", "category", "level"],
+                                  "properties": {"slug": _SLUG_FIELD, **_FIELDS}}),
+        "responses": {"201": response("The draft course", ref("TeachCourse")),
+                      **errors(400, 401, 403, 409, 413, text={**_ONLY_MINE, 409: "The slug is taken"})}}},
+    "/teach/courses/{slug}": {
+        "get": {"summary": "Instructors: a course they teach with its lesson drafts",
+                "security": SECURITY, "parameters": [SLUG],
+                "responses": {"200": response("The course", ref("TeachCourse")),
+                              **errors(401, 403, 404, text=_ONLY_MINE)}},
+        "patch": {"summary": "Instructors: edit a course's fields (any subset; the slug stays)",
+                  "security": SECURITY, "parameters": [SLUG],
+                  "requestBody": json_body({"type": "object", "additionalProperties": False,
+                                            "minProperties": 1, "properties": _FIELDS}),
+                  "responses": {"200": response("The course", ref("TeachCourse")),
+                                **errors(400, 401, 403, 404, 413, text=_ONLY_MINE)}}},
+    "/teach/courses/{slug}/lessons/{lesson}/source": {"put": {
+        "summary": "Instructors: a lesson's nbgrader source notebook (a new lesson when the id is new), as a draft "
+                   "until the course is published",
+        "description": "The body is the .ipynb JSON, or {\"notebook\": <.ipynb JSON>, \"title\": \"...\"}. An invalid "
+                       "notebook or broken nbgrader metadata is a 400 whose message (and `cell`, 1-based) names the cell.",
+        "security": SECURITY, "parameters": [SLUG, LESSON],
+        "requestBody": json_body({"type": "object", "description": "an nbformat 4 notebook with nbgrader metadata"}),
+        "responses": {"200": response("The draft source was replaced", ref("LessonSource")),
+                      "201": response("A new lesson (draft)", ref("LessonSource")),
+                      **errors(400, 401, 403, 404, 413, text=_ONLY_MINE)}}},
+    "/teach/courses/{slug}/publish": {"post": {
+        "summary": "Instructors: publish the drafts; each changed source becomes a new lesson version",
+        "security": SECURITY, "parameters": [SLUG],
+        "responses": {"200": response("Published", {"type": "object", "required": ["slug", "published"], "properties": {
+            "slug": {"type": "string"}, "published": {"type": "boolean"}, "lessons": {"type": "integer"},
+            "new_versions": {"type": "array", "items": {"type": "object", "properties": {
+                "lesson": {"type": "string"}, "version": {"type": "integer"}}}}}}),
+            **errors(400, 401, 403, 404, text=_ONLY_MINE)}}},
+}
+OPENAPI_SCHEMAS: dict = {
+    "TeachCourse": {"type": "object", "required": ["slug", "title", "published", "lessons"], "properties": {
+        "slug": {"type": "string"}, **_FIELDS, "published": {"type": "boolean"},
+        "lessons": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"}, "free_preview": {"type": "boolean"},
+            "state": {"type": "string", "enum": ["new", "changed", "published"]},
+            "version": {"type": "integer", "nullable": True}}}}}},
+    "LessonSource": {"type": "object", "required": ["lesson", "created"], "properties": {
+        "lesson": {"type": "string"}, "title": {"type": "string"}, "created": {"type": "boolean"},
+        "state": {"type": "string"}, "sha256": {"type": "string"}}},
+}
