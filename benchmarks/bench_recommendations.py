@@ -47,7 +47,7 @@ def build(session, rng: random.Random, n_students: int):
     session.execute(insert(User), [{"hub_name": "teacher", "display_name": "Teacher", "is_instructor": True,
                                     "is_admin": False, "last_seen_at": now, "created_at": now}])
     teacher = session.scalar(select(User.id))
-    session.execute(insert(Instructor), [{"user_id": teacher, "headline": "", "bio": "", "approved": True,
+    session.execute(insert(Instructor), [{"user_id": teacher, "headline": "", "bio": "",
                                           "created_at": now}])
     instructor = session.scalar(select(Instructor.id))
     rows, tracks = [], {}

@@ -22,7 +22,7 @@ def seed_courses(session, n: int, *, lessons_per_course: int = 6, seed: int = 7)
               "is_admin": False, "last_seen_at": now, "created_at": now} for i in range(50)]
     session.execute(insert(User), users)
     user_ids = session.scalars(select(User.id).where(User.hub_name.like("teacher%"))).all()
-    session.execute(insert(Instructor), [{"user_id": uid, "headline": "", "bio": "", "approved": True,
+    session.execute(insert(Instructor), [{"user_id": uid, "headline": "", "bio": "",
                                           "created_at": now} for uid in user_ids])
     instructor_ids = session.scalars(select(Instructor.id)).all()
     rows = []

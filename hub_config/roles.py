@@ -29,6 +29,10 @@ def configure(c, *, admin_token: str | None = None) -> None:
          "scopes": [TEACH_SCOPE], "groups": [INSTRUCTORS_GROUP]},
         {"name": "lms-admin", "description": "Runs the LMS",
          "scopes": [ADMIN_SCOPE, TEACH_SCOPE], "groups": [ADMINS_GROUP]},
+        # the LMS service itself: an approved instructor application joins the instructors group
+        # through the hub's API (lms_extension/services/hub_client.py), never by editing a database
+        {"name": "lms-service", "description": "What the LMS service changes in the hub",
+         "scopes": [f"groups!group={INSTRUCTORS_GROUP}"], "services": ["lms"]},
     ]
     if admin_token:
         # operators' scripts and the test-suite drive the hub's REST API with this token

@@ -48,6 +48,8 @@ class Instructor(Timestamped, Base):
     bio: Mapped[str] = mapped_column(Text, default="")
     # "" without a photo; else a token that changes with each upload (the photo's storage key and URL)
     photo_version: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # ISO 3166-1 alpha-2 country the instructor is paid in (from their application); "" unknown
+    payout_country: Mapped[str] = mapped_column(String(2), default="", server_default="")
 
     user: Mapped[User] = relationship(back_populates="instructor")
 

@@ -229,6 +229,46 @@ def photo_widths(version: str) -> list[int]:
     return [int(w) for w in tail.split("_") if w.isdigit()]
 
 
+# -- becoming an instructor (services/instructor_applications.py) ----------------------------
+def check_headline(raw) -> str:
+    """One line of at most ``HEADLINE_MAX`` characters (runs of spaces folded); may be empty."""
+    if not isinstance(raw, str) or _control_chars(raw):
+        raise InvalidInput("the headline must be one line of text, without control characters", field="headline")
+    headline = " ".join(raw.split())
+    if len(headline) > HEADLINE_MAX:
+        raise InvalidInput(f"the headline is {len(headline)} characters long; at most {HEADLINE_MAX}",
+                           field="headline")
+    return headline
+
+
+def check_bio(raw) -> str:
+    """Markdown of at most ``BIO_MAX`` characters, line breaks allowed; may be empty."""
+    if not isinstance(raw, str) or _control_chars(raw, newlines=True):
+        raise InvalidInput("the bio must be text, without control characters", field="bio")
+    bio = raw.replace("\r\n", "\n").strip()
+    if len(bio) > BIO_MAX:
+        raise InvalidInput(f"the bio is {len(bio)} characters long; at most {BIO_MAX}", field="bio")
+    return bio
+
+
+def become_instructor(session: Session, user: User, *, display_name: str, headline: str, bio: str,
+                      payout_country: str) -> Instructor:
+    """An approved applicant's public profile (display name, headline, bio, checked as the
+    profile page checks them), payout country and the LMS role. The role itself comes from the hub's
+    ``instructors`` group, which the approval joins first; the next identity sync keeps it."""
+    if user.deleted_at is not None:
+        raise InvalidInput("this account has been deleted")
+    user.display_name = check_display_name(display_name)
+    if user.instructor is None:
+        user.instructor = Instructor()
+    user.instructor.headline = check_headline(headline)
+    user.instructor.bio = check_bio(bio)
+    user.instructor.payout_country = payout_country
+    user.is_instructor = True
+    session.flush()
+    return user.instructor
+
+
 def public_instructor(session: Session, name: str) -> tuple[User, Instructor, list[int]]:
     """An instructor's public profile by hub name, with the ids of their published courses
     (newest first). Unknown names, students and erased accounts are the same 404."""

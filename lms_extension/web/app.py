@@ -123,6 +123,7 @@ def jinja_env() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), auto_reload=False,
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["money"] = _money
+    env.globals["application_news"] = applications_pages.application_news  # base.html's banner
     return env
 
 
