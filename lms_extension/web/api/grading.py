@@ -1,4 +1,5 @@
-"""``/api/v1/teach``: instructor grading as JSON: submissions and scores per lesson, one
+"""``/api/v1/teach``: instructor grading as JSON: the course's grading queue, the feedback release
+policy and releasing a lesson's held feedback, submissions and scores per lesson, one
 submission with its autograded notebook, manual grades, re-grading one submission or a lesson.
 
 Only the course's instructors and admins get past ``grading_admin`` (it checks before anything else).
@@ -53,7 +54,39 @@ class ManualGradesAPI(APIHandler):
         self.write_json(grading_admin.detail(self.db, user, int(submission_id)))
 
 
+class GradingQueueAPI(APIHandler):
+    @requires_user
+    def get(self, slug: str):
+        attempts = self.get_query_argument("attempts", "latest")
+        view = grading_admin.queue(self.db, self.require_user(), slug,
+                                   lesson_key=self.get_query_argument("lesson", "") or None, attempts=attempts)
+        self.write_json({"feedback_release": view["feedback_release"], "lessons": view["lessons"],
+                         "submissions": view["submissions"]})
+
+
+class GradingSettingsAPI(APIHandler):
+    @requires_user
+    def put(self, slug: str):
+        body = self.json_body()
+        if not isinstance(body, dict) or set(body) != {"feedback_release"}:
+            raise InvalidInput('send {"feedback_release": "on_grading" | "held"}')
+        value = grading_admin.set_release_policy(self.db, self.require_user(), slug, body["feedback_release"])
+        self.db.commit()
+        self.write_json({"feedback_release": value})
+
+
+class LessonReleaseAPI(APIHandler):
+    @requires_user
+    def post(self, slug: str, lesson_key: str):
+        result = grading_admin.release_lesson(self.db, self.require_user(), slug, lesson_key)
+        self.db.commit()
+        self.write_json(result)
+
+
 default_handlers = [
+    (r"api/v1/teach/courses/([^/]+)/grading/queue", GradingQueueAPI),
+    (r"api/v1/teach/courses/([^/]+)/grading/settings", GradingSettingsAPI),
+    (r"api/v1/teach/courses/([^/]+)/lessons/([^/]+)/release-feedback", LessonReleaseAPI),
     (r"api/v1/teach/courses/([^/]+)/lessons/([^/]+)/submissions", LessonSubmissionsAPI),
     (r"api/v1/teach/courses/([^/]+)/lessons/([^/]+)/regrade", LessonRegradeAPI),
     (r"api/v1/teach/submissions/([0-9]+)", SubmissionAPI),
@@ -76,7 +109,41 @@ _ROW_PROPS = {
     "late_penalty_percent": {"type": "number"}, "score": {"type": "number", "nullable": True},
     "max_score": {"type": "number", "nullable": True}, "needs_manual_grade": {"type": "boolean"},
     "regrades": {"type": "integer"}}
+_QUEUE_ITEM = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "lesson": {"type": "string"}, "lesson_title": {"type": "string"},
+    "student": {"type": "string"}, "attempt": {"type": "integer"}, "submitted_at": {"type": "string"},
+    "auto_score": {"type": "number", "nullable": True}, "max_score": {"type": "number", "nullable": True}}}
+_RELEASE = {"type": "string", "enum": ["on_grading", "held"]}
 OPENAPI_PATHS: dict = {
+    "/teach/courses/{slug}/grading/queue": {"get": {
+        "summary": "Instructors: submissions needing a manual grade (oldest first) and counts per lesson",
+        "security": SECURITY, "parameters": [
+            _SLUG, {"name": "lesson", "in": "query", "required": False, "schema": {"type": "string"}},
+            {"name": "attempts", "in": "query", "required": False,
+             "schema": {"type": "string", "enum": ["latest", "all"], "default": "latest"}}],
+        "responses": {"200": response("The queue", {
+            "type": "object", "required": ["feedback_release", "lessons", "submissions"], "properties": {
+                "feedback_release": _RELEASE,
+                "lessons": {"type": "array", "items": {"type": "object", "properties": {
+                    "lesson": {"type": "string"}, "title": {"type": "string"},
+                    "needs_grading": {"type": "integer"}, "graded": {"type": "integer"},
+                    "held": {"type": "integer"}}}},
+                "submissions": {"type": "array", "items": _QUEUE_ITEM}}}),
+            **errors(400, 401, 403, 404, text=_INSTRUCTORS_ONLY)}}},
+    "/teach/courses/{slug}/grading/settings": {"put": {
+        "summary": "Instructors: release feedback on grading, or hold it until released per lesson",
+        "security": SECURITY, "parameters": [_SLUG],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["feedback_release"], "properties": {"feedback_release": _RELEASE}}}}},
+        "responses": {"200": response("Saved", {"type": "object", "properties": {"feedback_release": _RELEASE}}),
+                      **errors(400, 401, 403, 404, text=_INSTRUCTORS_ONLY)}}},
+    "/teach/courses/{slug}/lessons/{lesson}/release-feedback": {"post": {
+        "summary": "Instructors: show students the held feedback of the lesson's graded submissions "
+                   "(those still needing a manual grade stay held)",
+        "security": SECURITY, "parameters": [_SLUG, _LESSON],
+        "responses": {"200": response("Released", {"type": "object", "properties": {
+            "released": {"type": "integer"}, "still_ungraded": {"type": "integer"}}}),
+            **errors(401, 403, 404, text=_INSTRUCTORS_ONLY)}}},
     "/teach/courses/{slug}/lessons/{lesson}/submissions": {"get": {
         "summary": "Instructors: every submission of a lesson with raw, manual, penalty and final scores",
         "security": SECURITY, "parameters": [_SLUG, _LESSON],
@@ -114,6 +181,8 @@ OPENAPI_SCHEMAS: dict = {
     "SubmissionRow": {"type": "object", "required": ["id", "student", "status"], "properties": _ROW_PROPS},
     "GradedSubmission": {"type": "object", "required": ["id", "student", "status", "cells"], "properties": {
         **_ROW_PROPS, "course": {"type": "string"}, "lesson": {"type": "string"},
+        "course_title": {"type": "string"}, "lesson_title": {"type": "string"}, "student_name": {"type": "string"},
+        "feedback_released": {"type": "boolean", "description": "whether the student sees this grade yet"},
         "error": {"type": "string", "nullable": True},
         "cells": {"type": "array", "items": {"type": "object"}},
         "autograded": {"type": "object", "description": "notebook name -> autograded notebook (hidden tests included)"}}},

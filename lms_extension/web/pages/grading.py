@@ -1,5 +1,8 @@
-"""Instructor grading pages under ``teach/``: submissions and scores per lesson, the autograded
-notebook, manual grades with comments, re-grade one submission or a whole lesson; and the
+"""Instructor grading pages under ``teach/``: the course's grading queue (submissions needing a
+manual grade, oldest first) with the feedback release policy and "Release feedback" per lesson;
+submissions and scores per lesson; one submission as its autograded notebook, rendered, with
+each graded cell's grade box right after it (save one cell, all, or save and go to the next
+ungraded; keys j/k or n/p walk the queue); re-grade one submission or a whole lesson; and the
 student's feedback page.
 
 The same actions as JSON are in ``api/grading.py``. Only the course's instructors and admins get
@@ -10,33 +13,97 @@ from __future__ import annotations
 from tornado import web
 
 from ...errors import InvalidInput
-from ...services import exchange, grading_admin
+from ...services import exchange, feedback_release, grading_admin
 from ..base import BaseHandler
 
+MAX_POINTS_CHARS = 30
 
-def _manual_form(handler: BaseHandler, detail: dict) -> list[dict]:
-    """The form's fields back into grades: ``points:<nb>:<grade_id>`` and ``comment:<nb>:<grade_id>``."""
+
+def _manual_form(handler: BaseHandler, detail: dict, only: str | None = None) -> list[dict]:
+    """The form's fields back into grades: ``points:<nb>:<grade_id>`` and ``comment:<nb>:<grade_id>``;
+    ``only``: one cell's ``<nb>:<grade_id>`` (its own Save button)."""
     grades = []
     for cell in detail["cells"]:
         key = f"{cell['notebook']}:{cell['grade_id']}"
+        if only is not None and key != only:
+            continue
         raw = handler.get_body_argument(f"points:{key}", None)
         comment = handler.get_body_argument(f"comment:{key}", None)
         if raw is None and comment is None:
             continue
+        title = cell.get("title") or "this part"
+        raw = (raw or "").strip().replace(",", ".")
+        if len(raw) > MAX_POINTS_CHARS:
+            raise InvalidInput(f"{title}: points must be a number") from None
         try:
-            points = float(raw) if raw not in (None, "") else None
+            points = float(raw) if raw else None
         except ValueError:
-            raise InvalidInput(f"{cell['grade_id']}: points must be a number") from None
+            raise InvalidInput(f"{title}: points must be a number, not {raw[:MAX_POINTS_CHARS]!r}") from None
         grades.append({"notebook": cell["notebook"], "grade_id": cell["grade_id"], "points": points,
                        "comment": comment or ""})
+    if only is not None and not grades:
+        raise InvalidInput("that part is not in this submission")
     return grades
 
 
+def _typed(handler: BaseHandler, detail: dict) -> dict:
+    """What the instructor typed, to show again with an error: ``{"<nb>:<grade_id>": (points, comment)}``."""
+    typed = {}
+    for cell in detail["cells"]:
+        key = f"{cell['notebook']}:{cell['grade_id']}"
+        raw = handler.get_body_argument(f"points:{key}", None)
+        comment = handler.get_body_argument(f"comment:{key}", None)
+        if raw is not None or comment is not None:
+            typed[key] = (raw if raw is not None else "", comment if comment is not None else cell["comment"])
+    return typed
+
+
 class CourseGradingPage(BaseHandler):
+    """The grading queue of a course, with counts per lesson, filters and the release policy."""
+
     @web.authenticated
     def get(self, slug: str):
-        course, rows = grading_admin.course_overview(self.db, self.require_user(), slug)
-        self.render_page("grading/course.html", course=course, rows=rows)
+        user = self.require_user()
+        lesson = self.get_query_argument("lesson", "") or None
+        attempts = self.get_query_argument("attempts", "latest")
+        if attempts not in grading_admin.QUEUE_ATTEMPTS:
+            attempts = "latest"
+        course, rows = grading_admin.course_overview(self.db, user, slug)
+        if lesson is not None and lesson not in {r["lesson"].key for r in rows}:
+            lesson = None  # a stale or typed filter shows the whole course rather than an error
+        view = grading_admin.queue(self.db, user, slug, attempts=attempts)  # every lesson's counts
+        counts = {row["lesson"]: row for row in view["lessons"]}
+        if lesson is not None:
+            view["submissions"] = [s for s in view["submissions"] if s["lesson"] == lesson]
+            view["lesson"] = lesson
+        self.render_page("grading/course.html", course=course, rows=rows, q=view, counts=counts,
+                         studio_section="grading", release_labels=feedback_release.LABELS)
+
+
+class GradingSettingsPage(BaseHandler):
+    """POST: the course's feedback release policy."""
+
+    @web.authenticated
+    def post(self, slug: str):
+        value = self.get_body_argument("feedback_release", "")
+        after = grading_admin.set_release_policy(self.db, self.require_user(), slug, value)
+        self.db.commit()
+        self.add_notice(f"Feedback: {feedback_release.LABELS[after].lower()}.")
+        self.redirect(f"{self.config.service_prefix}teach/courses/{slug}/grading")
+
+
+class LessonReleasePage(BaseHandler):
+    """POST: release the lesson's held feedback to its students."""
+
+    @web.authenticated
+    def post(self, slug: str, lesson_key: str):
+        result = grading_admin.release_lesson(self.db, self.require_user(), slug, lesson_key)
+        self.db.commit()
+        text = f"Feedback released on {result['released']} submission(s)."
+        if result["still_ungraded"]:
+            text += f" {result['still_ungraded']} still need a manual grade and stay held."
+        self.add_notice(text)
+        self.redirect(f"{self.config.service_prefix}teach/courses/{slug}/grading")
 
 
 class LessonSubmissionsPage(BaseHandler):
@@ -58,18 +125,43 @@ class LessonRegradePage(BaseHandler):
 
 
 class SubmissionPage(BaseHandler):
+    def _render(self, user, submission_id: int, *, error: str | None = None, typed: dict | None = None,
+                saved=None, status: int = 200):
+        detail = grading_admin.detail(self.db, user, submission_id)
+        self.set_status(status)
+        self.render_page("grading/submission.html", s=detail, saved=saved, error=error, typed=typed or {},
+                         books=grading_admin.notebook_view(detail),
+                         nav=grading_admin.neighbours(self.db, user, submission_id),
+                         course=grading_admin.taught_course(self.db, user, detail["course"]),
+                         studio_section="grading", empty=self.get_query_argument("empty", None))
+
     @web.authenticated
     def get(self, submission_id: str):
-        detail = grading_admin.detail(self.db, self.require_user(), int(submission_id))
-        self.render_page("grading/submission.html", s=detail, saved=self.get_query_argument("saved", None))
+        self._render(self.require_user(), int(submission_id), saved=self.get_query_argument("saved", None))
 
     @web.authenticated
     def post(self, submission_id: str):
         user = self.require_user()
-        detail = grading_admin.detail(self.db, user, int(submission_id))
-        grading_admin.save_manual_grades(self.db, user, int(submission_id), _manual_form(self, detail))
+        sid = int(submission_id)
+        detail = grading_admin.detail(self.db, user, sid)
+        try:
+            grades = _manual_form(self, detail, only=self.get_body_argument("only", None))
+            grading_admin.save_manual_grades(self.db, user, sid, grades)
+        except InvalidInput as exc:  # the form again, with what was typed and why it was refused
+            self.db.rollback()
+            typed = _typed(self, detail)
+            self._render(user, sid, error=exc.message, typed=typed, status=400)
+            return
         self.db.commit()
-        self.redirect(f"{self.config.service_prefix}teach/submissions/{submission_id}?saved=1")
+        if self.get_body_argument("then", "") == "next":
+            nav = grading_admin.neighbours(self.db, user, sid)
+            target = nav["next"] or nav["first"]
+            if target is not None:
+                self.redirect(f"{self.config.service_prefix}teach/submissions/{target}?saved=1")
+                return
+            self.redirect(f"{self.config.service_prefix}teach/submissions/{sid}?saved=1&empty=1")
+            return
+        self.redirect(f"{self.config.service_prefix}teach/submissions/{sid}?saved=1")
 
 
 class SubmissionRegradePage(BaseHandler):
@@ -106,6 +198,8 @@ class FeedbackFile(BaseHandler):
 
 default_handlers = [
     (r"teach/courses/([^/]+)/grading", CourseGradingPage),
+    (r"teach/courses/([^/]+)/grading/settings", GradingSettingsPage),
+    (r"teach/courses/([^/]+)/lessons/([^/]+)/release-feedback", LessonReleasePage),
     (r"teach/courses/([^/]+)/lessons/([^/]+)/submissions", LessonSubmissionsPage),
     (r"teach/courses/([^/]+)/lessons/([^/]+)/regrade", LessonRegradePage),
     (r"teach/submissions/([0-9]+)", SubmissionPage),
