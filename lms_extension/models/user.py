@@ -29,6 +29,8 @@ class User(Timestamped, Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # set by an admin (services/users.py set_active): cannot log in nor use the LMS until reactivated
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # the email given at sign-up (the hub's user_info), for the admin console's search; erased with the account
+    email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     display_name: Mapped[str] = mapped_column(String(255), default="")
     is_instructor: Mapped[bool] = mapped_column(Boolean, default=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)

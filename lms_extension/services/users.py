@@ -100,10 +100,29 @@ def display_name_of(model: dict) -> str | None:
     return " ".join(value.split())[:255] or None if isinstance(value, str) else None
 
 
+def email_of(model: dict) -> str | None:
+    """The email given at sign-up (``hub_config/auth.py`` keeps it in ``user_info``)."""
+    info = model.get("user_info")
+    value = info.get("email") if isinstance(info, dict) else None
+    return value.strip()[:254] if isinstance(value, str) and not _control_chars(value) else None
+
+
 def sync_hub_user(session: Session, model: dict) -> User:
-    """Create or update the LMS row for the hub account described by ``model``."""
+    """Create or update the LMS row for the hub account described by ``model``; an account an
+    admin deactivated is refused (``Forbidden``): it cannot use the LMS until reactivated."""
+    user = _sync(session, model)
+    if user.deactivated_at is not None:
+        raise Forbidden("this account has been deactivated by an administrator; contact them to have it "
+                        "reactivated")
+    return user
+
+
+def _sync(session: Session, model: dict) -> User:
     user = _resolve(session, model["name"], account_id_of(model))
     given = display_name_of(model)
+    email = email_of(model)
+    if email is not None and user.email != email:
+        user.email = email
     if given and user.display_name in ("", user.hub_name):  # a name chosen at sign-up, never one changed since
         user.display_name = given
     is_instructor, is_admin = permissions.roles_from_scopes(model)
@@ -127,6 +146,7 @@ def erase_identity(session: Session, user: User, *, tombstone: str, display_name
     """The erased account's row becomes a tombstone: no name, no roles, and its hub account id
     kept so that the deleted identity (a cached token) cannot come back."""
     user.hub_name, user.display_name = tombstone, display_name
+    user.email = ""
     user.is_instructor = user.is_admin = False
     user.deleted_at = utcnow()
     if user.hub_account_id is None and account_id:
@@ -140,7 +160,7 @@ def ensure_user(session: Session, name: str, *, instructor: bool = False, admin:
     existing = by_name(session, name)
     if existing is not None and not instructor and not admin:
         return existing
-    return sync_hub_user(session, {"name": name, "scopes": scopes})
+    return _sync(session, {"name": name, "scopes": scopes})
 
 
 # -- the profile page ------------------------------------------------------------------------
@@ -296,3 +316,97 @@ def photo_file(session: Session, store, instructor_id: int, version: str, width:
             or width not in photo_widths(version):
         raise NotFound("no such photo")
     return store.get(photo_key(instructor_id, version, width))
+
+
+# -- the admin console: account state, roles, search -----------------------------------------
+ROLE_FILTERS = ("", "student", "instructor", "admin")
+STATE_FILTERS = ("", "active", "deactivated", "deleted")
+
+
+def set_active(session: Session, actor: User | None, user: User, active: bool) -> bool:
+    """Deactivate (``active`` False) or reactivate an account, audited as ``user.deactivate`` /
+    ``user.reactivate``. A deactivated account cannot use the LMS (``sync_hub_user`` refuses
+    it) nor log in to the hub (``hub_config/auth.py`` reads ``is_deactivated``). True when it
+    changed anything."""
+    from ..errors import Conflict
+    from . import audit
+
+    if user.deleted_at is not None:
+        raise Conflict("this account has been deleted")
+    if not active and actor is not None and actor.id == user.id:
+        raise Conflict("you cannot deactivate your own account")
+    was_active = user.deactivated_at is None
+    if was_active == active:
+        return False
+    user.deactivated_at = None if active else utcnow()
+    session.flush()
+    audit.record(session, actor, "user.reactivate" if active else "user.deactivate", "user", user.hub_name,
+                 before={"active": was_active}, after={"active": active},
+                 summary=f"{'Reactivated' if active else 'Deactivated'} {user.hub_name}")
+    return True
+
+
+def is_deactivated(session: Session, name: str) -> bool:
+    """Whether the live account named ``name`` is deactivated (the hub asks at login)."""
+    user = by_name(session, name)
+    return user is not None and user.deleted_at is None and user.deactivated_at is not None
+
+
+def set_roles(session: Session, actor: User | None, user: User, *, is_instructor: bool, is_admin: bool,
+              change: str) -> bool:
+    """The LMS side of a role change made in the hub's groups (the hub stays the source:
+    ``sync_hub_user`` sets the same flags from the user's scopes at their next request).
+    ``change`` names it in the audit log ("make instructor"). True when a flag changed."""
+    from . import audit
+
+    before = {"instructor": bool(user.is_instructor), "admin": bool(user.is_admin)}
+    after = {"instructor": bool(is_instructor or is_admin), "admin": bool(is_admin)}
+    user.is_instructor, user.is_admin = after["instructor"], after["admin"]
+    if user.is_instructor and user.instructor is None:
+        user.instructor = Instructor()
+    session.flush()
+    if before == after:
+        return False
+    old, new = audit.changes(before, after)
+    audit.record(session, actor, "user.roles", "user", user.hub_name, before=old, after=new,
+                 summary=f"{change[:1].upper()}{change[1:]}: {user.hub_name}")
+    return True
+
+
+def search(session: Session, *, q: str = "", role: str = "", state: str = "", offset: int = 0,
+           limit: int = 50) -> tuple[list[User], int]:
+    """Accounts for the console, by name, display name or sign-up email (``q``), role and state;
+    newest first."""
+    from sqlalchemy import func, or_
+
+    if role not in ROLE_FILTERS:
+        raise InvalidInput(f"role must be one of: {', '.join(r for r in ROLE_FILTERS if r)}", field="role")
+    if state not in STATE_FILTERS:
+        raise InvalidInput(f"state must be one of: {', '.join(s for s in STATE_FILTERS if s)}", field="state")
+    if not isinstance(q, str) or len(q) > 200 or _control_chars(q):
+        raise InvalidInput("the search text is at most 200 characters, without control characters", field="q")
+    if not 1 <= limit <= 500 or offset < 0:
+        raise InvalidInput("limit must be 1 to 500 and offset at least 0")
+    stmt = select(User)
+    q = q.strip()
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(User.hub_name.ilike(like, escape="\\"), User.display_name.ilike(like, escape="\\"),
+                              User.email.ilike(like, escape="\\")))
+    if role == "student":
+        stmt = stmt.where(User.is_instructor.is_(False), User.is_admin.is_(False))
+    elif role == "instructor":
+        stmt = stmt.where(User.is_instructor.is_(True))
+    elif role == "admin":
+        stmt = stmt.where(User.is_admin.is_(True))
+    if state == "active":
+        stmt = stmt.where(User.deleted_at.is_(None), User.deactivated_at.is_(None))
+    elif state == "deactivated":
+        stmt = stmt.where(User.deleted_at.is_(None), User.deactivated_at.is_not(None))
+    elif state == "deleted":
+        stmt = stmt.where(User.deleted_at.is_not(None))
+    elif state == "":
+        stmt = stmt.where(User.deleted_at.is_(None))  # tombstones only when asked for
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = list(session.scalars(stmt.order_by(User.id.desc()).offset(offset).limit(limit)))
+    return rows, total

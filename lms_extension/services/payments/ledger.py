@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ...models.base import utcnow
 from ...models.commerce import InstructorAccount, LedgerEntry, Order
+from .. import platform_settings
 
 REVERSE_KIND = {"sale": "refund", "platform_fee": "reversal", "tax": "refund"}
 
@@ -43,7 +44,8 @@ def share_bp(session: Session, instructor_id: int, platform_share_percent: int) 
     account = session.scalars(select(InstructorAccount).where(InstructorAccount.instructor_id == instructor_id)).one_or_none()
     if account is not None and account.revenue_share_bp is not None:
         return account.revenue_share_bp
-    return 10000 - platform_share_percent * 100
+    # the default share: the admin's run-time setting, else the configured platform share's rest
+    return platform_settings.instructor_share_percent(session, 100 - platform_share_percent) * 100
 
 
 def post_sale(session: Session, order: Order, *, platform_share_percent: int, hold_days: int,

@@ -12,6 +12,7 @@ from ...errors import Conflict, Forbidden, InvalidInput, NotFound
 from ...models import Course, Instructor, Lesson, LessonProgress, User
 from ...models.base import utcnow
 from ...models.commerce import Order, OrderLine, RefundRequest
+from .. import platform_settings
 from . import access, fulfillment
 from .policy import CommercePolicy
 from .stripe_client import call
@@ -36,8 +37,9 @@ def eligibility(db: Session, policy: CommercePolicy, order: Order, now: datetime
     if order.kind == "subscription":
         return "a subscription is cancelled (it runs to the end of the paid period), not refunded"
     paid_at = order.paid_at if order.paid_at.tzinfo else order.paid_at.replace(tzinfo=timezone.utc)
-    if now - paid_at > timedelta(days=policy.refund_window_days):
-        return f"refunds can be asked within {policy.refund_window_days} days of purchase"
+    window = platform_settings.refund_window_days(db, policy.refund_window_days)  # the admin's setting
+    if now - paid_at > timedelta(days=window):
+        return f"refunds can be asked within {window} days of purchase"
     progress = progress_percent(db, order)
     if progress >= policy.refund_max_progress_percent:
         return f"you completed {progress}% of the course; refunds stop at {policy.refund_max_progress_percent}%"

@@ -25,7 +25,7 @@ class EarningsPage(CommerceMixin, BaseHandler):
         self.render_page("commerce/earnings.html", balances=ledger.balances(self.db, instructor.id),
                          history=ledger.history(self.db, instructor.id, 50), per_course=per_course, titles=titles,
                          account=account, period=period, chart=_bar_chart(points),
-                         share=(account.revenue_share_bp or 10000 - self.policy.platform_share_percent * 100) / 100,
+                         share=ledger.share_bp(self.db, instructor.id, self.policy.platform_share_percent) / 100,
                          hold_days=self.policy.payout_hold_days)
 
 
