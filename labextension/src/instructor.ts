@@ -154,20 +154,17 @@ function points(value: number | null | undefined): string {
 }
 
 /** What the LMS answered to a publish, in a sentence. */
-function publishedText(answer: any, title: string): string {
-  const published = answer?.published ?? {};
-  const versions = (answer?.lessons ?? [])
-    .map((row: any) => row?.answer?.version)
-    .filter((v: unknown) => typeof v === 'number');
-  const version =
-    typeof published.version === 'number'
-      ? published.version
-      : versions.length
-        ? Math.max(...versions)
-        : null;
-  return version !== null
-    ? `Published ${title}: version ${version} is what students get now.`
-    : `Published ${title}.`;
+function publishedText(answer: any, folder: IFolder): string {
+  const made: { lesson: string; version: number }[] =
+    answer?.published?.new_versions ?? [];
+  if (!made.length) {
+    return `Published ${folder.title}: no lesson changed, students keep the versions they have.`;
+  }
+  const titles = new Map(folder.lessons.map(row => [row.id, row.title]));
+  const list = made
+    .map(row => `${titles.get(row.lesson) ?? row.lesson} (version ${row.version})`)
+    .join(', ');
+  return `Published ${folder.title}. New for students: ${list}.`;
 }
 
 class TeachPanel extends Widget {
@@ -264,7 +261,7 @@ class TeachPanel extends Widget {
   private publish(folder: IFolder): Promise<void> {
     return this.act(`Publishing ${folder.title}`, async () => {
       const answer = await teachRequest<any>('publish', { course: folder.folder });
-      this.notice = { kind: 'info', text: publishedText(answer, folder.title) };
+      this.notice = { kind: 'info', text: publishedText(answer, folder) };
     });
   }
 
