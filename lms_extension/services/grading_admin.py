@@ -189,31 +189,36 @@ def save_manual_grades(session: Session, user: User, submission_id: int, grades)
     existing = {(g.notebook, g.grade_id): g for g in submission.manual_grades}
     before = {f"{nb}:{gid}": {"points": g.points, "comment": g.comment} for (nb, gid), g in existing.items()}
     score_before = submission.score
+    titles = notebooks.exercise_titles(submission.lesson_version.student_notebook)
+    names = {key: titles.get(key[1], f"Part {n}") for n, key in enumerate(cells, 1)}
+    checked = []  # every item is checked before any is applied: a refused save changes nothing
     for item in grades:
         if not isinstance(item, dict):
             raise InvalidInput("each grade must be an object")
         key = (item.get("notebook"), item.get("grade_id"))
-        cell = cells.get(key)
+        cell = cells.get(key) if all(isinstance(k, str) for k in key) else None
         if cell is None:
-            raise InvalidInput(f"submission {submission_id} has no graded cell {key[1]!r} in {key[0]!r}")
+            raise InvalidInput("this submission has no such graded part: reload the page and try again")
+        name, top = names[key], cell.get("max_points") or 0
         points = item.get("points")
         if points is not None:
             if isinstance(points, bool) or not isinstance(points, (int, float)) or not math.isfinite(points):
-                raise InvalidInput(f"{key[1]}: points must be a number or null")
-            if not 0 <= points <= (cell.get("max_points") or 0):
-                raise InvalidInput(f"{key[1]}: points must be between 0 and {cell.get('max_points') or 0:g}")
+                raise InvalidInput(f"{name}: points must be a number, or empty")
+            if not 0 <= points <= top:
+                raise InvalidInput(f"{name}: points must be between 0 and {top:g}")
         comment = item.get("comment") or ""
         if not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS:
-            raise InvalidInput(f"{key[1]}: comment must be text of at most {MAX_COMMENT_CHARS} characters")
+            raise InvalidInput(f"{name}: the comment must be text of at most {MAX_COMMENT_CHARS:,} characters")
+        checked.append((key, float(points) if points is not None else None, comment))
+    for key, points, comment in checked:
         grade = existing.get(key)
         if grade is None:
             grade = ManualGrade(notebook=key[0], grade_id=key[1])
             submission.manual_grades.append(grade)
             existing[key] = grade
-        if grade.points != (float(points) if points is not None else None) or grade.comment != comment:
+        if grade.points != points or grade.comment != comment:
             grade.grader_id, grade.updated_at = user.id, utcnow()
-        grade.points = float(points) if points is not None else None
-        grade.comment = comment
+        grade.points, grade.comment = points, comment
     session.flush()
     grading_queue.apply_manual_grades(session, submission)
     after = {f"{g.notebook}:{g.grade_id}": {"points": g.points, "comment": g.comment}
