@@ -49,6 +49,7 @@ class LessonCell:
     pending: int = 0  # submissions queued or being graded
     needs_manual_grade: bool = False
     best_id: int | None = None  # the best graded submission (highest final score)
+    submitted_at: datetime | None = None  # ... and when it was submitted
     score: float | None = None
     max_score: float | None = None
     raw_score: float | None = None  # auto + manual, before the late penalty
@@ -211,7 +212,7 @@ def student_rows(session: Session, course: Course, q: str = "", *, details: bool
         waiting = [s for s, _, n in loaded if n == 1]
     else:
         best = session.execute(select(sub.id, sub.user_id, sub.lesson_id, sub.score, sub.max_score, sub.auto_score,
-                                      sub.manual_score, sub.late_penalty_percent)
+                                      sub.manual_score, sub.late_penalty_percent, sub.submitted_at)
                                .join(ranked, ranked.c.id == sub.id).where(ranked.c.best == 1)).all()
         # only the newest submissions whose results ask for a person can wait for a manual grade
         waiting = session.scalars(select(sub).join(ranked, ranked.c.id == sub.id)
@@ -222,6 +223,7 @@ def student_rows(session: Session, course: Course, q: str = "", *, details: bool
         if cell is None:
             continue
         cell.best_id, cell.score, cell.max_score = s.id, s.score, s.max_score
+        cell.submitted_at = _aware(s.submitted_at)
         cell.late_penalty_percent = s.late_penalty_percent or 0.0
         if s.auto_score is not None or s.manual_score is not None:
             cell.raw_score = round((s.auto_score or 0.0) + (s.manual_score or 0.0), 4)
