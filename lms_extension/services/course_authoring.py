@@ -55,6 +55,7 @@ MAX_ZIP_BYTES = 20 * 1024 * 1024
 MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # what a zip or a clone may unpack to (zip bombs)
 MAX_FILES = 2000
 GIT_TIMEOUT_SECONDS = 60
+RESERVED_SLUGS = {"new"}  # teach/courses/new is the form
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 FIELD_LABELS = {"slug": "Address", "title": "Title", "subtitle": "Subtitle", "description": "Description",
                 "category": "Category", "level": "Level", "language": "Language", "price_cents": "Price",
@@ -108,7 +109,7 @@ def validate_fields(data, *, creating: bool) -> tuple[str | None, dict]:
     slug = None
     if creating:
         slug = data["slug"]
-        if not isinstance(slug, str) or not SLUG.match(slug):
+        if not isinstance(slug, str) or not SLUG.match(slug) or slug in RESERVED_SLUGS:
             raise InvalidInput("Address must be 1 to 100 lowercase letters, digits and dashes, starting with a "
                                "letter or digit (e.g. python-basics)", field="slug")
     fields: dict = {}

@@ -56,16 +56,30 @@ class FakeHub:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def user(self, name: str, *, instructor: bool = False, admin: bool = False) -> requests.Session:
-        """A client with a token of ``name`` (hub roles as given)."""
+        """A client with a token of ``name`` (hub roles as given); its form posts carry the page's
+        xsrf token as a browser's do."""
         token = f"tok-{name}"
         self.tokens[token] = {"kind": "user", "name": name, "admin": admin, "groups": [],
                               "scopes": scopes_for(instructor=instructor, admin=admin)}
-        client = requests.Session()
+        client = FormClient()
         client.headers["Authorization"] = f"token {token}"
         return client
 
     def close(self):
         self.server.shutdown()
+
+
+class FormClient(requests.Session):
+    """Posts to pages (not /api/) send the ``_xsrf`` cookie's value back, as the forms' hidden field does."""
+
+    def request(self, method, url, *args, **kwargs):
+        if method.upper() in ("POST", "PUT", "PATCH", "DELETE") and "/api/" not in url:
+            if "_xsrf" not in self.cookies:
+                super().request("GET", url.split("/services/lms/")[0] + "/services/lms/profile")
+            data = kwargs.get("data")
+            if data is None or isinstance(data, dict):
+                kwargs["data"] = {**(data or {}), "_xsrf": self.cookies.get("_xsrf", "")}
+        return super().request(method, url, *args, **kwargs)
 
 
 @pytest.fixture
