@@ -32,7 +32,11 @@ def configure(c, *, admin_token: str | None = None) -> None:
         # the LMS service itself: an approved instructor application joins the instructors group
         # through the hub's API (lms_extension/services/hub_client.py), never by editing a database
         {"name": "lms-service", "description": "What the LMS service changes in the hub",
-         "scopes": [f"groups!group={INSTRUCTORS_GROUP}"], "services": ["lms"]},
+         "scopes": [f"groups!group={INSTRUCTORS_GROUP}",
+                    # the admin console: the admin role, and deleting an account (the hub's
+                    # authenticator erases its LMS data, home and password with it)
+                    f"groups!group={ADMINS_GROUP}", "delete:users"],
+         "services": ["lms"]},
     ]
     if admin_token:
         # operators' scripts and the test-suite drive the hub's REST API with this token
