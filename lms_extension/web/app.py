@@ -13,7 +13,7 @@ from tornado.log import access_log
 from ..config import LMSConfig
 from ..db import check_revision, make_engine, session_factory
 from ..ratelimit import limiter_from_url
-from ..services import recommendations, search
+from ..services import analytics, recommendations, search
 from ..services.catalog import CatalogCache
 from ..services.payments import stripe_client
 from ..services.payments.policy import CommercePolicy
@@ -178,6 +178,7 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
         catalog_cache=CatalogCache(config.catalog_cache_seconds,
                                    vocabulary=search.VocabularyCache(config.search_vocabulary_seconds)),
         recommender=make_recommender(config),
+        analytics_recorder=analytics.VisitRecorder(),  # storefront visits, written in batches
         storage=storage_from_config(config),  # lesson resources and videos
         judge0=judge0,
         rate_limiter=rate_limiter,

@@ -10,6 +10,7 @@ from ...services.payments import subscriptions
 from ..base import BaseHandler, parse_catalog_query, parse_price_range
 from ..markdown import render_markdown
 from ..page_cache import cached_for_visitors
+from .analytics import record_catalog_visit, record_course_visit
 
 
 LEVELS = ("beginner", "intermediate", "advanced")
@@ -74,6 +75,7 @@ def _units(cents: int | None) -> str:
 
 
 class CatalogPage(BaseHandler):
+    @record_catalog_visit  # outside the cache: cached pages count too
     @cached_for_visitors
     def get(self):
         error = None
@@ -96,6 +98,7 @@ class CatalogPage(BaseHandler):
 
 
 class CoursePage(BaseHandler):
+    @record_course_visit  # outside the cache: cached pages count too
     @cached_for_visitors
     def get(self, slug: str):
         user = self.lms_user
