@@ -700,7 +700,7 @@ def clone(url: str, dest: Path, *, allow_local: bool = False, timeout: float = G
     second DNS answer), without redirects, hooks, symlinks or submodules, within a time and size limit."""
     url, host, port, addresses = check_git_url(url, allow_local=allow_local)
     home = dest.parent / "home"
-    home.mkdir(exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "GIT_TERMINAL_PROMPT": "0",
            "GIT_CONFIG_NOSYSTEM": "1", "GIT_ASKPASS": "/bin/false", "LC_ALL": "C"}
     pin = ["-c", f"http.curloptResolve={host}:{port}:{','.join(a if ':' not in a else f'[{a}]' for a in addresses)}"]
