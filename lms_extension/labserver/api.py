@@ -152,6 +152,8 @@ class ContextHandler(LabAPIHandler):
                 k: progress.get(k) for k in ("percent", "completed_lessons", "total_lessons")},
             "enrolled": progress is not None,
             "syllabus": syllabus,
+            # the course's latest announcements (id, title, body_html sanitised by the LMS, created_at)
+            "announcements": [a for a in info.get("announcements", []) if isinstance(a, dict)][:3],
             "previous": syllabus[here - 1] if here > 0 else None,
             "next": syllabus[here + 1] if here + 1 < len(syllabus) else None,
             "policy": standing.get("policy"),

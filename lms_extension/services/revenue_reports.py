@@ -177,7 +177,7 @@ def build(session: Session, period: str, first: date, last: date) -> Report:
                         for (c, cur), t in courses.items()),
                        key=lambda r: (r.currency, -r.totals.sales, r.label))
     return Report(period, first, last, by_period, by_instructor, by_course,
-                  [Row("total", "Total", cur, totals[cur]) for cur in currencies])
+                  [Row("total", cur.upper(), cur, totals[cur]) for cur in currencies])
 
 
 def _line_key(entry_key: str) -> str:
@@ -198,3 +198,78 @@ def _course_titles(session: Session, ids: list[int]) -> dict[int, str]:
     if not ids:
         return {}
     return dict(session.execute(select(Course.id, Course.title).where(Course.id.in_(ids))).all())
+
+
+# --------------------------------------------------------------------------- exports
+COLUMNS = ("sales", "refunds", "platform", "instructors", "tax")
+HEADINGS = {"sales": "Sales", "refunds": "Refunds", "platform": "Platform", "instructors": "Instructors", "tax": "Tax"}
+SECTIONS = (("period", "by_period"), ("instructor", "by_instructor"), ("course", "by_course"), ("total", "totals"))
+
+
+def units(cents: int) -> str:
+    """Cents as a plain decimal amount: 1234 -> "12.34", -5 -> "-0.05"."""
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
+def _cell(text: str) -> str:
+    """A spreadsheet cell that is never a formula (titles and names are typed by people)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def to_csv(report: Report) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["group", "name", "currency", *COLUMNS])
+    for section, attribute in SECTIONS:
+        for row in getattr(report, attribute):
+            writer.writerow([section, _cell(row.label), row.currency.upper(),
+                             *(units(getattr(row.totals, c)) for c in COLUMNS)])
+    return out.getvalue()
+
+
+def _latin1(text: str) -> str:
+    return str(text).encode("latin-1", "replace").decode("latin-1")
+
+
+def to_pdf(report: Report, *, title: str = "Platform revenue") -> bytes:
+    """The report as an A4 PDF: totals first, then by period, instructor and course."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.cell(0, 10, _latin1(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 10)
+    pdf.cell(0, 6, _latin1(f"{report.start.isoformat()} to {report.end.isoformat()}, by {report.period} (UTC)"),
+             new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 6, "Sales exclude tax. Sales - Refunds = Platform + Instructors.", new_x="LMARGIN", new_y="NEXT")
+    widths = (62, 14, 23, 23, 23, 23, 22)
+
+    def table(heading: str, rows: list[Row]) -> None:
+        pdf.ln(3)
+        pdf.set_font("Helvetica", "B", 12)
+        pdf.cell(0, 8, _latin1(heading), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", "B", 9)
+        for w, head in zip(widths, ("", "", *(HEADINGS[c] for c in COLUMNS))):
+            pdf.cell(w, 6, head, border="B", align="L" if w in (62, 14) else "R")
+        pdf.ln()
+        pdf.set_font("Helvetica", "", 9)
+        if not rows:
+            pdf.cell(0, 6, "Nothing in this period.", new_x="LMARGIN", new_y="NEXT")
+        for row in rows:
+            pdf.cell(widths[0], 6, _latin1(row.label[:40]))
+            pdf.cell(widths[1], 6, row.currency.upper())
+            for w, c in zip(widths[2:], COLUMNS):
+                pdf.cell(w, 6, units(getattr(row.totals, c)), align="R")
+            pdf.ln()
+
+    table("Totals", report.totals)
+    table(f"By {report.period}", [r for r in report.by_period if any(r.totals.as_dict().values())])
+    table("By instructor", report.by_instructor)
+    table("By course", report.by_course)
+    return bytes(pdf.output())

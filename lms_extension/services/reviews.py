@@ -20,7 +20,7 @@ from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..models import Course, Enrollment, Lesson, LessonProgress, User
 from ..models.base import utcnow
 from ..models.discovery import CourseStats, Review, ReviewReport, ReviewVote
-from . import catalog, course_stats
+from . import audit, catalog, course_stats
 
 MAX_BODY = 5000
 MAX_REASON = 500
@@ -207,6 +207,15 @@ def moderation_queue(session: Session, moderator: User, limit: int = 100) -> lis
         .order_by(ReviewReport.id).limit(limit)))
 
 
+def courses_of(session: Session, reports: list[ReviewReport]) -> dict[int, tuple[str, str]]:
+    """Course id -> (slug, title) of the reported reviews' courses, for links from the queue."""
+    ids = {r.review.course_id for r in reports}
+    if not ids:
+        return {}
+    return {cid: (slug, title) for cid, slug, title in
+            session.execute(select(Course.id, Course.slug, Course.title).where(Course.id.in_(ids)))}
+
+
 def resolve_report(session: Session, moderator: User, report_id: int, action: str) -> ReviewReport:
     """``dismiss`` keeps the review; ``remove`` hides it (it leaves the aggregates) and closes
     every open report on it."""
@@ -231,6 +240,10 @@ def resolve_report(session: Session, moderator: User, report_id: int, action: st
     else:
         item.status, item.resolved_by_id, item.resolved_at = "dismissed", moderator.id, now
     session.flush()
+    audit.record(session, moderator, "review.remove" if action == "remove" else "review.keep", "review",
+                 item.review_id, before={"report": report_id, "reason": item.reason},
+                 after={"status": "hidden" if action == "remove" else "visible"},
+                 summary=f"report {report_id}: review {'removed' if action == 'remove' else 'kept'}")
     return session.get(ReviewReport, report_id)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .. import permissions
 from ..errors import Conflict, InvalidInput, NotFound
-from ..models import Course, Enrollment, User
+from ..models import Course, Enrollment, Instructor, User
 from ..models.base import utcnow
 from ..models.commerce import Bundle, BundleCourse
 from ..models.discovery import CourseStats, FeaturedCourse, Review
@@ -183,3 +183,31 @@ def bundle_offers(session: Session, limit: int = 6) -> list[BundleOffer]:
         .group_by(Bundle.id, Bundle.slug, Bundle.title, Bundle.price_cents, Bundle.currency)).all()
     offers = [BundleOffer(slug, title, price, currency, n, total or 0) for slug, title, price, currency, n, total in rows]
     return sorted(offers, key=lambda o: (-o.savings_cents, o.slug))[:limit]
+
+
+@dataclass(frozen=True)
+class ConsoleCourse:
+    course: Course
+    instructor: str  # display name, "" without one
+    students: int
+    featured: bool
+
+
+def console_courses(session: Session, q: str = "", limit: int = 500) -> list[ConsoleCourse]:
+    """Every course (drafts too) for the admin console, newest first; ``q`` matches title or slug."""
+    stmt = select(Course).order_by(Course.published.desc(), Course.id.desc()).limit(limit)
+    q = (q or "").strip()[:100]
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(Course.title.ilike(like) | Course.slug.ilike(like))
+    courses = list(session.scalars(stmt))
+    ids = [c.id for c in courses]
+    if not ids:
+        return []
+    students = dict(session.execute(select(Enrollment.course_id, func.count(Enrollment.id))
+                                    .where(Enrollment.course_id.in_(ids)).group_by(Enrollment.course_id)).all())
+    featured = set(session.scalars(select(FeaturedCourse.course_id).where(FeaturedCourse.course_id.in_(ids))))
+    teachers = {cid: display or name for cid, display, name in session.execute(
+        select(Course.id, User.display_name, User.hub_name).join(Instructor, Instructor.id == Course.instructor_id)
+        .join(User, User.id == Instructor.user_id).where(Course.id.in_(ids)))}
+    return [ConsoleCourse(c, teachers.get(c.id, ""), int(students.get(c.id, 0)), c.id in featured) for c in courses]

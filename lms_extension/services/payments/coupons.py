@@ -230,3 +230,11 @@ def paid_uses(session: Session, coupon_ids: list[int]) -> dict[int, int]:
     rows = session.execute(select(Order.coupon_id, func.count(Order.id))
                            .where(Order.coupon_id.in_(coupon_ids), Order.status == "paid").group_by(Order.coupon_id))
     return {cid: int(n) for cid, n in rows}
+
+
+def course_titles(session: Session, items: list[Coupon]) -> dict[int, str]:
+    """Course id -> title of the courses these coupons are restricted to."""
+    ids = {c.course_id for c in items if c.course_id is not None}
+    if not ids:
+        return {}
+    return dict(session.execute(select(Course.id, Course.title).where(Course.id.in_(ids))).all())

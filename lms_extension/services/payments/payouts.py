@@ -19,6 +19,7 @@ from ...errors import Forbidden, InvalidInput, LMSError, NotFound
 from ...models import Instructor, User
 from ...models.base import utcnow
 from ...models.commerce import InstructorAccount, LedgerEntry, Order, Payout
+from .. import audit
 from . import ledger
 from .stripe_client import call
 
@@ -159,6 +160,37 @@ def set_share(db: Session, admin: User, instructor_id: int, share_percent: int) 
     if instructor is None:
         raise NotFound(f"no instructor {instructor_id}")
     account = account_of(db, instructor)
+    before = account.revenue_share_bp
     account.revenue_share_bp = share_percent * 100
     db.flush()
+    if before != account.revenue_share_bp:
+        audit.record(db, admin, "revenue_share.set", "instructor", instructor.id,
+                     before={"share_percent": None if before is None else before / 100},
+                     after={"share_percent": share_percent}, summary=f"revenue share {share_percent}%")
     return account
+
+
+def reset_share(db: Session, admin: User, instructor_id: int) -> InstructorAccount:
+    """Back to the default share (admins only; audited)."""
+    permissions.require_admin(admin, "only admins set revenue shares")
+    instructor = db.get(Instructor, instructor_id)
+    if instructor is None:
+        raise NotFound(f"no instructor {instructor_id}")
+    account = account_of(db, instructor)
+    before = account.revenue_share_bp
+    account.revenue_share_bp = None
+    db.flush()
+    if before is not None:
+        audit.record(db, admin, "revenue_share.reset", "instructor", instructor.id,
+                     before={"share_percent": before / 100}, after={"share_percent": None},
+                     summary="revenue share back to the default")
+    return account
+
+
+def instructors_with_shares(db: Session) -> list[tuple[int, str, str, int | None]]:
+    """(instructor id, display name, account name, own share in basis points or None) by account name."""
+    return [(i, display or name, name, bp) for i, display, name, bp in db.execute(
+        select(Instructor.id, User.display_name, User.hub_name, InstructorAccount.revenue_share_bp)
+        .join(User, User.id == Instructor.user_id)
+        .outerjoin(InstructorAccount, InstructorAccount.instructor_id == Instructor.id)
+        .order_by(User.hub_name))]

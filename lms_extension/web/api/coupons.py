@@ -24,19 +24,19 @@ class CouponsAPI(APIHandler):
         for key in ("percent_off", "amount_off_cents", "max_uses"):
             if body.get(key) is not None and (not isinstance(body[key], int) or isinstance(body[key], bool)):
                 raise InvalidInput(f"{key} must be a whole number")
-        course_id = None
+        course = None
         if body.get("course"):
-            course_id = catalog.get_course(self.db, str(body["course"]), viewer=user).id
+            course = catalog.get_course(self.db, str(body["course"]), viewer=user)
         expires = None
         if body.get("expires_at"):
             try:
                 expires = datetime.fromisoformat(str(body["expires_at"]))
             except ValueError:
                 raise InvalidInput("expires_at must be an ISO 8601 date-time") from None
-        coupon = coupons.create_coupon(self.db, str(body.get("code", "")), percent_off=body.get("percent_off"),
-                                       amount_off_cents=body.get("amount_off_cents"),
-                                       currency=str(body.get("currency", "usd")), course_id=course_id,
-                                       max_uses=body.get("max_uses"), expires_at=expires)
+        coupon = coupons.create_by_admin(self.db, user, str(body.get("code", "")), percent_off=body.get("percent_off"),
+                                         amount_off_cents=body.get("amount_off_cents"),
+                                         currency=str(body.get("currency", "usd")), course=course,
+                                         max_uses=body.get("max_uses"), expires_at=expires)  # audited
         self.db.commit()
         self.write_json({"code": coupon.code, "percent_off": coupon.percent_off,
                          "amount_off_cents": coupon.amount_off_cents, "max_uses": coupon.max_uses}, 201)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...services import catalog
+from ..announcement_views import FIELD, announcement_views, public
 from ..base import APIHandler, parse_catalog_query
 from .spec import SLUG, errors, response
 
@@ -33,6 +34,8 @@ class CourseAPI(APIHandler):
             "description": course.description,
             "lessons": [{"id": ls.key, "title": ls.title, "free_preview": ls.free_preview}
                         for ls in course.lessons],
+            # the latest three, newest first: JupyterLab's Course panel shows them
+            FIELD: [public(v) for v in announcement_views(self.db, course.id, 3)],
         })
 
 
@@ -78,7 +81,9 @@ OPENAPI_PATHS: dict = {
             {"$ref": "#/components/schemas/CourseSummary"},
             {"type": "object", "required": ["lessons"], "properties": {
                 "description": {"type": "string"},
-                "lessons": {"type": "array", "items": {"$ref": "#/components/schemas/Lesson"}}}}]}),
+                "lessons": {"type": "array", "items": {"$ref": "#/components/schemas/Lesson"}},
+                "announcements": {"type": "array", "description": "the latest three, newest first",
+                                  "items": {"$ref": "#/components/schemas/Announcement"}}}}]}),
             **errors(404)}}},
 }
 OPENAPI_SCHEMAS: dict = {

@@ -8,6 +8,7 @@ from ...errors import InvalidInput, LMSError
 from ...services import catalog, enrollments, progress, recommendations, reviews, trending, wishlist
 from ...services.payments import subscriptions
 from ..base import BaseHandler, parse_catalog_query, parse_price_range
+from ..announcement_views import announcement_views
 from ..markdown import render_markdown
 from ..page_cache import cached_for_visitors
 from .analytics import record_catalog_visit, record_course_visit
@@ -110,6 +111,7 @@ class CoursePage(BaseHandler):
             "course.html", course=course, enrollment=enrollment, resume=resume,
             all_access=bool(user and not enrollment and not course.is_free and _all_access(self.db, user)), learning=learning,
             description_html=render_markdown(course.description),
+            announcements=announcement_views(self.db, course.id, 3),
             open_url=lambda key: lesson_open_url(self.config.hub_prefix, course.slug, key),
             login_url=f"{self.config.service_prefix}login?" + urlencode({"next": self.request.uri}),
             **course_context(self, course),

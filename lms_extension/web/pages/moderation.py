@@ -14,7 +14,9 @@ class ModerationPage(BaseHandler):
     @requires(permissions.ADMIN, "moderating reviews needs the LMS admin role")
     def get(self):
         user = self.require_user()
-        self.render_page("discovery/moderation.html", reports=reviews.moderation_queue(self.db, user))
+        reports = reviews.moderation_queue(self.db, user)
+        self.render_page("discovery/moderation.html", reports=reports, courses=reviews.courses_of(self.db, reports),
+                         admin_section="reviews")
 
     @web.authenticated
     @requires(permissions.ADMIN, "moderating reviews needs the LMS admin role")
