@@ -23,7 +23,7 @@ from nativeauthenticator.handlers import ChangePasswordHandler as NativeChangePa
 from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
 from nativeauthenticator.handlers import SignUpHandler as NativeSignUpHandler
 from tornado import web
-from traitlets import Bool, Instance, Integer, Set, Unicode
+from traitlets import Bool, Instance, Integer, Set, Unicode, default
 
 from lms_extension.config import LMSConfig
 from lms_extension.ratelimit import RateLimiter, limiter_from_url, parse_rate
@@ -113,7 +113,9 @@ class LoginHandler(LMSNextMixin, NativeLoginHandler):
         except TwoFactorEnrollment as exc:
             self.set_status(403)
             uri = f"otpauth://totp/JupyterLMS:{exc.username}?secret={exc.secret}&issuer=JupyterLMS"
-            error = ("Instructors and administrators must use two-factor authentication. Add this key to "
+            who = ("Every account" if self.authenticator.two_factor_mode() == "everyone"
+                   else "Instructors and administrators")
+            error = (f"{who} must use two-factor authentication. Add this key to "
                      f"your authenticator app: {exc.secret} ({uri}), then log in again with your password "
                      "and the 6-digit code the app shows.")
             self.finish(await self._render(login_error=error, username=username))
@@ -125,6 +127,8 @@ class LoginHandler(LMSNextMixin, NativeLoginHandler):
         error = "Invalid username or password."
         if getattr(self, "lms_login_refusal", None) == "not_authorized":
             error = f"User {username} has not been authorized by an administrator yet."
+        elif getattr(self, "lms_login_refusal", None) == "deactivated":
+            error = f"The account {username} has been deactivated by an administrator."
         self.set_status(403)
         self.finish(await self._render(login_error=error, username=username))
 
@@ -289,6 +293,8 @@ class LMSAuthenticator(NativeAuthenticator):
                                "frozen; account deletion reads the LMS database and Stripe from "
                                "it.").tag(config=True)
 
+    _lms_sessions = None  # a session factory on the LMS database, made at first use
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.limiter: RateLimiter = limiter_from_url(self.throttle_url or None, prefix=self.throttle_prefix)
@@ -296,6 +302,68 @@ class LMSAuthenticator(NativeAuthenticator):
         self._dummy_hash = bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt(self.bcrypt_rounds))
         if self.demo_password:
             self.create_demo_users(self.demo_password)
+
+    @default("refresh_pre_spawn")
+    def _refresh_pre_spawn(self):
+        return True  # a deactivated account cannot start a server on an old login
+
+    # the LMS console's run-time settings and account states (services/platform_settings.py) --
+    def _lms_read(self, what: str, read, fallback):
+        """``read(session)`` on the LMS database (``lms_config.db_url``); ``fallback`` without an
+        LMS configuration or when the database cannot be read (logged: the LMS itself still refuses
+        a deactivated account)."""
+        if self.lms_config is None:
+            return fallback
+        try:
+            if self._lms_sessions is None:
+                from lms_extension.db import make_engine, session_factory
+
+                self._lms_sessions = session_factory(make_engine(self.lms_config.db_url))
+            with self._lms_sessions() as db:
+                return read(db)
+        except Exception:  # noqa: BLE001 - the hub keeps working without the LMS database
+            self.log.warning("could not read %s from the LMS database; using %r", what, fallback, exc_info=True)
+            return fallback
+
+    def _lms_defaults(self) -> dict:
+        from lms_extension.services.platform_settings import defaults_from
+
+        defaults = defaults_from(self.lms_config)
+        # this hub's own settings are the defaults (c.NativeAuthenticator.open_signup, require_2fa)
+        defaults["signup_mode"] = "open" if self.open_signup else "approved"
+        defaults["require_2fa"] = "staff" if self.require_2fa else "off"
+        return defaults
+
+    def signup_mode(self) -> str:
+        """open: a new account logs in at once; approved: it waits for an admin."""
+        fallback = "open" if self.open_signup else "approved"
+        from lms_extension.services import platform_settings
+
+        return self._lms_read("the sign-up mode",
+                              lambda db: platform_settings.signup_mode(db, self._lms_defaults()["signup_mode"]),
+                              fallback)
+
+    def two_factor_mode(self) -> str:
+        """off, staff (instructors and admins) or everyone: who must use two-factor authentication."""
+        fallback = "staff" if self.require_2fa else "off"
+        from lms_extension.services import platform_settings
+
+        return self._lms_read("the two-factor requirement",
+                              lambda db: platform_settings.two_factor_mode(db, self._lms_defaults()["require_2fa"]),
+                              fallback)
+
+    def lms_deactivated(self, username: str) -> bool:
+        from lms_extension.services import users
+
+        return self._lms_read("the account state", lambda db: users.is_deactivated(db, username), False)
+
+    async def refresh_user(self, user, handler=None):
+        """A deactivated account's hub login ends at its next refresh (``auth_refresh_age``, and
+        before each spawn): JupyterHub then asks for a login, which ``authenticate`` refuses."""
+        if await asyncio.to_thread(self.lms_deactivated, user.name):
+            self.log.info("%s is deactivated in the LMS: their hub login ends", user.name)
+            return False
+        return True
 
     def get_handlers(self, app):
         ours = {NativeLoginHandler: LoginHandler, NativeSignUpHandler: SignUpHandler,
@@ -380,7 +448,12 @@ class LMSAuthenticator(NativeAuthenticator):
             if handler is not None:
                 handler.lms_login_refusal = "not_authorized"
             return None
-        if self.require_2fa and not info.has_2fa and self._is_staff(username):
+        if self.lms_deactivated(username):  # an admin deactivated the account in the LMS console
+            if handler is not None:
+                handler.lms_login_refusal = "deactivated"
+            return None
+        mode = self.two_factor_mode()
+        if not info.has_2fa and (mode == "everyone" or (mode == "staff" and self._is_staff(username))):
             if not (token.isdigit() and info.is_valid_token(token)):
                 raise TwoFactorEnrollment(username, info.otp_secret)
             info.has_2fa = True  # enrolled: the app produced a valid code for the key
@@ -390,7 +463,16 @@ class LMSAuthenticator(NativeAuthenticator):
     def create_user(self, username, password, **kwargs):
         if self.password_problem(password, username):
             return None
-        return super().create_user(username, password, **kwargs)
+        # admins and allowed users are approved in advance (asked before the new row is authorized)
+        listed = self.normalize_username(username) in self.get_authed_users()
+        info = super().create_user(username, password, **kwargs)
+        if info is not None:
+            # the sign-up mode an admin chose in the LMS console, read now (not the start-up open_signup)
+            approved = listed or self.signup_mode() == "open"
+            if bool(info.is_authorized) != approved:
+                info.is_authorized = approved
+                self.db.commit()
+        return info
 
     def create_demo_users(self, password: str) -> None:
         problem = self.password_problem(password)
