@@ -206,6 +206,16 @@ def final_score(auto_score: float | None, manual_score: float | None, penalty_pe
     return max(0.0, round(raw * (1 - penalty_percent / 100.0), 4))
 
 
+def view_for(session: Session, user_id: int, lesson_id: int) -> dict | None:
+    """The lesson's policy as ``user_id`` sees it: with their own deadline when they have an extension."""
+    policy = for_lesson(session, lesson_id)
+    shown = view(policy)
+    deadline = effective_deadline(session, user_id, lesson_id, policy)
+    if shown is not None and deadline is not None:
+        shown["deadline"] = deadline.isoformat()
+    return shown
+
+
 def view(policy: LessonPolicy | None) -> dict | None:
     if policy is None:
         return None

@@ -12,7 +12,7 @@ from lms_extension.models import NotebookSubmission
 from lms_extension.models.audit import AuditEntry
 from lms_extension.models.base import utcnow
 from lms_extension.models.roster import DeadlineExtension
-from lms_extension.services import enrollments, extensions, grading_queue as queue, policies
+from lms_extension.services import enrollments, exchange, extensions, grading_queue as queue, policies
 from lms_extension.services.course_import import import_course, load_course_folder
 from tests.factories import make_user, write_course
 from tests.grading_admin.conftest import NB, grade
@@ -52,6 +52,9 @@ def test_extension_granted_before_submitting_means_no_penalty(session, course, t
     assert standing["past_deadline"] is False and standing["deadline_extended"] is True
     assert standing["late_penalty_percent_now"] == 0
     assert standing["policy"]["deadline"].startswith(new.strftime("%Y-%m-%dT%H:%M"))
+    # nbgrader's Exchange (``nbgrader list``, the Assignments panel) shows the student's own deadline too
+    listed = {a["assignment_id"]: a for a in exchange.list_assignments(session, student, SLUG)}
+    assert listed["l1"]["policy"]["deadline"] == standing["policy"]["deadline"]
     sub = submit_and_grade(session, student)
     assert (sub.late_penalty_percent, sub.score) == (0.0, 2.0)
     # another student without an extension is still late
