@@ -67,7 +67,8 @@ OPENAPI_SCHEMAS: dict = {
                           "properties": {
         "course": {"type": "string"}, "lesson": {"type": "string"},
         "policy": {"type": "object", "nullable": True, "properties": {
-            "deadline": {"type": "string", "nullable": True},
+            "deadline": {"type": "string", "nullable": True,
+                         "description": "the student's own deadline: the lesson's, or later with an extension"},
             "late_policy": {"type": "string", "enum": ["none", "percent_per_day", "zero"]},
             "late_percent_per_day": {"type": "number"},
             "max_attempts": {"type": "integer", "nullable": True},
@@ -76,6 +77,7 @@ OPENAPI_SCHEMAS: dict = {
         "attempts_left": {"type": "integer", "nullable": True, "description": "null: no limit"},
         "cooldown_remaining_seconds": {"type": "integer"},
         "past_deadline": {"type": "boolean"},
+        "deadline_extended": {"type": "boolean", "description": "the instructor gave this student a later deadline"},
         "late_penalty_percent_now": {"type": "number", "description": "what a submission now would lose"},
         "submissions": {"type": "array", "items": {"$ref": "#/components/schemas/NotebookSubmission"}}}},
     "NotebookSubmission": {"type": "object", "required": ["id", "status", "lesson"], "properties": {
