@@ -272,8 +272,10 @@ class CoursePanel extends Widget {
       return;
     }
     if (path !== this.path) {
+      // another notebook: its own standing (a cooldown belongs to the lesson it was met in)
       this.notice = null;
       this.grading = null;
+      this.waitUntil = 0;
     }
     this.path = path;
     const ask = ++this.request;
@@ -299,12 +301,13 @@ class CoursePanel extends Widget {
       }
       this.data = null;
       const refusal = error as LMSRefusal;
+      // 404: not a lesson; 402/403: no access (e.g. refunded: the notebook was just locked)
+      const plain = [402, 403, 404].includes(refusal.status);
       this.notice = {
-        kind: refusal.status === 404 ? 'info' : 'error',
-        text:
-          refusal.status === 404
-            ? `${refusal.message}`
-            : `The course cannot be shown right now: ${refusal.message}`
+        kind: refusal.status === 404 ? 'info' : plain ? 'warn' : 'error',
+        text: plain
+          ? `${refusal.message}`
+          : `The course cannot be shown right now: ${refusal.message}`
       };
     }
     this.render();

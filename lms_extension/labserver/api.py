@@ -77,7 +77,7 @@ def refusal(exc: LMSError) -> tuple[int, dict]:
     ``retry_after_seconds``) as they are, an LMS that cannot be reached or fails as a 502."""
     if exc.status is None:
         status, message = 502, f"the LMS cannot be reached right now ({exc.reason}); try again in a minute"
-    elif exc.status in (400, 401, 403, 404, 409, 413, 429):
+    elif exc.status in (400, 401, 402, 403, 404, 409, 413, 429):
         status, message = exc.status, exc.message
     else:
         status, message = 502, f"the LMS answered {exc.status}: {exc.message}"
@@ -124,9 +124,23 @@ class ContextHandler(LabAPIHandler):
                     raise
                 progress = None
         except LMSError as exc:
+            if exc.status in (402, 403) and await self.locked_now(course, lesson):
+                self.set_status(403)
+                self.finish(json.dumps({"status": 403, "locked": True, "message": (
+                    "You can no longer open this lesson (a refund or an ended subscription), so its "
+                    "notebook in your home was replaced by a notice. Your course page says more.")}))
+                return
             self.refusal(exc)
             return
         self.finish(json.dumps(self.context(course, lesson, info, standing, quizzes, progress)))
+
+    async def locked_now(self, course: str, lesson: str) -> bool:
+        """The LMS refused this lesson: if its access was taken back, lock it in the home now
+        rather than at the next periodic check."""
+        reporter = getattr(self.extension, "heartbeats", None)
+        if reporter is None:
+            return False
+        return (course, lesson) in await reporter.check_access()
 
     def context(self, course: str, lesson: str, info: dict, standing: dict, quizzes: dict,
                 progress: dict | None) -> dict:

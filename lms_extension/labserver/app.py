@@ -1,6 +1,7 @@
 """``/lms/open``: fetch a lesson with the student's own token and open it in JupyterLab."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import quote
@@ -40,6 +41,12 @@ class OpenLessonHandler(JupyterHandler):
             raise web.HTTPError(400, str(exc)) from None
         rel = placed.path.relative_to(root).as_posix()
         lab_url = f"{self.base_url}lab/tree/{quote(rel)}"
+        if self.get_query_argument("format", "") == "json":
+            # the Course sidebar opens the lesson inside the running JupyterLab (no page load)
+            beside = placed.newer_beside.relative_to(root).as_posix() if placed.newer_beside else None
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps({"path": rel, "newer_beside": beside, "version": placed.version}))
+            return
         if placed.newer_beside is None:
             self.redirect(lab_url)
             return

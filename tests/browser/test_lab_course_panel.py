@@ -27,6 +27,23 @@ def logged_in_context(browser, p, viewport):
     return context
 
 
+def set_policy(p, course: str, lesson: str, policy: dict) -> None:
+    """What the instructor's lesson settings do: a new policy for one lesson (product code, the
+    platform's own database)."""
+    from sqlalchemy import select
+
+    from lms_extension.db import make_engine, session_factory
+    from lms_extension.models import Course, Lesson
+    from lms_extension.services import policies
+
+    engine = make_engine(p.env.get("LMS_DB_URL") or f"sqlite:///{p.data_dir / 'lms.sqlite'}")
+    with session_factory(engine)() as session:
+        row = session.scalars(select(Lesson).join(Course).where(Course.slug == course, Lesson.key == lesson)).one()
+        policies.apply(session, row, policies.parse_policy(policy, f"{course}/{lesson}"))
+        session.commit()
+    engine.dispose()
+
+
 def no_horizontal_scroll(page, selector):
     return page.eval_on_selector(selector, "el => el.scrollWidth <= el.clientWidth + 1")
 
@@ -117,12 +134,27 @@ def test_course_sidebar_submit_and_next_lesson(browser, sqlite_platform):
     page.set_viewport_size({"width": 1280, "height": 800})
     page.keyboard.press("Control+b")
 
-    # Next lesson: through /lms/open, JupyterLab opens the next notebook and the sidebar follows
+    # Next lesson: through the server's /lms/open (the LMS's own path), opened inside this
+    # JupyterLab without a page load; the sidebar follows, the old lesson's cooldown stays behind
+    page.evaluate("() => { window.__sameLab = true; }")
     panel.locator("a.jp-LMS-next").click()
-    page.wait_for_url(re.compile(rf"/lab/tree/courses/{FREE}/{NEXT}\.ipynb"), timeout=120_000)
     expect(page.locator("#lms-course-panel .jp-LMS-lesson-title")).to_have_text("Dictionaries", timeout=60_000)
     expect(page.locator("#lms-course-panel .jp-LMS-row.jp-LMS-current")).to_contain_text("Dictionaries")
+    expect(page.locator(".jp-NotebookPanel:visible .jp-Cell").first).to_be_visible()
+    assert page.evaluate("() => window.__sameLab === true"), "the next lesson reloaded JupyterLab"
+    assert (api.get(base + f"api/contents/courses/{FREE}/{NEXT}.ipynb", params={"content": 0}).status_code == 200)
+    expect(panel.locator(".jp-LMS-submit")).to_be_enabled()
     page.screenshot(path=str(ARTIFACTS / "lab-course-panel-next.png"))
+
+    # no attempts left (the instructor allows one, and it is used): Submit explains, never an error page
+    set_policy(p, FREE, NEXT, {"max_attempts": 1})
+    assert api.post(base + "lms/api/submit", json={"path": f"courses/{FREE}/{NEXT}.ipynb"}).status_code == 202
+    page.locator(".jp-NotebookPanel:visible .jp-NotebookPanel-toolbar .jp-LMS-submit-toolbar").first.click()
+    refused = panel.locator(".jp-LMS-notice.jp-LMS-warn")
+    expect(refused).to_contain_text("Not submitted", timeout=60_000)
+    expect(refused).to_contain_text("attempt")
+    expect(panel.locator(".jp-LMS-attempts")).to_have_text("1 of 1 used, 0 left")
+    page.screenshot(path=str(ARTIFACTS / "lab-course-panel-no-attempts.png"))
 
     # the LMS's lesson page names the exercises the same way
     page.goto(f"{p.lms}courses/{FREE}/lessons/{LESSON}")

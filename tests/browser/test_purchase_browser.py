@@ -1,7 +1,11 @@
 """Buying a paid course in real Chromium: catalog, course page, checkout with the price
 breakdown, Stripe's hosted page (the bundled test server), success, and a locked lesson opens
-in JupyterLab."""
+in JupyterLab; then a refund (asked for on Purchases, approved by an admin on Refunds, refunded
+through Stripe) locks the lesson in the student's home and JupyterLab says so."""
+import json
 from pathlib import Path
+
+import requests
 
 from playwright.sync_api import expect
 
@@ -71,4 +75,37 @@ def test_buy_a_course_in_chromium(browser, sqlite_platform):
     expect(page.locator(".jp-MainAreaWidget .jp-Cell").first).to_be_visible(timeout=60_000)
     assert f"/lab/tree/courses/{PAID}/" in page.url
     page.screenshot(path=str(ARTIFACTS / "purchased-lesson-in-jupyterlab.png"))
+    lab_url = page.url
+
+    # the student asks for a refund on Purchases ...
+    page.goto(f"{p.lms}purchases")
+    page.fill("#purchases input[name=reason]", "not what I needed")
+    page.click("#purchases button:has-text('Ask for a refund')")
+    expect(page.locator("#purchases")).to_contain_text("requested")
+
+    # ... an admin approves it on Refunds: Stripe refunds the charge, its webhook revokes the course
+    admin = browser.new_page(viewport={"width": 1280, "height": 900})
+    admin.goto(f"{p.url}/hub/login")
+    admin.fill("#username_input", "admin")
+    admin.fill("#password_input", p.demo_password)
+    admin.click("#login_submit")
+    expect(admin.locator(".who")).to_be_visible()
+    admin.goto(f"{p.lms}refunds")
+    admin.click("#refund-requests button[value=approve]")
+    expect(admin.locator("#message")).to_be_visible()
+    admin.close()
+    page.goto(f"{p.lms}purchases")
+    expect(page.locator(".refund-locked")).to_be_visible(timeout=30_000)
+
+    # back in JupyterLab: the Course sidebar says the lesson is gone, and the notebook in the
+    # home is a read-only notice instead of the paid content
+    page.goto(lab_url)
+    notice = page.locator("#lms-course-panel .jp-LMS-notice")
+    expect(notice).to_contain_text("can no longer open this lesson", timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "refunded-lesson-in-jupyterlab.png"))
+    token = p.token("student2")
+    home = requests.get(f"{p.url}/user/student2/api/contents/courses/{PAID}/{LOCKED}.ipynb",
+                        headers={"Authorization": f"token {token}"}, timeout=30).json()
+    text = json.dumps(home["content"])
+    assert "refunded" in text.lower(), text[:500]
     p.stop_server("student2")
