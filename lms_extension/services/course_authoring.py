@@ -27,6 +27,7 @@ import time
 import zipfile
 import zlib
 from dataclasses import dataclass
+from datetime import timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -200,9 +201,45 @@ def drafts_of(session: Session, course: Course) -> list[LessonDraft]:
     drafts from its published lessons first."""
     drafts = list(session.scalars(select(LessonDraft).where(LessonDraft.course_id == course.id)
                                   .order_by(LessonDraft.position, LessonDraft.id)))
-    if drafts or not course.lessons:
+    if not course.lessons:
         return drafts
-    return _reset_drafts(session, course)
+    if not drafts:
+        return _reset_drafts(session, course)
+    return _catch_up(session, course, drafts)
+
+
+def _catch_up(session: Session, course: Course, drafts: list[LessonDraft]) -> list[LessonDraft]:
+    """Drafts follow what was published around them (``lms course import``): a lesson published
+    without a draft gets one, and a draft nobody edited since an older version takes the newest
+    source, so publishing it later cannot bring the old notebook back."""
+    by_key = {d.key: d for d in drafts}
+    changed = False
+    for lesson in course.lessons:
+        if not lesson.versions:
+            continue
+        latest = lesson.versions[-1]
+        draft = by_key.get(lesson.key)
+        if draft is None:
+            draft = LessonDraft(course_id=course.id, key=lesson.key, title=lesson.title, free_preview=lesson.free_preview,
+                                position=max((d.position for d in drafts), default=-1) + 1,
+                                source_notebook=latest.source_notebook, policy="", updated_at=utcnow())
+            session.add(draft)
+            drafts.append(draft)
+            changed = True
+            continue
+        digest = notebooks.sha256(draft.source_notebook)
+        if digest != latest.source_sha256 and _aware(draft.updated_at) < _aware(latest.created_at) \
+                and digest in {v.source_sha256 for v in lesson.versions[:-1]}:
+            draft.source_notebook, draft.updated_at = latest.source_notebook, utcnow()
+            changed = True
+    if changed:
+        session.flush()
+    return drafts
+
+
+def _aware(moment):
+    # SQLite hands back naive datetimes; everything stored is UTC
+    return moment if moment is None or moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _reset_drafts(session: Session, course: Course) -> list[LessonDraft]:
