@@ -57,6 +57,9 @@ def test_grading_written_answers_with_the_keyboard(browser, served, ids, width):
     try:
         page.goto(served.base + "teach/courses/kbcourse/grading")
         assert page.locator("#queue tbody tr").count() >= 1
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        if SHOTS:
+            page.screenshot(path=f"{SHOTS}/grading-queue-{width}.png", full_page=True)
         page.click("#start-grading")
         first = int(re.search(r"submissions/(\d+)", page.url).group(1))
         assert page.locator("#grade-explain").is_visible()
