@@ -19,6 +19,13 @@ from .progress import ActivityHandler, HeartbeatReporter, ProgressPageHandler, c
 from .workspace import SAFE, place_lesson
 
 
+def lesson_lab_url(base_url: str, course: str, lesson: str, rel: str) -> str:
+    """JupyterLab with the lesson's notebook, in a workspace of the lesson's own: opening a lesson
+    restores only what was open with it before, not every notebook (and kernel) the student ever
+    opened in the default workspace, which made each open slower and piled up kernels."""
+    return f"{base_url}lab/workspaces/{quote(f'lesson-{course}--{lesson}')}/tree/{quote(rel)}"
+
+
 class OpenLessonHandler(JupyterHandler):
     auth_resource = "contents"
 
@@ -40,7 +47,7 @@ class OpenLessonHandler(JupyterHandler):
         except ValueError as exc:
             raise web.HTTPError(400, str(exc)) from None
         rel = placed.path.relative_to(root).as_posix()
-        lab_url = f"{self.base_url}lab/tree/{quote(rel)}"
+        lab_url = lesson_lab_url(self.base_url, course, lesson, rel)
         if self.get_query_argument("format", "") == "json":
             # the Course sidebar opens the lesson inside the running JupyterLab (no page load)
             beside = placed.newer_beside.relative_to(root).as_posix() if placed.newer_beside else None
@@ -51,7 +58,7 @@ class OpenLessonHandler(JupyterHandler):
             self.redirect(lab_url)
             return
         beside = placed.newer_beside.relative_to(root).as_posix()
-        newer_url = f"{self.base_url}lab/tree/{quote(beside)}"
+        newer_url = lesson_lab_url(self.base_url, course, lesson, beside)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(pages.render("newer_version.html", base_url=self.base_url, mine=rel, newer=beside,
                                  mine_url=lab_url, newer_url=newer_url, version=placed.version))
@@ -84,7 +91,7 @@ class SubmitLessonHandler(JupyterHandler):
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(pages.render(
             "submit.html", base_url=self.base_url, rel=rel, xsrf=self.xsrf_form_html(), course=course, lesson=lesson,
-            lab_url=f"{self.base_url}lab/tree/{quote(rel)}",
+            lab_url=lesson_lab_url(self.base_url, course, lesson, rel),
             lesson_url=f"{self.extension.public_lms_url}courses/{quote(course)}/lessons/{quote(lesson)}"))
 
     @web.authenticated

@@ -82,7 +82,7 @@ def test_course_sidebar_submit_and_next_lesson(browser, sqlite_platform):
     page.goto(f"{p.lms}courses/{FREE}")
     page.click(f'.syllabus a[href*="lesson={LESSON}"]')
     expect(page.locator(".jp-NotebookPanel")).to_be_visible(timeout=120_000)
-    assert f"/lab/tree/courses/{FREE}/{LESSON}.ipynb" in page.url
+    assert f"/tree/courses/{FREE}/{LESSON}.ipynb" in page.url
     # the extension tells the server which notebook is in use (learning time counts from that)
     page.mouse.move(400, 300)
     page.wait_for_function("() => true")

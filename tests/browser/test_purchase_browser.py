@@ -73,7 +73,7 @@ def test_buy_a_course_in_chromium(browser, sqlite_platform):
     page.click(f'li.lesson[data-lesson="{LOCKED}"] a.btn-small')
     expect(page.locator(".jp-NotebookPanel")).to_be_visible(timeout=120_000)
     expect(page.locator(".jp-MainAreaWidget .jp-Cell").first).to_be_visible(timeout=60_000)
-    assert f"/lab/tree/courses/{PAID}/" in page.url
+    assert f"/tree/courses/{PAID}/" in page.url
     page.screenshot(path=str(ARTIFACTS / "purchased-lesson-in-jupyterlab.png"))
     lab_url = page.url
 

@@ -44,7 +44,7 @@ def test_student_path_in_chromium(browser, sqlite_platform):
     notebook = page.locator(".jp-NotebookPanel")
     expect(notebook).to_be_visible(timeout=120_000)
     expect(page.locator(".jp-MainAreaWidget .jp-Cell").first).to_be_visible(timeout=60_000)
-    assert "/lab/tree/courses/python-for-beginners/" in page.url
+    assert "/tree/courses/python-for-beginners/" in page.url
     page.wait_for_timeout(1500)
     shot = ARTIFACTS / "student-lesson-in-jupyterlab.png"
     page.screenshot(path=str(shot))

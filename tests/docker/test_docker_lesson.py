@@ -36,7 +36,7 @@ def test_open_lesson_in_container(docker_platform):
         r = requests.get(f"{p.url}/user/{user}/lms/open", params={"course": FREE, "lesson": lesson},
                          headers={"Authorization": f"token {token}"}, allow_redirects=False)
         assert r.status_code == 302, r.text
-        assert r.headers["Location"].endswith(f"/lab/tree/courses/{FREE}/{lesson}.ipynb")
+        assert r.headers["Location"].endswith(f"/tree/courses/{FREE}/{lesson}.ipynb")
         listing = subprocess.check_output(["docker", "exec", container, "ls", f"/home/jovyan/courses/{FREE}"], text=True)
         assert f"{lesson}.ipynb" in listing
         nb = requests.get(f"{p.url}/user/{user}/api/contents/courses/{FREE}/{lesson}.ipynb",

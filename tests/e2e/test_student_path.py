@@ -64,7 +64,9 @@ def test_enroll_open_and_read_lesson(sqlite_platform, students):
     assert p.as_user(token).post(p.lms + f"api/v1/courses/{PAID}/enroll").status_code == 402
     r = open_lesson(p, "maria", token, FREE, first)
     assert r.status_code == 302
-    assert r.headers["Location"].endswith(f"/user/maria/lab/tree/courses/{FREE}/{first}.ipynb")
+    # JupyterLab with the lesson, in the lesson's own workspace (nothing else restored with it)
+    assert r.headers["Location"].endswith(
+        f"/user/maria/lab/workspaces/lesson-{FREE}--{first}/tree/courses/{FREE}/{first}.ipynb"), r.headers["Location"]
     contents = requests.get(f"{p.url}/user/maria/api/contents/courses/{FREE}/{first}.ipynb",
                             headers={"Authorization": f"token {token}"})
     assert contents.status_code == 200

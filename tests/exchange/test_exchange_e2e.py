@@ -137,7 +137,7 @@ def test_assignments_panel_api_on_the_student_server(setup):
         assert {(a["assignment_id"], a["status"]) for a in listed["value"]} == {("l1", "released"), ("l2", "released")}
         # l2 opened from the LMS first: the panel shows it fetched, fetching it again adds no copy
         opened = user.get(base + "lms/open", params={"course": EXTRA, "lesson": "l2"}, allow_redirects=False)
-        assert opened.status_code == 302 and opened.headers["Location"].endswith(f"lab/tree/courses/{EXTRA}/l2.ipynb")
+        assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/tree/courses/{EXTRA}/l2.ipynb")
         listed = user.get(base + "assignments", params={"course_id": EXTRA}).json()
         l2 = next(a for a in listed["value"] if a["assignment_id"] == "l2" and a["status"] != "submitted")
         assert l2["status"] == "fetched" and [n["path"] for n in l2["notebooks"]] == [f"courses/{EXTRA}/l2.ipynb"]
@@ -148,7 +148,7 @@ def test_assignments_panel_api_on_the_student_server(setup):
         l1 = next(a for a in fetched["value"] if a["assignment_id"] == "l1" and a["status"] != "submitted")
         assert l1["status"] == "fetched" and [n["path"] for n in l1["notebooks"]] == [f"courses/{EXTRA}/l1.ipynb"]
         opened = user.get(base + "lms/open", params={"course": EXTRA, "lesson": "l1"}, allow_redirects=False)
-        assert opened.status_code == 302 and opened.headers["Location"].endswith(f"lab/tree/courses/{EXTRA}/l1.ipynb")
+        assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/tree/courses/{EXTRA}/l1.ipynb")
         tree = user.get(f"{base}api/contents/courses/{EXTRA}").json()["content"]
         assert sorted(f["name"] for f in tree if f["type"] == "notebook") == ["l1.ipynb", "l2.ipynb"]
         contents = f"{base}api/contents/courses/{EXTRA}/l1.ipynb"

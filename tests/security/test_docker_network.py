@@ -159,7 +159,7 @@ def test_lesson_opens_in_the_isolated_container(docker_platform, student):
     r = requests.get(f"{p.url}/user/{user}/lms/open", params={"course": FREE, "lesson": lesson},
                      headers={"Authorization": f"token {token}"}, allow_redirects=False, timeout=60)
     assert r.status_code == 302, r.text
-    assert r.headers["Location"].endswith(f"/lab/tree/courses/{FREE}/{lesson}.ipynb")
+    assert r.headers["Location"].endswith(f"/tree/courses/{FREE}/{lesson}.ipynb")
     nb = requests.get(f"{p.url}/user/{user}/api/contents/courses/{FREE}/{lesson}.ipynb",
                       headers={"Authorization": f"token {token}"}, timeout=60).json()
     assert nb["content"]["nbformat"] == 4 and "BEGIN SOLUTION" not in json.dumps(nb)
