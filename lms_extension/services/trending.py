@@ -125,7 +125,7 @@ def unfeature(session: Session, admin: User, slug: str) -> list[str]:
     permissions.require_admin(admin, "curating featured courses needs the LMS admin role")
     current = featured_slugs(session)
     if slug not in current:
-        raise NotFound(f"{slug} is not featured")
+        raise Conflict("that course is not featured (any more)")
     return _replace(session, admin, [s for s in current if s != slug])
 
 
@@ -136,7 +136,7 @@ def move_featured(session: Session, admin: User, slug: str, step: int) -> list[s
         raise InvalidInput("move a course up or down one place")
     current = featured_slugs(session)
     if slug not in current:
-        raise NotFound(f"{slug} is not featured")
+        raise Conflict("that course is not featured (any more)")
     i = current.index(slug)
     j = i + step
     if not 0 <= j < len(current):
