@@ -209,6 +209,9 @@ def test_held_feedback_through_the_pages_and_the_api(served, world):
     # the studio shows it held; the student cannot release it; the instructor does
     grading = teacher.get(served.base + "teach/courses/pagecourse/grading")
     assert re.search(r'<tr data-lesson="l1">.*?<td class="held">1', grading.text, re.S)
+    listing = teacher.get(served.base + "teach/courses/pagecourse/lessons/l1/submissions")
+    assert listing.status_code == 200 and 'aria-current="page">Grading' in listing.text
+    assert re.search(rf'<tr data-id="{new}" data-status="graded">.*?feedback held</span></td>', listing.text, re.S)
     assert student.post(served.base + "api/v1/teach/courses/pagecourse/lessons/l1/release-feedback").status_code == 403
     assert world.other.post(served.base + "teach/courses/pagecourse/lessons/l1/release-feedback").status_code == 403
     assert teacher.post(served.base + "api/v1/teach/courses/pagecourse/lessons/nope/release-feedback").status_code == 404

@@ -110,8 +110,10 @@ class LessonSubmissionsPage(BaseHandler):
     @web.authenticated
     def get(self, slug: str, lesson_key: str):
         course, lesson, rows = grading_admin.lesson_submissions(self.db, self.require_user(), slug, lesson_key)
-        self.render_page("grading/lesson.html", course=course, lesson=lesson,
-                         rows=[grading_admin.row_view(r) for r in rows],
+        held = feedback_release.held(self.db, course.id)
+        self.render_page("grading/lesson.html", course=course, lesson=lesson, studio_section="grading",
+                         rows=[{**grading_admin.row_view(r), "feedback_held": held and r.submission.status == "graded"
+                                and r.submission.feedback_released_at is None} for r in rows],
                          regraded=self.get_query_argument("regraded", None))
 
 
