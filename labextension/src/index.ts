@@ -101,6 +101,12 @@ interface IContext {
     attempts_used: number | null;
     attempts_left: number | null;
   }[];
+  announcements?: {
+    id: number;
+    title: string;
+    body_html: string;
+    created_at: string;
+  }[];
 }
 
 /** A refusal of the lab server, with what the student needs to know. */
@@ -384,12 +390,45 @@ class CoursePanel extends Widget {
       return;
     }
     node.append(this.renderHeader(data));
+    if (data.announcements?.length) {
+      node.append(this.renderAnnouncements(data));
+    }
     node.append(this.renderLesson(data));
     node.append(this.renderResult(data));
     if (data.quizzes.length) {
       node.append(this.renderQuizzes(data));
     }
     node.append(this.renderSyllabus(data));
+  }
+
+  /** The course's latest announcements, as text (the LMS's HTML is never inserted here). */
+  private renderAnnouncements(data: IContext): HTMLElement {
+    const list = el('ul', { class: 'jp-LMS-announcements' });
+    for (const item of data.announcements ?? []) {
+      const body =
+        new DOMParser().parseFromString(item.body_html || '', 'text/html').body
+          .textContent ?? '';
+      const when = new Date(item.created_at);
+      list.append(
+        el(
+          'li',
+          { class: 'jp-LMS-announcement' },
+          el('strong', {}, item.title),
+          el(
+            'span',
+            { class: 'jp-LMS-muted' },
+            isNaN(when.getTime()) ? '' : ` · ${when.toLocaleDateString()}`
+          ),
+          el('p', {}, body.length > 400 ? `${body.slice(0, 400)}…` : body)
+        )
+      );
+    }
+    return el(
+      'section',
+      { class: 'jp-LMS-announcements-box' },
+      el('h3', {}, 'Announcements'),
+      list
+    );
   }
 
   private renderHeader(data: IContext): HTMLElement {

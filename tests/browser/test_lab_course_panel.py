@@ -75,6 +75,13 @@ def test_course_sidebar_submit_and_next_lesson(browser, sqlite_platform):
     assert api.put(base + f"api/contents/courses/{FREE}/{LESSON}.ipynb", json={
         "type": "notebook", "format": "json", "content": solved}).status_code == 200
 
+    # the course's instructor posts an announcement: the sidebar shows it (as text, never as HTML)
+    teacher = requests.Session()
+    teacher.headers["Authorization"] = f"token {p.token('instructor')}"
+    posted = teacher.post(p.lms + f"api/v1/courses/{FREE}/announcements", json={
+        "title": "Office hours moved", "body": "Now on **Thursdays** <img src=x onerror=alert(1)>"})
+    assert posted.status_code == 201, posted.text
+
     # open the lesson from the course page's syllabus: JupyterLab with the Course sidebar
     pings = []
     page.on("request", lambda r: pings.append(r.post_data or "")
@@ -99,6 +106,9 @@ def test_course_sidebar_submit_and_next_lesson(browser, sqlite_platform):
     expect(panel.locator(".jp-LMS-attempts")).to_have_text("0 of 5 used, 5 left")
     expect(panel.locator(".jp-LMS-late")).to_contain_text("10% per started day")
     expect(panel.locator(".jp-LMS-deadline")).to_contain_text("2027")
+    expect(panel.locator(".jp-LMS-announcement").first).to_contain_text("Office hours moved")
+    expect(panel.locator(".jp-LMS-announcement").first).to_contain_text("Now on Thursdays")
+    expect(panel.locator(".jp-LMS-announcement img")).to_have_count(0)
     expect(panel.locator(".jp-LMS-course-link")).to_have_attribute("href", re.compile(rf"/services/lms/courses/{FREE}$"))
     page.screenshot(path=str(ARTIFACTS / "lab-course-panel.png"))
 
