@@ -18,6 +18,7 @@ from .. import permissions
 from ..errors import InvalidInput, NotFound
 from ..models import Course, Enrollment, Lesson, User
 from ..models.base import utcnow
+from ..models.course import SLUG
 from ..models.roster import DeadlineExtension
 from . import audit, grading_queue, policies
 
@@ -53,7 +54,8 @@ def _aware(moment: datetime) -> datetime:
 def _scope(session: Session, actor: User, slug: str, username: str, lesson_key: str | None
            ) -> tuple[Course, User, Lesson | None]:
     """The course (taught by ``actor``), its enrolled student ``username`` and its lesson."""
-    course = session.scalars(select(Course).where(Course.slug == slug)).one_or_none()
+    course = session.scalars(select(Course).where(Course.slug == slug)).one_or_none() \
+        if isinstance(slug, str) and SLUG.match(slug) else None
     if course is None:
         raise NotFound(f"no course {slug!r}")
     permissions.require_teacher(actor, course, "only the course's instructor or an admin can change "
@@ -61,7 +63,8 @@ def _scope(session: Session, actor: User, slug: str, username: str, lesson_key: 
     student = session.scalars(
         select(User).join(Enrollment, Enrollment.user_id == User.id)
         .where(Enrollment.course_id == course.id, User.hub_name == username)).one_or_none() \
-        if isinstance(username, str) and username else None
+        if isinstance(username, str) and 0 < len(username) <= 255 and not _CONTROL.search(username) \
+        and "\n" not in username and "\t" not in username else None
     if student is None:
         raise NotFound(f"no student {str(username)[:100]!r} in {course.title!r}")
     lesson = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, defer, selectinload
 from .. import permissions
 from ..errors import InvalidInput, NotFound
 from ..models import Course, Enrollment, Lesson, LessonProgress, NotebookSubmission, User
+from ..models.course import SLUG
 from ..models.grading import LessonPolicy
 from ..models.learning import Certificate
 from ..models.submission import FAILED, GRADED, GRADING, QUEUED
@@ -29,6 +31,13 @@ FILTERS = {"all": "All students", "completed": "Completed", "in_progress": "In p
 SORTS = {"name": "Name", "progress": "Progress", "activity": "Last activity", "time": "Time spent",
          "score": "Score", "attempts": "Attempts", "enrolled": "Enrolled"}
 DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS = 50, 200, 100
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def plain_name(value) -> bool:
+    """A name the database can be asked about: text without control characters (PostgreSQL
+    refuses a NUL in a query parameter, which would be a 500)."""
+    return isinstance(value, str) and 0 < len(value) <= 255 and not _CONTROL.search(value)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -126,7 +135,7 @@ def taught_course(session: Session, user: User, slug: str) -> Course:
     """The course ``slug`` with its lessons, if ``user`` teaches it or is an admin."""
     course = session.scalars(select(Course).where(Course.slug == slug)
                              .options(selectinload(Course.lessons))).one_or_none() \
-        if isinstance(slug, str) else None
+        if isinstance(slug, str) and SLUG.match(slug) else None
     if course is None:
         raise NotFound(f"no course {str(slug)[:100]!r}")
     permissions.require_teacher(user, course, "only the course's instructor or an admin can see its students")
@@ -290,6 +299,8 @@ def course_roster(session: Session, user: User, slug: str, *, q: str = "", statu
     course = taught_course(session, user, slug)
     if not isinstance(q, str) or len(q) > MAX_QUERY_CHARS:
         raise InvalidInput(f"the search is at most {MAX_QUERY_CHARS} characters")
+    if _CONTROL.search(q):
+        raise InvalidInput("the search may not contain control characters")
     q = " ".join(q.split())
     status = status or "all"
     if status not in FILTERS:
@@ -341,7 +352,7 @@ def row_view(row: StudentRow, certificate_url: str | None = None) -> dict:
 def student(session: Session, user: User, slug: str, username: str) -> tuple[Course, StudentRow]:
     """One enrolled student of the course, with the same figures as their roster row."""
     course = taught_course(session, user, slug)
-    if not isinstance(username, str) or not username or len(username) > 255:
+    if not plain_name(username):
         raise NotFound("no such student")
     found = [r for r in student_rows(session, course, username) if r.user.hub_name == username]
     if not found:

@@ -118,7 +118,7 @@ def test_bad_dates_are_refused(session, course, teacher, student, deadline, mess
 def test_unknown_student_lesson_and_reason_are_refused(session, tmp_path, course, teacher, student):
     later = DEADLINE + timedelta(days=5)
     make_user(session, "not-enrolled")
-    for name in ("nobody", "not-enrolled", "", None):
+    for name in ("nobody", "not-enrolled", "", None, "roster-student\x00", "x" * 300):
         with pytest.raises(NotFound):
             extensions.grant(session, teacher, SLUG, name, "l1", later)
     with pytest.raises(InvalidInput, match="lessons of"):
@@ -131,6 +131,8 @@ def test_unknown_student_lesson_and_reason_are_refused(session, tmp_path, course
         extensions.grant(session, teacher, SLUG, "roster-student", "l1", later, reason=["x"])
     with pytest.raises(NotFound):
         extensions.grant(session, teacher, "no-such-course", "roster-student", "l1", later)
+    with pytest.raises(NotFound):
+        extensions.grant(session, teacher, SLUG + "\x00", "roster-student", "l1", later)
     assert session.scalars(select(DeadlineExtension)).all() == []
 
 

@@ -102,6 +102,9 @@ def test_roster_api(served):
         assert r.status_code == status, (who, query, r.text)
         assert r.json()["message"] and "Traceback" not in r.text
     assert teacher.get(base + "api/v1/teach/courses/nope/roster").status_code == 404
+    assert teacher.get(base + "api/v1/teach/courses/nope%00/roster").status_code == 404
+    assert teacher.get(base + f"api/v1/teach/courses/{SLUG}/roster?q=%00").status_code == 200  # Tornado drops it
+    assert teacher.get(base + f"teach/courses/{SLUG}/roster/roster-student%00").status_code == 404
 
 
 def test_gradebook_csv_api(served):
