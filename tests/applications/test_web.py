@@ -49,6 +49,7 @@ def served(request, tmp_path_factory, hub):
     env.setenv("JUPYTERHUB_API_TOKEN", hub.service_token)
     env.setenv("JUPYTERHUB_API_URL", hub.api_url)
     env.setenv("JUPYTERHUB_SERVICE_PREFIX", "/services/lms/")
+    env.setenv("JUPYTERHUB_CLIENT_ID", "service-lms")  # as the hub starts its service
     env.delenv("JUPYTERHUB_SERVICE_NAME", raising=False)
     data = tmp_path_factory.mktemp("lms-data")
     server = ServerThread(lambda: make_app(LMSConfig(db_url=url, data_dir=str(data)), engine))
@@ -187,6 +188,9 @@ def test_admin_approves_on_the_page_and_the_hub_group_changes(served):
     person = requests.get(base + f"instructors/{name}", timeout=30)
     assert person.status_code == 200 and "Grace Hopper" in person.text and "Compilers and COBOL" in person.text
     assert '<script>alert("bio")' not in person.text and re.search(r'src="/services/lms/instructors/photo/\d+/', person.text)
+    # an older sign-in is sent through the login again (tests/applications/test_platform.py: the real OAuth)
+    again = post_form(student, base + "teach/apply/refresh", base + "profile", {})
+    assert again.status_code == 303 and again.headers["Location"] == "/services/lms/login?next=%2Fservices%2Flms%2Fteach"
 
 
 def test_reject_needs_a_reason_and_the_applicant_may_apply_again(served):

@@ -109,7 +109,8 @@ class RoleRefresh(BaseHandler):
     @web.authenticated
     def post(self):
         self.require_user()
-        self.clear_login_cookie()
+        if self.hub_auth.cookie_name:  # the LMS session only; the hub's own session stays
+            self.hub_auth.clear_cookie(self)
         target = safe_next(self.config.service_prefix + "teach", self.config.service_prefix)
         self.redirect(f"{self.config.service_prefix}login?next={web.escape.url_escape(target)}", status=303)
 
