@@ -225,3 +225,27 @@ def test_unpublish_keeps_enrolled_students(studio):
         assert db.scalar(select(AuditEntry.action).where(AuditEntry.target_id == "unpub-course")
                          .order_by(AuditEntry.id.desc())) == "course.unpublish"
     assert requests.get(base + "courses/unpub-course").status_code == 404  # visitors
+
+
+def test_cover_upload_from_the_editor(studio):
+    import io
+
+    from PIL import Image
+
+    base, hub, factory, app = studio
+    teacher = hub.user("page-cover", instructor=True)
+    make(teacher, base, "cover-course")
+    url = base + "teach/courses/cover-course/cover"
+    r = teacher.post(url, data={"from": "editor"}, files={"cover": ("c.png", b"<svg onload=alert(1)>", "image/png")})
+    assert r.status_code == 400 and 'id="cover-error"' in r.text and 'id="course-form"' in r.text
+    assert course_row(factory, "cover-course").cover is None
+    buf = io.BytesIO()
+    Image.new("RGB", (1280, 720), (10, 90, 160)).save(buf, "PNG")
+    r = teacher.post(url, data={"from": "editor"}, files={"cover": ("c.png", buf.getvalue(), "image/png")},
+                     allow_redirects=False)
+    assert r.status_code == 303 and r.headers["Location"].endswith("teach/courses/cover-course")
+    with factory() as db:
+        from lms_extension.models.course import CourseCover
+        assert db.get(CourseCover, course_row(factory, "cover-course").id) is not None
+    assert hub.user("page-cover-other", instructor=True).post(
+        url, data={"from": "editor"}, files={"cover": ("c.png", buf.getvalue(), "image/png")}).status_code == 403

@@ -250,7 +250,7 @@ def render_lessons(handler, course, *, error: LMSError | None = None, error_key:
     rows = authoring.lesson_rows(handler.db, course)
     handler.render_page("teach/lessons.html", course=course, studio_section="lessons", rows=rows, error=error,
                         error_key=error_key, typed=typed or {}, policy_form=policy_form,
-                        max_notebook_mb=authoring.MAX_NOTEBOOK_BYTES >> 20,
+                        max_notebook_mb=min(authoring.MAX_NOTEBOOK_BYTES, handler.config.max_body_bytes) / (1 << 20),
                         max_zip_mb=min(authoring.MAX_ZIP_BYTES, handler.config.max_body_bytes) / (1 << 20),
                         pending=authoring.has_unpublished_changes(handler.db, course))
 
