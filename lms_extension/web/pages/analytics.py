@@ -71,11 +71,11 @@ def records_visit(kind: str):
     def decorate(method):
         @functools.wraps(method)
         def wrapper(self, *args, **kwargs):
+            recorder = self.settings["analytics_recorder"]
             visitor = _visitor(self)
             _signup_source(self)
             result = method(self, *args, **kwargs)
             hub_user = self.current_user
-            recorder = self.settings["analytics_recorder"]
             slug = args[0] if kind == COURSE_VISIT and args else None
             if recorder.record(kind, slug, hub_user.get("name") if hub_user else None, visitor):
                 # written in a thread after the response: the visitor never waits for it
