@@ -56,6 +56,8 @@ interface ISubmission {
   late_penalty_percent: number | null;
   error: string | null;
   parts: IPart[];
+  // false while the course holds feedback until the instructor releases it (no score, no parts)
+  feedback_released?: boolean;
 }
 
 interface ISyllabusRow {
@@ -635,6 +637,16 @@ class CoursePanel extends Widget {
       );
       return section;
     }
+    if (latest.feedback_released === false) {
+      section.append(
+        el(
+          'p',
+          { class: 'jp-LMS-score jp-LMS-pending' },
+          'Graded. Your instructor will release the score and feedback later.'
+        )
+      );
+      return section;
+    }
     const full = latest.score !== null && latest.score === latest.max_score;
     section.append(
       el(
@@ -866,7 +878,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         panel.setGrading(submission);
       }
-      if (submission.status === 'graded') {
+      if (submission.status === 'graded' && submission.feedback_released === false) {
+        panel.setNotice(
+          'info',
+          'Graded. Your instructor will release the score and feedback later.'
+        );
+      } else if (submission.status === 'graded') {
         panel.setNotice(
           'info',
           `Graded: ${points(submission.score)} / ${points(submission.max_score)} points.`
