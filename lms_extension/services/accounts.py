@@ -5,7 +5,7 @@ and by ``lms users delete NAME``. One transaction: everything or nothing.
 
 Erased: enrollments, progress, quiz attempts, certificates, badges, XP, streak days, notes,
 bookmarks, wishlist, submissions (with their grades), challenge runs, access grants, the
-learner profile, reports the person filed.
+learner profile, reports the person filed, applications to teach.
 
 Kept, pointing at an anonymised tombstone of the account instead of the person:
 - orders and their invoices and credit notes: tax law requires keeping them for years
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Enrollment, LessonProgress, User
 from ..models.analytics import AnalyticsEvent, SignupSource
+from ..models.applications import InstructorApplication
 from ..models.challenge import ChallengeSubmission
 from ..models.commerce import AccessGrant
 from ..models.discovery import ReviewReport, WishlistEvent, WishlistItem
@@ -60,6 +61,7 @@ ERASED = {
     "review_reports.user_id": ReviewReport.user_id,
     "analytics_events.user_id": AnalyticsEvent.user_id,  # their visits
     "signup_sources.user_id": SignupSource.user_id,
+    "instructor_applications.user_id": InstructorApplication.user_id,  # their profile as they applied
 }
 KEPT = {
     "orders.user_id": "invoices and the ledger point at orders",
@@ -72,6 +74,7 @@ KEPT = {
     "review_reports.resolved_by_id": "a staff decision",
     "featured_courses.added_by_id": "a staff decision",
     "manual_grades.grader_id": "a staff decision",
+    "instructor_applications.decided_by_id": "a staff decision",
     "instructors.user_id": "the ledger, payouts and courses point at the instructor",
 }
 

@@ -227,3 +227,18 @@ def test_a_concurrent_second_pending_application_is_a_conflict(session, store, a
             session.add(InstructorApplication(user_id=applicant.id, status="pending", display_name="x",
                                               headline="h", bio="b", payout_country="DE"))
             session.flush()
+
+
+def test_deleting_the_account_erases_its_applications_and_keeps_the_admins_decisions(session, store, applicant, admin,
+                                                                                      hub_client):
+    from lms_extension.services import accounts
+
+    rejected = apps.submit(session, store, applicant, **PROFILE)
+    apps.decide(session, hub_client, store, admin, rejected.id, "reject", "no")
+    other = make_user(session, unique("other"))
+    decided_by_admin = apps.submit(session, store, other, **PROFILE)
+    apps.decide(session, hub_client, store, admin, decided_by_admin.id, "reject", "no")
+    accounts.delete_account(session, applicant.hub_name)
+    assert session.scalars(select(InstructorApplication).where(InstructorApplication.user_id == applicant.id)).all() == []
+    accounts.delete_account(session, admin.hub_name)
+    assert session.get(InstructorApplication, decided_by_admin.id).decided_by_id == admin.id  # kept, on a tombstone
