@@ -672,6 +672,7 @@ def import_folder(session: Session, user: User, course: Course, folder: Path, *,
                            ": students may have work in them, so keep them in course.toml")
     spec.published = course.published  # publishing is its own step
     before = {ls.key: (ls.versions[-1].number if ls.versions else 0) for ls in course.lessons}
+    fields_before = _course_view(course)
     try:
         course_import.import_course(session, spec, store=store, instructor=course.instructor)
     except CourseFormatError as exc:
@@ -680,8 +681,9 @@ def import_folder(session: Session, user: User, course: Course, folder: Path, *,
     session.refresh(course)
     changed = [ls.key for ls in course.lessons if ls.versions and ls.versions[-1].number != before.get(ls.key, 0)]
     _reset_drafts(session, course)
-    audit.record(session, user, "course.import", "course", course.slug,
-                 after={"source": source, "lessons": [ls.key for ls in course.lessons], "new_versions": changed},
+    old, new = audit.changes(fields_before, _course_view(course))
+    audit.record(session, user, "course.import", "course", course.slug, before=old,
+                 after={**new, "source": source, "lessons": [ls.key for ls in course.lessons], "new_versions": changed},
                  summary=f"imported {course.title!r} from {source} ({len(changed)} new lesson version(s))")
     return {"lessons": len(course.lessons), "new_versions": changed}
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from lms_extension.errors import InvalidInput, PayloadTooLarge
 from lms_extension.models import Challenge, Course, Lesson, LessonVersion
+from lms_extension.models.audit import AuditEntry
 from lms_extension.services import course_authoring as authoring
 
 from .conftest import NB
@@ -78,7 +79,10 @@ def test_zip_import_export_round_trip(studio, tmp_path):
     assert counts(factory, "zip-course") == {"versions": 2, "challenges": 1, "lessons": ["l1", "l2"], "published": False}
     with factory() as db:
         course = db.scalars(select(Course).where(Course.slug == "zip-course")).one()
-        assert course.instructor.user.hub_name == "zip-teacher"
+        assert course.instructor.user.hub_name == "zip-teacher" and course.title == "Imported zip-course"
+        entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "course.import",
+                                                    AuditEntry.target_id == "zip-course")).one()
+        assert json.loads(entry.before)["title"] == FORM["title"] and json.loads(entry.after)["new_versions"] == ["l1", "l2"]
     page = teacher.get(url + "lessons").text
     assert 'id="lesson-l1"' in page and 'id="lesson-l2"' in page
 
