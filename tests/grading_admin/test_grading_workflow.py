@@ -12,6 +12,7 @@ from lms_extension.models import NotebookSubmission
 from lms_extension.services import (audit, exchange, feedback_release, gamification, graded_notebook,
                                     grading_admin as admin, grading_queue as queue, progress)
 from lms_extension.services.course_import import import_course, load_course_folder
+from lms_extension.labserver.api import _submission as lab_sidebar_submission
 from tests.factories import make_user, write_course
 from tests.grading_admin.conftest import NB, WRITTEN, hold
 
@@ -182,6 +183,8 @@ def test_held_feedback_is_invisible_to_the_student_everywhere_until_released(ses
         assert view["status"] == "graded" and view["feedback_released"] is False
         assert (view["score"], view["auto_score"], view["manual_score"], view["feedback"]) == (None,) * 4
     assert seen["nbgrader"]["score"] is None and seen["nbgrader"]["has_feedback"] is False
+    sidebar = lab_sidebar_submission(seen["api"])  # what the lab server hands the Course sidebar
+    assert sidebar["feedback_released"] is False and sidebar["score"] is None and sidebar["parts"] == []
     assert seen["nbgrader"]["feedback_digest"] is None
     assert "not released" in seen["files"]
     (part,) = seen["progress"]["parts"]
