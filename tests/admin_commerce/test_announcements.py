@@ -158,3 +158,20 @@ def test_the_lab_server_passes_the_announcements_to_the_course_panel():
     assert context["announcements"] == news
     old_lms = ContextHandler.context(fake, "c", "l1", {k: v for k, v in info.items() if k != "announcements"}, {}, {}, None)
     assert old_lms["announcements"] == []
+
+
+def test_the_announcement_routes_are_in_a_valid_openapi_document():
+    import re as _re
+
+    from openapi_spec_validator import validate
+
+    from lms_extension.web.api import announcements as announcements_api, openapi
+    from lms_extension.web.app import HANDLER_MODULES
+
+    doc = openapi.document("/services/lms/", HANDLER_MODULES)
+    validate(doc)
+    documented = {_re.sub(r"\{[^}]+\}", "{}", "/api/v1" + path) for path in doc["paths"]}
+    for pattern, _ in announcements_api.default_handlers:
+        assert "/" + pattern.replace("([^/]+)", "{}").replace("([0-9]{1,9})", "{}") in documented, pattern
+    course = doc["paths"]["/courses/{slug}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert "announcements" in course["allOf"][1]["properties"]
