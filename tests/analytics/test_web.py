@@ -181,3 +181,17 @@ def test_a_sign_up_source_reaches_the_new_account(served):
         assert (source.source, source.medium, source.campaign, source.referrer) == (
             "newsletter", "email", "March", "mail.example.com")
         assert source.landing == "/services/lms/courses/ana"
+
+
+def test_a_hostile_source_is_shown_as_text(served):
+    base, engine, _app = served
+    browser = requests.Session()
+    browser.get(base + "?utm_source=%3Cscript%3Ealert(1)%3C/script%3E&utm_campaign=%3Cimg%20src=x%20onerror=alert(2)%3E")
+    assert browser.get(base, headers=as_user("mallory")).status_code == 200
+    refresh(engine)
+    page = requests.get(base + "admin/growth", headers=ADMIN)
+    assert page.status_code == 200
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "<script>alert(1)" not in page.text and "<img src=x" not in page.text
+    rows = parse_csv(requests.get(base + "admin/growth.csv?report=signups", headers=ADMIN))
+    assert ["<script>alert(1)</script>", "", "<img src=x onerror=alert(2)>"] in [row[:3] for row in rows]
