@@ -40,7 +40,8 @@ def plain_name(value) -> bool:
     return isinstance(value, str) and 0 < len(value) <= 255 and not _CONTROL.search(value)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def aware(moment: datetime | None) -> datetime | None:
+    """A stored date-time in UTC (SQLite hands back naive ones)."""
     if moment is None:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
@@ -164,7 +165,7 @@ def student_rows(session: Session, course: Course, q: str = "", *, details: bool
     cells: dict[tuple[int, int], LessonCell] = {}
     rows: dict[int, StudentRow] = {}
     for user, enrolled_at in students:
-        row = StudentRow(user=user, enrolled_at=_aware(enrolled_at), cells=[])
+        row = StudentRow(user=user, enrolled_at=aware(enrolled_at), cells=[])
         for lesson in lessons:
             cell = LessonCell(lesson=lesson)
             row.cells.append(cell)
@@ -174,7 +175,7 @@ def student_rows(session: Session, course: Course, q: str = "", *, details: bool
         return list(rows.values())
 
     def touch(user_id: int, moment: datetime | None) -> None:
-        row, moment = rows.get(user_id), _aware(moment)
+        row, moment = rows.get(user_id), aware(moment)
         if row is not None and moment is not None and (row.last_activity is None or moment > row.last_activity):
             row.last_activity = moment
 
@@ -232,7 +233,7 @@ def student_rows(session: Session, course: Course, q: str = "", *, details: bool
         if cell is None:
             continue
         cell.best_id, cell.score, cell.max_score = s.id, s.score, s.max_score
-        cell.submitted_at = _aware(s.submitted_at)
+        cell.submitted_at = aware(s.submitted_at)
         cell.late_penalty_percent = s.late_penalty_percent or 0.0
         if s.auto_score is not None or s.manual_score is not None:
             cell.raw_score = round((s.auto_score or 0.0) + (s.manual_score or 0.0), 4)
@@ -248,7 +249,7 @@ def student_rows(session: Session, course: Course, q: str = "", *, details: bool
                 cell.needs_manual_grade = True
 
     # deadlines: the lesson's, or the student's own later one
-    deadlines = {p.lesson_id: _aware(p.deadline) for p in session.scalars(
+    deadlines = {p.lesson_id: aware(p.deadline) for p in session.scalars(
         select(LessonPolicy).where(LessonPolicy.lesson_id.in_(lesson_ids))) if p.deadline is not None}
     for (user_id, lesson_id), cell in cells.items():
         cell.deadline = deadlines.get(lesson_id)
@@ -256,7 +257,7 @@ def student_rows(session: Session, course: Course, q: str = "", *, details: bool
         cell = cells.get((user_id, lesson_id))
         if cell is not None and cell.deadline is not None:
             # as policies.effective_deadline: an extension never makes a deadline earlier
-            own = _aware(ext.deadline)
+            own = aware(ext.deadline)
             cell.extended, cell.extension_reason = own > cell.deadline, ext.reason
             cell.deadline = max(cell.deadline, own)
 

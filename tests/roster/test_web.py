@@ -200,3 +200,32 @@ def test_downloads(served, tmp_path):
     assert r.status_code == 200 and r.content.startswith(b"SQLite format 3"), r.text[:300]
     assert as_user("roster-other-teacher").get(base + f"teach/courses/{SLUG}/gradebook.db").status_code == 403
     assert as_user("roster-student").get(base + f"teach/courses/{SLUG}/gradebook.csv").status_code == 403
+
+
+def test_extension_api(served):
+    base, engine = served
+    url = base + f"api/v1/teach/courses/{SLUG}/students/roster-student/extensions/l1"
+    teacher = as_user("roster-teacher")
+    for body, status, message in [("not json", 400, "malformed JSON"), ("[1]", 400, "JSON object"),
+                                  ('{"deadline": "soon"}', 400, "not a date and time"),
+                                  ('{"deadline": "2099-01-01T00:00Z", "owner": "me"}', 400, "unknown field"),
+                                  ('{"deadline": 5}', 400, "date and time"),
+                                  ('{"deadline": "2099-01-01T00:00Z"}', 400, "at most a year")]:
+        r = teacher.put(url, data=body, timeout=30)
+        assert r.status_code == status and message in r.json()["message"], (body, r.text)
+    new = (utcnow() + timedelta(days=3)).replace(microsecond=0)
+    good = {"deadline": new.isoformat(), "reason": "jury duty"}
+    for who, target, status in [("roster-other-teacher", url, 403), ("roster-student", url, 403), ("nobody", url, 401),
+                                ("roster-teacher", url.replace("roster-student", "nobody"), 404),
+                                ("roster-teacher", url.replace("/l1", "/l9"), 400)]:
+        assert as_user(who).put(target, json=good, timeout=30).status_code == status, (who, target)
+    assert stored_extensions(engine) == []
+    r = teacher.put(url, json=good, timeout=30)
+    assert r.status_code == 200 and r.json()["deadline"] == new.isoformat() and r.json()["reason"] == "jury duty"
+    assert len(stored_extensions(engine)) == 1
+    assert as_user("roster-other-teacher").delete(url, timeout=30).status_code == 403
+    assert teacher.delete(url, timeout=30).json()["removed"] is True
+    assert teacher.delete(url, timeout=30).json()["removed"] is False
+    assert stored_extensions(engine) == []
+    doc = requests.get(base + "api/v1/openapi.json", timeout=30).json()
+    assert set(doc["paths"]["/teach/courses/{slug}/students/{student}/extensions/{lesson}"]) == {"put", "delete"}

@@ -8,9 +8,10 @@ of the course's instructor or an admin.
 from __future__ import annotations
 
 from ... import permissions
-from ...services import gradebook, roster
-from ..base import APIHandler, requires
-from .spec import SECURITY, errors, path_param, response
+from ...errors import InvalidInput
+from ...services import extensions, gradebook, roster
+from ..base import APIHandler, body_dict, requires
+from .spec import SECURITY, errors, json_body, path_param, response
 
 TEACHERS_ONLY = "only the course's instructor or an admin can see its students"
 QUERY = ("q", "status", "sort", "order", "page", "per_page")
@@ -40,8 +41,32 @@ class GradebookCSVAPI(APIHandler):
         self.finish(text)
 
 
+class ExtensionAPI(APIHandler):
+    """PUT ``{"deadline": ISO 8601, "reason": text}``: the student's own deadline for the lesson;
+    DELETE: back to the lesson's."""
+
+    @requires(permissions.TEACH, "only the course's instructor or an admin can change a student's deadline")
+    def put(self, slug: str, username: str, lesson_key: str):
+        body = body_dict(self)
+        unknown = set(body) - {"deadline", "reason"}
+        if unknown:
+            raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))[:200]}")
+        ext = extensions.grant(self.db, self.require_user(), slug, username, lesson_key, body.get("deadline"),
+                               body.get("reason") or "")
+        self.db.commit()
+        self.write_json({"student": username, "lesson": lesson_key,
+                         "deadline": roster.aware(ext.deadline).isoformat(), "reason": ext.reason})
+
+    @requires(permissions.TEACH, "only the course's instructor or an admin can change a student's deadline")
+    def delete(self, slug: str, username: str, lesson_key: str):
+        removed = extensions.remove(self.db, self.require_user(), slug, username, lesson_key)
+        self.db.commit()
+        self.write_json({"student": username, "lesson": lesson_key, "removed": removed})
+
+
 default_handlers = [
     (r"api/v1/teach/courses/([^/]+)/roster", RosterAPI),
+    (r"api/v1/teach/courses/([^/]+)/students/([^/]+)/extensions/([^/]+)", ExtensionAPI),
     (r"api/v1/teach/courses/([^/]+)/gradebook\.csv", GradebookCSVAPI),
 ]
 
@@ -79,6 +104,25 @@ OPENAPI_PATHS: dict = {
         "security": SECURITY, "parameters": [path_param("slug")],
         "responses": {"200": response("The gradebook", {"type": "string"}, media="text/csv"),
                       **errors(401, 403, 404, text=_TEACHERS)}}},
+    "/teach/courses/{slug}/students/{student}/extensions/{lesson}": {
+        "put": {
+            "summary": "Instructors: give a student their own, later deadline for a lesson (grading, the student's "
+                       "views and nbgrader's Exchange use it; their graded submissions are re-scored)",
+            "security": SECURITY, "parameters": [path_param("slug"), path_param("student"), path_param("lesson")],
+            "requestBody": json_body({"type": "object", "required": ["deadline"], "properties": {
+                "deadline": {"type": "string", "format": "date-time",
+                             "description": "after the lesson's deadline, at most a year after; UTC without a zone"},
+                "reason": {"type": "string", "maxLength": extensions.MAX_REASON_CHARS}}}),
+            "responses": {"200": response("Saved", {"type": "object", "properties": {
+                "student": {"type": "string"}, "lesson": {"type": "string"},
+                "deadline": {"type": "string", "format": "date-time"}, "reason": {"type": "string"}}}),
+                **errors(400, 401, 403, 404, text=_TEACHERS)}},
+        "delete": {
+            "summary": "Instructors: take a student's extension back (the lesson's deadline applies again)",
+            "security": SECURITY, "parameters": [path_param("slug"), path_param("student"), path_param("lesson")],
+            "responses": {"200": response("Removed (false: there was none)", {"type": "object", "properties": {
+                "student": {"type": "string"}, "lesson": {"type": "string"}, "removed": {"type": "boolean"}}}),
+                **errors(400, 401, 403, 404, text=_TEACHERS)}}},
 }
 OPENAPI_SCHEMAS: dict = {
     "RosterLesson": {"type": "object", "required": ["lesson", "completed", "attempts", "score"], "properties": {
