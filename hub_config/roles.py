@@ -33,9 +33,10 @@ def configure(c, *, admin_token: str | None = None) -> None:
         # through the hub's API (lms_extension/services/hub_client.py), never by editing a database
         {"name": "lms-service", "description": "What the LMS service changes in the hub",
          "scopes": [f"groups!group={INSTRUCTORS_GROUP}",
-                    # the admin console: the admin role, and deleting an account (the hub's
-                    # authenticator erases its LMS data, home and password with it)
-                    f"groups!group={ADMINS_GROUP}", "delete:users"],
+                    # the admin console: the admin role, deleting an account (the hub's
+                    # authenticator erases its LMS data, home and password with it), stopping
+                    # a deactivated account's server
+                    f"groups!group={ADMINS_GROUP}", "delete:users", "delete:servers"],
          "services": ["lms"]},
     ]
     if admin_token:

@@ -58,6 +58,7 @@ class FakeHub:
         self.users: dict[str, dict] = {}
         self.groups: dict[str, set[str]] = {"instructors": set(), "lms-admins": set()}
         self.calls: list[tuple[str, str]] = []
+        self.running: set[str] = set()  # users whose server runs
         self.fail_groups = False
         self.lock = threading.Lock()
         self.config = LMSConfig(db_url=db_url)
@@ -156,8 +157,21 @@ class FakeHub:
                 self.set_status(204)
                 self.finish()
 
+        class Server(Handler):
+            def delete(self, name):
+                self.service_only("admin:servers", "servers", "delete:servers")
+                if name not in hub.users:
+                    raise tornado.web.HTTPError(404)
+                hub.calls.append(("DELETE", f"users/{name}/server"))
+                if name not in hub.running:
+                    return self.reply({"status": 400, "message": f"{name}'s server is not running"}, 400)
+                hub.running.discard(name)
+                self.set_status(204)
+                self.finish()
+
         return tornado.web.Application([
             (r"/hub/api/user", Me),
+            (r"/hub/api/users/([^/]+)/server", Server),
             (r"/hub/api/groups/([^/]+)/users", GroupUsers),
             (r"/hub/api/groups/([^/]+)", Group),
             (r"/hub/api/users/([^/]+)", UserHandler),

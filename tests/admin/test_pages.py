@@ -179,8 +179,10 @@ def test_a_deactivated_user_is_locked_out_until_reactivated(console):
     name = f"locked-{tag()}"
     them = console.as_user(name)
     assert them.get(console.url("purchases")).status_code == 200
+    console.hub.running.add(name)
     boss = admin(console)
     assert act(boss, console, name, "deactivate").status_code == 303
+    assert name not in console.hub.running  # their JupyterLab was stopped through the hub
     for path in ("purchases", "my-learning"):
         r = them.get(console.url(path))
         assert r.status_code == 403 and "deactivated" in r.text, path
@@ -242,6 +244,8 @@ def test_bulk_dry_run_changes_nothing_and_apply_changes_exactly_its_list(console
                      resolved=hidden(dry.text, "resolved"), expected=hidden(dry.text, "expected"), mode="apply")
     assert done.status_code == 303
     assert [bool(lms_user(console, n).deactivated_at) for n in names] == [True, True, False]
+    assert {c for c in console.hub.calls if c[1].endswith("/server") and f"bulk-{t}-" in c[1]} == {
+        ("DELETE", f"users/{n}/server") for n in names[:2]}
     (run,) = [e for e in entries(console, action="bulk.apply") if names[0] in str(e["after"])]
     assert [c["user"] for c in run["after"]["changes"]] == names[:2]
     # applying the same dry run again: the plan changed (they are deactivated now), nothing happens

@@ -15,7 +15,15 @@ from lms_extension.models.commerce import Order
 from lms_extension.services import audit, bulk, enrollments, platform_settings as ps, users
 from lms_extension.services.payments import ledger, refunds
 from lms_extension.services.payments.policy import CommercePolicy
+from tests.conftest import own_engine
 from tests.factories import make_course, make_user
+
+@pytest.fixture(scope="module")
+def engine(db_url, tmp_path_factory):
+    """A database of these tests' own: the page tests beside them commit settings and log entries,
+    and these count them from none (each test still rolls back)."""
+    yield from own_engine(db_url, tmp_path_factory)
+
 
 DEFAULTS = ps.defaults_from(LMSConfig(open_signup=False, require_2fa=False, refund_window_days=30,
                                       platform_share_percent=30))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, urlencode
 
@@ -18,6 +19,7 @@ from ...services import accounts, admin_overview, audit, bulk, platform_settings
 from ...services.hub_client import HubClient, HubUnavailable
 from ..base import BaseHandler, requires
 
+log = logging.getLogger("lms.admin")
 ADMIN_ONLY = "the admin console is for LMS admins"
 INSTRUCTORS_GROUP, ADMINS_GROUP = "instructors", "lms-admins"  # hub_config/roles.py
 PAGE_SIZE = 50
@@ -49,6 +51,23 @@ class AdminHub(HubClient):
             raise HubUnavailable(f"JupyterHub did not delete the account ({r.status_code}"
                                  f"{': ' + detail if detail else ''}); nothing was erased")
         return True
+
+
+    def stop_server(self, name: str) -> bool:
+        """Stops the user's JupyterLab (a deactivated account keeps no running server). Best
+        effort: False (and logged) when the hub did not stop it; the login is refused anyway."""
+        if not self.api_url or not self.token:
+            return False
+        try:
+            r = requests.delete(f"{self.api_url}/users/{quote(name, safe='')}/server", timeout=self.timeout,
+                                headers={"Authorization": f"token {self.token}"})
+        except requests.RequestException as exc:
+            log.warning("could not stop %s's server: %s", name, exc)
+            return False
+        if r.status_code in (202, 204, 400, 404):  # stopping, stopped, not running, no such user
+            return True
+        log.warning("could not stop %s's server: the hub answered %s", name, r.status_code)
+        return False
 
 
 class AdminView(BaseHandler):
@@ -158,7 +177,9 @@ class UserActionPage(UsersPage):
 
     def change(self, actor: User, target: User, action: str) -> None:
         if action in ("deactivate", "reactivate"):
-            users.set_active(self.db, actor, target, action == "reactivate")
+            if users.set_active(self.db, actor, target, action == "reactivate") and action == "deactivate":
+                self.db.commit()  # deactivated first: the login is refused even if the server cannot be stopped
+                self.hub.stop_server(target.hub_name)
             return
         name = target.hub_name
         if action == "make_instructor":
@@ -293,6 +314,9 @@ class BulkPage(AdminView):
                 expected = [n for n in arg("expected", "").split("\n") if n]
                 result = bulk.apply(self.db, actor, form["action"], names, course, expected=expected, hub=self.hub)
                 self.db.commit()
+                if result.action == "deactivate":  # their logins are refused now; their servers stop too
+                    for name in result.names:
+                        self.hub.stop_server(name)
                 self.add_notice(f"{bulk.ACTIONS[result.action]}: {len(result.changes)} changed, "
                                 f"{len(result.skipped)} skipped.")
                 self.redirect(self.config.service_prefix + "admin/bulk", status=303)
