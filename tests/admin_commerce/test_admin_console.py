@@ -228,3 +228,32 @@ def test_refunds_and_moderation_from_the_console(service, world):
     assert admin.post("moderation", {"report": str(report_id), "action": "remove"}).status_code == 302
     assert audit_actions(service, f"admin-{tag}") == ["review.remove"]
     assert world["t1"].get("moderation").status_code == 403
+
+
+def test_an_admin_decides_a_refund_on_the_refunds_page_and_it_is_audited(service, world, tmp_path):
+    from lms_extension.services.payments import refunds
+
+    from .test_revenue import sell
+
+    admin, tag = world["admin"], world["tag"]
+    with service.factory() as db:
+        buyer = db.scalars(select(User).where(User.hub_name == f"student-{tag}")).one()
+        order = sell(db, buyer, world["theirs"], utcnow_day())
+        request = refunds.request_refund(db, service.app.settings["lms_commerce_policy"], buyer, order.id, "not for me")
+        db.commit()
+        request_id = request.id
+    page = admin.get("refunds")
+    assert page.status_code == 200 and f'data-request="{request_id}"' in page.text and "not for me" in page.text
+    assert world["t1"].post(f"refunds/{request_id}", {"decision": "reject"}).status_code == 403  # not their course
+    done = admin.follow(admin.post(f"refunds/{request_id}", {"decision": "reject"}))
+    assert "Rejected." in done.text
+    with service.factory() as db:
+        entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "refund.reject",
+                                                    AuditEntry.target_id == str(request_id))).one()
+        assert entry.actor_name == f"admin-{tag}" and '"amount_cents": 2900' in entry.after
+
+
+def utcnow_day() -> str:
+    from lms_extension.models.base import utcnow
+
+    return utcnow().date().isoformat()

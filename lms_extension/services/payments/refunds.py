@@ -12,7 +12,7 @@ from ...errors import Conflict, Forbidden, InvalidInput, NotFound
 from ...models import Course, Instructor, Lesson, LessonProgress, User
 from ...models.base import utcnow
 from ...models.commerce import Order, OrderLine, RefundRequest
-from .. import platform_settings
+from .. import audit, platform_settings
 from . import access, fulfillment
 from .policy import CommercePolicy
 from .stripe_client import call
@@ -107,6 +107,7 @@ def decide(db: Session, stripe, policy: CommercePolicy, decider: User, request_i
     if not approve:
         request.status = "rejected"
         db.flush()
+        _audit_decision(db, decider, request, order)
         return request
     if order.status != "paid" or not order.stripe_payment_intent_id:
         raise Conflict(f"order {order.id} is {order.status}: nothing to refund")
@@ -119,7 +120,17 @@ def decide(db: Session, stripe, policy: CommercePolicy, decider: User, request_i
     if refund.get("status") == "succeeded":
         fulfillment.take_back(db, stripe, policy, order, "refunded", "refund approved")
     db.flush()
+    _audit_decision(db, decider, request, order)
     return request
+
+
+def _audit_decision(db: Session, decider: User, request: RefundRequest, order: Order) -> None:
+    approved = request.status != "rejected"
+    audit.record(db, decider, "refund.approve" if approved else "refund.reject", "refund_request", request.id,
+                 before={"status": "pending"},
+                 after={"status": request.status, "order": order.id, "amount_cents": order.total_cents,
+                        "currency": order.currency},
+                 summary=f"refund of order {order.id} {'approved' if approved else 'rejected'}")
 
 
 def course_titles(db: Session, order: Order) -> list[str]:

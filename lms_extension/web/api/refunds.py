@@ -39,7 +39,8 @@ class RefundDecisionAPI(CommerceMixin, APIHandler):
         body = self.json_body()
         if not isinstance(body, dict) or not isinstance(body.get("approve"), bool):
             raise InvalidInput("send {\"approve\": true} or {\"approve\": false}")
-        request = refunds.decide(self.db, self.stripe, self.policy, user, int(request_id), body["approve"])
+        request = refunds.decide(self.db, self.stripe if body["approve"] else None, self.policy, user,
+                                 int(request_id), body["approve"])  # a rejection needs no Stripe
         self.db.commit()
         self.write_json(refund_json(request))
 
