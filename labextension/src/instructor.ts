@@ -12,6 +12,7 @@ import {
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { URLExt } from '@jupyterlab/coreutils';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { ServerConnection } from '@jupyterlab/services';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
@@ -174,7 +175,10 @@ class TeachPanel extends Widget {
   private report: IReport | null = null;
   private busy: string | null = null;
 
-  constructor(private app: JupyterFrontEnd) {
+  constructor(
+    private app: JupyterFrontEnd,
+    private tracker: INotebookTracker | null
+  ) {
     super();
     this.id = 'lms-teach-panel';
     this.addClass('jp-LMS-panel');
@@ -183,6 +187,13 @@ class TeachPanel extends Widget {
     this.title.caption = 'Teach';
     this.node.setAttribute('aria-label', 'Teach');
     this.render();
+  }
+
+  /** Shown again: the folders in ~/teach may have changed meanwhile. */
+  protected onAfterShow(): void {
+    if (!this.busy) {
+      void this.refresh();
+    }
   }
 
   setStatus(status: IStatus): void {
@@ -222,9 +233,26 @@ class TeachPanel extends Widget {
     }
   }
 
+  /** The course's notebooks open with unsaved edits are saved first: the server reads the files. */
+  private async saveOpen(folder: IFolder): Promise<void> {
+    const saves: Promise<void>[] = [];
+    this.tracker?.forEach(notebook => {
+      const context = notebook.context;
+      if (
+        context.path.startsWith(`${folder.path}/`) &&
+        context.model.dirty &&
+        !context.model.readOnly
+      ) {
+        saves.push(context.save());
+      }
+    });
+    await Promise.all(saves);
+  }
+
   private validate(folder: IFolder): Promise<void> {
     return this.act(`Validating ${folder.title}`, async () => {
       this.report = null;
+      await this.saveOpen(folder);
       const report = await teachRequest<IReport>('validate', {
         course: folder.folder
       });
@@ -243,6 +271,7 @@ class TeachPanel extends Widget {
 
   private preview(folder: IFolder, lesson: ILessonRow): Promise<void> {
     return this.act(`Making the student version of ${lesson.title}`, async () => {
+      await this.saveOpen(folder);
       const answer = await teachRequest<{ path: string }>('preview', {
         course: folder.folder,
         lesson: lesson.id
@@ -260,6 +289,7 @@ class TeachPanel extends Widget {
 
   private publish(folder: IFolder): Promise<void> {
     return this.act(`Publishing ${folder.title}`, async () => {
+      await this.saveOpen(folder);
       const answer = await teachRequest<any>('publish', { course: folder.folder });
       this.notice = { kind: 'info', text: publishedText(answer, folder) };
     });
@@ -509,36 +539,37 @@ export const instructorPlugin: JupyterFrontEndPlugin<void> = {
   description:
     "The instructor's Teach panel: validate, preview as a student and publish a course's source.",
   autoStart: true,
-  optional: [ICommandPalette, ILayoutRestorer],
-  activate: async (
+  optional: [ICommandPalette, ILayoutRestorer, INotebookTracker],
+  activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    tracker: INotebookTracker | null
   ) => {
-    let status: IStatus;
-    try {
-      status = await teachRequest<IStatus>('status');
-    } catch (error) {
-      return; // a student (403) or no LMS: no Teach panel
-    }
-    if (!status.instructor) {
-      return;
-    }
-    const panel = new TeachPanel(app);
-    panel.setStatus(status);
-    app.shell.add(panel, 'right', { rank: 60 });
-    if (restorer) {
-      restorer.add(panel, panel.id);
-    }
-    app.commands.addCommand(SHOW, {
-      label: 'Show Teach Panel',
-      execute: () => {
-        app.shell.activateById(panel.id);
-        return panel.refresh();
-      }
-    });
-    if (palette) {
-      palette.addItem({ command: SHOW, category: 'Course' });
-    }
+    // asked after start-up, so that JupyterLab does not wait for the LMS
+    void teachRequest<IStatus>('status').then(
+      status => {
+        if (!status.instructor) {
+          return;
+        }
+        const panel = new TeachPanel(app, tracker);
+        panel.setStatus(status);
+        app.shell.add(panel, 'right', { rank: 60 });
+        if (restorer) {
+          restorer.add(panel, panel.id);
+        }
+        app.commands.addCommand(SHOW, {
+          label: 'Show Teach Panel',
+          execute: () => {
+            app.shell.activateById(panel.id);
+            return panel.refresh();
+          }
+        });
+        if (palette) {
+          palette.addItem({ command: SHOW, category: 'Course' });
+        }
+      },
+      () => undefined // a student (403) or no LMS: no Teach panel
+    );
   }
 };
