@@ -158,3 +158,11 @@ def test_the_admin_page_csv_and_pdf(service, world, tmp_path):
     assert bad.status_code == 400 and "The start date must be a date like 2026-12-31" in text_of(bad.text)
     assert admin.get("admin/revenue.csv", params={"to": "soon"}).status_code == 400
     assert admin.get("admin/revenue.pdf", params={"period": "day", "from": "2000-01-01"}).status_code == 400
+
+
+def test_a_negative_amount_reads_as_one(service, world, tmp_path):
+    with service.factory() as db:
+        seed(db, tmp_path, world["tag"], ("2025-06-02", "2025-06-03", "2025-06-09"))
+        db.commit()
+    page = world["admin"].get("admin/revenue", params={"period": "day", "from": "2025-06-09", "to": "2025-06-09"})
+    assert "\u2212$14.70" in page.text and "$-" not in page.text  # the refund takes the platform's part back
