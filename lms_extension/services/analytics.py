@@ -609,16 +609,18 @@ class Bar:
     value: float
 
 
-def bar_chart(bars: list[Bar], *, unit: str = "", width: int = 640, bar_height: int = 22) -> dict:
+def bar_chart(bars: list[Bar], *, unit: str = "", width: int = 480, bar_height: int = 22) -> dict:
     """Geometry of a horizontal bar chart (the template draws it as SVG): labels left, bars
     scaled to the largest value. Returns {"width", "height", "bars": [...]} in SVG units."""
-    label_width, gap = 200, 6
+    label_width, gap = 150, 6
+    if not any(b.value for b in bars):
+        return {"width": width, "height": 0, "bars": [], "label_width": label_width}  # nothing to draw
     top = max((b.value for b in bars if b.value is not None), default=0) or 1
-    span = width - label_width - 70
+    span = width - label_width - 80
     shapes = []
     for i, b in enumerate(bars):
         value = b.value or 0
-        shapes.append({"label": b.label[:40], "y": i * (bar_height + gap), "x": label_width,
+        shapes.append({"label": b.label if len(b.label) <= 24 else b.label[:23] + "…", "y": i * (bar_height + gap), "x": label_width,
                        "w": max(1.0, span * value / top) if value else 0, "h": bar_height,
                        "text": f"{_fmt(b.value)}{unit}" if b.value is not None else "–",
                        "tx": label_width + (span * value / top if value else 0) + 6})
@@ -626,7 +628,7 @@ def bar_chart(bars: list[Bar], *, unit: str = "", width: int = 640, bar_height: 
             "label_width": label_width}
 
 
-def line_chart(points: list[tuple[str, float]], *, width: int = 640, height: int = 180) -> dict:
+def line_chart(points: list[tuple[str, float]], *, width: int = 480, height: int = 180) -> dict:
     """Geometry of a line chart over equally spaced periods (first and last labelled)."""
     left, bottom, top_pad = 40, 24, 10
     top = max((v for _, v in points), default=0) or 1
@@ -649,5 +651,5 @@ def _fmt(value) -> str:
     if value is None:
         return "–"
     if isinstance(value, float) and not math.isclose(value, round(value)):
-        return f"{value:.1f}"
+        return f"{value:.2f}" if abs(value) < 1 else f"{value:.1f}"
     return f"{int(round(value)):,}"
