@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from .. import permissions
 from ..errors import Conflict, InvalidInput, NotFound, Forbidden
@@ -116,7 +116,9 @@ def for_review(session: Session, admin: User, *, limit: int = 200) -> list[Instr
     pending_first = case((InstructorApplication.status == PENDING, 0), else_=1)
     # pending: oldest first; decided: newest first
     order = case((InstructorApplication.status == PENDING, InstructorApplication.id), else_=-InstructorApplication.id)
-    return list(session.scalars(select(InstructorApplication).order_by(pending_first, order).limit(limit)))
+    return list(session.scalars(select(InstructorApplication).options(
+        selectinload(InstructorApplication.user), selectinload(InstructorApplication.decided_by))
+        .order_by(pending_first, order).limit(limit)))
 
 
 def pending_count(session: Session) -> int:
