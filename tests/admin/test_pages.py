@@ -360,6 +360,11 @@ def test_hostile_text_is_escaped_in_the_log_and_formulas_are_defused_in_the_csv(
 
 
 def test_the_openapi_document_lists_the_admin_endpoints(console):
+    from openapi_spec_validator import validate
+
+    from lms_extension.web.api import admin as admin_api, openapi
+
+    validate(openapi.document("/services/lms/", [admin_api]))
     doc = requests.get(console.url("api/v1/openapi.json")).json()
     assert {"/admin/audit", "/admin/settings", "/admin/users"} <= set(doc["paths"])
     assert set(doc["paths"]["/admin/settings"]) == {"get", "patch"}
