@@ -15,6 +15,7 @@ from .. import permissions
 from ..errors import InvalidInput, NotFound
 from ..models import Course, User
 from ..models.announcements import Announcement
+from ..models.course import SLUG
 from . import audit
 
 MAX_TITLE = 200
@@ -25,7 +26,9 @@ LATEST = 3  # on the course page and in the Course panel
 def course_to_teach(session: Session, user: User | None, slug: str) -> Course:
     """The course ``slug`` (published or not) if ``user`` teaches it: 404 when there is none,
     403 when it is another instructor's."""
-    course = session.scalars(select(Course).where(Course.slug == slug)).one_or_none() if isinstance(slug, str) else None
+    # a slug that cannot exist is not looked up (PostgreSQL refuses a NUL in a query)
+    course = (session.scalars(select(Course).where(Course.slug == slug)).one_or_none()
+              if isinstance(slug, str) and SLUG.match(slug) else None)
     if course is None:
         raise NotFound("there is no such course")
     permissions.require_teacher(user, course, "only the course's instructor or an admin can manage this course")

@@ -19,6 +19,7 @@ from .. import permissions
 from ..errors import Conflict, InvalidInput, NotFound
 from ..models import Course, Enrollment, Instructor, User
 from ..models.base import utcnow
+from ..models.course import SLUG
 from ..models.commerce import Bundle, BundleCourse
 from ..models.discovery import CourseStats, FeaturedCourse, Review
 from . import audit, catalog, course_stats
@@ -108,7 +109,8 @@ def feature(session: Session, admin: User, slug: str) -> list[str]:
     """Add a published course at the end of the featured list (audited)."""
     permissions.require_admin(admin, "curating featured courses needs the LMS admin role")
     current = featured_slugs(session)
-    course = session.scalars(select(Course).where(Course.slug == slug)).one_or_none() if isinstance(slug, str) else None
+    course = (session.scalars(select(Course).where(Course.slug == slug)).one_or_none()
+              if isinstance(slug, str) and SLUG.match(slug) else None)
     if course is None:
         raise NotFound("there is no such course")
     if slug in current:

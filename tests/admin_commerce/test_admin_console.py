@@ -150,6 +150,7 @@ def test_bundles(service, world):
            ({"currency": "eur"}, 400, "is priced in USD, the bundle in EUR"),
            ({"courses": [mine]}, 400, "Choose at least two courses"),
            ({"courses": [mine, "no-such-course"]}, 404, "no course 'no-such-course'"),
+           ({"courses": [mine, "NOT A SLUG"]}, 404, "no course 'NOT A SLUG'"),
            ({"slug": f"pack-{tag}"}, 409, "exists")]
     for fields, status, message in bad:
         values = {"slug": f"other-{tag}", "title": "Other", "price": "10", "currency": "usd", "courses": [mine, theirs],

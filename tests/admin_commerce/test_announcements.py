@@ -135,6 +135,10 @@ def test_the_api(service, world):
     assert world["student"].api("POST", url, json={"title": "x", "body": "y"}).status_code == 403
     assert world["visitor"].api("POST", url, json={"title": "x", "body": "y"}).status_code in (401, 403)
     assert world["visitor"].api("GET", "api/v1/courses/no-such/announcements").status_code == 404
+    assert world["visitor"].api("GET", "api/v1/courses/%00/announcements").status_code == 404  # NUL: PostgreSQL
+    assert t1.api("POST", "api/v1/courses/%00/announcements", json={"title": "x", "body": "y"}).status_code == 404
+    r = t1.api("POST", url, json={"title": "nul\u0000", "body": "y"})
+    assert r.status_code == 400 and r.json()["message"] == "The title contains a NUL character"
     assert world["visitor"].api("GET", url, params={"limit": "0"}).status_code == 400
     assert world["visitor"].api("GET", url, params={"limit": "many"}).status_code == 400
     item = t1.api("GET", url).json()["announcements"][0]["id"]

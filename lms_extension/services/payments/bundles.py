@@ -25,7 +25,7 @@ def create_bundle(session: Session, admin: User, *, slug: str, title: str, price
         raise InvalidInput("a bundle has at least two courses")
     courses = []
     for c in dict.fromkeys(course_slugs):
-        course = session.scalars(select(Course).where(Course.slug == c)).one_or_none()
+        course = session.scalars(select(Course).where(Course.slug == c)).one_or_none() if SLUG.match(c) else None
         if course is None or not course.published:
             raise NotFound(f"no course {c!r}")
         if course.currency != currency.lower():

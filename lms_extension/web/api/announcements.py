@@ -5,7 +5,8 @@ server's lesson context passes on to JupyterLab's Course panel."""
 from __future__ import annotations
 
 from ... import permissions
-from ...errors import InvalidInput
+from ...errors import InvalidInput, NotFound
+from ...models.course import SLUG as SLUG_RE
 from ...services import announcements, catalog
 from ..announcement_views import announcement_views, public
 from ..base import APIHandler, body_dict, int_arg, requires
@@ -14,6 +15,8 @@ from .spec import SECURITY, SLUG, errors, json_body, path_param, response
 
 class AnnouncementsAPI(APIHandler):
     def get(self, slug: str):
+        if not SLUG_RE.match(slug):  # never a course; and PostgreSQL refuses a NUL in a query
+            raise NotFound("there is no such course")
         course = catalog.get_course(self.db, slug, viewer=self.lms_user)
         limit = int_arg(self, "limit", 20)
         if not 1 <= limit <= 100:
