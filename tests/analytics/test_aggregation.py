@@ -14,7 +14,7 @@ from lms_extension.errors import Forbidden, InvalidInput, NotFound
 from lms_extension.models.analytics import AnalyticsEvent, AnalyticsReport, SignupSource
 from lms_extension.models.commerce import Order
 from lms_extension.models.learning import ActivityDay
-from lms_extension.services import accounts, analytics
+from lms_extension.services import accounts, analytics, enrollments
 from tests.factories import make_user
 
 from .conftest import seed_course
@@ -55,9 +55,13 @@ def test_course_reports_on_a_known_dataset(session, tmp_path):
         {"language": "Java", "submissions": 1, "passed": 0, "pass_rate_percent": 0.0, "students": 1,
          "students_passed": 0}]
 
-    # the other course's figures are its own
+    assert reports["funnel"][1]["bought"] == 0
+
+    # the other course's figures are its own; a purchase counts as bought
+    buyer = make_user(session, "other-buyer")
+    assert enrollments.grant(session, buyer.id, other.id, "purchase")
     other_funnel = analytics.compute_course(session, other)["funnel"]
-    assert [r["people"] for r in other_funnel] == [6, 1, 1, 1]
+    assert [r["people"] for r in other_funnel] == [6, 2, 1, 1] and other_funnel[1]["bought"] == 1
 
 
 def test_refresh_stores_what_pages_read_and_replaces_it(session, tmp_path):

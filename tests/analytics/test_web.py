@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from lms_extension.db import session_factory
 from lms_extension.models.analytics import AnalyticsEvent, SignupSource
-from lms_extension.services import analytics
+from lms_extension.services import analytics, enrollments
 from tests.discovery.conftest import serve_visitors
 from tests.factories import make_course, make_user
 
@@ -31,7 +31,8 @@ SEEDED = T0 + timedelta(days=2)  # the seeded visits are older
 def served(request, tmp_path_factory, tmp_path, monkeypatch):
     def seed(engine):
         with session_factory(engine)() as s:
-            seed_course(s, tmp_path / "courses")
+            course, _ = seed_course(s, tmp_path / "courses")
+            enrollments.grant(s, make_user(s, "ana-buyer").id, course.id, "purchase")
             make_user(s, "bee-teacher", instructor=True)
             make_course(s, tmp_path / "bee", "bee", instructor="bee-teacher")
             make_user(s, "boss", admin=True)
@@ -107,7 +108,8 @@ def test_pages_render_empty_then_with_data_and_csvs_parse(served):
     assert "failed: assert square(3) == 9" in page.text and "What is a list?" in page.text
     funnel = parse_csv(requests.get(base + "teach/courses/ana/analytics.csv?report=funnel", headers=TEACHER))
     assert funnel[0] == ["Step", "People", "% of previous step", "% of visitors"]
-    assert [row[1] for row in funnel[1:]] == ["7", "5", "4", "1"]
+    assert [row[1] for row in funnel[1:]] == ["7", "6", "4", "1"]
+    assert "1 of the 6 enrolled bought the course." in page.text
     for name, (_title, columns) in analytics.COURSE_REPORTS.items():
         rows = parse_csv(requests.get(base + f"teach/courses/ana/analytics.csv?report={name}", headers=TEACHER))
         assert rows[0] == [heading for _, heading in columns] and len(rows) > 1, name
