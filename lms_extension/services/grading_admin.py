@@ -49,7 +49,8 @@ def _lesson(course: Course, lesson_key: str) -> Lesson:
 
 
 def taught_submission(session: Session, user: User, submission_id: int) -> NotebookSubmission:
-    submission = session.get(NotebookSubmission, submission_id)
+    # an id beyond the column's range is no submission (PostgreSQL would refuse the query)
+    submission = session.get(NotebookSubmission, submission_id) if 0 < submission_id < 2**31 else None
     if submission is None:
         raise NotFound(f"no submission {submission_id}")
     permissions.require_teacher(user, submission.lesson.course,

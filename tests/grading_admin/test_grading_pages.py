@@ -64,6 +64,20 @@ def form(page_text: str) -> dict:
     return {"_xsrf": re.search(r'name="_xsrf" value="([^"]+)"', page_text).group(1)}
 
 
+def own_form(served, client) -> dict:
+    """An xsrf token of ``client``'s own (from a page with a form it may see), so that a refused
+    post is refused for who sent it, not for a missing token."""
+    for path in ("teach/courses/othercourse/grading", "courses/pagecourse/lessons/l1"):
+        page = client.get(served.base + path)
+        if page.status_code == 200 and 'name="_xsrf"' in page.text:
+            return form(page.text)
+    raise AssertionError("no page with a form for this client")
+
+
+def refused(response) -> bool:
+    return response.status_code == 403 and "instructors and admins" in html.unescape(response.text)
+
+
 def test_the_queue_in_the_studio(served, world):
     page = world.teacher.get(served.base + "teach/courses/pagecourse/grading")
     assert page.status_code == 200
@@ -111,6 +125,10 @@ def test_the_submission_as_a_notebook_with_grade_boxes_and_keys(served, world):
     for client in (world.other, world.students[1]):
         assert client.get(served.base + f"teach/submissions/{sid}").status_code == 403
     assert world.teacher.get(served.base + "teach/submissions/99999999").status_code == 404
+    huge = "9" * 30  # beyond PostgreSQL's integer: still a plain 404, not a database error
+    assert world.teacher.get(served.base + f"teach/submissions/{huge}").status_code == 404
+    assert world.teacher.get(served.base + f"api/v1/teach/submissions/{huge}").status_code == 404
+    assert world.teacher.post(served.base + f"teach/submissions/{huge}", data=form(page.text)).status_code == 404
 
 
 @pytest.mark.parametrize("points, message", [
@@ -149,8 +167,8 @@ def test_save_one_part_all_and_next(served, world):
     assert sid not in queue_ids and world.ids[1] in queue_ids
     # students and other instructors cannot post grades
     for client in (world.students[0], world.other):
-        assert client.post(served.base + f"teach/submissions/{sid}", data={
-            "points:l1.ipynb:explain": "0", "comment:l1.ipynb:explain": "mine"}).status_code == 403
+        assert refused(client.post(served.base + f"teach/submissions/{sid}", data={
+            **own_form(served, client), "points:l1.ipynb:explain": "0", "comment:l1.ipynb:explain": "mine"}))
         assert client.put(served.base + f"api/v1/teach/submissions/{sid}/grades", json={"grades": [
             {"notebook": "l1.ipynb", "grade_id": "explain", "points": 0}]}).status_code == 403
     assert stored(served, sid)["grades"]["explain"] == (3.0, "Better")
@@ -173,8 +191,10 @@ def test_held_feedback_through_the_pages_and_the_api(served, world):
         assert r.status_code == 400 and r.json()["message"]
     assert student.put(served.base + "api/v1/teach/courses/pagecourse/grading/settings",
                        json={"feedback_release": "held"}).status_code == 403
-    assert world.other.post(served.base + "teach/courses/pagecourse/grading/settings",
-                            data={"feedback_release": "held"}).status_code == 403
+    assert refused(world.other.post(served.base + "teach/courses/pagecourse/grading/settings",
+                                    data={**own_form(served, world.other), "feedback_release": "held"}))
+    assert refused(student.post(served.base + "teach/courses/pagecourse/grading/settings",
+                                data={**own_form(served, student), "feedback_release": "held"}))
     assert teacher.get(served.base + "api/v1/teach/courses/pagecourse/grading/queue").json()[
         "feedback_release"] == "on_grading"
 
@@ -213,7 +233,10 @@ def test_held_feedback_through_the_pages_and_the_api(served, world):
     assert listing.status_code == 200 and 'aria-current="page">Grading' in listing.text
     assert re.search(rf'<tr data-id="{new}" data-status="graded">.*?feedback held</span></td>', listing.text, re.S)
     assert student.post(served.base + "api/v1/teach/courses/pagecourse/lessons/l1/release-feedback").status_code == 403
-    assert world.other.post(served.base + "teach/courses/pagecourse/lessons/l1/release-feedback").status_code == 403
+    assert refused(world.other.post(served.base + "teach/courses/pagecourse/lessons/l1/release-feedback",
+                                    data=own_form(served, world.other)))
+    assert refused(student.post(served.base + "teach/courses/pagecourse/lessons/l1/release-feedback",
+                                data=own_form(served, student)))
     assert teacher.post(served.base + "api/v1/teach/courses/pagecourse/lessons/nope/release-feedback").status_code == 404
     assert not stored(served, new)["released"]
     r = teacher.post(served.base + "teach/courses/pagecourse/lessons/l1/release-feedback", data=form(grading.text))
