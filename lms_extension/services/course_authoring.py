@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 import nbformat
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import permissions
@@ -151,7 +152,10 @@ def create_course(session: Session, user: User, data) -> Course:
         raise Forbidden("your account has no instructor profile yet: sign in again")
     slug, fields = validate_fields(data, creating=True)
     fields = {"subtitle": "", "description": "", "language": "en", "price_cents": 0, "currency": "usd", **fields}
-    course = course_import.create_course(session, slug, user.instructor, fields)
+    try:
+        course = course_import.create_course(session, slug, user.instructor, fields)
+    except IntegrityError:  # the same slug created at the same moment
+        raise Conflict(f"a course with the address {slug!r} already exists: choose another") from None
     audit.record(session, user, "course.create", "course", course.slug, after=_course_view(course),
                  summary=f"created the draft course {course.title!r}")
     return course
@@ -463,6 +467,9 @@ def remove_lesson(session: Session, user: User, slug: str, key: str) -> None:
         raise Conflict("a published lesson cannot be removed: students may have work in it")
     session.delete(draft)
     session.flush()
+    for position, d in enumerate(d for d in drafts_of(session, course) if d.key != key):
+        d.position = position
+    session.flush()
     audit.record(session, user, "lesson.remove", "lesson", f"{course.slug}/{key}", before={"title": draft.title},
                  summary=f"removed the unpublished lesson {draft.title!r} of {course.title!r}")
 
@@ -515,6 +522,8 @@ def publish(session: Session, user: User, slug: str) -> dict:
         made = course_import.publish_lessons(session, course, specs)
     except CourseFormatError as exc:
         raise InvalidInput(exc.message) from None
+    except IntegrityError:  # the same version number from a publish running at the same time
+        raise Conflict("the course was being published at the same moment: reload and publish again") from None
     for d, lesson in zip(drafts, course.lessons):
         d.position = lesson.position
     session.flush()

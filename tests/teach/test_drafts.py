@@ -42,3 +42,31 @@ def test_drafts_follow_cli_imports_but_keep_edits(session, tmp_path):
     result = authoring.publish(session, teacher, "drafty")
     assert result["new_versions"] == [{"lesson": "l2", "version": 3}]
     assert [ls.key for ls in course.lessons] == ["l1", "l2", "l3"]
+
+
+def test_a_slug_taken_at_the_same_moment_is_a_conflict(engine):
+    """Two replicas create the same course at once: the second commit's unique slug is a 409, not a 500."""
+    import pytest
+    from sqlalchemy.orm import Session
+
+    from lms_extension.errors import Conflict
+    from lms_extension.services.users import ensure_user
+
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers: the race needs PostgreSQL")
+    body = {"slug": "raced-course", "title": "Raced", "category": "Programming", "level": "beginner"}
+    with Session(engine) as first, Session(engine) as second:
+        a, b = ensure_user(first, "race-a", instructor=True), ensure_user(second, "race-b", instructor=True)
+        first.commit()
+        second.commit()
+        authoring.create_course(first, a, body)  # checked and flushed, not committed yet
+        import threading
+        committer = threading.Timer(0.5, first.commit)
+        committer.start()
+        try:
+            with pytest.raises(Conflict, match="already exists"):
+                # its check cannot see the first's row; PostgreSQL makes its insert wait, then refuse
+                authoring.create_course(second, b, body)
+        finally:
+            committer.join()
+        second.rollback()

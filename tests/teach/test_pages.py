@@ -180,7 +180,10 @@ def test_lessons_sources_order_policies_publish(studio):
     # a published lesson cannot be removed; a new one can
     assert act("l1", "remove").status_code == 409
     assert teacher.post(lessons, data={"key": "l3"}, files=nb_file(), allow_redirects=False).status_code == 303
+    assert act("l3", "up").status_code == 303 and act("l3", "up").status_code == 303  # first, before the published
     assert act("l3", "remove").status_code == 303
+    page = teacher.get(lessons).text
+    assert 'id="lesson-l3"' not in page and "Draft changes" not in page  # nothing left to publish
     # replacing a source is a draft until published, then version 2
     changed = copy.deepcopy(NB)
     changed["cells"][0]["source"] = "# Squares again"
