@@ -212,8 +212,12 @@ def test_unpublish_keeps_enrolled_students(studio):
         student = users.ensure_user(db, "unpub-student")
         enrollments.enroll(db, student, "unpub-course")
         db.commit()
+    def listed():
+        return [c["slug"] for c in requests.get(base + "api/v1/courses", params={"q": "pandas practice"}).json()["courses"]]
+    assert "unpub-course" in listed()
     r = teacher.post(base + "teach/courses/unpub-course/unpublish", allow_redirects=False)
     assert r.status_code == 303
+    assert "unpub-course" not in listed()  # out of the catalog and the search index
     with factory() as db:
         student, newcomer = users.by_name(db, "unpub-student"), users.ensure_user(db, "unpub-newcomer")
         assert catalog.get_course(db, "unpub-course", viewer=student).slug == "unpub-course"
