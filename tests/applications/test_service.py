@@ -242,3 +242,18 @@ def test_deleting_the_account_erases_its_applications_and_keeps_the_admins_decis
     assert session.scalars(select(InstructorApplication).where(InstructorApplication.user_id == applicant.id)).all() == []
     accounts.delete_account(session, admin.hub_name)
     assert session.get(InstructorApplication, decided_by_admin.id).decided_by_id == admin.id  # kept, on a tombstone
+
+
+def test_the_payout_country_reaches_the_stripe_connect_account(session, store, applicant, admin, hub_client):
+    from stripe_test_server.testing import running_server
+
+    from lms_extension.services.payments import payouts
+
+    application = apps.submit(session, store, applicant, **{**PROFILE, "payout_country": "NL"})
+    apps.decide(session, hub_client, store, admin, application.id, "approve", "")
+    with running_server() as srv:
+        stripe = srv.client()
+        payouts.start_onboarding(session, stripe, applicant, return_url="http://lms.test/r",
+                                 refresh_url="http://lms.test/f")
+        account_id = payouts.account_of(session, applicant.instructor).stripe_account_id
+        assert stripe.v1.accounts.retrieve(account_id).country == "NL"

@@ -49,7 +49,9 @@ def start_onboarding(db: Session, stripe, user: User, *, return_url: str, refres
     if account.stripe_account_id is None:
         created = call(stripe.v1.accounts.create, {
             "type": "express", "metadata": {"lms_instructor": str(instructor.id), "lms_user": user.hub_name},
-            "capabilities": {"transfers": {"requested": True}}},
+            "capabilities": {"transfers": {"requested": True}},
+            # the payout country of their approved application (Stripe fixes it at creation)
+            **({"country": instructor.payout_country} if instructor.payout_country else {})},
             {"idempotency_key": f"lms-connect-account-{instructor.id}"})
         account.stripe_account_id = created["id"]
         db.flush()
