@@ -123,8 +123,8 @@ class RunSocket(LMSHandlerMixin, websocket.WebSocketHandler):
 
 
 default_handlers = [
-    (r"api/v1/challenges/([0-9]+)/submissions", SubmissionsAPI),
-    (r"api/v1/challenges/([0-9]+)/run", RunSocket),
+    (r"api/v1/challenges/([0-9]{1,9})/submissions", SubmissionsAPI),
+    (r"api/v1/challenges/([0-9]{1,9})/run", RunSocket),
 ]
 
 

@@ -36,7 +36,7 @@ class EarningsAPI(APIHandler):
 
 
 default_handlers = [
-    (r"api/v1/payments/instructors/([0-9]+)/share", InstructorShareAPI),
+    (r"api/v1/payments/instructors/([0-9]{1,9})/share", InstructorShareAPI),
     (r"api/v1/payments/earnings", EarningsAPI),
 ]
 

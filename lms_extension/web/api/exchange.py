@@ -75,7 +75,7 @@ default_handlers = [
     (r"api/v1/exchange/courses/([^/]+)/assignments/([^/]+)/submissions", AssignmentSubmissionsAPI),
     (r"api/v1/exchange/submissions", SubmissionsAPI),
     (r"api/v1/exchange/access", LessonAccessAPI),
-    (r"api/v1/exchange/submissions/([0-9]+)/feedback", FeedbackAPI),
+    (r"api/v1/exchange/submissions/([0-9]{1,9})/feedback", FeedbackAPI),
 ]
 
 _SEC = [{"hubToken": []}]

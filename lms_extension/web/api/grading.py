@@ -89,9 +89,9 @@ default_handlers = [
     (r"api/v1/teach/courses/([^/]+)/lessons/([^/]+)/release-feedback", LessonReleaseAPI),
     (r"api/v1/teach/courses/([^/]+)/lessons/([^/]+)/submissions", LessonSubmissionsAPI),
     (r"api/v1/teach/courses/([^/]+)/lessons/([^/]+)/regrade", LessonRegradeAPI),
-    (r"api/v1/teach/submissions/([0-9]+)", SubmissionAPI),
-    (r"api/v1/teach/submissions/([0-9]+)/regrade", SubmissionRegradeAPI),
-    (r"api/v1/teach/submissions/([0-9]+)/grades", ManualGradesAPI),
+    (r"api/v1/teach/submissions/([0-9]{1,9})", SubmissionAPI),
+    (r"api/v1/teach/submissions/([0-9]{1,9})/regrade", SubmissionRegradeAPI),
+    (r"api/v1/teach/submissions/([0-9]{1,9})/grades", ManualGradesAPI),
 ]
 
 # OpenAPI ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ class InvoicePDFAPI(APIHandler):
 
 
 default_handlers = [
-    (r"api/v1/payments/invoices/([0-9]+)/pdf", InvoicePDFAPI),
+    (r"api/v1/payments/invoices/([0-9]{1,9})/pdf", InvoicePDFAPI),
 ]
 
 # OpenAPI ---------------------------------------------------------------------------------

@@ -53,8 +53,8 @@ class CancelSubscriptionAPI(CommerceMixin, APIHandler):
 
 default_handlers = [
     (r"api/v1/payments/orders", OrdersAPI),
-    (r"api/v1/payments/orders/([0-9]+)", OrderAPI),
-    (r"api/v1/payments/orders/([0-9]+)/cancel", CancelSubscriptionAPI),
+    (r"api/v1/payments/orders/([0-9]{1,9})", OrderAPI),
+    (r"api/v1/payments/orders/([0-9]{1,9})/cancel", CancelSubscriptionAPI),
 ]
 
 # OpenAPI ---------------------------------------------------------------------------------

@@ -46,9 +46,9 @@ class RefundDecisionAPI(CommerceMixin, APIHandler):
 
 
 default_handlers = [
-    (r"api/v1/payments/orders/([0-9]+)/refund-request", RefundRequestAPI),
+    (r"api/v1/payments/orders/([0-9]{1,9})/refund-request", RefundRequestAPI),
     (r"api/v1/payments/refund-requests", RefundRequestsAPI),
-    (r"api/v1/payments/refund-requests/([0-9]+)/decision", RefundDecisionAPI),
+    (r"api/v1/payments/refund-requests/([0-9]{1,9})/decision", RefundDecisionAPI),
 ]
 
 # OpenAPI ---------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ class SubmissionAPI(APIHandler):
 
 default_handlers = [
     (r"api/v1/courses/([^/]+)/lessons/([^/]+)/submissions", LessonSubmissionsAPI),
-    (r"api/v1/submissions/([0-9]+)", SubmissionAPI),
+    (r"api/v1/submissions/([0-9]{1,9})", SubmissionAPI),
 ]
 
 

@@ -3,7 +3,6 @@ recording (``records_visit``, on the catalog and course pages)."""
 from __future__ import annotations
 
 import functools
-import secrets
 
 from tornado import web
 from tornado.ioloop import IOLoop
@@ -14,27 +13,25 @@ from ...models.analytics import CATALOG_VISIT, COURSE_VISIT
 from ...services import analytics
 from ..base import BaseHandler, requires
 
-VISITOR_COOKIE = "lms-vid"
 SOURCE_COOKIE = "lms-src"
-VISITOR_MAX_AGE = 365 * 24 * 3600
 SOURCE_MAX_AGE = 30 * 24 * 3600
 
 
 # -- recording visits --------------------------------------------------------------------------
 def _raw_cookie(handler, name: str, value: str, max_age: int) -> None:
     """A cookie set as a plain header: ``set_cookie`` marks the response as one that set a
-    cookie, and the page cache keeps no such page; these cookies change nothing in the HTML."""
+    cookie, and the page cache keeps no such page; this cookie changes nothing in the HTML."""
     secure = "; Secure" if handler.request.protocol == "https" else ""
     handler.add_header("Set-Cookie", f"{name}={value}; Path={handler.config.service_prefix}; Max-Age={max_age}; "
                                      f"HttpOnly; SameSite=Lax{secure}")
 
 
 def _visitor(handler) -> str:
-    visitor = analytics.valid_visitor(handler.get_cookie(VISITOR_COOKIE))
-    if visitor is None:
-        visitor = secrets.token_hex(8)
-        _raw_cookie(handler, VISITOR_COOKIE, visitor, VISITOR_MAX_AGE)
-    return visitor
+    """No cookie for counting: a visitor's page stays one that shared caches may keep."""
+    secret = handler.settings["cookie_secret"]
+    secret = secret.encode() if isinstance(secret, str) else secret
+    return analytics.visitor_id(secret, analytics.utcnow().date(), handler.client_address,
+                                handler.request.headers.get("User-Agent", ""))
 
 
 def _own_hosts(handler) -> list[str]:

@@ -204,8 +204,8 @@ default_handlers = [
     (r"teach/courses/([^/]+)/lessons/([^/]+)/release-feedback", LessonReleasePage),
     (r"teach/courses/([^/]+)/lessons/([^/]+)/submissions", LessonSubmissionsPage),
     (r"teach/courses/([^/]+)/lessons/([^/]+)/regrade", LessonRegradePage),
-    (r"teach/submissions/([0-9]+)", SubmissionPage),
-    (r"teach/submissions/([0-9]+)/regrade", SubmissionRegradePage),
-    (r"submissions/([0-9]+)/feedback", FeedbackPage),
-    (r"submissions/([0-9]+)/feedback/file", FeedbackFile),
+    (r"teach/submissions/([0-9]{1,9})", SubmissionPage),
+    (r"teach/submissions/([0-9]{1,9})/regrade", SubmissionRegradePage),
+    (r"submissions/([0-9]{1,9})/feedback", FeedbackPage),
+    (r"submissions/([0-9]{1,9})/feedback/file", FeedbackFile),
 ]

@@ -17,5 +17,5 @@ class InvoicePage(BaseHandler):
 
 
 default_handlers = [
-    (r"invoices/([0-9]+)\.pdf", InvoicePage),
+    (r"invoices/([0-9]{1,9})\.pdf", InvoicePage),
 ]

@@ -27,5 +27,5 @@ class CancelSubscriptionPage(CommerceMixin, BaseHandler):
 
 default_handlers = [
     (r"purchases", PurchasesPage),
-    (r"purchases/([0-9]+)/cancel", CancelSubscriptionPage),
+    (r"purchases/([0-9]{1,9})/cancel", CancelSubscriptionPage),
 ]

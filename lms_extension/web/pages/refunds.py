@@ -53,7 +53,7 @@ class RefundApprovalsPage(CommerceMixin, BaseHandler):
 
 
 default_handlers = [
-    (r"purchases/([0-9]+)/refund", RefundRequestPage),
+    (r"purchases/([0-9]{1,9})/refund", RefundRequestPage),
     (r"refunds", RefundApprovalsPage),
-    (r"refunds/([0-9]+)", RefundApprovalsPage),
+    (r"refunds/([0-9]{1,9})", RefundApprovalsPage),
 ]

@@ -62,5 +62,5 @@ class ReviewAction(CourseForm):
 
 default_handlers = [
     (r"courses/([^/]+)/reviews", ReviewForm),
-    (r"reviews/([0-9]+)/(helpful|report|reply)", ReviewAction),
+    (r"reviews/([0-9]{1,9})/(helpful|report|reply)", ReviewAction),
 ]
