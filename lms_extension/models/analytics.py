@@ -20,8 +20,9 @@ CATALOG_VISIT, COURSE_VISIT = "catalog", "course"
 class AnalyticsEvent(Base):
     """A visit to the catalog or a course page, appended in batches (never updated).
 
-    ``visitor`` is the random id of the browser's first-party cookie, so that the funnel counts
-    people, not page loads; ``user_id`` is set when the visitor was logged in.
+    ``visitor`` is a daily keyed hash of the browser's address and user agent (no cookie:
+    ``services.analytics.visitor_id``), so that the funnel counts browsers per day, not page
+    loads; ``user_id`` is set when the visitor was logged in.
     """
 
     __tablename__ = "analytics_events"

@@ -13,11 +13,12 @@ A visit still buffered when a replica stops is lost: analytics counts, it does n
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import json
 import logging
 import math
-import re
 import statistics
 import threading
 import time
@@ -86,7 +87,6 @@ DAYS, WEEKS, MONTHS, COHORT_WEEKS = 30, 12, 12, 8
 
 
 # -- recording visits (the student's path) -----------------------------------------------------
-VISITOR = re.compile(r"[0-9a-f]{16}")
 SOURCE_FIELDS = ("s", "m", "c", "r", "l", "t")  # source, medium, campaign, referrer host, landing, time
 SOURCE_MAX = {"s": 100, "m": 100, "c": 100, "r": 255, "l": 255, "t": 12}
 
@@ -160,8 +160,12 @@ def store_visits(session: Session, visits: list[Visit]) -> int:
     return len(rows)
 
 
-def valid_visitor(raw: str | None) -> str | None:
-    return raw if raw and VISITOR.fullmatch(raw) else None
+def visitor_id(secret: bytes, day: date, address: str, agent: str) -> str:
+    """Who a visitor is, without a cookie: a keyed hash of the browser's address and user agent
+    that changes every day (so one browser is one visitor per day, and nobody can follow it
+    from one day to the next or reverse the hash without the service's secret)."""
+    message = f"{day.isoformat()}|{address}|{agent[:500]}".encode("utf-8", "replace")
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:16]
 
 
 def _clean(text: str, limit: int) -> str:

@@ -262,6 +262,16 @@ def test_deleting_an_account_erases_its_visits_and_source(session, tmp_path):
     assert session.get(SignupSource, user.id) is None
 
 
+def test_a_visitor_is_the_same_all_day_and_another_the_next_day():
+    secret, today = b"k" * 32, date(2026, 3, 18)
+    one = analytics.visitor_id(secret, today, "203.0.113.7", "Firefox/140")
+    assert len(one) == 16 and one == analytics.visitor_id(secret, today, "203.0.113.7", "Firefox/140")
+    assert one != analytics.visitor_id(secret, today + timedelta(days=1), "203.0.113.7", "Firefox/140")
+    assert one != analytics.visitor_id(secret, today, "203.0.113.8", "Firefox/140")
+    assert one != analytics.visitor_id(secret, today, "203.0.113.7", "Chrome/140")
+    assert one != analytics.visitor_id(b"other" * 8, today, "203.0.113.7", "Firefox/140")
+
+
 # -- CSV -----------------------------------------------------------------------------------------
 def test_csv_has_the_headings_and_defuses_formulas(session, tmp_path):
     seed_course(session, tmp_path)
