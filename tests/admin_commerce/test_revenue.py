@@ -68,34 +68,35 @@ def seed(db, tmp_path, tag: str, days: tuple[str, str, str]):
 
 
 def test_the_report_adds_up(session, tmp_path):
-    first, second = seed(session, tmp_path, "svc", ("2026-11-02", "2026-11-03", "2026-11-10"))
+    # in 2025: other tests of this package sell today
+    first, second = seed(session, tmp_path, "svc", ("2025-11-04", "2025-11-05", "2025-11-12"))
     net1, tax1, keep1, fee1 = split(first)
     net2, tax2, keep2, fee2 = split(second)
     assert (net1, tax1, keep1, fee1) == (4900, 0, 3430, 1470) and tax2 > 0
-    report = revenue_reports.build(session, "day", date(2026, 11, 1), date(2026, 11, 30))
+    report = revenue_reports.build(session, "day", date(2025, 11, 1), date(2025, 11, 30))
     (total,) = report.totals
     assert total.totals.as_dict() == {"sales": 4900 + net2, "refunds": 4900, "platform": fee2,
                                       "instructors": keep2, "tax": tax2}
     t = total.totals
     assert t.sales - t.refunds == t.platform + t.instructors
     days = {row.label: row.totals.as_dict() for row in report.by_period}
-    assert len(days) == 30 and days["2026-11-01"] == dict.fromkeys(days["2026-11-01"], 0)
-    assert days["2026-11-02"] == {"sales": 4900, "refunds": 0, "platform": 1470, "instructors": 3430, "tax": 0}
-    assert days["2026-11-03"] == {"sales": net2, "refunds": 0, "platform": fee2, "instructors": keep2, "tax": tax2}
-    assert days["2026-11-10"] == {"sales": 0, "refunds": 4900, "platform": -1470, "instructors": -3430, "tax": 0}
+    assert len(days) == 30 and days["2025-11-01"] == dict.fromkeys(days["2025-11-01"], 0)
+    assert days["2025-11-04"] == {"sales": 4900, "refunds": 0, "platform": 1470, "instructors": 3430, "tax": 0}
+    assert days["2025-11-05"] == {"sales": net2, "refunds": 0, "platform": fee2, "instructors": keep2, "tax": tax2}
+    assert days["2025-11-12"] == {"sales": 0, "refunds": 4900, "platform": -1470, "instructors": -3430, "tax": 0}
     people = {row.label: row.totals.as_dict() for row in report.by_instructor}
     assert people["rt1-svc"] == {"sales": 4900, "refunds": 4900, "platform": 0, "instructors": 0, "tax": 0}
     assert people["rt2-svc"] == {"sales": net2, "refunds": 0, "platform": fee2, "instructors": keep2, "tax": tax2}
     courses = {row.label: row.totals.sales for row in report.by_course}
     assert courses == {"Course ra-svc": 4900, "Course rb-svc": net2}
-    weeks = revenue_reports.build(session, "week", date(2026, 11, 1), date(2026, 11, 30))
+    weeks = revenue_reports.build(session, "week", date(2025, 11, 1), date(2025, 11, 30))
     week_of = lambda d: f"{date.fromisoformat(d).isocalendar()[0]}-W{date.fromisoformat(d).isocalendar()[1]:02d}"  # noqa: E731
     by_week = {row.label: row.totals for row in weeks.by_period}
-    assert by_week[week_of("2026-11-02")].sales == 4900 + net2 and by_week[week_of("2026-11-10")].refunds == 4900
-    months = revenue_reports.build(session, "month", date(2026, 10, 1), date(2026, 12, 31))
-    assert [(r.label, r.totals.sales) for r in months.by_period] == [("2026-10", 0), ("2026-11", 4900 + net2), ("2026-12", 0)]
+    assert by_week[week_of("2025-11-04")].sales == 4900 + net2 and by_week[week_of("2025-11-12")].refunds == 4900
+    months = revenue_reports.build(session, "month", date(2025, 10, 1), date(2025, 12, 31))
+    assert [(r.label, r.totals.sales) for r in months.by_period] == [("2025-10", 0), ("2025-11", 4900 + net2), ("2025-12", 0)]
     # a window that ends before the refund sees the sale only
-    early = revenue_reports.build(session, "day", date(2026, 11, 2), date(2026, 11, 2))
+    early = revenue_reports.build(session, "day", date(2025, 11, 4), date(2025, 11, 4))
     assert early.totals[0].totals.as_dict() == {"sales": 4900, "refunds": 0, "platform": 1470, "instructors": 3430, "tax": 0}
 
 
