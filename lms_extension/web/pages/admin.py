@@ -311,7 +311,7 @@ class BulkPage(AdminView):
             names = self.names(form)
             course = form["course"] if form["action"] in bulk.COURSE_ACTIONS else None
             if arg("mode", "dry_run") == "apply":
-                expected = [n for n in arg("expected", "").split("\n") if n]
+                expected = arg("expected", "").split()  # browsers send the lines with CRLF
                 result = bulk.apply(self.db, actor, form["action"], names, course, expected=expected, hub=self.hub)
                 self.db.commit()
                 if result.action == "deactivate":  # their logins are refused now; their servers stop too
