@@ -43,7 +43,7 @@ from ..models.authoring import LessonDraft
 from ..models.base import utcnow
 from ..models.course import LEVELS, SLUG
 from ..models.learning import CourseLearningSettings
-from . import audit, course_import, notebooks, policies
+from . import audit, course_import, covers, notebooks, policies
 from .course_import import CURRENCIES
 
 MAX_TITLE = 200
@@ -171,6 +171,16 @@ def update_course(session: Session, user: User, slug: str, data) -> Course:
         audit.record(session, user, "course.update", "course", course.slug, before=old, after=new,
                      summary=f"edited {', '.join(FIELD_LABELS[k].lower() for k in new)} of {course.title!r}")
     return course
+
+
+def upload_cover(session: Session, store, user: User, slug: str, data: bytes):
+    """A new cover (checked, cropped and resized by ``covers``), recorded in the audit log."""
+    course = course_for_teacher(session, user, slug)
+    old = course.cover.version if course.cover is not None else None
+    row = covers.upload_cover(session, store, user, slug, data)
+    audit.record(session, user, "course.cover", "course", course.slug, before={"cover": old},
+                 after={"cover": row.version}, summary=f"uploaded a new cover for {course.title!r}")
+    return row
 
 
 def completion_threshold(session: Session, course: Course) -> float | None:

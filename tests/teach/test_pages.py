@@ -254,5 +254,7 @@ def test_cover_upload_from_the_editor(studio):
     with factory() as db:
         from lms_extension.models.course import CourseCover
         assert db.get(CourseCover, course_row(factory, "cover-course").id) is not None
+        assert db.scalars(select(AuditEntry.action).where(AuditEntry.target_id == "cover-course")
+                          .order_by(AuditEntry.id.desc())).first() == "course.cover"
     assert hub.user("page-cover-other", instructor=True).post(
         url, data={"from": "editor"}, files={"cover": ("c.png", buf.getvalue(), "image/png")}).status_code == 403

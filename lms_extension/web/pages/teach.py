@@ -53,7 +53,7 @@ class CoverUpload(TeachView):
         try:
             if len(files) != 1:
                 raise InvalidInput("choose one image file for the cover")
-            covers.upload_cover(self.db, self.settings["storage"], self.require_user(), slug, files[0]["body"])
+            authoring.upload_cover(self.db, self.settings["storage"], self.require_user(), slug, files[0]["body"])
         except (InvalidInput, PayloadTooLarge) as exc:
             self.db.rollback()
             if from_editor:
