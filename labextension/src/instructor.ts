@@ -324,6 +324,17 @@ class TeachPanel extends Widget {
     });
   }
 
+  private getSource(course: { slug: string; title: string }): Promise<void> {
+    return this.act(`Getting the source of ${course.title}`, async () => {
+      await teachRequest('get-source', { course: course.slug });
+      await this.refresh();
+      this.notice = {
+        kind: 'info',
+        text: `${course.title} is in ${this.status?.teach_dir ?? 'teach'}/${course.slug}/. Challenge files come without reference solutions: add them under [solution].`
+      };
+    });
+  }
+
   private open(path: string): void {
     void this.app.commands.execute('docmanager:open', { path });
   }
@@ -362,6 +373,33 @@ class TeachPanel extends Widget {
     }
     for (const folder of status.folders) {
       node.append(this.renderFolder(folder));
+    }
+    const here = new Set(status.folders.map(folder => folder.slug));
+    const elsewhere = status.courses.filter(course => !here.has(course.slug));
+    if (elsewhere.length) {
+      const list = el('ul', { class: 'jp-LMS-remote' });
+      for (const course of elsewhere) {
+        const get = el(
+          'button',
+          {
+            class: 'jp-LMS-button jp-LMS-get-source',
+            type: 'button',
+            'aria-label': `Get the source of ${course.title}`
+          },
+          'Get source'
+        );
+        get.addEventListener('click', () => void this.getSource(course));
+        list.append(el('li', { 'data-course': course.slug }, `${course.title} `, get));
+      }
+      node.append(
+        el(
+          'section',
+          {},
+          el('h3', {}, 'Your courses on the LMS'),
+          el('p', { class: 'jp-LMS-muted' }, 'Not in this JupyterLab yet:'),
+          list
+        )
+      );
     }
     if (this.app.commands.hasCommand(CREATE_ASSIGNMENT)) {
       const tool = el(

@@ -11,24 +11,28 @@ Create Assignment tool) and the code challenges' files. The panel lists these fo
   same nbgrader pipeline a publish runs) and writes it read-only to ``~/teach/_preview/<course>/``.
 - **Publish** sends each lesson's source (``PUT api/v1/teach/courses/{slug}/lessons/{lesson}/source``)
   and publishes (``POST api/v1/teach/courses/{slug}/publish``); the LMS makes the student version.
-- **New lesson** / **New course** write a scaffold with nbgrader's cell metadata.
+- **New lesson** / **New course** write a scaffold with nbgrader's cell metadata; **Get course
+  source** unpacks the LMS's export of a course I teach (``teach/courses/{slug}/export.zip``).
 
 Every call first asks the LMS whether this user may author (``GET api/v1/teach/author``, with
 the server's own token): a student's server answers 403 and never sends or receives a source.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import secrets
 import stat
 import tomllib
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from ..kernel.client import LMSError
 from .api import LabAPIHandler, refusal
@@ -38,6 +42,8 @@ TEACH_DIR = "teach"
 PREVIEW_DIR = "_preview"  # not a slug, so never a course folder
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_TITLE = 200
+MAX_ZIP_BYTES = 50 * 1024 * 1024  # a course's source, unpacked
+MAX_ZIP_FILES = 1000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -360,6 +366,63 @@ class NewCourseHandler(TeachHandler):
         self.finish(json.dumps({"path": f"{TEACH_DIR}/{slug}", "course": slug}))
 
 
+def unpack_source(data: bytes, slug: str, target: Path) -> list[str]:
+    """The LMS's export (``<slug>/course.toml``, ``<slug>/lessons/...``) into ``target``: only plain
+    files under ``<slug>/``, no '..', within the size and count limits; the paths written."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise SourceError("the LMS did not send a zip archive") from None
+    members = [m for m in archive.infolist() if not m.is_dir()]
+    if len(members) > MAX_ZIP_FILES or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+        raise SourceError("the course's source is larger than this panel unpacks; download the zip instead")
+    plan = []
+    for member in members:
+        parts = PurePosixPath(member.filename.replace("\\", "/")).parts
+        if len(parts) < 2 or parts[0] != slug or any(p in ("", ".", "..") for p in parts) or member.filename.startswith("/"):
+            raise SourceError(f"the archive holds an unexpected path: {member.filename[:100]}")
+        plan.append((member, target.joinpath(*parts[1:])))
+    target.mkdir(parents=True)
+    written = []
+    for member, path in plan:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(member) as src, open(path, "xb") as dst:
+            dst.write(src.read(MAX_ZIP_BYTES + 1)[:MAX_ZIP_BYTES])
+        written.append(path.relative_to(target).as_posix())
+    return written
+
+
+class GetSourceHandler(TeachHandler):
+    """POST {"course"}: the source of a course I teach from the LMS (its export) into ~/teach/<course>/."""
+
+    @web.authenticated
+    @authorized
+    async def post(self):
+        me = await self.author()
+        slug = _slug(self.body().get("course"), "course")
+        if slug not in {course.get("slug") for course in me.get("courses", [])}:
+            raise web.HTTPError(403, f"you do not teach a course {slug}")
+        target = self.root / TEACH_DIR / slug
+        if target.exists():
+            raise web.HTTPError(409, f"{TEACH_DIR}/{slug} already exists: rename it to get a fresh copy")
+        client = self.extension.client
+        try:  # the export is a zip, not JSON: fetched directly, with the same token and no redirect or proxy
+            response = await AsyncHTTPClient().fetch(
+                client.url(f"teach/courses/{quote(slug, safe='')}/export.zip"), headers=client.headers,
+                follow_redirects=False, request_timeout=120)
+        except HTTPClientError as exc:
+            raise web.HTTPError(404 if exc.code == 404 else 502,
+                                f"the LMS did not send the course's source ({exc.code})") from None
+        except OSError as exc:
+            raise web.HTTPError(502, f"the LMS cannot be reached right now ({exc})") from None
+        try:
+            files = unpack_source(response.body, slug, target)
+        except SourceError as exc:
+            raise web.HTTPError(502, str(exc)) from None
+        self.set_status(201)
+        self.finish(json.dumps({"path": f"{TEACH_DIR}/{slug}", "course": slug, "files": files}))
+
+
 handlers = [
     (r"/lms/api/teach/status", StatusHandler),
     (r"/lms/api/teach/validate", ValidateHandler),
@@ -367,4 +430,5 @@ handlers = [
     (r"/lms/api/teach/publish", PublishHandler),
     (r"/lms/api/teach/new-lesson", NewLessonHandler),
     (r"/lms/api/teach/new-course", NewCourseHandler),
+    (r"/lms/api/teach/get-source", GetSourceHandler),
 ]

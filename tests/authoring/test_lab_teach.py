@@ -3,17 +3,21 @@ instructor's own JupyterLab creates a course source in ~/teach, Validate names a
 exercise, Preview writes the student version read-only, Publish makes the lesson version students
 get; the students' view of it holds no solution. A student's server cannot use any of it (403)
 and reads or writes nothing."""
+import io
 import json
+import zipfile
 
 import pytest
 import requests
+
+from lms_extension.labserver.teach import SourceError, unpack_source
 
 INSTRUCTOR, STUDENT = "instructor", "authorstudent"
 SLUG, LESSON = "authoring-e2e", "01-introduction"
 GOOD = "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
 BROKEN = "def double(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION"
 NOTEBOOK = f"teach/{SLUG}/lessons/{LESSON}.ipynb"
-TEACH = ("status", "validate", "preview", "publish", "new-lesson", "new-course")
+TEACH = ("status", "validate", "preview", "publish", "new-lesson", "new-course", "get-source")
 
 
 def server(p, name):
@@ -154,3 +158,40 @@ def test_a_students_server_cannot_author(sqlite_platform):
         assert api.get(p.lms + "api/v1/teach/author").status_code == 403
     finally:
         p.stop_server(STUDENT)
+
+
+def test_get_source_of_a_course_i_teach(lab):
+    p, s, base, token = lab
+    r = s.post(base + "lms/api/teach/get-source", json={"course": "python-for-beginners"})
+    assert r.status_code == 201, r.text
+    assert {"course.toml", "lessons/05-functions.ipynb", "challenges/02-strings/shout.toml"} <= set(r.json()["files"])
+    (folder,) = [f for f in s.get(base + "lms/api/teach/status").json()["folders"] if f["folder"] == "python-for-beginners"]
+    assert folder["error"] is None and folder["lessons"][4]["title"] == "Functions"
+    source = s.get(base + "api/contents/teach/python-for-beginners/lessons/05-functions.ipynb").json()["content"]
+    assert "BEGIN SOLUTION" in json.dumps(source)  # the instructor's own source, solutions in
+    again = s.post(base + "lms/api/teach/get-source", json={"course": "python-for-beginners"})
+    assert again.status_code == 409 and "already exists" in again.json()["message"]
+    other = s.post(base + "lms/api/teach/get-source", json={"course": "no-such-course"})
+    assert other.status_code == 403 and "do not teach" in other.json()["message"]
+
+
+def _zip(names: dict) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in names.items():
+            zf.writestr(name, text)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("names, words", [
+    ({"c/../../x": "a"}, "unexpected path"),
+    ({"other/course.toml": "a"}, "unexpected path"),
+    ({"/c/course.toml": "a"}, "unexpected path"),
+    ({f"c/{i}.txt": "" for i in range(1001)}, "larger than"),
+])
+def test_a_hostile_archive_is_not_unpacked(tmp_path, names, words):
+    with pytest.raises(SourceError, match=words):
+        unpack_source(_zip(names), "c", tmp_path / "c")
+    assert not (tmp_path / "c").exists()
+    with pytest.raises(SourceError, match="not send a zip"):
+        unpack_source(b"<html>", "c", tmp_path / "c")
