@@ -1,4 +1,4 @@
-"""instructor applications (issue 14, point 1); the unused instructors.approved goes
+"""instructor applications; the unused instructors.approved goes
 
 Revision ID: 0015
 Revises: 0014

@@ -1,4 +1,4 @@
-"""roster: per-student deadline extensions (reserved; its owner fills it in)
+"""roster: per-student deadline extensions
 
 Revision ID: 0017
 Revises: 0016
