@@ -41,6 +41,7 @@ STATUS_TEXT = {
     "tampered": "the cell differs from its recorded version",
 }
 PASSING = {"passed", "manual", "no_response"}
+PARALLEL_GRADINGS = 2  # sandboxes one Validate runs at once (a course has up to 40 notebooks)
 
 Grade = Callable[[dict[str, str], dict[str, str]], Awaitable]  # graders.notebook.grade_submission
 RunTests = Callable[[str, int, list[tuple[str, str]], object], Awaitable]  # SubmissionSandbox.run_tests
@@ -111,13 +112,15 @@ def _check_notebook(name: str, text: str) -> _Checked:
 async def validate_notebooks(books: Mapping[str, str], grade: Grade) -> list[dict]:
     """Each notebook graded with its own solutions: its autograded cells that do not pass."""
     checked = [_check_notebook(name, text) for name, text in sorted(books.items())]
+    running = asyncio.Semaphore(PARALLEL_GRADINGS)
 
     async def one(item: _Checked) -> dict:
         report = {"notebook": item.name, "ok": False, "error": item.problem, "cells": [], "failing": [],
                   "score": None, "max_score": None}
         if item.text is None:
             return report
-        result = await grade({item.name: item.text}, {item.name: item.text})
+        async with running:
+            result = await grade({item.name: item.text}, {item.name: item.text})
         titles = notebooks.exercise_titles(item.text)
         graded = next((nb for nb in result.notebooks if nb.name == item.name), None)
         if result.error or graded is None or graded.error:
