@@ -1,10 +1,11 @@
 """What counting a visit costs the visitor: course page requests with and without visit
 recording, side by side.
 
-The LMS service runs in this process; before each request its visit recorder is set to one
-of three, so that nothing else differs:
+The LMS service runs in this process; each request is one of three, which differ in nothing
+else (same process, connection, page cache and database):
 
-- ``off``: a recorder that keeps nothing (the baseline: the page as it was before analytics);
+- ``off``: the page without the recording decorator (the baseline: the page as it was before
+  analytics), served by the same application under another path;
 - ``on``: the real one (``services.analytics.VisitRecorder``: a list append per visit, one
   INSERT per 200 visits in a thread after the response);
 - ``naive``: an INSERT and COMMIT per visit on the event loop, what the recorder avoids (its
@@ -36,15 +37,15 @@ from lms_extension.models import Course
 from lms_extension.models.analytics import AnalyticsEvent
 from lms_extension.services import analytics
 from lms_extension.web.app import make_app
+from lms_extension.web.pages import catalog as catalog_pages
 from tests.factories import make_course
 from tests.sandbox.sandbox_helpers import ServerThread
 
 SLUG = "bench-events"
 
 
-class NoRecorder(analytics.VisitRecorder):
-    def record(self, kind, course_slug, hub_name, visitor) -> bool:
-        return False
+class BaselineCoursePage(catalog_pages.CoursePage):
+    get = catalog_pages.CoursePage.get.without_recording
 
 
 class InsertPerVisit(analytics.VisitRecorder):
@@ -66,23 +67,34 @@ class InsertPerVisit(analytics.VisitRecorder):
         return False
 
 
+def with_baseline(app):
+    """The course page without recording, at /bench/courses/<slug> (outside the service's prefix,
+    whose catch-all answers 404)."""
+    app.add_handlers(r".*", [(r"/bench/courses/([^/]+)", BaselineCoursePage)])
+    return app
+
+
 def measure(server: ServerThread, recorders: dict, n: int) -> dict[str, list[float]]:
     """``n`` requests per recorder on the same server: before each request the server's recorder
     is swapped, so nothing but the recorder differs (same process, connection, cache, database)."""
-    url = f"{server.url}/services/lms/courses/{SLUG}"
+    urls = {name: f"{server.url}/services/lms/courses/{SLUG}" for name in recorders}
+    urls["off"] = f"{server.url}/bench/courses/{SLUG}"
     session = requests.Session()
     settings = server.app.settings
     names = list(recorders)
     for name in names * 30:  # warm up: the connection, templates, the cache
-        settings["analytics_recorder"] = recorders[name]
-        session.get(url).raise_for_status()
+        if recorders[name] is not None:
+            settings["analytics_recorder"] = recorders[name]
+        session.get(urls[name]).raise_for_status()
     times: dict[str, list[float]] = {name: [] for name in names}
     for i in range(n):
         for name in names[i % len(names):] + names[:i % len(names)]:  # each variant first in turn
-            recorder = settings["analytics_recorder"] = recorders[name]
+            recorder = recorders[name]
+            if recorder is not None:
+                settings["analytics_recorder"] = recorder
             calls = getattr(recorder, "calls", 0)
             started = time.perf_counter()
-            r = session.get(url)
+            r = session.get(urls[name])
             elapsed = (time.perf_counter() - started) * 1000
             if r.status_code != 200:
                 raise SystemExit(f"{name}: {r.status_code}")
@@ -118,9 +130,9 @@ def main() -> None:
     print(f"{'page cache':<11}{'variant':<8}{'p50 ms':>9}{'mean ms':>9}{'ratio p50':>11}{'ratio mean':>12}")
     ratios = {}
     for cache_seconds, label in ((5.0, "on"), (0.0, "off")):
-        server = ServerThread(lambda: make_app(LMSConfig(db_url=url, data_dir=tmp,
-                                                         catalog_cache_seconds=cache_seconds), engine))
-        recorders = {"off": NoRecorder(), "on": analytics.VisitRecorder(), "naive": InsertPerVisit(factory)}
+        server = ServerThread(lambda: with_baseline(make_app(LMSConfig(db_url=url, data_dir=tmp,
+                                                                       catalog_cache_seconds=cache_seconds), engine)))
+        recorders = {"off": None, "on": analytics.VisitRecorder(), "naive": InsertPerVisit(factory)}
         try:
             times = measure(server, recorders, args.requests)
             time.sleep(0.2)

@@ -81,6 +81,7 @@ def records_visit(kind: str):
 
         if not hasattr(method, "__wrapped__"):  # a page visitors may see stays one (base._visitors_may_see)
             del wrapper.__wrapped__
+        wrapper.without_recording = method  # the page as it was (benchmarks/bench_events.py compares)
         return wrapper
 
     return decorate
