@@ -200,11 +200,22 @@ def test_the_instructor_story(browser, sqlite_platform):
         panel = teacher.locator("#lms-teach-panel")
         # the course made on the web is listed as one of theirs on the LMS
         expect(panel.locator(f'.jp-LMS-remote li[data-course="{SLUG}"]')).to_contain_text(TITLE)
-        panel.locator(".jp-LMS-new-course").locator("xpath=..").locator("summary").click()
-        panel.locator('.jp-LMS-new-course input[name="course"]').fill(SLUG)
-        panel.locator('.jp-LMS-new-course input[name="title"]').fill(TITLE)
-        panel.locator(".jp-LMS-new-course button[type=submit]").click()
-        expect(panel.locator(".jp-LMS-notice")).to_contain_text("Course folder created")
+        # (the panel re-renders when its status comes back, closing an open form: see the report)
+        for attempt in range(5):
+            form = panel.locator(".jp-LMS-new-course")
+            if not form.is_visible():
+                form.locator("xpath=..").locator("summary").click()
+            try:
+                form.locator('input[name="course"]').fill(SLUG, timeout=5_000)
+                form.locator('input[name="title"]').fill(TITLE, timeout=5_000)
+                form.locator("button[type=submit]").click(timeout=5_000)
+                expect(panel.locator(".jp-LMS-notice")).to_contain_text("Course folder created", timeout=60_000)
+                break
+            except AssertionError:
+                raise
+            except Exception:  # noqa: BLE001 - Playwright's timeout: the form was re-rendered under us
+                if attempt == 4:
+                    raise
         course = panel.locator(f'section.jp-LMS-source[data-course="{SLUG}"]')
         expect(course.locator(f'li[data-lesson="{LESSON}"]')).to_be_visible()
         lab_api = contents(teacher_token)
@@ -223,7 +234,7 @@ def test_the_instructor_story(browser, sqlite_platform):
         expect(panel.locator(".jp-LMS-notice")).to_contain_text(f"Published {TITLE}", timeout=180_000)
         shot(teacher, "09-lab-published")
         listed = requests.get(p.lms + f"api/v1/courses/{SLUG}", timeout=30).json()
-        assert listed["price_cents"] == 1900 and listed["published"] is not False, listed
+        assert listed["price_cents"] == 1900 and listed["currency"] == "usd", listed  # public: published
 
         # 6. a new student buys it: course page, checkout, Stripe's hosted page -----------------
         student = student_ctx.new_page()
