@@ -34,7 +34,9 @@ from ..models.commerce import AccessGrant
 from ..models.discovery import ReviewReport, WishlistEvent, WishlistItem
 from ..models.learning import (Achievement, ActivityDay, Certificate, LearnerProfile, LessonBookmark, LessonNote,
                                QuizAttempt, XPEvent)
+from ..models.roster import DeadlineExtension
 from ..models.submission import NotebookSubmission
+from ..models.user import ActivityClock
 from . import users
 from .payments import fulfillment, invoices, refunds
 from .users import DELETED_NAME, by_account, by_name
@@ -62,6 +64,8 @@ ERASED = {
     "analytics_events.user_id": AnalyticsEvent.user_id,  # their visits
     "signup_sources.user_id": SignupSource.user_id,
     "instructor_applications.user_id": InstructorApplication.user_id,  # their profile as they applied
+    "activity_clocks.user_id": ActivityClock.user_id,
+    "deadline_extensions.user_id": DeadlineExtension.user_id,  # their own deadlines
 }
 KEPT = {
     "orders.user_id": "invoices and the ledger point at orders",
@@ -76,6 +80,8 @@ KEPT = {
     "manual_grades.grader_id": "a staff decision",
     "instructor_applications.decided_by_id": "a staff decision",
     "instructors.user_id": "the ledger, payouts and courses point at the instructor",
+    "deadline_extensions.granted_by_id": "a staff decision",
+    "announcements.author_id": "the course's news stays with the course",
 }
 
 
