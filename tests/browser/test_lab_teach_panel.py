@@ -67,12 +67,12 @@ def test_teach_panel_validate_preview_publish(browser, sqlite_platform):
     expect(failing).to_have_count(1, timeout=180_000)
     expect(failing.locator(".jp-LMS-part-title")).to_have_text("Introduction: Exercise 1 - Double a number")
     expect(failing.locator(".jp-LMS-part-error")).to_contain_text("assert double(2) == 4")
-    expect(panel.locator(".jp-LMS-notice.jp-LMS-warn")).to_contain_text("some checks fail")
+    expect(panel.locator(":scope > .jp-LMS-notice.jp-LMS-warn")).to_contain_text("some checks fail")
     page.screenshot(path=str(ARTIFACTS / "lab-teach-validate.png"))
 
     # Preview as student: the release version opens in a tab of its own
     course.locator(f'li[data-lesson="{LESSON}"] .jp-LMS-preview').click()
-    expect(panel.locator(".jp-LMS-notice")).to_contain_text("as a student gets it (read-only)")
+    expect(panel.locator(":scope > .jp-LMS-notice")).to_contain_text("as a student gets it (read-only)")
     expect(page.locator(".lm-DockPanel .lm-TabBar-tab.lm-mod-current")).to_contain_text(f"{LESSON}.ipynb")
     shown = page.locator(".jp-NotebookPanel:visible")
     expect(shown.get_by_role("button", name=re.compile("Document is read-only"))).to_be_visible()
@@ -85,7 +85,8 @@ def test_teach_panel_validate_preview_publish(browser, sqlite_platform):
     # nbgrader's Create Assignment tool (enabled for instructors) marks the example cell read-only;
     # the grader reads what it wrote
     course.locator(f'li[data-lesson="{LESSON}"] a.jp-LMS-open').click()
-    expect(page.locator(".jp-NotebookPanel:visible .jp-Notebook")).to_contain_text("print(2 + 3)")
+    # the source, not the preview (whose example cell is the same): its solution is there
+    expect(page.locator(".jp-NotebookPanel:visible .jp-Notebook")).to_contain_text("BEGIN SOLUTION")
     panel.locator(".jp-LMS-create-assignment").click()
     kinds = page.locator(".nbgrader-CreateAssignmentWidget .nbgrader-CellType select:visible")  # this notebook's
     expect(kinds.first).to_be_visible()
@@ -108,11 +109,11 @@ def test_teach_panel_validate_preview_publish(browser, sqlite_platform):
     page.keyboard.insert_text(GOOD)
     tab.click()
     course.locator(".jp-LMS-validate").click()
-    expect(panel.locator(".jp-LMS-notice")).to_contain_text("every test passes", timeout=180_000)
+    expect(panel.locator(":scope > .jp-LMS-notice")).to_contain_text("every test passes", timeout=180_000)
     expect(panel.locator(".jp-LMS-report .jp-LMS-failing")).to_have_count(0)
     assert "return 2 * x" in json.dumps(notebook(api, base))
     course.locator(".jp-LMS-publish").click()
-    expect(panel.locator(".jp-LMS-notice")).to_have_text(
+    expect(panel.locator(":scope > .jp-LMS-notice")).to_have_text(
         "Published Teach panel demo. New for students: Introduction (version 1).", timeout=120_000)
     page.screenshot(path=str(ARTIFACTS / "lab-teach-published.png"))
     served = api.get(p.lms + f"api/v1/courses/{SLUG}/lessons/{LESSON}/notebook")
