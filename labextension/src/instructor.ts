@@ -13,9 +13,10 @@ import {
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { URLExt } from '@jupyterlab/coreutils';
 import { INotebookTracker } from '@jupyterlab/notebook';
-import { ServerConnection } from '@jupyterlab/services';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
+
+import { el, lmsRequest, points } from './common';
 
 const SHOW = 'lms:show-teach';
 const CREATE_ASSIGNMENT = 'nbgrader:open-create-assignment';
@@ -89,69 +90,12 @@ interface IReport {
   }[];
 }
 
-class TeachRefusal extends Error {
-  constructor(
-    readonly status: number,
-    message: string
-  ) {
-    super(message);
-  }
-}
-
-async function teachRequest<T>(path: string, body?: unknown): Promise<T> {
-  const settings = ServerConnection.makeSettings();
-  const url = URLExt.join(settings.baseUrl, 'lms/api/teach', path);
-  const init: RequestInit =
-    body === undefined
-      ? {}
-      : { method: 'POST', body: JSON.stringify(body) };
-  let response: Response;
-  try {
-    response = await ServerConnection.makeRequest(url, init, settings);
-  } catch (error) {
-    throw new TeachRefusal(
-      0,
-      'Your Jupyter server cannot be reached. Check your connection and try again.'
-    );
-  }
-  let data: any = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  if (!response.ok) {
-    throw new TeachRefusal(
-      response.status,
-      data && typeof data.message === 'string'
-        ? data.message
-        : `The request failed (${response.status}).`
-    );
-  }
-  return data as T;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string> = {},
-  ...children: (Node | string | null)[]
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    node.setAttribute(key, value);
-  }
-  for (const child of children) {
-    if (child !== null) {
-      node.append(child);
-    }
-  }
-  return node;
-}
-
-function points(value: number | null | undefined): string {
-  return value === null || value === undefined
-    ? '–'
-    : `${Math.round(value * 100) / 100}`;
+/** POST (with a body) or GET one of the lab server's /lms/api/teach/ endpoints. */
+function teachRequest<T>(path: string, body?: unknown): Promise<T> {
+  return lmsRequest<T>(
+    URLExt.join('lms/api/teach', path),
+    body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) }
+  );
 }
 
 /** What the LMS answered to a publish, in a sentence. */
