@@ -699,6 +699,10 @@ class SubmitButtonExtension
   constructor(private app: JupyterFrontEnd) {}
 
   createNew(panel: NotebookPanel): IDisposable {
+    // only lessons have a Submit (not an instructor's sources under teach/, not scratch notebooks)
+    if (!isLessonPath(panel.context.path)) {
+      return new DisposableDelegate(() => undefined);
+    }
     const button = new ToolbarButton({
       className: 'jp-LMS-submit-toolbar',
       label: 'Submit',

@@ -285,6 +285,29 @@ class TeachPanel extends Widget {
 
   private render(): void {
     const node = this.node;
+    // a refresh rebuilds the panel: keep the forms someone has open, with what they typed
+    const kept = new Map<string, { open: boolean; values: Map<string, string> }>();
+    node.querySelectorAll<HTMLDetailsElement>('details[data-keep]').forEach(details => {
+      const values = new Map<string, string>();
+      details.querySelectorAll<HTMLInputElement>('input[name]').forEach(input => {
+        values.set(input.name, input.value);
+      });
+      kept.set(details.dataset.keep!, { open: details.open, values });
+    });
+    this.build(node);
+    node.querySelectorAll<HTMLDetailsElement>('details[data-keep]').forEach(details => {
+      const state = kept.get(details.dataset.keep!);
+      if (!state) {
+        return;
+      }
+      details.open = state.open;
+      details.querySelectorAll<HTMLInputElement>('input[name]').forEach(input => {
+        input.value = state.values.get(input.name) ?? input.value;
+      });
+    });
+  }
+
+  private build(node: HTMLElement): void {
     node.replaceChildren();
     node.append(el('h2', { class: 'jp-LMS-heading' }, 'Teach'));
     if (this.notice) {
@@ -368,6 +391,8 @@ class TeachPanel extends Widget {
     );
     if (folder.error) {
       section.append(el('p', { class: 'jp-LMS-notice jp-LMS-error' }, folder.error));
+      // a course made on the web has no lessons yet: adding the first one is the way on
+      section.append(this.renderNewLesson(folder));
       return section;
     }
     const list = el('ol', { class: 'jp-LMS-source-lessons' });
@@ -411,6 +436,11 @@ class TeachPanel extends Widget {
     actions.append(validate, publish);
     section.append(actions);
 
+    section.append(this.renderNewLesson(folder));
+    return section;
+  }
+
+  private renderNewLesson(folder: IFolder): HTMLElement {
     const form = el(
       'form',
       { class: 'jp-LMS-form jp-LMS-new-lesson' },
@@ -422,8 +452,12 @@ class TeachPanel extends Widget {
       event.preventDefault();
       void this.newLesson(folder, form);
     });
-    section.append(el('details', {}, el('summary', {}, 'New lesson'), form));
-    return section;
+    return el(
+      'details',
+      { 'data-keep': `new-lesson:${folder.folder}` },
+      el('summary', {}, 'New lesson'),
+      form
+    );
   }
 
   private renderNewCourse(): HTMLElement {
@@ -438,7 +472,11 @@ class TeachPanel extends Widget {
       event.preventDefault();
       void this.newCourse(form);
     });
-    return el('section', {}, el('details', {}, el('summary', {}, 'New course'), form));
+    return el(
+      'section',
+      {},
+      el('details', { 'data-keep': 'new-course' }, el('summary', {}, 'New course'), form)
+    );
   }
 
   private renderReport(report: IReport): HTMLElement {

@@ -84,7 +84,7 @@ def _read(path: Path, rel: str) -> str:
         raise SourceError(f"{rel} is not UTF-8 text") from None
 
 
-def read_course(folder: Path) -> dict:
+def read_course(folder: Path, *, allow_empty: bool = False) -> dict:
     """course.toml's lessons and the files they name: {"slug", "title", "lessons": [{"id", "title",
     "notebook" (rel), "text"}], "challenges": {rel: text}}; SourceError with a clear message."""
     toml = folder / "course.toml"
@@ -98,8 +98,8 @@ def read_course(folder: Path) -> dict:
     if not isinstance(slug, str) or not SAFE.match(slug):
         raise SourceError("course.toml: slug must be an id of a-z, 0-9 and -")
     lessons, challenges = [], {}
-    raw_lessons = data.get("lessons")
-    if not isinstance(raw_lessons, list) or not raw_lessons:
+    raw_lessons = data.get("lessons", [] if allow_empty else None)
+    if not isinstance(raw_lessons, list) or not (raw_lessons or allow_empty):
         raise SourceError("course.toml: a course needs at least one [[lessons]] entry")
     for index, raw in enumerate(raw_lessons, 1):
         where = f"course.toml, lesson {index}"
@@ -219,9 +219,9 @@ class TeachHandler(LabAPIHandler):
             raise web.HTTPError(404, f"{TEACH_DIR}/{name} has no course.toml")
         return folder
 
-    def course(self, folder: Path) -> dict:
+    def course(self, folder: Path, *, allow_empty: bool = False) -> dict:
         try:
-            return read_course(folder)
+            return read_course(folder, allow_empty=allow_empty)
         except SourceError as exc:
             raise web.HTTPError(400, str(exc)) from None
 
@@ -327,7 +327,7 @@ class NewLessonHandler(TeachHandler):
         body = self.body()
         folder = self.folder(body.get("course"))
         lesson_id, title = _slug(body.get("lesson"), "lesson"), _title(body.get("title"))
-        course = self.course(folder)
+        course = self.course(folder, allow_empty=True)  # a course made on the web starts with none
         if any(row["id"] == lesson_id for row in course["lessons"]):
             raise web.HTTPError(409, f"course.toml already has a lesson {lesson_id}")
         rel = f"lessons/{lesson_id}.ipynb"

@@ -108,6 +108,22 @@ def test_new_lesson_scaffold(lab):
         "course": SLUG, "lesson": "02-loops", "title": "Again"}).status_code == 409
 
 
+def test_the_first_lesson_of_a_course_made_on_the_web(lab):
+    """A course created on the web has a course.toml without lessons: the folder is reported as
+    incomplete, and New lesson adds the first one (it was a dead end)."""
+    p, s, base, token = lab
+    toml = 'slug = "web-made"\ntitle = "Made on the web"\n'
+    assert s.put(base + "api/contents/teach/web-made", json={"type": "directory"}).status_code in (200, 201)
+    assert s.put(base + "api/contents/teach/web-made/course.toml", json={
+        "type": "file", "format": "text", "content": toml}).status_code in (200, 201)
+    (folder,) = [f for f in s.get(base + "lms/api/teach/status").json()["folders"] if f["folder"] == "web-made"]
+    assert "at least one [[lessons]]" in folder["error"]
+    r = s.post(base + "lms/api/teach/new-lesson", json={"course": "web-made", "lesson": "01-start", "title": "Start"})
+    assert r.status_code == 201, r.text
+    (folder,) = [f for f in s.get(base + "lms/api/teach/status").json()["folders"] if f["folder"] == "web-made"]
+    assert not folder["error"] and [ls["id"] for ls in folder["lessons"]] == ["01-start"]
+
+
 @pytest.mark.parametrize("path, body, status, words", [
     ("validate", b"not json", 400, "JSON object"),
     ("validate", json.dumps({"course": "../etc"}).encode(), 400, "course must be an id"),
