@@ -30,8 +30,11 @@ def test_teaching_page_by_role(platform):
     assert page("admin").status_code == 200
     nav = platform.as_user(platform.token("instructor")).get(platform.lms).text
     assert 'href="/services/lms/teach"' in nav
-    assert 'href="/hub/admin"' not in nav
-    assert 'href="/hub/admin"' in platform.as_user(platform.token("admin")).get(platform.lms).text
+    assert 'href="/services/lms/admin"' not in nav
+    admin = platform.as_user(platform.token("admin"))
+    assert 'href="/services/lms/admin"' in admin.get(platform.lms).text  # the LMS's admin console
+    console = admin.get(platform.lms + "admin")
+    assert console.status_code == 200 and 'href="/hub/admin"' in console.text  # and from it, the hub's
 
 
 @pytest.fixture(scope="module")
