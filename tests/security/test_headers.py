@@ -39,7 +39,7 @@ def route_paths() -> list[str]:
             out, previous = "", ""
             for part in re.split(r"(\([^)]*\))", pattern):
                 if part.startswith("("):
-                    if part == "([0-9]+)":
+                    if part in ("([0-9]+)", "([0-9]{1,9})", r"(\d{1,9})"):
                         value = "1"
                     elif "|" in part:
                         value = part.strip("()").split("|")[0]
