@@ -1,4 +1,4 @@
-"""The whole instructor story of issue 14 in real Chromium on the real platform (JupyterHub, the
+"""The whole instructor story (apply, approve, author, sell, grade) in real Chromium on the real platform (JupyterHub, the
 LMS service, the sandbox spawner, the Stripe test server), through pages as people use them:
 
 a new user signs up on the hub and applies to teach; the demo admin approves in the console (a
