@@ -5,6 +5,7 @@ STAMP := $(VENV)/.installed
 EXT_CONF := $(VENV)/etc/jupyter/jupyter_server_config.d/lms_extension.json
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 IPY_CONF := $(VENV)/etc/ipython/ipython_kernel_config.py
+PAGE_CONF := $(VENV)/etc/jupyter/labconfig/page_config.json
 NBGRADER_CONF := $(VENV)/etc/jupyter/nbgrader_config.py
 PROXY := hub_config/proxy/node_modules/.bin/configurable-http-proxy
 
@@ -15,16 +16,17 @@ PROXY := hub_config/proxy/node_modules/.bin/configurable-http-proxy
 EMB_STAMP := $(VENV)/.embeddings
 
 # the configuration files are copied, not linked: a changed one needs a new copy
-$(STAMP): pyproject.toml $(wildcard lms_extension/labserver/etc/ipython/*.py lms_extension/labserver/etc/*.py)
+$(STAMP): pyproject.toml $(wildcard lms_extension/labserver/etc/ipython/*.py lms_extension/labserver/etc/*.py lms_extension/labserver/etc/labconfig/*.json)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test]'
 	@# editable installs skip data-files: put the extension's config into the venv by hand
-	mkdir -p $(dir $(EXT_CONF)) $(dir $(LAB_OVERRIDES)) $(dir $(IPY_CONF))
+	mkdir -p $(dir $(EXT_CONF)) $(dir $(LAB_OVERRIDES)) $(dir $(IPY_CONF)) $(dir $(PAGE_CONF))
 	cp lms_extension/labserver/etc/jupyter_server_config.d/lms_extension.json $(EXT_CONF)
 	cp lms_extension/labserver/etc/lab-settings/overrides.json $(LAB_OVERRIDES)
 	cp lms_extension/labserver/etc/ipython/ipython_kernel_config.py $(IPY_CONF)
 	cp lms_extension/labserver/etc/nbgrader_config.py $(NBGRADER_CONF)
+	cp lms_extension/labserver/etc/labconfig/page_config.json $(PAGE_CONF)
 	touch $@
 
 # the code editor (CodeMirror 6 from npm, bundled by esbuild) and the JupyterLab extension

@@ -9,6 +9,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
 import {
   INotebookModel,
@@ -885,6 +886,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
     tracker.currentChanged.connect(follow);
     void app.restored.then(follow);
+
+    // A lesson link (`lab/workspaces/lesson-…/tree/courses/<course>/<lesson>.ipynb`) opens its
+    // notebook as soon as the layout is restored. JupyterLab's router would open it only after
+    // the workspace's debounced first save (half a second or more of idle); when the router's
+    // turn comes, the document manager finds the notebook already open and just focuses it.
+    const treePath = PageConfig.getOption('treePath');
+    if (isLessonPath(treePath)) {
+      void app.restored.then(() =>
+        app.commands.execute('docmanager:open', { path: treePath })
+      );
+    }
   }
 };
 

@@ -245,7 +245,15 @@ class StatusHandler(TeachHandler):
     @web.authenticated
     @authorized
     async def get(self):
-        me = await self.author()
+        try:
+            me = await self.author()
+        except web.HTTPError as exc:
+            if exc.status_code != 403:
+                raise
+            # a student's server: the answer is "no" (asked on every JupyterLab start, so not an
+            # error in the browser's console), and no folder is read
+            self.finish(json.dumps({"instructor": False, "message": exc.log_message}))
+            return
         self.finish(json.dumps({**me, "teach_dir": TEACH_DIR, "folders": course_folders(self.root)}))
 
 

@@ -148,6 +148,12 @@ class AdminApplications(BaseHandler):
 class AdminDecision(AdminApplications):
     @web.authenticated
     @requires(permissions.ADMIN, "only admins decide instructor applications")
+    def get(self, application_id: str):
+        """A decision is a form post; opening its address shows the list it belongs to."""
+        self.redirect(self.config.service_prefix + "admin/applications", status=303)
+
+    @web.authenticated
+    @requires(permissions.ADMIN, "only admins decide instructor applications")
     def post(self, application_id: str):
         admin = self.require_user()
         decision = self.get_body_argument("decision", "")
