@@ -58,7 +58,7 @@ $(EMB_STAMP): $(STAMP)
 	touch $@
 
 test: setup-test $(if $(LMS_TEST_EMBEDDINGS),$(EMB_STAMP))
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 clean-data:
 	rm -rf .lms-data
