@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -55,6 +55,16 @@ class Page:
     total: int
     offset: int
     limit: int
+
+
+def parse_day(raw: str, name: str) -> datetime | None:
+    """A search's ``since``/``until`` filter: empty, or a day like 2026-12-31 (UTC midnight)."""
+    if not raw:
+        return None
+    try:
+        return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a date like 2026-12-31, not {raw[:20]!r}", field=name) from None
 
 
 def search(session: Session, *, text: str = "", actor: str = "", action: str = "", target_type: str = "",

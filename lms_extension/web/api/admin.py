@@ -1,7 +1,7 @@
 """The admin console's JSON: the audit log, the run-time settings, users (admin token)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from ... import permissions
 from ...errors import InvalidInput
@@ -10,15 +10,6 @@ from ..base import APIHandler, body_dict, int_arg, requires
 from .spec import SECURITY, errors, json_body, ref, response
 
 ADMIN_ONLY = "this needs the LMS admin role"
-
-
-def _day(raw: str, name: str) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=timezone.utc)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a date like 2026-12-31, not {raw[:20]!r}") from None
 
 
 class AdminAPI(APIHandler):
@@ -32,7 +23,7 @@ class AdminAPI(APIHandler):
 class AuditAPI(AdminAPI):
     @requires(permissions.ADMIN, ADMIN_ONLY)
     def get(self):
-        since, until = _day(self.text("since", 10), "since"), _day(self.text("until", 10), "until")
+        since, until = audit.parse_day(self.text("since", 10), "since"), audit.parse_day(self.text("until", 10), "until")
         page = audit.search(self.db, text=self.text("text"), actor=self.text("actor"), action=self.text("action", 80),
                             target_type=self.text("target_type", 40), target_id=self.text("target_id"),
                             since=since, until=until + timedelta(days=1) if until else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from urllib.parse import quote, urlencode
 
 import requests
@@ -350,13 +350,6 @@ class BulkPage(AdminView):
 
 
 # -- audit log -----------------------------------------------------------------------------------
-def _day(raw: str, name: str) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=timezone.utc)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a date like 2026-12-31, not {raw[:20]!r}", field=name) from None
 
 
 def _diff(entry: dict) -> list[tuple[str, object, object]]:
@@ -369,7 +362,7 @@ def _diff(entry: dict) -> list[tuple[str, object, object]]:
 
 class AuditView(AdminView):
     def search_args(self) -> dict:
-        since, until = _day(self.text_arg("since", 10), "since"), _day(self.text_arg("until", 10), "until")
+        since, until = audit.parse_day(self.text_arg("since", 10), "since"), audit.parse_day(self.text_arg("until", 10), "until")
         if since and until and since > until:
             raise InvalidInput("the start date is after the end date", field="since")
         return {"text": self.text_arg("text"), "actor": self.text_arg("actor"), "action": self.text_arg("action", 80),
