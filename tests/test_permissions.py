@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from traitlets.config import Config
 
 from hub_config import roles
 from lms_extension import permissions
@@ -20,14 +21,7 @@ def _course(teacher: User | None) -> Course:
 
 
 def test_hub_grants_the_scopes_the_lms_reads():
-    class C(dict):
-        def __getattr__(self, name):
-            return self.setdefault(name, C())
-
-        def __setattr__(self, name, value):
-            self[name] = value
-
-    c = C()
+    c = Config()  # JupyterHub's configuration as hub_config/roles.py sets it
     roles.configure(c)
     assert set(c.JupyterHub.custom_scopes) == set(permissions.SCOPES)
     by_name = {r["name"]: r for r in c.JupyterHub.load_roles}

@@ -18,6 +18,7 @@ import threading
 import pytest
 import requests
 import tornado.web
+from traitlets.config import Config
 
 from hub_config import roles
 from lms_extension import permissions
@@ -32,14 +33,7 @@ GROUP_SCOPES = {"instructors": [permissions.TEACH], "lms-admins": [permissions.A
 
 def service_scopes() -> set[str]:
     """The scopes hub_config/roles.py gives the LMS service: the fake hub allows it no more."""
-    class C(dict):
-        def __getattr__(self, name):
-            return self.setdefault(name, C())
-
-        def __setattr__(self, name, value):
-            self[name] = value
-
-    c = C()
+    c = Config()  # JupyterHub's configuration as hub_config/roles.py sets it
     roles.configure(c)
     return {s for r in c.JupyterHub.load_roles if "lms" in r.get("services", []) for s in r["scopes"]}
 

@@ -18,6 +18,7 @@ import secrets
 import threading
 
 from tornado import web
+from traitlets.config import Config
 
 from hub_config import roles
 from lms_extension import permissions
@@ -26,14 +27,7 @@ from tests.sandbox.sandbox_helpers import ServerThread
 
 def _service_group_scopes() -> set[str]:
     """The groups the LMS service may change, read from hub_config/roles.py's roles."""
-    class C(dict):
-        def __getattr__(self, name):
-            return self.setdefault(name, C())
-
-        def __setattr__(self, name, value):
-            self[name] = value
-
-    c = C()
+    c = Config()  # JupyterHub's configuration as hub_config/roles.py sets it
     roles.configure(c)
     mine = [r for r in c.JupyterHub.load_roles if "lms" in r.get("services", [])]
     return {s.split("!group=", 1)[1] for r in mine for s in r["scopes"] if s.startswith("groups!group=")}
