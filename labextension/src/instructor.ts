@@ -102,14 +102,20 @@ function teachRequest<T>(path: string, body?: unknown): Promise<T> {
 function publishedText(answer: any, folder: IFolder): string {
   const made: { lesson: string; version: number }[] =
     answer?.published?.new_versions ?? [];
+  const challenges: { challenge: string; state: string }[] = (
+    answer?.published?.challenges ?? []
+  ).filter((row: { state: string }) => row.state !== 'unchanged');
+  const changed = challenges.length
+    ? ` Challenges new or changed: ${challenges.map(row => row.challenge).join(', ')}.`
+    : '';
   if (!made.length) {
-    return `Published ${folder.title}: no lesson changed, students keep the versions they have.`;
+    return `Published ${folder.title}: no lesson changed, students keep the versions they have.${changed}`;
   }
   const titles = new Map(folder.lessons.map(row => [row.id, row.title]));
   const list = made
     .map(row => `${titles.get(row.lesson) ?? row.lesson} (version ${row.version})`)
     .join(', ');
-  return `Published ${folder.title}. New for students: ${list}.`;
+  return `Published ${folder.title}. New for students: ${list}.${changed}`;
 }
 
 class TeachPanel extends Widget {

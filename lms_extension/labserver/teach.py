@@ -10,7 +10,8 @@ Create Assignment tool) and the code challenges' files. The panel lists these fo
 - **Preview as student** asks the LMS for the student version (``POST api/v1/teach/preview``, the
   same nbgrader pipeline a publish runs) and writes it read-only to ``~/teach/_preview/<course>/``.
 - **Publish** sends each lesson's source (``PUT api/v1/teach/courses/{slug}/lessons/{lesson}/source``)
-  and publishes (``POST api/v1/teach/courses/{slug}/publish``); the LMS makes the student version.
+  and publishes (``POST api/v1/teach/courses/{slug}/publish`` with each lesson's challenge files);
+  the LMS makes the student version and creates or updates the challenges.
 - **New lesson** / **New course** write a scaffold with nbgrader's cell metadata; **Get course
   source** unpacks the LMS's export of a course I teach (``teach/courses/{slug}/export.zip``).
 
@@ -86,7 +87,9 @@ def _read(path: Path, rel: str) -> str:
 
 def read_course(folder: Path, *, allow_empty: bool = False) -> dict:
     """course.toml's lessons and the files they name: {"slug", "title", "lessons": [{"id", "title",
-    "notebook" (rel), "text"}], "challenges": {rel: text}}; SourceError with a clear message."""
+    "notebook" (rel), "text", "challenges" (rels)}], "challenges": {rel: text}}; SourceError with a
+    clear message. A lesson's ``challenges`` are files in the format of ``lms course import``
+    (``services/challenges.py``: id, title, statement, [starter], [solution], [[tests]], [limits])."""
     toml = folder / "course.toml"
     if not toml.is_file():
         raise SourceError(f"{folder.name}: no course.toml")
@@ -107,12 +110,13 @@ def read_course(folder: Path, *, allow_empty: bool = False) -> dict:
             raise SourceError(f"{where}: id must be an id of a-z, 0-9 and -")
         rel = raw.get("notebook")
         text = _read(_inside(folder, rel, where), rel)
-        lessons.append({"id": raw["id"], "title": str(raw.get("title") or raw["id"]), "notebook": rel, "text": text})
         paths = raw.get("challenges", [])
-        if not isinstance(paths, list):
+        if not isinstance(paths, list) or not all(isinstance(crel, str) for crel in paths):
             raise SourceError(f"{where}: challenges must be a list of file paths")
         for crel in paths:
             challenges[crel] = _read(_inside(folder, crel, where), crel)
+        lessons.append({"id": raw["id"], "title": str(raw.get("title") or raw["id"]), "notebook": rel, "text": text,
+                        "challenges": list(dict.fromkeys(paths))})
     ids = [lesson["id"] for lesson in lessons]
     if len(set(ids)) != len(ids):
         raise SourceError("course.toml: two lessons have the same id")
@@ -320,7 +324,11 @@ class PublishHandler(TeachHandler):
             answer = await self.lms("PUT", f"{base}/lessons/{quote(lesson['id'], safe='')}/source",
                                     {"notebook": lesson["text"], "title": lesson["title"]}, timeout=120)
             sent.append({"lesson": lesson["id"], "title": lesson["title"], "answer": answer})
-        published = await self.lms("POST", f"{base}/publish", {}, timeout=120)
+        # every lesson's challenge files, so that the LMS creates or updates them in this publish
+        # (after running each new or changed one's reference solution; a failing one is refused)
+        challenges = {lesson["id"]: {rel: course["challenges"][rel] for rel in lesson["challenges"]}
+                      for lesson in course["lessons"]}
+        published = await self.lms("POST", f"{base}/publish", {"challenges": challenges}, timeout=600)
         self.finish(json.dumps({"course": course["slug"], "title": course["title"], "lessons": sent,
                                 "published": published}))
 

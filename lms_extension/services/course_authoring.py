@@ -43,7 +43,8 @@ from ..models.authoring import LessonDraft
 from ..models.base import utcnow
 from ..models.course import LEVELS, SLUG
 from ..models.learning import CourseLearningSettings
-from . import audit, course_import, covers, notebooks, policies
+from . import audit, authoring as checks, course_import, covers, notebooks, policies
+from .challenges import ChallengeSpec, load_challenge_text, sync_lesson_challenges
 from .course_import import CURRENCIES
 
 MAX_TITLE = 200
@@ -516,8 +517,118 @@ def _spec_view(spec: policies.PolicySpec) -> dict:
 
 
 # -- publishing ------------------------------------------------------------------------------------
-def publish(session: Session, user: User, slug: str) -> dict:
-    """Publishes the drafts: changed sources become new versions; the course shows in the catalog."""
+@dataclass
+class SentChallenge:
+    """A challenge file sent with a publish (JupyterLab's Teach panel), checked for format."""
+    lesson: str
+    file: str  # its path in the instructor's course folder: what messages name
+    text: str
+    spec: ChallengeSpec
+    state: str  # "new", "changed" or "unchanged" against the stored challenge of the same id
+
+
+def _stored_view(ch) -> tuple:
+    return (ch.title, ch.statement, json.loads(ch.starter_code or "{}"), ch.cpu_time_limit, ch.memory_limit_kb,
+            [(t.stdin, t.expected_output, t.hidden) for t in ch.tests])
+
+
+def _spec_challenge_view(spec: ChallengeSpec) -> tuple:
+    return (spec.title, spec.statement, spec.starter, spec.cpu_time, spec.memory_kb,
+            [(t.stdin, t.expected, t.hidden) for t in spec.tests])
+
+
+def parse_publish_challenges(session: Session, user: User, slug: str, raw) -> dict[str, list[SentChallenge]]:
+    """``{"<lesson id>": {"<file>": "<challenge TOML>"}}`` of a publish, each file read as ``lms course
+    import`` reads it; the error names the file. A lesson named here gets exactly these challenges
+    (updated in place by id) plus the ones it already has that are not named (students' submissions
+    stay); a lesson not named keeps its challenges as they are."""
+    course = course_for_teacher(session, user, slug)
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InvalidInput('challenges must be {"<lesson id>": {"<file>": "<challenge TOML>"}}')
+    drafts = {d.key for d in drafts_of(session, course)}
+    stored = {lesson.key: {ch.key: ch for ch in lesson.challenges} for lesson in course.lessons}
+    result: dict[str, list[SentChallenge]] = {}
+    total = 0
+    for lesson_key, files in raw.items():
+        if not isinstance(lesson_key, str) or lesson_key not in drafts:
+            raise InvalidInput(f"challenges are sent for {str(lesson_key)[:100]!r}, which is not a lesson of this "
+                               "course: send its source first")
+        files = checks._files(files, f"challenges of {lesson_key}", checks.MAX_CHALLENGES)
+        total += len(files)
+        if total > checks.MAX_CHALLENGES:
+            raise InvalidInput(f"a publish sends at most {checks.MAX_CHALLENGES} challenges")
+        sent = []
+        for name, text in files.items():
+            try:
+                spec = load_challenge_text(text, name)
+            except CourseFormatError as exc:
+                raise InvalidInput(exc.message, challenge=name) from None
+            if not checks.offered_languages(spec):
+                raise InvalidInput(f"{name}: the challenge offers no language: add a [starter] or [solution] program",
+                                   challenge=name)
+            if any(s.spec.key == spec.key for s in sent):
+                raise InvalidInput(f"{name}: lesson {lesson_key} has two challenges with the id {spec.key!r}",
+                                   challenge=name)
+            old = stored.get(lesson_key, {}).get(spec.key)
+            state = "new" if old is None else \
+                "unchanged" if _stored_view(old) == _spec_challenge_view(spec) else "changed"
+            sent.append(SentChallenge(lesson_key, name, text, spec, state))
+        result[lesson_key] = sent
+    return result
+
+
+def to_check(sent: dict[str, list[SentChallenge]]) -> dict[str, str]:
+    """The files whose reference solution must pass before students get them: the new and changed
+    ones (an unchanged challenge, e.g. from Get course source, which holds no solution, is not rerun)."""
+    return {c.file: c.text for cs in sent.values() for c in cs if c.state != "unchanged"}
+
+
+def refuse_failing(reports: list[dict]) -> None:
+    """``authoring.validate_challenges``'s report: the first failing challenge as a 400 naming it."""
+    for report in reports:
+        if report["ok"]:
+            continue
+        name = report["file"]
+        if report.get("error"):
+            raise InvalidInput(f"{name}: {report['error']}", challenge=name)
+        for row in report["languages"]:
+            if row["ok"]:
+                continue
+            problem = row["message"] or "its reference solution fails"
+            if row["failing"]:
+                first = row["failing"][0]
+                kind = "hidden test" if first["hidden"] else "test"
+                problem = (f"the reference solution in {row['name']} fails {len(row['failing'])} test(s); {kind} "
+                           f"{first['test']} ({first['status']}): expected {first['expected'][:200]!r}, "
+                           f"got {first['stdout'][:200]!r}")
+            elif not row["message"].startswith("no reference"):
+                problem = f"the reference solution in {row['name']} {row['message'][:1000]}"
+            raise InvalidInput(f"{name}: {problem}", challenge=name, language=row["language"])
+        raise InvalidInput(f"{name}: the challenge did not pass its checks", challenge=name)
+
+
+def _apply_challenges(course: Course, sent: dict[str, list[SentChallenge]]) -> list[dict]:
+    lessons = {lesson.key: lesson for lesson in course.lessons}
+    rows = []
+    for lesson_key, items in sent.items():
+        lesson = lessons[lesson_key]
+        existing = list(lesson.challenges)
+        named = {c.spec.key for c in items}
+        synced = sync_lesson_challenges(lesson, [c.spec for c in items], existing)
+        kept = [ch for ch in existing if ch.key not in named]  # students may have submissions in them
+        for position, ch in enumerate(kept, len(synced)):
+            ch.position = position
+        lesson.challenges = synced + kept
+        rows += [{"lesson": lesson_key, "challenge": c.spec.key, "file": c.file, "state": c.state} for c in items]
+    return rows
+
+
+def publish(session: Session, user: User, slug: str, challenges: dict[str, list[SentChallenge]] | None = None) -> dict:
+    """Publishes the drafts: changed sources become new versions; the course shows in the catalog.
+    ``challenges`` (``parse_publish_challenges``, their reference solutions already run) are
+    created or updated in the same transaction."""
     course = course_for_teacher(session, user, slug)
     drafts = drafts_of(session, course)
     specs = []
@@ -536,13 +647,18 @@ def publish(session: Session, user: User, slug: str) -> dict:
         raise Conflict("the course was being published at the same moment: reload and publish again") from None
     for d, lesson in zip(drafts, course.lessons):
         d.position = lesson.position
+    challenge_rows = _apply_challenges(course, challenges or {})
     session.flush()
+    changed = [f"{r['lesson']}/{r['challenge']}" for r in challenge_rows if r["state"] != "unchanged"]
     audit.record(session, user, "course.publish", "course", course.slug,
                  before={"published": was_published},
-                 after={"published": True, "new_versions": {key: number for key, number in made}},
-                 summary=f"published {course.title!r}" + (f" with {len(made)} new lesson version(s)" if made else ""))
+                 after={"published": True, "new_versions": {key: number for key, number in made},
+                        **({"challenges": changed} if changed else {})},
+                 summary=f"published {course.title!r}" + (f" with {len(made)} new lesson version(s)" if made else "")
+                 + (f" and {len(changed)} new or changed challenge(s)" if changed else ""))
     return {"slug": course.slug, "published": True, "lessons": len(course.lessons),
-            "new_versions": [{"lesson": key, "version": number} for key, number in made]}
+            "new_versions": [{"lesson": key, "version": number} for key, number in made],
+            "challenges": challenge_rows}
 
 
 def unpublish(session: Session, user: User, slug: str) -> Course:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 
 from ... import permissions
-from ...errors import InvalidInput
-from ...services import course_authoring as authoring, notebooks
+from ...errors import Conflict, InvalidInput
+from ...services import authoring as checks, course_authoring as authoring, notebooks
 from ..base import APIHandler, body_dict, requires
+from .challenges import _in_pool, _pool_and_sandbox
 from .spec import LESSON, SECURITY, SLUG, errors, json_body, ref, response
 
 TEACHERS_ONLY = "only approved instructors can use the teaching API"
@@ -72,9 +73,32 @@ class LessonSourceAPI(APIHandler):
 
 
 class PublishAPI(APIHandler):
+    """POST, optionally {"challenges": {"<lesson id>": {"<file>": "<challenge TOML>"}}} (the Teach panel
+    in JupyterLab sends its course folder's challenge files): a new or changed challenge's reference
+    solution runs against its tests in every language it offers first; one that fails is a 400
+    naming its file, and nothing is published."""
+
     @requires(permissions.TEACH, TEACHERS_ONLY)
-    def post(self, slug: str):
-        result = authoring.publish(self.db, self.require_user(), slug)
+    async def post(self, slug: str):
+        user = self.require_user()
+        body = self.json_body()
+        if not isinstance(body, dict) or set(body) - {"challenges"}:
+            raise InvalidInput('send {} or {"challenges": {"<lesson id>": {"<file>": "<challenge TOML>"}}}')
+        sent = authoring.parse_publish_challenges(self.db, user, slug, body.get("challenges"))
+        files = authoring.to_check(sent)
+        if files:
+            self.db.rollback()  # nothing changed yet; no transaction held open while the sandbox runs
+            _, sandbox = _pool_and_sandbox(self.settings)
+
+            async def run_tests(source, language_id, cases, limits):
+                return await _in_pool(self.settings, user.hub_name,
+                                      lambda: sandbox.run_tests(source, language_id, cases, limits=limits))
+
+            authoring.refuse_failing(await checks.validate_challenges(files, run_tests))
+            sent = authoring.parse_publish_challenges(self.db, user, slug, body.get("challenges"))
+            if any(c.state != "unchanged" and c.file not in files for cs in sent.values() for c in cs):
+                raise Conflict("the course's challenges changed while they were being checked: publish again")
+        result = authoring.publish(self.db, user, slug, challenges=sent)
         self.db.commit()
         self.write_json(result)
 
@@ -132,12 +156,25 @@ OPENAPI_PATHS: dict = {
                       **errors(400, 401, 403, 404, 413, text=_ONLY_MINE)}}},
     "/teach/courses/{slug}/publish": {"post": {
         "summary": "Instructors: publish the drafts; each changed source becomes a new lesson version",
+        "description": "The body may carry code challenges by lesson id, as challenge files (TOML, the format of "
+                       "`lms course import`): a lesson named gets these challenges (updated in place by id; its "
+                       "other challenges are kept), in the same publish. A new or changed challenge's reference "
+                       "solution (`[solution]`) runs against all its tests in every language it offers first; a "
+                       "challenge that cannot be read, offers an unknown language or whose solution fails is a 400 "
+                       "whose message and `challenge` name its file, and nothing is published.",
         "security": SECURITY, "parameters": [SLUG],
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False, "properties": {"challenges": {
+                "type": "object", "description": "lesson id -> {file path: challenge TOML}",
+                "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}},
         "responses": {"200": response("Published", {"type": "object", "required": ["slug", "published"], "properties": {
             "slug": {"type": "string"}, "published": {"type": "boolean"}, "lessons": {"type": "integer"},
             "new_versions": {"type": "array", "items": {"type": "object", "properties": {
-                "lesson": {"type": "string"}, "version": {"type": "integer"}}}}}}),
-            **errors(400, 401, 403, 404, text=_ONLY_MINE)}}},
+                "lesson": {"type": "string"}, "version": {"type": "integer"}}}},
+            "challenges": {"type": "array", "items": {"type": "object", "properties": {
+                "lesson": {"type": "string"}, "challenge": {"type": "string"}, "file": {"type": "string"},
+                "state": {"type": "string", "enum": ["new", "changed", "unchanged"]}}}}}}),
+            **errors(400, 401, 403, 404, 409, 413, 429, text=_ONLY_MINE)}}},
 }
 OPENAPI_SCHEMAS: dict = {
     "TeachCourse": {"type": "object", "required": ["slug", "title", "published", "lessons"], "properties": {
