@@ -138,3 +138,18 @@ def test_challenges_of_another_course_or_lesson_are_refused(lab):
     assert r.status_code == 400 and "file name to file text" in r.json()["message"], r.text
     r = api.post(p.lms + f"api/v1/teach/courses/{SLUG}/publish", json={"other": 1})
     assert r.status_code == 400, r.text
+
+
+def test_a_course_got_from_the_lms_publishes_its_challenges_unchanged(lab):
+    """Get course source writes the challenges without their reference solutions (the LMS never
+    stores them): publishing that folder again keeps them as they are instead of refusing them."""
+    p, s, base, token = lab
+    r = s.post(base + "lms/api/teach/get-source", json={"course": "python-for-beginners"})
+    assert r.status_code in (201, 409), r.text  # 409: test_lab_teach.py got it already
+    r = s.post(base + "lms/api/teach/publish", json={"course": "python-for-beginners"})
+    assert r.status_code == 200, r.text
+    published = r.json()["published"]
+    assert published["new_versions"] == []
+    assert {(c["challenge"], c["state"]) for c in published["challenges"]} >= {("shout", "unchanged"),
+                                                                               ("sum-two", "unchanged")}
+    assert all(c["state"] == "unchanged" for c in published["challenges"]), published["challenges"]

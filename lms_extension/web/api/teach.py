@@ -81,6 +81,7 @@ class PublishAPI(APIHandler):
     @requires(permissions.TEACH, TEACHERS_ONLY)
     async def post(self, slug: str):
         user = self.require_user()
+        authoring.course_for_teacher(self.db, user, slug)  # 403/404 before reading what was sent
         body = self.json_body()
         if not isinstance(body, dict) or set(body) - {"challenges"}:
             raise InvalidInput('send {} or {"challenges": {"<lesson id>": {"<file>": "<challenge TOML>"}}}')
