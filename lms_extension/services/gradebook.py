@@ -1,8 +1,23 @@
 """A course's gradebook for its instructors: a CSV, and nbgrader's own ``gradebook.db``.
 
-The CSV has one row per enrolled student (the username first) and, per exercise (a lesson whose
-notebook has nbgrader graded cells), the raw score (autograder + manual grades), the late
-penalty and the final score of the student's best graded submission, then the totals.
+The CSV has one row per enrolled student (the username first, then the display name) and every
+graded item of the course, in this order:
+
+- per exercise (a lesson whose notebook has nbgrader graded cells): the raw score (autograder +
+  manual grades), the late penalty and the final score of the student's best graded submission;
+- per quiz: the best attempt's score, as ``services/quizzes`` grades it (the quiz's points when
+  answered right, else 0); the header says the points there are. Empty: never attempted;
+- per code challenge: ``yes``/``no`` (a submission passed every test), the best submission's tests
+  passed (``3 of 5``) and its language. Empty: never submitted;
+- the exercises' totals (raw, final, max), last as they always were.
+
+Headers name lessons by key (as nbgrader does) and quizzes (their question) and challenges by
+their human titles, e.g. ``What is 2 + 2? (quiz, 2 pts)`` and ``Sum two numbers (challenge)
+tests``; every text cell that a spreadsheet would read as a formula, header or not, is quoted
+with a leading ``'`` (``FORMULA_START``).
+
+The nbgrader export holds the notebook exercises only: nbgrader has no notion of quizzes or code
+challenges (its assignments are notebooks with graded cells).
 
 The nbgrader export is written by nbgrader's own ``nbgrader.api.Gradebook`` (its SQLite schema:
 assignments = lessons, notebooks, grade and solution cells, students, submissions with their
@@ -99,17 +114,40 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
+def _unique(names: list[str]) -> list[str]:
+    """Two quizzes may ask the same question: the second header gets " (2)", and so on."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
+
+
+def quiz_headers(quizzes: list) -> list[str]:
+    return _unique([f"{roster.quiz_title(q)} (quiz, {q.points:g} pt{'' if q.points == 1 else 's'})"
+                    for q in quizzes])
+
+
+def challenge_headers(challenges: list) -> list[str]:
+    titles = _unique([f"{roster.challenge_title(c)} (challenge)" for c in challenges])
+    return [f"{t} {part}" for t in titles for part in ("passed", "tests", "language")]
+
+
 def csv_text(session: Session, user: User, slug: str) -> tuple[Course, str]:
     """The course's gradebook as CSV: a header row, then one row per student (username first)."""
     course = roster.taught_course(session, user, slug)
     graded = exercises(session, course)
-    rows = roster.student_rows(session, course)
+    quizzes = roster.course_quizzes(session, course)
+    challenges = roster.course_challenges(session, course)
+    rows = roster.student_rows(session, course, quizzes=quizzes, challenges=challenges)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     header = ["username", "display_name"]
     for ex in graded:
         header += [f"{ex.lesson.key} raw", f"{ex.lesson.key} late penalty %", f"{ex.lesson.key} final"]
-    writer.writerow(header + ["total raw", "total final", "total max"])
+    header += quiz_headers(quizzes) + challenge_headers(challenges)
+    writer.writerow([_text(h) for h in header] + ["total raw", "total final", "total max"])
     for row in rows:
         by_lesson = {c.lesson.id: c for c in row.cells}
         line = [_text(row.user.hub_name), _text(row.user.display_name or row.user.hub_name)]
@@ -121,6 +159,17 @@ def csv_text(session: Session, user: User, slug: str) -> tuple[Course, str]:
                      _number(cell.score)]
             raw_total += cell.raw_score or 0.0
             final_total += cell.score or 0.0
+        by_quiz = {q.quiz.id: q for q in row.quizzes}
+        for quiz in quizzes:
+            line.append(_number(by_quiz[quiz.id].score))
+        by_challenge = {c.challenge.id: c for c in row.challenges}
+        for challenge in challenges:
+            cell = by_challenge[challenge.id]
+            if not cell.submissions or cell.tests_total is None:
+                line += ["", "", ""]
+            else:
+                line += ["yes" if cell.passed else "no", f"{cell.tests_passed} of {cell.tests_total}",
+                         _text(cell.language or "")]
         writer.writerow(line + [_number(round(raw_total, 4)), _number(round(final_total, 4)),
                                 _number(round(sum(ex.max_score for ex in graded), 4))])
     return course, out.getvalue()

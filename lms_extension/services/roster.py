@@ -1,10 +1,18 @@
 """A course's roster for its instructors: every enrolled student with progress, last activity,
-time spent, per-lesson best score and attempts, deadline extensions and certificate.
+time spent, per-lesson best score and attempts, deadline extensions, certificate, and every
+quiz and code challenge of the course (the graded items besides the notebook exercises).
+
+A quiz's result is as ``services/quizzes`` grades it: an attempt scores the quiz's points when
+right and 0 when wrong, and a student's result is their best attempt (passed: answered right).
+A challenge's result is the student's best submission: one that passed every test first, else
+the one that passed most tests (the newest of equals); the challenge counts as passed when a
+submission passed every test.
 
 Read-only. Whatever the number of students, a roster costs the same few queries (enrollments,
 lesson progress, submission aggregates, best submissions, submissions waiting for a manual
-grade, extensions, policies, certificates); search, filter and sort run over those rows and a
-page of them is returned. ``gradebook`` builds its CSV and nbgrader export from the same rows.
+grade, extensions, policies, certificates, quizzes and their attempts, challenges and their best
+submissions); search, filter and sort run over those rows and a page of them is returned.
+``gradebook`` builds its CSV and nbgrader export from the same rows.
 """
 from __future__ import annotations
 
@@ -19,17 +27,30 @@ from sqlalchemy.orm import Session, defer, selectinload
 
 from .. import permissions
 from ..errors import InvalidInput, NotFound
-from ..models import Course, Enrollment, Lesson, LessonProgress, NotebookSubmission, User
+from ..models import (
+    Challenge,
+    ChallengeSubmission,
+    Course,
+    Enrollment,
+    Lesson,
+    LessonProgress,
+    NotebookSubmission,
+    User,
+)
 from ..models.course import SLUG
 from ..models.grading import LessonPolicy
-from ..models.learning import Certificate
+from ..models.learning import Certificate, Quiz, QuizAttempt
 from ..models.submission import FAILED, GRADED, GRADING, QUEUED
 from . import extensions, grading_queue
 
 FILTERS = {"all": "All students", "completed": "Completed", "in_progress": "In progress",
            "not_started": "Not started", "ungraded": "Has ungraded work"}
 SORTS = {"name": "Name", "progress": "Progress", "activity": "Last activity", "time": "Time spent",
-         "score": "Score", "attempts": "Attempts", "enrolled": "Enrolled"}
+         "score": "Score", "attempts": "Attempts", "quizzes": "Quizzes", "challenges": "Challenges",
+         "enrolled": "Enrolled"}
+# the editor modes of services/challenges.MODES, as a person names them
+LANGUAGE_NAMES = {71: "Python", 52: "C++", 50: "C", 62: "Java", 63: "JavaScript"}
+MAX_TITLE_CHARS = 80
 DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS = 50, 200, 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -71,6 +92,50 @@ class LessonCell:
     feedback: dict | None = None  # the best submission's per-cell results (gradebook export only)
 
 
+def one_line(text: str, limit: int = MAX_TITLE_CHARS) -> str:
+    """A title for a column or a table row: one line, at most ``limit`` characters."""
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+def quiz_title(quiz: Quiz) -> str:
+    """A quiz has no title of its own: its question, on one line (the key when it has none)."""
+    return one_line(quiz.question) or quiz.key
+
+
+def challenge_title(challenge: Challenge) -> str:
+    return one_line(challenge.title) or challenge.key
+
+
+@dataclass
+class QuizCell:
+    """One student's result in one quiz (``attempts`` 0: not attempted)."""
+
+    quiz: Quiz
+    attempts: int = 0
+    score: float | None = None  # the best attempt's score (the quiz's points when right, else 0)
+    passed: bool = False
+
+    @property
+    def percent(self) -> float | None:
+        if self.score is None:
+            return None
+        return round(100.0 * self.score / self.quiz.points, 1) if self.quiz.points else (100.0 if self.passed else 0.0)
+
+
+@dataclass
+class ChallengeCell:
+    """One student's result in one code challenge (``submissions`` 0: never submitted)."""
+
+    challenge: Challenge
+    submissions: int = 0
+    passed: bool = False  # a submission passed every test
+    tests_passed: int | None = None  # the best submission's
+    tests_total: int | None = None
+    language: str | None = None
+    submitted_at: datetime | None = None
+
+
 @dataclass
 class StudentRow:
     user: User
@@ -78,6 +143,30 @@ class StudentRow:
     cells: list[LessonCell]
     certificate_uid: str | None = None
     last_activity: datetime | None = None
+    quizzes: list[QuizCell] = field(default_factory=list)
+    challenges: list[ChallengeCell] = field(default_factory=list)
+
+    @property
+    def quizzes_passed(self) -> int:
+        return sum(q.passed for q in self.quizzes)
+
+    @property
+    def quizzes_attempted(self) -> int:
+        return sum(q.attempts > 0 for q in self.quizzes)
+
+    @property
+    def quiz_mean_percent(self) -> float | None:
+        """The mean result of the quizzes the student attempted (None: none attempted)."""
+        done = [q.percent for q in self.quizzes if q.percent is not None]
+        return round(sum(done) / len(done), 1) if done else None
+
+    @property
+    def challenges_passed(self) -> int:
+        return sum(c.passed for c in self.challenges)
+
+    @property
+    def challenges_submitted(self) -> int:
+        return sum(c.submissions > 0 for c in self.challenges)
 
     @property
     def completed(self) -> int:
@@ -126,6 +215,8 @@ class Roster:
     order: str
     page: int
     per_page: int
+    quizzes: list[Quiz] = field(default_factory=list)  # the course's, in syllabus order
+    challenges: list[Challenge] = field(default_factory=list)
 
     @property
     def pages(self) -> int:
@@ -147,10 +238,13 @@ def _like(q: str) -> str:
     return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def student_rows(session: Session, course: Course, q: str = "", *, details: bool = False) -> list[StudentRow]:
+def student_rows(session: Session, course: Course, q: str = "", *, details: bool = False,
+                 quizzes: list[Quiz] | None = None, challenges: list[Challenge] | None = None) -> list[StudentRow]:
     """Every enrolled student of ``course`` (whose name or display name contains ``q``), by name.
 
-    ``details``: also each best submission's manual grades and per-cell results (the gradebook)."""
+    ``details``: also each best submission's manual grades and per-cell results (the gradebook).
+    ``quizzes``, ``challenges``: the course's (``course_quizzes``, ``course_challenges``), when
+    the caller has them already."""
     lessons = list(course.lessons)
     lesson_ids = [ls.id for ls in lessons]
     stmt = (select(User, Enrollment.created_at).join(Enrollment, Enrollment.user_id == User.id)
@@ -173,6 +267,7 @@ def student_rows(session: Session, course: Course, q: str = "", *, details: bool
         rows[user.id] = row
     if not lesson_ids:
         return list(rows.values())
+    enrolled_ids = select(Enrollment.user_id).where(Enrollment.course_id == course.id)
 
     def touch(user_id: int, moment: datetime | None) -> None:
         row, moment = rows.get(user_id), aware(moment)
@@ -263,10 +358,75 @@ def student_rows(session: Session, course: Course, q: str = "", *, details: bool
 
     for user_id, uid in session.execute(select(Certificate.user_id, Certificate.uid).where(
             Certificate.course_id == course.id, Certificate.revoked_at.is_(None),
-            Certificate.user_id.in_(select(Enrollment.user_id).where(Enrollment.course_id == course.id)))):
+            Certificate.user_id.in_(enrolled_ids))):
         if user_id in rows:
             rows[user_id].certificate_uid = uid
+    _quiz_results(session, course_quizzes(session, course) if quizzes is None else quizzes,
+                  rows, enrolled_ids, touch)
+    _challenge_results(session, course_challenges(session, course) if challenges is None else challenges,
+                       rows, enrolled_ids, touch)
     return list(rows.values())
+
+
+def course_quizzes(session: Session, course: Course) -> list[Quiz]:
+    """The course's quizzes in syllabus order (lesson, then position in the lesson)."""
+    order = {ls.id: i for i, ls in enumerate(course.lessons)}
+    found = session.scalars(select(Quiz).where(Quiz.lesson_id.in_(list(order) or [0]))).all()
+    return sorted(found, key=lambda q: (order[q.lesson_id], q.position, q.id))
+
+
+def course_challenges(session: Session, course: Course) -> list[Challenge]:
+    """The course's code challenges in syllabus order (lesson, then position in the lesson)."""
+    order = {ls.id: i for i, ls in enumerate(course.lessons)}
+    found = session.scalars(select(Challenge).where(Challenge.lesson_id.in_(list(order) or [0]))).all()
+    return sorted(found, key=lambda c: (order[c.lesson_id], c.position, c.id))
+
+
+def _quiz_results(session: Session, quizzes: list[Quiz], rows: dict[int, StudentRow], enrolled_ids, touch) -> None:
+    found: dict[tuple[int, int], QuizCell] = {}
+    for row in rows.values():
+        row.quizzes = [QuizCell(quiz=q) for q in quizzes]
+        found.update({(row.user.id, c.quiz.id): c for c in row.quizzes})
+    if not quizzes:
+        return
+    a = QuizAttempt
+    for r in session.execute(
+            select(a.user_id, a.quiz_id, func.count(a.id).label("attempts"), func.max(a.score).label("best"),
+                   func.max(case((a.correct, 1), else_=0)).label("right"), func.max(a.created_at).label("last"))
+            .where(a.quiz_id.in_([q.id for q in quizzes]), a.user_id.in_(enrolled_ids))
+            .group_by(a.user_id, a.quiz_id)):
+        cell = found.get((r.user_id, r.quiz_id))
+        if cell is not None:
+            cell.attempts, cell.score, cell.passed = r.attempts, float(r.best or 0.0), bool(r.right)
+            touch(r.user_id, r.last)
+
+
+def _challenge_results(session: Session, challenges: list[Challenge], rows: dict[int, StudentRow], enrolled_ids,
+                       touch) -> None:
+    found: dict[tuple[int, int], ChallengeCell] = {}
+    for row in rows.values():
+        row.challenges = [ChallengeCell(challenge=c) for c in challenges]
+        found.update({(row.user.id, c.challenge.id): c for c in row.challenges})
+    if not challenges:
+        return
+    s = ChallengeSubmission
+    per = (s.user_id, s.challenge_id)
+    # the best submission: a passing one first, then the most tests passed, then the newest
+    rank = func.row_number().over(partition_by=per, order_by=(
+        case((s.status == "passed", 1), else_=0).desc(), s.passed.desc(), s.id.desc())).label("rank")
+    ranked = (select(s.id, rank, func.count(s.id).over(partition_by=per).label("submissions"),
+                     func.max(s.created_at).over(partition_by=per).label("last"))
+              .where(s.challenge_id.in_([c.id for c in challenges]), s.user_id.in_(enrolled_ids)).subquery())
+    for r in session.execute(select(s.user_id, s.challenge_id, s.status, s.passed, s.total, s.language_id,
+                                    s.created_at, ranked.c.submissions, ranked.c.last)
+                             .join(ranked, ranked.c.id == s.id).where(ranked.c.rank == 1)):
+        cell = found.get((r.user_id, r.challenge_id))
+        if cell is not None:
+            cell.submissions = r.submissions
+            cell.passed, cell.tests_passed, cell.tests_total = r.status == "passed", r.passed, r.total
+            cell.language = LANGUAGE_NAMES.get(r.language_id, "another language")
+            cell.submitted_at = aware(r.created_at)
+            touch(r.user_id, r.last)
 
 
 def _sort_key(sort: str):
@@ -278,6 +438,8 @@ def _sort_key(sort: str):
         "time": lambda r: r.seconds,
         "score": lambda r: r.score,
         "attempts": lambda r: r.attempts,
+        "quizzes": lambda r: (r.quizzes_passed, r.quiz_mean_percent if r.quiz_mean_percent is not None else -1.0),
+        "challenges": lambda r: (r.challenges_passed, sum(c.tests_passed or 0 for c in r.challenges)),
         "enrolled": lambda r: r.enrolled_at or never,
     }[sort]
 
@@ -314,7 +476,8 @@ def course_roster(session: Session, user: User, slug: str, *, q: str = "", statu
         raise InvalidInput("order must be asc or desc")
     per_page = _whole(per_page, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
     page = _whole(page, "page", 1, 1, 1_000_000)
-    everyone = student_rows(session, course, q)
+    quizzes, challenges = course_quizzes(session, course), course_challenges(session, course)
+    everyone = student_rows(session, course, q, quizzes=quizzes, challenges=challenges)
     enrolled = everyone if not q else None
     rows = [r for r in everyone if status == "all" or (r.ungraded if status == "ungraded" else r.status == status)]
     rows.sort(key=lambda r: r.user.hub_name)
@@ -323,7 +486,8 @@ def course_roster(session: Session, user: User, slug: str, *, q: str = "", statu
     total_enrolled = len(enrolled) if enrolled is not None else session.scalar(
         select(func.count(Enrollment.id)).where(Enrollment.course_id == course.id))
     return Roster(course=course, rows=rows[start:start + per_page], total=len(rows), enrolled=total_enrolled,
-                  q=q, status=status, sort=sort, order=order, page=page, per_page=per_page)
+                  q=q, status=status, sort=sort, order=order, page=page, per_page=per_page,
+                  quizzes=quizzes, challenges=challenges)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -347,7 +511,26 @@ def row_view(row: StudentRow, certificate_url: str | None = None) -> dict:
             "attempts": row.attempts, "score": row.score, "has_ungraded": row.ungraded,
             "certificate": None if row.certificate_uid is None else {
                 "uid": row.certificate_uid, "url": certificate_url and certificate_url + row.certificate_uid},
-            "lessons": [cell_view(c) for c in row.cells]}
+            "lessons": [cell_view(c) for c in row.cells],
+            "quizzes_passed": row.quizzes_passed, "quizzes_attempted": row.quizzes_attempted,
+            "quizzes_total": len(row.quizzes), "quiz_mean_percent": row.quiz_mean_percent,
+            "challenges_passed": row.challenges_passed, "challenges_submitted": row.challenges_submitted,
+            "challenges_total": len(row.challenges),
+            "quizzes": [quiz_view(q) for q in row.quizzes],
+            "challenges": [challenge_view(c) for c in row.challenges]}
+
+
+def quiz_view(cell: QuizCell) -> dict:
+    return {"quiz": cell.quiz.key, "lesson": cell.quiz.lesson.key, "title": quiz_title(cell.quiz),
+            "points": cell.quiz.points, "attempts": cell.attempts, "score": cell.score,
+            "percent": cell.percent, "passed": cell.passed}
+
+
+def challenge_view(cell: ChallengeCell) -> dict:
+    return {"challenge": cell.challenge.key, "lesson": cell.challenge.lesson.key,
+            "title": challenge_title(cell.challenge), "submissions": cell.submissions, "passed": cell.passed,
+            "tests_passed": cell.tests_passed, "tests_total": cell.tests_total, "language": cell.language,
+            "submitted_at": _iso(cell.submitted_at)}
 
 
 def student(session: Session, user: User, slug: str, username: str) -> tuple[Course, StudentRow]:

@@ -1,8 +1,9 @@
 """A course's roster and gradebook for its instructor (JSON and CSV).
 
 ``GET /api/v1/teach/courses/{slug}/roster``: one page of students (search, filter, sort, page as
-query parameters, as on the roster page). ``GET /api/v1/teach/courses/{slug}/gradebook.csv``: a
-header row, then one row per student whose first column is the username. Both need the hub token
+query parameters, as on the roster page), each with their lessons, quizzes and code challenges.
+``GET /api/v1/teach/courses/{slug}/gradebook.csv``: a header row, then one row per student whose
+first column is the username, with every exercise, quiz and code challenge of the course. Both need the hub token
 of the course's instructor or an admin.
 """
 from __future__ import annotations
@@ -25,6 +26,10 @@ class RosterAPI(APIHandler):
         certificates = self.public_url("certificates/")
         self.write_json({"course": page.course.slug, "title": page.course.title,
                          "lessons": [{"lesson": ls.key, "title": ls.title} for ls in page.course.lessons],
+                         "quizzes": [{"quiz": q.key, "lesson": q.lesson.key, "title": roster.quiz_title(q),
+                                      "points": q.points} for q in page.quizzes],
+                         "challenges": [{"challenge": c.key, "lesson": c.lesson.key,
+                                         "title": roster.challenge_title(c)} for c in page.challenges],
                          "total": page.total, "enrolled": page.enrolled, "page": page.page,
                          "per_page": page.per_page, "pages": page.pages, "q": page.q, "status": page.status,
                          "sort": page.sort, "order": page.order,
@@ -83,7 +88,7 @@ _NULLABLE_NUMBER = {"type": "number", "nullable": True}
 OPENAPI_PATHS: dict = {
     "/teach/courses/{slug}/roster": {"get": {
         "summary": "Instructors: the course's students with progress, last activity, time spent, per-lesson "
-                   "scores and attempts, deadline extensions and certificate",
+                   "scores and attempts, quiz and code challenge results, deadline extensions and certificate",
         "security": SECURITY,
         "parameters": [
             path_param("slug"),
@@ -100,7 +105,9 @@ OPENAPI_PATHS: dict = {
                       **errors(400, 401, 403, 404, text=_TEACHERS)}}},
     "/teach/courses/{slug}/gradebook.csv": {"get": {
         "summary": "Instructors: the gradebook as CSV: a header row, then one row per student (username first) "
-                   "with raw score, late penalty and final score per exercise and the totals",
+                   "with raw score, late penalty and final score per exercise, the best score per quiz (empty: "
+                   "not attempted), passed / best tests passed / language per code challenge (empty: never "
+                   "submitted), then the exercises' totals. Headers name quizzes and challenges by their titles",
         "security": SECURITY, "parameters": [path_param("slug")],
         "responses": {"200": response("The gradebook", {"type": "string"}, media="text/csv"),
                       **errors(401, 403, 404, text=_TEACHERS)}}},
@@ -147,11 +154,41 @@ OPENAPI_SCHEMAS: dict = {
         "has_ungraded": {"type": "boolean"},
         "certificate": {"type": "object", "nullable": True, "properties": {
             "uid": {"type": "string"}, "url": {"type": "string"}}},
-        "lessons": {"type": "array", "items": {"$ref": "#/components/schemas/RosterLesson"}}}},
+        "lessons": {"type": "array", "items": {"$ref": "#/components/schemas/RosterLesson"}},
+        "quizzes_passed": {"type": "integer", "description": "quizzes answered right"},
+        "quizzes_attempted": {"type": "integer"}, "quizzes_total": {"type": "integer"},
+        "quiz_mean_percent": {**_NULLABLE_NUMBER,
+                              "description": "mean result of the quizzes attempted (null: none attempted)"},
+        "challenges_passed": {"type": "integer", "description": "code challenges with a submission passing every test"},
+        "challenges_submitted": {"type": "integer"}, "challenges_total": {"type": "integer"},
+        "quizzes": {"type": "array", "items": {"$ref": "#/components/schemas/RosterQuiz"}},
+        "challenges": {"type": "array", "items": {"$ref": "#/components/schemas/RosterChallenge"}}}},
+    "RosterQuiz": {"type": "object", "required": ["quiz", "lesson", "title", "attempts", "score", "passed"],
+                   "properties": {
+        "quiz": {"type": "string"}, "lesson": {"type": "string"},
+        "title": {"type": "string", "description": "the question, on one line"},
+        "points": {"type": "number"}, "attempts": {"type": "integer"},
+        "score": {**_NULLABLE_NUMBER, "description": "the best attempt's score (null: not attempted)"},
+        "percent": {**_NULLABLE_NUMBER, "description": "score / points in percent (null: not attempted)"},
+        "passed": {"type": "boolean", "description": "answered right"}}},
+    "RosterChallenge": {"type": "object", "required": ["challenge", "lesson", "title", "submissions", "passed"],
+                        "properties": {
+        "challenge": {"type": "string"}, "lesson": {"type": "string"}, "title": {"type": "string"},
+        "submissions": {"type": "integer"},
+        "passed": {"type": "boolean", "description": "a submission passed every test"},
+        "tests_passed": {"type": "integer", "nullable": True, "description": "the best submission's"},
+        "tests_total": {"type": "integer", "nullable": True},
+        "language": {"type": "string", "nullable": True, "description": "the best submission's language"},
+        "submitted_at": {"type": "string", "format": "date-time", "nullable": True}}},
     "Roster": {"type": "object", "required": ["course", "total", "students"], "properties": {
         "course": {"type": "string"}, "title": {"type": "string"},
         "lessons": {"type": "array", "items": {"type": "object", "properties": {
             "lesson": {"type": "string"}, "title": {"type": "string"}}}},
+        "quizzes": {"type": "array", "items": {"type": "object", "properties": {
+            "quiz": {"type": "string"}, "lesson": {"type": "string"}, "title": {"type": "string"},
+            "points": {"type": "number"}}}},
+        "challenges": {"type": "array", "items": {"type": "object", "properties": {
+            "challenge": {"type": "string"}, "lesson": {"type": "string"}, "title": {"type": "string"}}}},
         "total": {"type": "integer", "description": "students matching the search and filter"},
         "enrolled": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"},
         "pages": {"type": "integer"}, "q": {"type": "string"}, "status": {"type": "string"},
