@@ -319,15 +319,17 @@ class PublishHandler(TeachHandler):
         folder = self.folder(self.body().get("course"))
         course = self.course(folder)
         base = f"api/v1/teach/courses/{quote(course['slug'], safe='')}"
+        # every lesson's challenge files, so that the LMS creates or updates them in this publish
+        # (after running each new or changed one's reference solution; a failing one is refused)
+        challenges = {lesson["id"]: {rel: course["challenges"][rel] for rel in lesson["challenges"]}
+                      for lesson in course["lessons"]}
+        if course["challenges"]:  # checked before any source is sent: a refused one leaves the LMS as it was
+            await self.lms("POST", f"{base}/publish", {"dry_run": True, "challenges": challenges}, timeout=600)
         sent = []
         for lesson in course["lessons"]:
             answer = await self.lms("PUT", f"{base}/lessons/{quote(lesson['id'], safe='')}/source",
                                     {"notebook": lesson["text"], "title": lesson["title"]}, timeout=120)
             sent.append({"lesson": lesson["id"], "title": lesson["title"], "answer": answer})
-        # every lesson's challenge files, so that the LMS creates or updates them in this publish
-        # (after running each new or changed one's reference solution; a failing one is refused)
-        challenges = {lesson["id"]: {rel: course["challenges"][rel] for rel in lesson["challenges"]}
-                      for lesson in course["lessons"]}
         published = await self.lms("POST", f"{base}/publish", {"challenges": challenges}, timeout=600)
         self.finish(json.dumps({"course": course["slug"], "title": course["title"], "lessons": sent,
                                 "published": published}))

@@ -537,11 +537,13 @@ def _spec_challenge_view(spec: ChallengeSpec) -> tuple:
             [(t.stdin, t.expected, t.hidden) for t in spec.tests])
 
 
-def parse_publish_challenges(session: Session, user: User, slug: str, raw) -> dict[str, list[SentChallenge]]:
+def parse_publish_challenges(session: Session, user: User, slug: str, raw, *,
+                             dry_run: bool = False) -> dict[str, list[SentChallenge]]:
     """``{"<lesson id>": {"<file>": "<challenge TOML>"}}`` of a publish, each file read as ``lms course
     import`` reads it; the error names the file. A lesson named here gets exactly these challenges
     (updated in place by id) plus the ones it already has that are not named (students' submissions
-    stay); a lesson not named keeps its challenges as they are."""
+    stay); a lesson not named keeps its challenges as they are. A ``dry_run`` (checks only, before
+    the lessons' sources are sent) accepts lesson ids the course does not have yet."""
     course = course_for_teacher(session, user, slug)
     if raw is None:
         return {}
@@ -552,7 +554,7 @@ def parse_publish_challenges(session: Session, user: User, slug: str, raw) -> di
     result: dict[str, list[SentChallenge]] = {}
     total = 0
     for lesson_key, files in raw.items():
-        if not isinstance(lesson_key, str) or lesson_key not in drafts:
+        if not isinstance(lesson_key, str) or not (lesson_key in drafts or dry_run and SLUG.match(lesson_key)):
             raise InvalidInput(f"challenges are sent for {str(lesson_key)[:100]!r}, which is not a lesson of this "
                                "course: send its source first")
         files = checks._files(files, f"challenges of {lesson_key}", checks.MAX_CHALLENGES)

@@ -80,9 +80,9 @@ def test_a_broken_challenge_is_refused_naming_it(lab, text, words):
     assert message.startswith(FILE + ":"), message
     for word in words:
         assert word in message, message
-    # nothing was published: the course is still a draft with no lesson version
+    # nothing was sent or published: the challenges are checked before the lessons' sources go
     course = teach_course(p, token)
-    assert course["published"] is False and [ls["version"] for ls in course["lessons"]] == [None], course
+    assert course["published"] is False and course["lessons"] == [], course
     assert p.as_user(p.token(STUDENT)).get(p.lms + f"api/v1/courses/{SLUG}").status_code in (403, 404)
 
 
@@ -138,6 +138,17 @@ def test_challenges_of_another_course_or_lesson_are_refused(lab):
     assert r.status_code == 400 and "file name to file text" in r.json()["message"], r.text
     r = api.post(p.lms + f"api/v1/teach/courses/{SLUG}/publish", json={"other": 1})
     assert r.status_code == 400, r.text
+    # a dry run checks and stores nothing (the Teach panel's first step)
+    before = teach_course(p, token)
+    r = api.post(p.lms + f"api/v1/teach/courses/{SLUG}/publish", json={
+        "dry_run": True, "challenges": {LESSON: {FILE: CHALLENGE.replace("Double it", "Double it twice")},
+                                        "02-new-lesson": {"challenges/x.toml": CHALLENGE.replace("double-it", "x")}}})
+    assert r.status_code == 200, r.text
+    assert {(c["challenge"], c["state"]) for c in r.json()["challenges"]} == {("double-it", "changed"), ("x", "new")}
+    r = api.post(p.lms + f"api/v1/teach/courses/{SLUG}/publish", json={
+        "dry_run": True, "challenges": {LESSON: {FILE: WRONG_SOLUTION}}})
+    assert r.status_code == 400 and r.json()["challenge"] == FILE, r.text
+    assert teach_course(p, token) == before
 
 
 def test_a_course_got_from_the_lms_publishes_its_challenges_unchanged(lab):

@@ -76,16 +76,19 @@ class PublishAPI(APIHandler):
     """POST, optionally {"challenges": {"<lesson id>": {"<file>": "<challenge TOML>"}}} (the Teach panel
     in JupyterLab sends its course folder's challenge files): a new or changed challenge's reference
     solution runs against its tests in every language it offers first; one that fails is a 400
-    naming its file, and nothing is published."""
+    naming its file, and nothing is published. ``"dry_run": true`` runs these checks and publishes nothing."""
 
     @requires(permissions.TEACH, TEACHERS_ONLY)
     async def post(self, slug: str):
         user = self.require_user()
         authoring.course_for_teacher(self.db, user, slug)  # 403/404 before reading what was sent
         body = self.json_body()
-        if not isinstance(body, dict) or set(body) - {"challenges"}:
-            raise InvalidInput('send {} or {"challenges": {"<lesson id>": {"<file>": "<challenge TOML>"}}}')
-        sent = authoring.parse_publish_challenges(self.db, user, slug, body.get("challenges"))
+        if not isinstance(body, dict) or set(body) - {"challenges", "dry_run"} or \
+                not isinstance(body.get("dry_run", False), bool):
+            raise InvalidInput('send {} or {"challenges": {"<lesson id>": {"<file>": "<challenge TOML>"}}, '
+                               '"dry_run": false}')
+        dry_run = body.get("dry_run", False)
+        sent = authoring.parse_publish_challenges(self.db, user, slug, body.get("challenges"), dry_run=dry_run)
         files = authoring.to_check(sent)
         if files:
             self.db.rollback()  # nothing changed yet; no transaction held open while the sandbox runs
@@ -96,9 +99,15 @@ class PublishAPI(APIHandler):
                                       lambda: sandbox.run_tests(source, language_id, cases, limits=limits))
 
             authoring.refuse_failing(await checks.validate_challenges(files, run_tests))
-            sent = authoring.parse_publish_challenges(self.db, user, slug, body.get("challenges"))
+            sent = authoring.parse_publish_challenges(self.db, user, slug, body.get("challenges"), dry_run=dry_run)
             if any(c.state != "unchanged" and c.file not in files for cs in sent.values() for c in cs):
                 raise Conflict("the course's challenges changed while they were being checked: publish again")
+        if dry_run:  # the checks only: the Teach panel asks before it sends the lessons' sources
+            self.db.rollback()
+            self.write_json({"slug": slug, "dry_run": True, "challenges": [
+                {"lesson": c.lesson, "challenge": c.spec.key, "file": c.file, "state": c.state}
+                for cs in sent.values() for c in cs]})
+            return
         result = authoring.publish(self.db, user, slug, challenges=sent)
         self.db.commit()
         self.write_json(result)
@@ -162,10 +171,11 @@ OPENAPI_PATHS: dict = {
                        "other challenges are kept), in the same publish. A new or changed challenge's reference "
                        "solution (`[solution]`) runs against all its tests in every language it offers first; a "
                        "challenge that cannot be read, offers an unknown language or whose solution fails is a 400 "
-                       "whose message and `challenge` name its file, and nothing is published.",
+                       "whose message and `challenge` name its file, and nothing is published. With `dry_run` true only the "
+                       "challenges are checked (the answer is then {slug, dry_run, challenges}) and nothing is stored.",
         "security": SECURITY, "parameters": [SLUG],
         "requestBody": {"required": False, "content": {"application/json": {"schema": {
-            "type": "object", "additionalProperties": False, "properties": {"challenges": {
+            "type": "object", "additionalProperties": False, "properties": {"dry_run": {"type": "boolean"}, "challenges": {
                 "type": "object", "description": "lesson id -> {file path: challenge TOML}",
                 "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}},
         "responses": {"200": response("Published", {"type": "object", "required": ["slug", "published"], "properties": {
