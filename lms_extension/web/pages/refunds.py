@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from tornado import web
 
+from ... import permissions
 from ...errors import LMSError
 from ...services.payments import refunds
 from ..base import BaseHandler, CommerceMixin
@@ -31,7 +32,9 @@ class RefundApprovalsPage(CommerceMixin, BaseHandler):
     def get(self, request_id: str | None = None):
         user = self.require_user()
         rows = [(r, refunds.course_titles(self.db, r.order)) for r in refunds.pending_for(self.db, user)]
-        self.render_page("commerce/refunds.html", rows=rows)
+        # an admin decides inside the console; an instructor on a page of their own
+        template = "admin/refunds.html" if permissions.is_admin(user) else "commerce/refunds.html"
+        self.render_page(template, rows=rows)
 
     @web.authenticated
     def post(self, request_id: str | None = None):
