@@ -16,6 +16,7 @@ from lms_extension import permissions
 from lms_extension.config import LMSConfig
 from lms_extension.db import session_factory
 from lms_extension.web.app import make_app
+from tests.identity import answer_identity
 from tests.conftest import own_engine
 from tests.factories import make_course, make_user
 from tests.sandbox.sandbox_helpers import ServerThread
@@ -86,16 +87,7 @@ class Service:
 
 @pytest.fixture
 def service(engine, tmp_path, monkeypatch):
-    def get_user(self, handler, *, sync=True):
-        model = _identity(handler)
-        if sync:
-            return model
-
-        async def later():
-            return model
-        return later()
-
-    monkeypatch.setattr(HubOAuth, "get_user", get_user)
+    answer_identity(monkeypatch, _identity, HubOAuth)
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "unused")
     monkeypatch.setenv("JUPYTERHUB_API_URL", "http://127.0.0.1:9/hub/api")
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/services/lms/")

@@ -15,6 +15,7 @@ from lms_extension.models.challenge import Challenge
 from lms_extension.models.learning import Quiz, QuizAttempt
 from lms_extension.services import analytics, enrollments
 from lms_extension.services.course_import import import_course, load_course_folder
+from tests.identity import answer_identity
 from tests.conftest import own_engine
 from tests.factories import make_user, write_course
 
@@ -118,16 +119,7 @@ class FakeHub:
 
     @classmethod
     def install(cls, monkeypatch):
-        def get_user(self, handler, *, sync=True):
-            model = cls.model(handler)
-            if sync:
-                return model
-
-            async def later():
-                return model
-            return later()
-
-        monkeypatch.setattr(HubOAuth, "get_user", get_user)
+        answer_identity(monkeypatch, cls.model, HubOAuth)
 
 
 def as_user(name: str, *roles: str) -> dict:

@@ -10,9 +10,7 @@ import io
 
 import pytest
 import requests
-from jupyterhub.services.auth import HubAuth
 
-from lms_extension import permissions
 from lms_extension.db import session_factory
 from lms_extension.errors import Forbidden, InvalidInput
 from lms_extension.models import Challenge, Lesson
@@ -26,6 +24,7 @@ from lms_extension.services import (
     users,
 )
 from lms_extension.services.course_import import import_course, load_course_folder
+from tests.identity import answer_identity, token_names
 from tests.discovery.conftest import serve_visitors
 from tests.factories import make_user, write_course
 from tests.grading_admin.conftest import WRITTEN, course_with_policy
@@ -245,19 +244,7 @@ def seed(tmp_path):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def served(request, tmp_path_factory, tmp_path, monkeypatch):
-    def identify(self, handler, *, sync=True):
-        name = handler.request.headers.get("Authorization", "").removeprefix("token ").strip()
-        model = None
-        if name in ROLES:
-            model = {"kind": "user", "name": name, "admin": False, "scopes": permissions.scopes_for(**ROLES[name])}
-        if sync:
-            return model
-
-        async def answer():
-            return model
-        return answer()
-
-    monkeypatch.setattr(HubAuth, "get_user", identify)
+    answer_identity(monkeypatch, token_names(ROLES))
     for base, engine, app in serve_visitors(request.param, tmp_path_factory, tmp_path, monkeypatch,
                                             seed=seed(tmp_path)):
         yield base, engine

@@ -6,20 +6,18 @@ import csv
 import io
 import re
 from datetime import timedelta
-from urllib.parse import quote
 
 import pytest
 import requests
-from jupyterhub.services.auth import HubAuth
 from sqlalchemy import select
 
-from lms_extension import permissions
 from lms_extension.db import session_factory
 from lms_extension.models.audit import AuditEntry
 from lms_extension.models.base import utcnow
 from lms_extension.models.roster import DeadlineExtension
 from lms_extension.services import enrollments, grading_queue as queue, users
 from lms_extension.services.course_import import import_course, load_course_folder
+from tests.identity import answer_identity, token_names
 from tests.discovery.conftest import serve_visitors
 from tests.factories import make_user, write_course
 from tests.grading_admin.conftest import NB, WRITTEN, course_with_policy, grade
@@ -51,21 +49,7 @@ def seed(tmp_path):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def served(request, tmp_path_factory, tmp_path, monkeypatch):
     """The LMS on a fresh database; a request's identity is its ``Authorization: token <name>``."""
-    def identify(self, handler, *, sync=True):
-        header = handler.request.headers.get("Authorization", "")
-        name = header.removeprefix("token ").strip()
-        model = None
-        if name in ROLES:
-            model = {"kind": "user", "name": name, "admin": False,
-                     "scopes": permissions.scopes_for(**ROLES[name])}
-        if sync:
-            return model
-
-        async def answer():
-            return model
-        return answer()
-
-    monkeypatch.setattr(HubAuth, "get_user", identify)
+    answer_identity(monkeypatch, token_names(ROLES))
     for base, engine, app in serve_visitors(request.param, tmp_path_factory, tmp_path, monkeypatch,
                                             seed=seed(tmp_path)):
         yield base, engine
@@ -167,7 +151,7 @@ def test_extension_form(served):
     for who, url, status in [(as_user("roster-other-teacher"), student_url, 403),
                              (as_user("roster-student"), student_url, 403),
                              (teacher, base + f"teach/courses/{SLUG}/roster/nobody", 404),
-                             (teacher, base + f"teach/courses/otherc/roster/roster-student", 403)]:
+                             (teacher, base + "teach/courses/otherc/roster/roster-student", 403)]:
         who.cookies.update(teacher.cookies)
         r = post(who, url + "/extensions", lesson="l1", deadline=new, action="grant")
         assert r.status_code == status, (url, r.text[-1000:])
