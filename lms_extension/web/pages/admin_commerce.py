@@ -28,6 +28,20 @@ class AdminPage(CommerceMixin, BaseHandler):
         self.add_notice(note)
         self.redirect(f"{self.config.service_prefix}{path}", status=303)
 
+    def submit(self, work, refused, path: str, note) -> None:
+        """A creation form's change through its owning service: refused (400, or 409 for a code
+        or slug that exists), ``refused(exc)`` shows the form again with what was typed and the
+        message; done, it is committed and the page says ``note(result)``."""
+        try:
+            result = work()
+        except (InvalidInput, Conflict, NotFound) as exc:
+            self.db.rollback()
+            refused(exc)
+            return
+        self.db.commit()
+        self.settings["catalog_cache"].clear()  # the catalog shows the change at once
+        self.back(path, note(result))
+
     def act(self, path: str, action, done: str) -> None:
         """Run one row action; a conflict (already done, not possible) comes back as a notice."""
         try:
@@ -135,7 +149,8 @@ class AdminCouponsPage(AdminPage):
     @requires(permissions.ADMIN, ADMIN_ONLY)
     def post(self):
         typed = typed_form(self, COUPON_FIELDS)
-        try:
+
+        def create():
             terms = coupon_terms(typed)
             course = None
             if typed["course"]:
@@ -143,16 +158,12 @@ class AdminCouponsPage(AdminPage):
                     course = announcements.course_to_teach(self.db, self.require_user(), typed["course"])
                 except NotFound:
                     raise InvalidInput("Choose a course from the list, or any purchase") from None
-            if typed["currency"] and typed["currency"] not in CURRENCIES:
-                raise InvalidInput(f"Choose the currency from the list ({', '.join(c.upper() for c in CURRENCIES)})")
-            coupon = coupons.create_by_admin(self.db, self.require_user(), course=course,
-                                             currency=typed["currency"] or "usd", **terms)
-        except (InvalidInput, Conflict) as exc:
-            self.db.rollback()
-            self._render(exc, typed)
-            return
-        self.db.commit()
-        self.back("admin/coupons", f"Coupon {coupon.code} created.")
+            _check_currency(typed["currency"] or "usd")
+            return coupons.create_by_admin(self.db, self.require_user(), course=course,
+                                           currency=typed["currency"] or "usd", **terms)
+
+        self.submit(create, lambda exc: self._render(exc, typed), "admin/coupons",
+                    lambda coupon: f"Coupon {coupon.code} created.")
 
 
 class AdminCouponStop(AdminPage):
@@ -162,6 +173,11 @@ class AdminCouponStop(AdminPage):
         user = self.require_user()
         self.act("admin/coupons", lambda: coupons.deactivate(self.db, user, int(coupon_id)),
                  "Coupon {result.code} stopped.")
+
+
+def _check_currency(currency: str) -> None:
+    if currency not in CURRENCIES:
+        raise InvalidInput(f"Choose the currency from the list ({', '.join(c.upper() for c in CURRENCIES)})")
 
 
 # --------------------------------------------------------------------------- bundles
@@ -203,27 +219,23 @@ class AdminBundlesPage(AdminPage):
     def post(self):
         typed = typed_form(self, BUNDLE_FIELDS)
         chosen = [s[:100] for s in self.get_body_arguments("courses")][:200]
-        try:
+
+        def create():
             if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", typed["slug"].strip()):
                 raise InvalidInput("The address name is lowercase letters, digits and '-' (e.g. data-science-pack)")
             if not typed["title"].strip():
                 raise InvalidInput("Enter the bundle's title")
             if len(typed["title"].strip()) > 200:
                 raise InvalidInput("The title is limited to 200 characters")
-            if typed["currency"] not in CURRENCIES:
-                raise InvalidInput(f"Choose the currency from the list ({', '.join(c.upper() for c in CURRENCIES)})")
+            _check_currency(typed["currency"])
             if len(set(chosen)) < 2:
                 raise InvalidInput("Choose at least two courses")
-            bundle = bundles.create_bundle(self.db, self.require_user(), slug=typed["slug"].strip(),
-                                           title=typed["title"].strip(), price_cents=bundle_price(typed["price"]),
-                                           currency=typed["currency"], course_slugs=chosen)
-        except (InvalidInput, Conflict, NotFound) as exc:
-            self.db.rollback()
-            self._render(exc, typed, chosen)
-            return
-        self.db.commit()
-        self.settings["catalog_cache"].clear()
-        self.back("admin/bundles", f"Bundle {bundle.title} is on sale.")
+            return bundles.create_bundle(self.db, self.require_user(), slug=typed["slug"].strip(),
+                                         title=typed["title"].strip(), price_cents=bundle_price(typed["price"]),
+                                         currency=typed["currency"], course_slugs=chosen)
+
+        self.submit(create, lambda exc: self._render(exc, typed, chosen), "admin/bundles",
+                    lambda bundle: f"Bundle {bundle.title} is on sale.")
 
 
 class AdminBundleAction(AdminPage):
@@ -262,22 +274,19 @@ class AdminRevenueSharesPage(AdminPage):
         instructor_id = int(raw_id)
         user = self.require_user()
         raw = self.get_body_argument("share", "").strip().removesuffix("%").strip()[:20]
-        try:
+
+        def change() -> str:
             if self.get_body_argument("reset", ""):
                 payouts.reset_share(self.db, user, instructor_id)
-                note = "Back to the default share."
-            else:
-                if not re.fullmatch(r"[0-9]{1,3}", raw) or not 0 <= int(raw) <= 100:
-                    raise InvalidInput(f"A share is a whole percentage from 0 to 100, not {raw!r}" if raw
-                                       else "Enter the instructor's share, 0 to 100")
-                payouts.set_share(self.db, user, instructor_id, int(raw))
-                note = f"Share set to {int(raw)}% of net sales from now on."
-        except InvalidInput as exc:
-            self.db.rollback()
-            self._render(exc, instructor_id, raw)
-            return
-        self.db.commit()
-        self.back("admin/revenue-shares", note)
+                return "Back to the default share."
+            if not re.fullmatch(r"[0-9]{1,3}", raw) or not 0 <= int(raw) <= 100:
+                raise InvalidInput(f"A share is a whole percentage from 0 to 100, not {raw!r}" if raw
+                                   else "Enter the instructor's share, 0 to 100")
+            payouts.set_share(self.db, user, instructor_id, int(raw))
+            return f"Share set to {int(raw)}% of net sales from now on."
+
+        self.submit(change, lambda exc: self._render(exc, instructor_id, raw), "admin/revenue-shares",
+                    lambda note: note)
 
 
 # --------------------------------------------------------------------------- revenue reports
