@@ -7,6 +7,7 @@ Everything after that answer (permissions, pages, the API) is the service's own 
 """
 from __future__ import annotations
 
+import requests
 from jupyterhub.services.auth import HubAuth
 
 from lms_extension import permissions
@@ -34,3 +35,10 @@ def token_names(roles: dict[str, dict]):
             return None
         return {"kind": "user", "name": name, "admin": False, "scopes": permissions.scopes_for(**roles[name])}
     return model_of
+
+
+def token_client(name: str) -> requests.Session:
+    """A client whose requests say ``Authorization: token <name>`` (see ``token_names``)."""
+    s = requests.Session()
+    s.headers["Authorization"] = f"token {name}"
+    return s

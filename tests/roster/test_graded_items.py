@@ -24,7 +24,7 @@ from lms_extension.services import (
     users,
 )
 from lms_extension.services.course_import import import_course, load_course_folder
-from tests.identity import answer_identity, token_names
+from tests.identity import answer_identity, token_client, token_names
 from tests.discovery.conftest import serve_visitors
 from tests.factories import make_user, write_course
 from tests.grading_admin.conftest import WRITTEN, course_with_policy
@@ -250,10 +250,7 @@ def served(request, tmp_path_factory, tmp_path, monkeypatch):
         yield base, engine
 
 
-def as_user(name: str) -> requests.Session:
-    s = requests.Session()
-    s.headers["Authorization"] = f"token {name}"
-    return s
+as_user = token_client
 
 
 def test_served_roster_gradebook_and_pages(served):

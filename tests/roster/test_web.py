@@ -17,7 +17,7 @@ from lms_extension.models.base import utcnow
 from lms_extension.models.roster import DeadlineExtension
 from lms_extension.services import enrollments, grading_queue as queue, users
 from lms_extension.services.course_import import import_course, load_course_folder
-from tests.identity import answer_identity, token_names
+from tests.identity import answer_identity, token_client, token_names
 from tests.discovery.conftest import serve_visitors
 from tests.factories import make_user, write_course
 from tests.grading_admin.conftest import NB, WRITTEN, course_with_policy, grade
@@ -55,10 +55,7 @@ def served(request, tmp_path_factory, tmp_path, monkeypatch):
         yield base, engine
 
 
-def as_user(name: str) -> requests.Session:
-    s = requests.Session()
-    s.headers["Authorization"] = f"token {name}"
-    return s
+as_user = token_client
 
 
 def stored_extensions(engine) -> list:
