@@ -87,6 +87,11 @@ from .pages import reviews as reviews_pages
 from .pages import covers as covers_pages
 from .pages import instructors as instructors_pages
 from .pages import profile as profile_pages
+from .api import notifications as notifications_api
+from .api import forum as forum_api
+from .pages import notifications as notifications_pages
+from .pages import forum as forum_pages
+from .pages import mail as mail_pages
 from .pages import teach as teach_pages
 from .pages import videos as videos_pages
 from .pages import wishlist as wishlist_pages
@@ -106,6 +111,7 @@ HANDLER_MODULES = (
     covers_pages, instructors_pages, profile_pages,
     instructor_applications_api, applications_pages, teach_api, roster_api, roster_pages, analytics_api, analytics_pages, admin_api, admin_pages, admin_commerce_pages, announcements_api, announcements_pages,
     authoring_api,
+    mail_pages, notifications_api, notifications_pages, forum_api, forum_pages,
 )
 
 

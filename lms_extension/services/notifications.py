@@ -1,0 +1,2 @@
+"""Notifications: in-app notices per user, and each user's preferences per kind and channel."""
+from __future__ import annotations

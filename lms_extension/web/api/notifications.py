@@ -1,0 +1,4 @@
+"""JSON API: notifications."""
+from __future__ import annotations
+
+default_handlers: list = []

@@ -1,0 +1,4 @@
+"""Pages: forum."""
+from __future__ import annotations
+
+default_handlers: list = []

@@ -1,0 +1,4 @@
+"""Pages: notifications."""
+from __future__ import annotations
+
+default_handlers: list = []
