@@ -78,6 +78,8 @@ ENV = {
     "rate_limit_quote": "LMS_RATE_LIMIT_QUOTE",
     "rate_limit_checkout": "LMS_RATE_LIMIT_CHECKOUT",
     "rate_limit_code_runs": "LMS_RATE_LIMIT_CODE_RUNS",
+    "forum_new_account_days": "LMS_FORUM_NEW_ACCOUNT_DAYS",
+    "forum_new_account_posts_per_hour": "LMS_FORUM_NEW_ACCOUNT_POSTS_PER_HOUR",
     # storage
     "storage": "LMS_STORAGE",
     "storage_dir": "LMS_STORAGE_DIR",
@@ -224,6 +226,13 @@ class LMSConfig(Application):
                                   help="Checkout sessions a user may start, as COUNT/SECONDS.").tag(config=True)
     rate_limit_code_runs = Unicode("120/60", help="Code runs (Judge0 API, challenge runs) a user may start, as "
                                                   "COUNT/SECONDS.").tag(config=True)
+    forum_new_account_days = Integer(7, min=0, help="An account the LMS first saw fewer than this many days ago "
+                                                    "is new: its course Q&A posts are rate-limited "
+                                                    "(forum_new_account_posts_per_hour).").tag(config=True)
+    forum_new_account_posts_per_hour = Integer(10, min=0, help="Threads and replies a new account (see "
+                                                               "forum_new_account_days) may post per hour in the "
+                                                               "course Q&A, over all courses; a course's staff "
+                                                               "are never limited; 0: no limit.").tag(config=True)
 
     storage = Enum(["local", "s3"], "local", help="Where lesson resources and videos are kept: 'local' (a folder) "
                                                   "or 's3' (an S3-compatible bucket).").tag(config=True)
