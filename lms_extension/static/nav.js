@@ -49,7 +49,7 @@
     if (isOpen() && !bar.contains(event.target)) close(false);
   });
   // Tab past the last link: the menu closes behind the keyboard user
-  nav.addEventListener("focusout", function (event) {
+  bar.addEventListener("focusout", function (event) {
     if (isOpen() && bar.classList.contains("compact") && event.relatedTarget && !bar.contains(event.relatedTarget)) close(false);
   });
   let pending = 0;

@@ -88,6 +88,9 @@ def test_every_studio_tab_fits_a_phone(browser, sqlite_platform):
     context, page = sign_in(browser, p, "student")
     assert page.goto(f"{p.lms}teach/apply").status == 200
     fits(page, "teach-apply")
+    # refund decisions are not a student's: a page that says so, not an empty "your courses" list
+    assert page.goto(f"{p.lms}refunds").status == 403
+    expect(page.locator("main")).to_contain_text("decided by the course's instructor or an admin")
     context.close()
 
 

@@ -31,6 +31,8 @@ class RefundApprovalsPage(CommerceMixin, BaseHandler):
     @web.authenticated
     def get(self, request_id: str | None = None):
         user = self.require_user()
+        # a student has no courses to decide for: a page saying "your courses" would be wrong
+        permissions.require_instructor(user, "refund requests are decided by the course's instructor or an admin")
         rows = [(r, refunds.course_titles(self.db, r.order)) for r in refunds.pending_for(self.db, user)]
         # an admin decides inside the console; an instructor on a page of their own
         template = "admin/refunds.html" if permissions.is_admin(user) else "commerce/refunds.html"
