@@ -1,2 +1,479 @@
-"""Email: the outbox (one row per message to send), delivered over SMTP by `lms worker`."""
+"""Email: the outbox (one row per message to send), delivered over SMTP by `lms worker`.
+
+Callers ``render`` a kind's templates and ``enqueue`` the message in their own transaction:
+the email exists exactly when the change that caused it is committed. ``lms worker`` then
+delivers due rows (``deliver_due``, in a loop by ``deliver_forever``):
+
+* A worker claims a batch of due rows with a lease (one conditional UPDATE; PostgreSQL's
+  ``FOR UPDATE SKIP LOCKED`` lets several workers claim different rows at once, SQLite's write
+  lock serializes the claims), so two workers never hold the same row.
+* It sends them over one SMTP connection, multipart/alternative (text + HTML), each with the
+  Message-ID fixed when the row was made, and records each result in its own transaction
+  right after the server's reply: ``sent``; ``queued`` again with exponential backoff after
+  a temporary failure (connection refused or dropped, timeouts, 4xx replies); ``failed`` with
+  the server's reply after a permanent one (5xx, e.g. recipient refused); ``dead`` after
+  ``mail_max_attempts`` temporary failures. A refused row never blocks the others.
+* A worker that dies (even SIGKILL) loses nothing: its rows stay ``sending`` until their lease
+  expires, then any worker claims them again. A worker sends a row only while well inside
+  its lease (the SMTP timeout is kept under a third of it) and records a result only while it
+  still holds the lease.
+
+Exactly once, and the window that remains. SMTP cannot make "the server took the message"
+and "we recorded it" one atomic step. The server takes responsibility for a message when it
+has read the final "." of DATA; the worker records ``sent`` in a one-row transaction as soon
+as the "250" reply reaches it. If the worker dies (or the connection drops) after the server
+has read the "." and before that commit is durable, the row's lease runs out and the message
+is sent a second time - with the same Message-ID, so mail clients and most servers show it
+once. That window is one SMTP reply plus one small commit (about a millisecond on a local
+network); at most one message per worker process falls into it per crash, never a batch.
+The other order (record first, then send) would lose the message instead, which is worse.
+Nothing else sends twice: rows are claimed under a lease, and a result is stored only by the
+lease holder.
+"""
 from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import smtplib
+import ssl
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2.exceptions import UndefinedError
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import InvalidInput
+from ..models.base import utcnow
+from ..models.mail import DEAD, FAILED, QUEUED, SENDING, SENT, STATUSES, MailOutbox
+
+log = logging.getLogger("lms.mail")
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
+KIND = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+ADDRESS = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[A-Za-z0-9.-]+\.?[A-Za-z0-9-]*$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_SUBJECT = 500
+MAX_BACKOFF_SECONDS = 6 * 3600.0
+
+
+# ---------------------------------------------------------------------------------- enqueue
+def _clean_header(name: str, value: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"the email's {name} is empty")
+    if CONTROL.search(value):
+        raise InvalidInput(f"the email's {name} contains a line break or control character; "
+                           "header values must be a single line")
+    if len(value) > limit:
+        raise InvalidInput(f"the email's {name} is longer than {limit} characters")
+    return value.strip()
+
+
+def envelope_address(to: str) -> str:
+    """The bare address of a ``To`` value (``Ann <ann@example.org>`` or ``ann@example.org``)."""
+    return parseaddr(to)[1]
+
+
+def check_recipient(to: str) -> str:
+    """``to`` as stored, or InvalidInput: one address, one line, nothing a header could hide."""
+    to = _clean_header("recipient", to, 320)
+    address = envelope_address(to)
+    if "," in to or ";" in to or not address or not ADDRESS.match(address):
+        raise InvalidInput(f"{to!r} is not one email address")
+    return to
+
+
+def enqueue(session: Session, *, to: str, kind: str, subject: str, text: str, html: str | None = None,
+            user_id: int | None = None, dedupe_key: str | None = None,
+            unsubscribe_url: str | None = None) -> MailOutbox:
+    """Add one message to the outbox in the caller's transaction (no commit); the row.
+
+    A second call with the same ``dedupe_key`` adds nothing and returns the first row, also
+    when two transactions race (the key is unique; the loser reads the winner's row).
+    ``unsubscribe_url`` becomes ``List-Unsubscribe`` with one-click unsubscribe (RFC 8058).
+    Header injection (CR/LF in ``to``, ``subject`` or the URL) is refused with InvalidInput.
+    """
+    to = check_recipient(to)
+    subject = _clean_header("subject", subject, MAX_SUBJECT)
+    if not isinstance(kind, str) or not KIND.match(kind):
+        raise InvalidInput(f"{kind!r} is not an email kind (lower-case letters, digits, . _ -)")
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("the email has no text part")
+    if html is not None and not isinstance(html, str):
+        raise InvalidInput("the email's HTML part must be text")
+    if unsubscribe_url is not None:
+        unsubscribe_url = _clean_header("unsubscribe link", unsubscribe_url, 2000)
+        if not re.match(r"^(https?://|mailto:)\S+$", unsubscribe_url) or ">" in unsubscribe_url:
+            raise InvalidInput("the unsubscribe link must be one http(s):// or mailto: URL")
+    if dedupe_key is not None:
+        dedupe_key = _clean_header("dedupe key", dedupe_key, 255)
+        existing = _by_key(session, dedupe_key)
+        if existing is not None:
+            return existing
+    row = MailOutbox(to_addr=to, kind=kind, subject=subject, text_body=text, html_body=html, user_id=user_id,
+                     dedupe_key=dedupe_key, unsubscribe_url=unsubscribe_url, message_key=uuid.uuid4().hex,
+                     status=QUEUED, attempts=0, next_attempt_at=utcnow(), created_at=utcnow())
+    if dedupe_key is None:
+        session.add(row)
+        session.flush()
+        return row
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:  # another transaction committed the same key first
+        existing = _by_key(session, dedupe_key)
+        if existing is None:
+            raise
+        return existing
+    return row
+
+
+def _by_key(session: Session, dedupe_key: str) -> MailOutbox | None:
+    return session.scalars(select(MailOutbox).where(MailOutbox.dedupe_key == dedupe_key)).first()
+
+
+# ---------------------------------------------------------------------------------- render
+class _Undefined(StrictUndefined):
+    """A missing value may be tested (``{% if name %}``) but not printed: a template that
+    prints what its caller did not give fails instead of sending a gap."""
+
+    def __bool__(self) -> bool:
+        return False
+
+
+_env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                   undefined=_Undefined, auto_reload=False)
+
+
+def render(kind: str, context: dict) -> tuple[str, str, str]:
+    """(subject, text, html) of ``kind`` from ``templates/email/<kind>.subject.txt``, ``.txt``
+    and ``.html`` (which extends ``layout.html``); the HTML is autoescaped, the text part is
+    written as text. The subject is one line whatever the context holds."""
+    if not isinstance(kind, str) or not KIND.match(kind):
+        raise InvalidInput(f"{kind!r} is not an email kind")
+    try:
+        subject = _env.get_template(f"{kind}.subject.txt").render(context)
+        text = _env.get_template(f"{kind}.txt").render(context)
+        html = _env.get_template(f"{kind}.html").render(context)
+    except TemplateNotFound as exc:
+        raise InvalidInput(f"no email template {exc.name} for the kind {kind!r}") from None
+    except UndefinedError as exc:
+        raise InvalidInput(f"the email {kind!r} needs a value the caller did not give: {exc}") from None
+    return " ".join(subject.split())[:MAX_SUBJECT], text.strip() + "\n", html
+
+
+# ---------------------------------------------------------------------------------- admin
+def outbox_counts(session: Session) -> dict[str, int]:
+    """Rows per status (every status present, 0 when none): ``failed`` and ``dead`` are the ones
+    an admin looks at."""
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update(session.execute(select(MailOutbox.status, func.count()).group_by(MailOutbox.status)).all())
+    return counts
+
+
+def problems(session: Session, limit: int = 50) -> list[MailOutbox]:
+    """The latest failed and dead messages, with the server's reply in ``last_error``."""
+    return list(session.scalars(select(MailOutbox).where(MailOutbox.status.in_((FAILED, DEAD)))
+                                .order_by(MailOutbox.id.desc()).limit(limit)))
+
+
+# ---------------------------------------------------------------------------------- delivery
+@dataclass(frozen=True)
+class SMTPSettings:
+    host: str
+    port: int = 587
+    user: str = ""
+    password: str = field(default="", repr=False)
+    sender: str = "Jupyter LMS <noreply@localhost>"
+    starttls: bool = True
+    timeout: float = 20.0
+
+    @classmethod
+    def from_config(cls, config) -> "SMTPSettings":
+        return cls(host=config.smtp_host, port=config.smtp_port, user=config.smtp_user,
+                   password=config.smtp_password, sender=config.smtp_from, starttls=config.smtp_starttls,
+                   timeout=config.smtp_timeout_seconds)
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    batch_size: int = 50
+    lease_seconds: float = 60.0
+    max_attempts: int = 8
+    retry_seconds: float = 30.0  # the first backoff; doubled after each further failure
+
+    @classmethod
+    def from_config(cls, config) -> "DeliveryPolicy":
+        return cls(batch_size=config.mail_batch_size, lease_seconds=config.mail_lease_seconds,
+                   max_attempts=config.mail_max_attempts, retry_seconds=config.mail_retry_seconds)
+
+    def backoff(self, failures: int) -> float:
+        """Seconds to wait after the ``failures``-th temporary failure in a row (jittered 0-10 %)."""
+        base = min(MAX_BACKOFF_SECONDS, self.retry_seconds * 2 ** max(0, failures - 1))
+        return base * (1 + random.random() / 10)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a worker needs of a claimed row to send it (no session while talking SMTP)."""
+    id: int
+    to_addr: str
+    subject: str
+    text_body: str
+    html_body: str | None
+    unsubscribe_url: str | None
+    message_key: str
+    created_at: datetime
+    attempts: int
+    lease_expires_at: datetime
+
+
+@dataclass
+class DeliveryReport:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    dead: int = 0
+    released: int = 0
+
+
+def _claimable(now: datetime):
+    return or_(and_(MailOutbox.status == QUEUED, MailOutbox.next_attempt_at <= now),
+               and_(MailOutbox.status == SENDING, MailOutbox.lease_expires_at < now))
+
+
+def claim_due(session: Session, worker: str, policy: DeliveryPolicy, *, now: datetime | None = None) -> list[Outgoing]:
+    """Lease up to ``batch_size`` due rows (queued and due, or sending with an expired lease) to
+    ``worker``; commits. Oldest due first."""
+    now = now or utcnow()
+    expires = now + timedelta(seconds=policy.lease_seconds)
+    candidates = (select(MailOutbox.id).where(_claimable(now))
+                  .order_by(MailOutbox.next_attempt_at, MailOutbox.id).limit(policy.batch_size)
+                  .with_for_update(skip_locked=True))
+    ids = session.scalars(
+        update(MailOutbox)
+        .where(MailOutbox.id.in_(candidates.scalar_subquery()), _claimable(now))
+        .values(status=SENDING, lease_owner=worker, lease_expires_at=expires)
+        .returning(MailOutbox.id)
+        .execution_options(synchronize_session=False)).all()
+    session.commit()
+    if not ids:
+        return []
+    rows = session.scalars(select(MailOutbox).where(MailOutbox.id.in_(ids), MailOutbox.lease_owner == worker)
+                           .order_by(MailOutbox.next_attempt_at, MailOutbox.id)
+                           .execution_options(populate_existing=True)).all()
+    return [Outgoing(id=r.id, to_addr=r.to_addr, subject=r.subject, text_body=r.text_body, html_body=r.html_body,
+                     unsubscribe_url=r.unsubscribe_url, message_key=r.message_key, created_at=r.created_at,
+                     attempts=r.attempts, lease_expires_at=expires) for r in rows]
+
+
+def _held(row_id: int, worker: str):
+    return and_(MailOutbox.id == row_id, MailOutbox.status == SENDING, MailOutbox.lease_owner == worker)
+
+
+def mark_sent(session: Session, row_id: int, worker: str) -> bool:
+    """Record that the server accepted the row (its own transaction); False if the lease was lost."""
+    done = session.execute(update(MailOutbox).where(_held(row_id, worker))
+                           .values(status=SENT, sent_at=utcnow(), lease_owner=None, lease_expires_at=None,
+                                   last_error=None, attempts=MailOutbox.attempts + 1)
+                           .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return done == 1
+
+
+def mark_temporary(session: Session, row: Outgoing, worker: str, error: str, policy: DeliveryPolicy) -> str:
+    """A temporary failure: queued again after a backoff, or dead after ``max_attempts``; the
+    new status (or '' when the lease was lost)."""
+    failures = row.attempts + 1
+    status = DEAD if failures >= policy.max_attempts else QUEUED
+    values = dict(status=status, attempts=failures, last_error=error[:2000], lease_owner=None, lease_expires_at=None)
+    if status == QUEUED:
+        values["next_attempt_at"] = utcnow() + timedelta(seconds=policy.backoff(failures))
+    done = session.execute(update(MailOutbox).where(_held(row.id, worker), MailOutbox.attempts == row.attempts)
+                           .values(**values).execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return status if done == 1 else ""
+
+
+def mark_failed(session: Session, row_id: int, worker: str, reply: str) -> bool:
+    """A permanent failure (5xx): kept with the server's reply, never retried."""
+    done = session.execute(update(MailOutbox).where(_held(row_id, worker))
+                           .values(status=FAILED, last_error=reply[:2000], lease_owner=None, lease_expires_at=None,
+                                   attempts=MailOutbox.attempts + 1)
+                           .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return done == 1
+
+
+def release(session: Session, row_ids: list[int], worker: str) -> int:
+    """Give rows back unsent and uncounted (the worker stops before their turn)."""
+    if not row_ids:
+        return 0
+    done = session.execute(update(MailOutbox)
+                           .where(MailOutbox.id.in_(row_ids), MailOutbox.status == SENDING,
+                                  MailOutbox.lease_owner == worker)
+                           .values(status=QUEUED, lease_owner=None, lease_expires_at=None)
+                           .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return done
+
+
+def build_message(row: Outgoing, settings: SMTPSettings) -> EmailMessage:
+    """The email of ``row``: multipart/alternative when it has HTML, its stable Message-ID."""
+    domain = envelope_address(settings.sender).rpartition("@")[2] or "localhost"
+    msg = EmailMessage()
+    msg["From"] = settings.sender
+    msg["To"] = row.to_addr
+    msg["Subject"] = row.subject
+    msg["Date"] = format_datetime(row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=utcnow().tzinfo))
+    msg["Message-ID"] = f"<{row.message_key}@{domain}>"
+    msg["Auto-Submitted"] = "auto-generated"
+    if row.unsubscribe_url:
+        msg["List-Unsubscribe"] = f"<{row.unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(row.text_body)
+    if row.html_body:
+        msg.add_alternative(row.html_body, subtype="html")
+    return msg
+
+
+class SMTPTransport:
+    """One SMTP connection (STARTTLS and AUTH as configured); the real implementation."""
+
+    def __init__(self, settings: SMTPSettings):
+        self.settings = settings
+        self.smtp: smtplib.SMTP | None = None
+
+    def open(self) -> "SMTPTransport":
+        s = self.settings
+        smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        try:
+            smtp.ehlo()
+            if s.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if s.user:
+                smtp.login(s.user, s.password)
+        except BaseException:
+            smtp.close()
+            raise
+        self.smtp = smtp
+        return self
+
+    def send(self, msg: EmailMessage, to_addr: str) -> None:
+        self.smtp.send_message(msg, from_addr=envelope_address(self.settings.sender),
+                               to_addrs=[envelope_address(to_addr)])
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self.smtp.close()
+            self.smtp = None
+
+
+def _reply(code: int, message: bytes | str) -> str:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    return f"{code} {text}"
+
+
+def deliver_due(factory: sessionmaker[Session], settings: SMTPSettings, worker: str,
+                policy: DeliveryPolicy = DeliveryPolicy(), *, transport=SMTPTransport) -> DeliveryReport:
+    """Claim one batch of due messages and send it over one connection; what happened."""
+    report = DeliveryReport()
+    with factory() as session:
+        batch = claim_due(session, worker, policy)
+    report.claimed = len(batch)
+    if not batch:
+        return report
+
+    def temporary(row: Outgoing, error: str) -> None:
+        with factory() as session:
+            status = mark_temporary(session, row, worker, error, policy)
+        if status == DEAD:
+            report.dead += 1
+            log.error("email %s is dead after %d attempts: %s", row.id, row.attempts + 1, error)
+        elif status:
+            report.retried += 1
+
+    try:
+        conn = transport(settings).open()
+    except (smtplib.SMTPException, OSError) as exc:
+        log.warning("SMTP server %s:%s unavailable: %s", settings.host, settings.port, exc)
+        error = (_reply(exc.smtp_code, exc.smtp_error) if isinstance(exc, smtplib.SMTPResponseException)
+                 else f"{type(exc).__name__}: {exc}")
+        for row in batch:
+            temporary(row, f"connecting: {error}")
+        return report
+    # never start a send that could still run when the lease ends
+    margin = timedelta(seconds=2 * settings.timeout + 1)
+    try:
+        for index, row in enumerate(batch):
+            if utcnow() + margin > row.lease_expires_at:
+                with factory() as session:
+                    report.released += release(session, [r.id for r in batch[index:]], worker)
+                break
+            try:
+                conn.send(build_message(row, settings), row.to_addr)
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, message = next(iter(exc.recipients.values()))
+                if code >= 500:
+                    with factory() as session:
+                        mark_failed(session, row.id, worker, _reply(code, message))
+                    report.failed += 1
+                else:
+                    temporary(row, _reply(code, message))
+            except smtplib.SMTPResponseException as exc:  # sender refused, data refused
+                if exc.smtp_code >= 500:
+                    with factory() as session:
+                        mark_failed(session, row.id, worker, _reply(exc.smtp_code, exc.smtp_error))
+                    report.failed += 1
+                else:
+                    temporary(row, _reply(exc.smtp_code, exc.smtp_error))
+            except (smtplib.SMTPException, OSError) as exc:  # the connection broke: try later
+                temporary(row, f"{type(exc).__name__}: {exc}")
+                with factory() as session:
+                    report.released += release(session, [r.id for r in batch[index + 1:]], worker)
+                break
+            else:
+                with factory() as session:
+                    if mark_sent(session, row.id, worker):
+                        report.sent += 1
+                    else:
+                        log.warning("email %s was sent after its lease ran out", row.id)
+    finally:
+        conn.close()
+    return report
+
+
+async def deliver_forever(factory: sessionmaker[Session], config, worker: str, stopping: asyncio.Event) -> int:
+    """``lms worker``'s email loop: deliver until ``stopping`` is set; messages sent."""
+    settings, policy = SMTPSettings.from_config(config), DeliveryPolicy.from_config(config)
+    if not settings.host:
+        log.warning("LMS_SMTP_HOST is not set: emails wait in the outbox until a worker has it")
+        return 0
+    sent = 0
+    while not stopping.is_set():
+        report = None
+        try:
+            report = await asyncio.to_thread(deliver_due, factory, settings, worker, policy)
+            sent += report.sent
+        except Exception:  # the database away for a moment: try again after a pause
+            log.exception("email delivery failed")
+        if report is None or not report.claimed:
+            try:
+                await asyncio.wait_for(stopping.wait(), config.worker_poll_seconds)
+            except asyncio.TimeoutError:
+                pass
+    return sent
