@@ -115,10 +115,22 @@ ENV = {
     "reconcile_interval_seconds": "LMS_RECONCILE_INTERVAL_SECONDS",
     "checkout_expiry_seconds": "LMS_CHECKOUT_EXPIRY_SECONDS",
     "judge0_expiry_seconds": "LMS_JUDGE0_EXPIRY_SECONDS",
+    # email
+    "smtp_host": "LMS_SMTP_HOST",
+    "smtp_port": "LMS_SMTP_PORT",
+    "smtp_user": "LMS_SMTP_USER",
+    "smtp_password": "LMS_SMTP_PASSWORD",
+    "smtp_from": "LMS_SMTP_FROM",
+    "smtp_starttls": "LMS_SMTP_STARTTLS",
+    "smtp_timeout_seconds": "LMS_SMTP_TIMEOUT_SECONDS",
+    "mail_batch_size": "LMS_MAIL_BATCH_SIZE",
+    "mail_lease_seconds": "LMS_MAIL_LEASE_SECONDS",
+    "mail_max_attempts": "LMS_MAIL_MAX_ATTEMPTS",
+    "mail_retry_seconds": "LMS_MAIL_RETRY_SECONDS",
 }
 # values `lms config show` never prints; URLs in URL_SECRETS lose only their password
 SECRETS = {"admin_token", "demo_password", "cookie_secret", "s3_secret_access_key", "stripe_secret_key",
-           "stripe_webhook_secret"}
+           "stripe_webhook_secret", "smtp_password"}
 URL_SECRETS = {"db_url", "hub_db_url", "redis_url"}
 
 
@@ -295,6 +307,29 @@ class LMSConfig(Application):
                                                 "turns it off.").tag(config=True)
     judge0_expiry_seconds = Integer(3600, help="How often `lms worker` deletes Judge0 submissions older than "
                                                "their time to live (24 hours); 0 turns it off.").tag(config=True)
+
+    smtp_host = Unicode(help="SMTP server through which `lms worker` sends email; empty: emails wait in the "
+                             "outbox (nothing is lost) until a worker has a server.").tag(config=True)
+    smtp_port = Integer(587, help="Port of the SMTP server (587: submission with STARTTLS).").tag(config=True)
+    smtp_user = Unicode(help="SMTP login (AUTH); empty: no login.").tag(config=True)
+    smtp_password = Unicode(help="SMTP password, with smtp_user (secret: environment or config file "
+                                 "only).").tag(config=True)
+    smtp_from = Unicode("Jupyter LMS <noreply@localhost>", help="From address of every email, e.g. "
+                                                                "'Jupyter LMS <noreply@example.org>'; its domain "
+                                                                "also ends each Message-ID.").tag(config=True)
+    smtp_starttls = Bool(True, help="Upgrade the SMTP connection with STARTTLS (certificate checked) before "
+                                    "logging in or sending; off only for a local relay.").tag(config=True)
+    smtp_timeout_seconds = Float(20.0, help="How long one SMTP command may take before the attempt counts as a "
+                                            "temporary failure.").tag(config=True)
+    mail_batch_size = Integer(50, min=1, help="Emails a worker claims at once and sends over one SMTP "
+                                              "connection.").tag(config=True)
+    mail_lease_seconds = Float(120.0, help="How long a worker's claim on a batch of emails lasts; a batch whose "
+                                           "worker died is sent by another worker once it expires. Keep it above "
+                                           "three SMTP timeouts.").tag(config=True)
+    mail_max_attempts = Integer(8, min=1, help="Temporary failures (server down, 4xx) after which an email is "
+                                               "given up as dead.").tag(config=True)
+    mail_retry_seconds = Float(30.0, help="Wait after an email's first temporary failure; doubled after each "
+                                          "further one (at most 6 hours).").tag(config=True)
 
     def __init__(self, environ=None, **kwargs):
         """``environ`` (default ``os.environ``) and the config file fill in what ``kwargs`` leave open."""
