@@ -1,5 +1,5 @@
 """``lms worker``: claim notebook submissions from the database and grade them in the sandbox,
-and run the periodic jobs (``jobs.py``).
+send the email outbox over SMTP (``services/mail.py``), and run the periodic jobs (``jobs.py``).
 
 Stateless: run as many as you like, on any machine that reaches the database. A lease
 is renewed while a job grades; a worker killed mid-job loses nothing (another worker
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .config import LMSConfig
 from .jobs import configured_jobs, run_forever
 from .services import grading_queue as queue
+from .services import mail
 
 log = logging.getLogger("lms.worker")
 Grader = Callable[[dict[str, str], dict[str, str]], Awaitable[dict]]
@@ -135,6 +136,7 @@ def main(config, *, once: bool = False, concurrency: int = 1) -> int:
         jobs = [w.run(once=once) for w in workers]
         if not once:
             jobs.append(run_forever(factory, configured_jobs(config), workers[0].name, workers[0].stopping))
+            jobs.append(mail.deliver_forever(factory, config, workers[0].name, workers[0].stopping))
         return sum(await asyncio.gather(*jobs))
 
     graded = asyncio.run(serve())
