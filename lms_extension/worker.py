@@ -124,6 +124,8 @@ def main(config, *, once: bool = False, concurrency: int = 1) -> int:
     engine = make_engine(config.db_url)
     check_revision(engine)
     factory = session_factory(engine)
+    from .services import notifications
+    notifications.configure_email_links(config.public_url + config.service_prefix, config.cookie_secret)
 
     async def serve() -> int:
         workers = [Worker(factory, lease_seconds=config.worker_lease_seconds,

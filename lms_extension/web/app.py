@@ -13,7 +13,7 @@ from tornado.log import access_log
 from ..config import LMSConfig
 from ..db import check_revision, make_engine, session_factory
 from ..ratelimit import limiter_from_url
-from ..services import analytics, recommendations, search
+from ..services import analytics, notifications, recommendations, search
 from ..services.catalog import CatalogCache
 from ..services.payments import stripe_client
 from ..services.payments.policy import CommercePolicy
@@ -165,6 +165,8 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
         check_revision(engine)
     prefix = config.service_prefix
     configure_hub_auth(config)
+    # notification emails link back (one-click unsubscribe) signed with the cookie secret
+    notifications.configure_email_links(config.public_url + prefix, config.cookie_secret)
     handlers = [(prefix + "oauth_callback", HubOAuthCallbackHandler)]
     for module in HANDLER_MODULES:
         handlers += [(prefix + pattern, handler) for pattern, handler in module.default_handlers]
