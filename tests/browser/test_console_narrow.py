@@ -157,3 +157,26 @@ def test_the_header_menu_opens_and_its_links_work(browser, sqlite_platform):
     expect(page).to_have_url(f"{p.lms}purchases")
     fits(page, "header-student")
     context.close()
+
+
+def test_hub_pages_share_the_compact_header(browser, sqlite_platform):
+    """The hub's own pages (login, sign-up, home, token) wear the same header: one row at 390 px,
+    the signed-in links under the Menu button, Log out reachable."""
+    p = sqlite_platform
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    visitor = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = visitor.new_page()
+    for path in ("login", "signup"):
+        assert page.goto(f"{p.url}/hub/{path}").status == 200
+        fits(page, f"hub-{path}")
+    visitor.close()
+    context, page = sign_in(browser, p, "student")
+    for path in ("home", "token"):
+        assert page.goto(f"{p.url}/hub/{path}").status == 200
+        fits(page, f"hub-{path}-signed-in")
+    expect(page.locator("#logout")).to_be_hidden()
+    page.click("#nav-toggle")
+    expect(page.locator("#profile-link")).to_have_attribute("href", "/services/lms/profile")
+    page.locator("#logout").click()
+    expect(page.locator("#login").first).to_be_visible()  # signed out, wherever the hub sends us
+    context.close()
