@@ -143,6 +143,9 @@ def test_purchase_refund_and_hostile_requests(platform):
                  f"checkout?course={PAID}&country=US&coupon=NOPE", "checkout?plan=yearly&country=AU"):
         r = teacher.get(p.lms + path)
         assert r.status_code == 200, (path, r.status_code)
+        if path == "earnings":  # entries in words, with the course's title (not kinds and order ids)
+            history = r.text.split('id="history"', 1)[1]
+            assert "Platform fee returned" in history and "Sale" in history and "platform_fee" not in history
     assert teacher.get(p.lms + "checkout?course=nope").status_code == 404
     assert teacher.get(p.lms + "checkout?plan=weekly").status_code == 400
 

@@ -8,6 +8,10 @@ from ...services.payments import ledger, payouts
 from ..base import BaseHandler, CommerceMixin
 
 
+# the ledger's entry kinds as an instructor reads them
+KIND_LABELS = {"sale": "Sale", "platform_fee": "Platform fee", "tax": "Tax", "refund": "Refund",
+               "reversal": "Platform fee returned", "payout": "Payout"}
+
 class EarningsPage(CommerceMixin, BaseHandler):
     @web.authenticated
     def get(self):
@@ -19,11 +23,13 @@ class EarningsPage(CommerceMixin, BaseHandler):
         if period not in ("day", "week", "month"):
             period = "day"
         per_course = ledger.per_course(self.db, instructor.id)
-        titles = {c.id: c.title for c in self.db.query(Course).filter(Course.id.in_(list(per_course) or [0]))}
+        history = ledger.history(self.db, instructor.id, 50)
+        course_ids = set(per_course) | {e.course_id for e in history if e.course_id}
+        titles = {c.id: c.title for c in self.db.query(Course).filter(Course.id.in_(list(course_ids) or [0]))}
         points = ledger.series(self.db, instructor.id, {"day": "day", "week": "week", "month": "month"}[period],
                                points={"day": 30, "week": 12, "month": 12}[period])
         self.render_page("commerce/earnings.html", balances=ledger.balances(self.db, instructor.id),
-                         history=ledger.history(self.db, instructor.id, 50), per_course=per_course, titles=titles,
+                         history=history, kind_labels=KIND_LABELS, per_course=per_course, titles=titles,
                          account=account, period=period, chart=_bar_chart(points),
                          share=ledger.share_bp(self.db, instructor.id, self.policy.platform_share_percent) / 100,
                          hold_days=self.policy.payout_hold_days)
