@@ -72,3 +72,24 @@ def require_instructor(user: User | None, message: str = "this needs the instruc
 def require_admin(user: User | None, message: str = "this needs the LMS admin role") -> None:
     if not has_scope(user, ADMIN):
         raise Forbidden(message)
+
+
+# course Q&A (services/forum.py): members read and post; staff moderate and may reveal anonymous authors
+def is_forum_staff(user: User | None, course: Course) -> bool:
+    """Moderates a course's Q&A: its instructor or an admin."""
+    return can_teach(user, course)
+
+
+def is_forum_member(user: User | None, course: Course, enrolled: bool) -> bool:
+    """Reads and posts in a course's Q&A: an enrolled student, the instructor, an admin."""
+    return user is not None and (enrolled or is_forum_staff(user, course))
+
+
+def may_see_thread(user: User | None, course: Course, author_id: int, private: bool) -> bool:
+    """A private thread shows to its author and the course's staff only."""
+    return not private or (user is not None and (user.id == author_id or is_forum_staff(user, course)))
+
+
+def may_accept(user: User | None, course: Course, asker_id: int) -> bool:
+    """Accepting an answer: the asker or the course's staff."""
+    return user is not None and (user.id == asker_id or is_forum_staff(user, course))

@@ -1,4 +1,241 @@
-"""JSON API: forum."""
+"""``/api/v1`` course Q&A: threads, posts, votes, accepted and endorsed answers, moderation flags."""
 from __future__ import annotations
 
-default_handlers: list = []
+from ...errors import InvalidInput, NotFound
+from ...services import forum
+from ..base import APIHandler, body_dict, int_arg, requires_user
+from .spec import SECURITY, SLUG, errors, json_body, path_param, ref, response
+
+
+def _id(raw: str, what: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise NotFound(f"no {what} {raw[:30]!r}") from None
+    if not 0 < value < 2**31:
+        raise NotFound(f"no {what} {value}")
+    return value
+
+
+def _only(body: dict, allowed: set[str]) -> dict:
+    unknown = set(body) - allowed
+    if unknown:
+        raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
+    return body
+
+
+class ForumMixin:
+    @property
+    def forum_limits(self) -> forum.Limits:
+        return forum.Limits(self.config.forum_new_account_days, self.config.forum_new_account_posts_per_hour)
+
+
+class CourseThreadsAPI(ForumMixin, APIHandler):
+    @requires_user
+    def get(self, slug: str):
+        user = self.require_user()
+        page = forum.list_threads(self.db, user, slug, q=self.get_query_argument("q", "")[:500],
+                                  lesson=self.get_query_argument("lesson", ""), offset=int_arg(self, "offset", 0),
+                                  limit=int_arg(self, "limit", forum.DEFAULT_LIMIT))
+        self.db.commit()
+        self.write_json({"total": page.total, "offset": page.offset, "limit": page.limit, "threads": page.threads})
+
+    @requires_user
+    def post(self, slug: str):
+        body = _only(body_dict(self), {"title", "body", "kind", "lesson", "cell_id", "version", "anonymous",
+                                       "private"})
+        user = self.require_user()
+        thread = forum.create_thread(self.db, user, slug, title=body.get("title"), body=body.get("body"),
+                                     kind=body.get("kind", "question"), lesson=body.get("lesson"),
+                                     cell_id=body.get("cell_id"), version=body.get("version"),
+                                     anonymous=body.get("anonymous"), private=body.get("private"),
+                                     limits=self.forum_limits)
+        self.db.commit()
+        self.write_json({"id": thread.id}, 201)
+
+
+class ThreadAPI(APIHandler):
+    @requires_user
+    def get(self, thread_id: str):
+        user = self.require_user()
+        view = forum.thread_view(self.db, user, _id(thread_id, "thread"))
+        self.db.commit()  # the read mark
+        self.write_json(view)
+
+    @requires_user
+    def patch(self, thread_id: str):
+        body = _only(body_dict(self), {"pinned", "locked", "closed"})
+        user = self.require_user()
+        forum.moderate(self.db, user, _id(thread_id, "thread"), **body)
+        self.db.commit()
+        self.write_json(forum.thread_view(self.db, user, _id(thread_id, "thread"), mark_read=False))
+
+
+class ThreadPostsAPI(ForumMixin, APIHandler):
+    @requires_user
+    def post(self, thread_id: str):
+        body = _only(body_dict(self), {"body", "parent", "anonymous"})
+        user = self.require_user()
+        post = forum.add_post(self.db, user, _id(thread_id, "thread"), body=body.get("body"),
+                              parent=body.get("parent"), anonymous=body.get("anonymous"), limits=self.forum_limits)
+        self.db.commit()
+        self.write_json({"id": post.id, "thread": post.thread_id, "parent": post.parent_id}, 201)
+
+
+class PostVoteAPI(APIHandler):
+    @requires_user
+    def post(self, post_id: str):
+        body = _only(body_dict(self), {"value"})
+        user = self.require_user()
+        post = forum.vote(self.db, user, _id(post_id, "post"), body.get("value"))
+        self.db.commit()
+        self.write_json({"id": post.id, "score": post.score, "my_vote": body.get("value")})
+
+
+class ThreadAcceptAPI(APIHandler):
+    @requires_user
+    def post(self, thread_id: str):
+        body = _only(body_dict(self), {"post"})
+        user = self.require_user()
+        thread = forum.accept(self.db, user, _id(thread_id, "thread"), body.get("post"))
+        self.db.commit()
+        self.write_json({"id": thread.id, "accepted_post": thread.accepted_post_id})
+
+
+class PostEndorseAPI(APIHandler):
+    @requires_user
+    def post(self, post_id: str):
+        body = _only(body_dict(self), {"endorsed"})
+        user = self.require_user()
+        post = forum.endorse(self.db, user, _id(post_id, "post"), body.get("endorsed", True))
+        self.db.commit()
+        self.write_json({"id": post.id, "endorsed": post.endorsed})
+
+
+class PostRevealAPI(APIHandler):
+    @requires_user
+    def post(self, post_id: str):
+        user = self.require_user()
+        author = forum.reveal(self.db, user, _id(post_id, "post"))
+        self.db.commit()
+        self.write_json({"id": int(post_id), "author": author.display_name or author.hub_name,
+                         "username": author.hub_name})
+
+
+class PreviewAPI(APIHandler):
+    @requires_user
+    def post(self):
+        body = _only(body_dict(self), {"body"})
+        self.require_user()
+        self.write_json({"html": forum.render(forum.check_body(body.get("body")))})
+
+
+default_handlers = [
+    (r"api/v1/courses/([^/]+)/threads", CourseThreadsAPI),
+    (r"api/v1/threads/([^/]+)", ThreadAPI),
+    (r"api/v1/threads/([^/]+)/posts", ThreadPostsAPI),
+    (r"api/v1/threads/([^/]+)/accept", ThreadAcceptAPI),
+    (r"api/v1/posts/([^/]+)/vote", PostVoteAPI),
+    (r"api/v1/posts/([^/]+)/endorse", PostEndorseAPI),
+    (r"api/v1/posts/([^/]+)/reveal", PostRevealAPI),
+    (r"api/v1/forum/preview", PreviewAPI),
+]
+
+# OpenAPI ---------------------------------------------------------------------------------
+
+_ID = path_param("id", "integer")
+_FLAGS = {"type": "boolean"}
+OPENAPI_PATHS: dict = {
+    "/courses/{slug}/threads": {
+        "get": {"summary": "A page of the course's Q&A threads (members only), newest activity first, pinned on top; "
+                           "q matches every word, the last as a prefix", "security": SECURITY,
+                "parameters": [SLUG, {"name": "q", "in": "query", "required": False, "schema": {"type": "string"}},
+                               {"name": "lesson", "in": "query", "required": False, "schema": {"type": "string"}},
+                               {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer"}},
+                               {"name": "limit", "in": "query", "required": False,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": forum.MAX_LIMIT}}],
+                "responses": {"200": response("Threads", {"type": "object", "properties": {
+                    "total": {"type": "integer"}, "offset": {"type": "integer"}, "limit": {"type": "integer"},
+                    "threads": {"type": "array", "items": ref("ForumThreadSummary")}}}),
+                    **errors(400, 401, 403, 404)}},
+        "post": {"summary": "Ask a question or start a discussion (members only; new accounts are rate-limited)",
+                 "security": SECURITY, "parameters": [SLUG],
+                 "requestBody": json_body({"type": "object", "required": ["title", "body"], "properties": {
+                     "title": {"type": "string", "maxLength": forum.MAX_TITLE},
+                     "body": {"type": "string", "description": "Markdown, at most 100 kB"},
+                     "kind": {"type": "string", "enum": ["question", "discussion"]},
+                     "lesson": {"type": "string", "description": "the lesson's id in course.toml"},
+                     "cell_id": {"type": "string", "description": "a cell id of the lesson's notebook"},
+                     "version": {"type": "integer", "description": "the lesson version (default: the latest)"},
+                     "anonymous": {"type": "boolean", "description": "anonymous to classmates, not to staff"},
+                     "private": {"type": "boolean", "description": "visible to the course's staff only"}}}),
+                 "responses": {"201": response("Created", {"type": "object", "properties": {"id": {"type": "integer"}}}),
+                               **errors(400, 401, 403, 404, 429)}}},
+    "/threads/{id}": {
+        "get": {"summary": "A thread with its posts (marks it read)", "security": SECURITY, "parameters": [_ID],
+                "responses": {"200": response("The thread", ref("ForumThread")), **errors(401, 403, 404)}},
+        "patch": {"summary": "Pin, lock or close a thread (the course's staff)", "security": SECURITY,
+                  "parameters": [_ID], "requestBody": json_body({"type": "object", "properties": {
+                      "pinned": _FLAGS, "locked": _FLAGS, "closed": _FLAGS}}),
+                  "responses": {"200": response("The thread", ref("ForumThread")), **errors(400, 401, 403, 404)}}},
+    "/threads/{id}/posts": {
+        "post": {"summary": "Reply to a thread, or comment on one of its posts (parent)", "security": SECURITY,
+                 "parameters": [_ID], "requestBody": json_body({"type": "object", "required": ["body"], "properties": {
+                     "body": {"type": "string"}, "parent": {"type": "integer"}, "anonymous": {"type": "boolean"}}}),
+                 "responses": {"201": response("Created", {"type": "object", "properties": {
+                     "id": {"type": "integer"}, "thread": {"type": "integer"}, "parent": {"type": "integer"}}}),
+                     **errors(400, 401, 403, 404, 429)}}},
+    "/threads/{id}/accept": {
+        "post": {"summary": "Accept an answer (the asker or staff); post null takes it back", "security": SECURITY,
+                 "parameters": [_ID], "requestBody": json_body({"type": "object", "required": ["post"], "properties": {
+                     "post": {"type": "integer", "nullable": True}}}),
+                 "responses": {"200": response("Accepted", {"type": "object", "properties": {
+                     "id": {"type": "integer"}, "accepted_post": {"type": "integer", "nullable": True}}}),
+                     **errors(400, 401, 403, 404)}}},
+    "/posts/{id}/vote": {
+        "post": {"summary": "Vote a post up (1) or down (-1), or take the vote back (0); one vote per member",
+                 "security": SECURITY, "parameters": [_ID],
+                 "requestBody": json_body({"type": "object", "required": ["value"], "properties": {
+                     "value": {"type": "integer", "enum": [1, -1, 0]}}}),
+                 "responses": {"200": response("The post's score", {"type": "object", "properties": {
+                     "id": {"type": "integer"}, "score": {"type": "integer"}, "my_vote": {"type": "integer"}}}),
+                     **errors(400, 401, 403, 404)}}},
+    "/posts/{id}/endorse": {
+        "post": {"summary": "Endorse a post, or take it back with endorsed false (the course's staff)",
+                 "security": SECURITY, "parameters": [_ID],
+                 "requestBody": json_body({"type": "object", "properties": {"endorsed": _FLAGS}}),
+                 "responses": {"200": response("Endorsed", {"type": "object", "properties": {
+                     "id": {"type": "integer"}, "endorsed": {"type": "boolean"}}}), **errors(400, 401, 403, 404)}}},
+    "/posts/{id}/reveal": {
+        "post": {"summary": "Who wrote an anonymous post (the course's staff; written to the audit log)",
+                 "security": SECURITY, "parameters": [_ID],
+                 "responses": {"200": response("The author", {"type": "object", "properties": {
+                     "id": {"type": "integer"}, "author": {"type": "string"}, "username": {"type": "string"}}}),
+                     **errors(401, 403, 404)}}},
+    "/forum/preview": {
+        "post": {"summary": "A post's Markdown rendered and sanitised as it would be shown", "security": SECURITY,
+                 "requestBody": json_body({"type": "object", "required": ["body"], "properties": {
+                     "body": {"type": "string"}}}),
+                 "responses": {"200": response("HTML", {"type": "object", "properties": {"html": {"type": "string"}}}),
+                               **errors(400, 401)}}},
+}
+_POST = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "parent": {"type": "integer", "nullable": True}, "opening": {"type": "boolean"},
+    "html": {"type": "string"}, "body": {"type": "string"}, "score": {"type": "integer"},
+    "my_vote": {"type": "integer"}, "endorsed": {"type": "boolean"}, "accepted": {"type": "boolean"},
+    "author": {"type": "string", "description": "'Anonymous' for an anonymous post (but to its author)"},
+    "anonymous": {"type": "boolean"}, "audience": {"type": "string"}, "staff": {"type": "boolean"},
+    "comments": {"type": "array", "items": {"type": "object"}}}}
+OPENAPI_SCHEMAS: dict = {
+    "ForumThreadSummary": {"type": "object", "required": ["id", "title", "kind"], "properties": {
+        "id": {"type": "integer"}, "title": {"type": "string"}, "kind": {"type": "string"},
+        "lesson": {"type": "string", "nullable": True}, "cell_id": {"type": "string", "nullable": True},
+        "private": _FLAGS, "pinned": _FLAGS, "locked": _FLAGS, "closed": _FLAGS, "accepted": _FLAGS,
+        "staff_answered": _FLAGS, "unread": _FLAGS, "replies": {"type": "integer"}, "author": {"type": "string"}}},
+    "ForumThread": {"type": "object", "required": ["id", "title", "question", "answers"], "properties": {
+        "id": {"type": "integer"}, "title": {"type": "string"}, "kind": {"type": "string"},
+        "lesson": {"type": "string", "nullable": True}, "lesson_version": {"type": "integer", "nullable": True},
+        "cell_id": {"type": "string", "nullable": True}, "private": _FLAGS, "pinned": _FLAGS, "locked": _FLAGS,
+        "closed": _FLAGS, "accepted_post": {"type": "integer", "nullable": True}, "staff_answered": _FLAGS,
+        "question": _POST, "answers": {"type": "array", "items": _POST}}},
+}
