@@ -502,12 +502,13 @@ def _summaries(session: Session, m: Member, threads: list[ForumThread]) -> list[
     return out
 
 
-def lesson_threads(session: Session, user: User | None, course: Course, lesson: Lesson, limit: int = 10) -> list[dict]:
-    """The lesson page's list: that lesson's threads the user may see (empty for non-members)."""
+def lesson_threads(session: Session, user: User | None, course: Course, lesson: Lesson,
+                   limit: int = 10) -> list[dict] | None:
+    """The lesson page's list: that lesson's threads the user may see (None for non-members)."""
     try:
         m = _member_of(session, user, course)
     except Forbidden:
-        return []
+        return None
     stmt = _visible(select(ForumThread).where(ForumThread.course_id == course.id,
                                               ForumThread.lesson_id == lesson.id), m)
     threads = list(session.scalars(stmt.order_by(ForumThread.pinned.desc(), ForumThread.last_activity_at.desc(),

@@ -7,7 +7,7 @@ import json
 
 from tornado import web
 
-from ...services import enrollments, grading_queue, lesson_extras, policies, previews, progress, quizzes
+from ...services import enrollments, forum, grading_queue, lesson_extras, policies, previews, progress, quizzes
 from ..base import BaseHandler
 from .catalog import lesson_open_url
 
@@ -38,6 +38,7 @@ class LessonPage(BaseHandler):
             open_url=lesson_open_url(self.config.hub_prefix, slug, lesson_key),
             submit_url=f"{self.config.hub_prefix}user-redirect/lms/submit?course={slug}&lesson={lesson_key}",
             pending=any(s["status"] in ("queued", "grading") for s in submissions),
+            lesson_threads=forum.lesson_threads(self.db, user, course, lesson),
             **lesson_learning_context(self.db, user, course, lesson, enrollment),
         )
 
