@@ -416,8 +416,9 @@ def deliver_due(factory: sessionmaker[Session], settings: SMTPSettings, worker: 
         for row in batch:
             temporary(row, f"connecting: {error}")
         return report
-    # never start a send that could still run when the lease ends
-    margin = timedelta(seconds=2 * settings.timeout + 1)
+    # never start a send that could still run when the lease ends (a send is a few commands,
+    # each bounded by the timeout; a lease shorter than that still sends, with half its time)
+    margin = timedelta(seconds=min(2 * settings.timeout + 1, policy.lease_seconds / 2))
     try:
         for index, row in enumerate(batch):
             if utcnow() + margin > row.lease_expires_at:
@@ -471,7 +472,7 @@ async def deliver_forever(factory: sessionmaker[Session], config, worker: str, s
             sent += report.sent
         except Exception:  # the database away for a moment: try again after a pause
             log.exception("email delivery failed")
-        if report is None or not report.claimed:
+        if report is None or report.claimed == report.released:
             try:
                 await asyncio.wait_for(stopping.wait(), config.worker_poll_seconds)
             except asyncio.TimeoutError:

@@ -209,4 +209,4 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
         if predicate():
             return
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what() if callable(what) else what}")
