@@ -34,6 +34,7 @@ from ..models.commerce import AccessGrant
 from ..models.discovery import ReviewReport, WishlistEvent, WishlistItem
 from ..models.learning import (Achievement, ActivityDay, Certificate, LearnerProfile, LessonBookmark, LessonNote,
                                QuizAttempt, XPEvent)
+from ..models.notifications import Notification, NotificationPreference
 from ..models.roster import DeadlineExtension
 from ..models.submission import NotebookSubmission
 from ..models.user import ActivityClock
@@ -66,6 +67,8 @@ ERASED = {
     "instructor_applications.user_id": InstructorApplication.user_id,  # their profile as they applied
     "activity_clocks.user_id": ActivityClock.user_id,
     "deadline_extensions.user_id": DeadlineExtension.user_id,  # their own deadlines
+    "notifications.user_id": Notification.user_id,  # their bell
+    "notification_preferences.user_id": NotificationPreference.user_id,
 }
 KEPT = {
     "orders.user_id": "invoices and the ledger point at orders",
@@ -82,6 +85,7 @@ KEPT = {
     "instructors.user_id": "the ledger, payouts and courses point at the instructor",
     "deadline_extensions.granted_by_id": "a staff decision",
     "announcements.author_id": "the course's news stays with the course",
+    "notifications.actor_id": "another person's notice; the actor shows as 'Deleted user'",
 }
 
 

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from .. import permissions
 from ..errors import InvalidInput, NotFound
-from ..models import Course, User
+from ..models import Course, Enrollment, User
 from ..models.announcements import Announcement
 from ..models.course import SLUG
-from . import audit
+from . import audit, notifications
 
 MAX_TITLE = 200
 MAX_BODY = 20_000
@@ -63,6 +63,10 @@ def post(session: Session, author: User, course: Course, title, body) -> Announc
     audit.record(session, author, "announcement.create", "announcement", item.id,
                  after={"course": course.slug, "title": title, "body": body},
                  summary=f"Announcement \u201c{title}\u201d posted to {course.title}")
+    students = session.scalars(select(Enrollment.user_id).where(Enrollment.course_id == course.id)).all()
+    notifications.notify(session, user_ids=students, kind="announcement", actor_id=author.id,
+                         title=f"{course.title}: {title}", body=body if len(body) <= 500 else body[:499] + "\u2026",
+                         url=f"courses/{course.slug}#announcements", dedupe_key=f"announcement:{item.id}")
     return item
 
 

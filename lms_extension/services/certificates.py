@@ -20,6 +20,7 @@ from ..errors import NotFound
 from ..models import Course, User
 from ..models.base import utcnow
 from ..models.learning import Certificate
+from . import notifications
 
 UID = re.compile(r"^[0-9a-f]{32}$")
 FONT_CANDIDATES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -47,6 +48,10 @@ def issue(session: Session, user: User, course: Course) -> Certificate:
             session.add(cert)
     except IntegrityError:  # issued concurrently by another request
         return for_user_course(session, user.id, course.id)
+    notifications.notify(session, user_ids=[user.id], kind="certificate_issued",
+                         title=f"Your certificate for {course.title} is ready",
+                         body="Download it as a PDF or share its public link.",
+                         url=f"certificates/{cert.uid}", dedupe_key=f"certificate:{cert.uid}")
     return cert
 
 

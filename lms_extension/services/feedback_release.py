@@ -8,7 +8,8 @@ through ``grading_queue.mark_feedback_released``). Every student-facing path ask
 ``grading_queue.view`` (lesson page, REST API, the JupyterLab sidebar), ``exchange`` (nbgrader
 feedback), ``progress`` (completion, XP, badges, certificates wait for the release too).
 
-Reads only models: ``grading_queue`` and ``progress`` import it.
+Reads only models: ``grading_queue`` and ``progress`` import it. ``announce`` tells students
+their feedback became visible (``grade_released`` notifications).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, object_session
 from ..errors import InvalidInput
 from ..models.base import utcnow
 from ..models.grading import FEEDBACK_RELEASES, RELEASE_HELD, RELEASE_ON_GRADING, CourseGradingSettings
+from . import notifications
 
 LABELS = {RELEASE_ON_GRADING: "Released on grading", RELEASE_HELD: "Held until I release it"}
 
@@ -51,3 +53,14 @@ def store_policy(session: Session, course_id: int, value: str) -> tuple[str, str
     row.feedback_release, row.updated_at = value, utcnow()
     session.flush()
     return before, value
+
+
+def announce(session: Session, submissions) -> None:
+    """Tell each submission's student that its grade and feedback are visible now (once per
+    submission), in the caller's transaction."""
+    for s in submissions:
+        lesson = s.lesson
+        notifications.notify(
+            session, user_ids=[s.user_id], kind="grade_released", title=f"Your grade for {lesson.title} is out",
+            body=f"Your submission scored {s.score:g} of {s.max_score:g}." if s.score is not None and s.max_score else "",
+            url=f"courses/{lesson.course.slug}/lessons/{lesson.key}", dedupe_key=f"grade:{s.id}")

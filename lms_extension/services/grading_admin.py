@@ -337,9 +337,11 @@ def set_release_policy(session: Session, user: User, slug: str, value: str) -> s
             NotebookSubmission.lesson_id.in_([ls.id for ls in course.lessons]), NotebookSubmission.status == GRADED)))
         grading_queue.mark_feedback_released(session, ids)
     else:  # everything graded so far becomes visible: progress, XP and badges catch up
-        _catch_up_progress(session, session.scalars(select(NotebookSubmission).where(
+        shown = session.scalars(select(NotebookSubmission).where(
             NotebookSubmission.lesson_id.in_([ls.id for ls in course.lessons]),
-            NotebookSubmission.status == GRADED, NotebookSubmission.feedback_released_at.is_(None))).all())
+            NotebookSubmission.status == GRADED, NotebookSubmission.feedback_released_at.is_(None))).all()
+        _catch_up_progress(session, shown)
+        feedback_release.announce(session, shown)
     audit.record(session, user, "grading.feedback_policy", "course", course.slug,
                  before={"feedback_release": before}, after={"feedback_release": after},
                  summary=f"feedback of {course.title}: {feedback_release.LABELS[after].lower()}")
@@ -367,6 +369,7 @@ def release_lesson(session: Session, user: User, slug: str, lesson_key: str) -> 
     for s in ready:
         session.refresh(s)
     _catch_up_progress(session, ready)  # completion, XP, badges, certificates now count
+    feedback_release.announce(session, ready)
     result = {"released": released, "still_ungraded": len(unreleased) - len(ready)}
     if released:
         audit.record(session, user, "grading.release_feedback", "lesson", lesson.id, after=result,

@@ -132,6 +132,10 @@ def complete(session: Session, submission_id: int, worker: str, *, score: float,
                                    autograded=json.dumps(autograded) if autograded is not None else None,
                                    finished_at=now, lease_owner=None, lease_expires_at=None, error=None)
                            .execution_options(synchronize_session=False)).rowcount
+    if done == 1:
+        session.refresh(submission)
+        if feedback_release.visible(submission, session):  # released on grading: the student is told
+            feedback_release.announce(session, [submission])
     session.commit()
     if done == 1:  # lesson completion, XP, badges, certificate
         progress.after_notebook_graded(session, submission_id)

@@ -23,7 +23,7 @@ from ..errors import Conflict, InvalidInput, NotFound, Forbidden
 from ..models import User
 from ..models.applications import APPROVED, PENDING, REJECTED, InstructorApplication
 from ..models.base import utcnow
-from . import audit, covers, users
+from . import audit, covers, notifications, users
 from .countries import NAMES as COUNTRY_NAMES
 
 INSTRUCTORS_GROUP = "instructors"  # hub_config.roles.INSTRUCTORS_GROUP (the hub's side imports the LMS, not back)
@@ -179,6 +179,11 @@ def decide(session: Session, hub, store, admin: User, application_id, decision, 
             biggest = max(users.photo_widths(application.photo_version))
             users.set_photo(session, store, applicant, store.get(photo_key(application.id,
                                                                            application.photo_version, biggest)))
+    notifications.notify(
+        session, user_ids=[applicant.id], kind="application_decision", actor_id=admin.id,
+        title="Your application to teach is approved" if status == APPROVED else "Your application to teach was not approved",
+        body=reason or ("You can create courses now." if status == APPROVED else ""),
+        url="teach" if status == APPROVED else "teach/apply", dedupe_key=f"application:{application.id}:decision")
     audit.record(session, admin, f"instructor_application.{decision}", "instructor_application", application.id,
                  before={"status": PENDING}, after={"status": status, "reason": reason, "applicant": applicant.hub_name,
                                                     **({"hub_group": INSTRUCTORS_GROUP} if status == APPROVED else {})},

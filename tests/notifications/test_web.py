@@ -70,6 +70,8 @@ def test_api_marks_read_and_never_touches_or_shows_anyone_elses(service, tag):
 def test_openapi_documents_both_endpoints(service):
     doc = service.client(None).api("GET", "api/v1/openapi.json")
     assert doc.status_code == 200, doc.status_code
+    from openapi_spec_validator import validate
+    validate(doc.json())
     paths = doc.json()["paths"]
     assert "get" in paths["/me/notifications"] and "post" in paths["/me/notifications/read"]
 

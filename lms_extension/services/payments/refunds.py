@@ -12,7 +12,7 @@ from ...errors import Conflict, Forbidden, InvalidInput, NotFound
 from ...models import Course, Instructor, Lesson, LessonProgress, User
 from ...models.base import utcnow
 from ...models.commerce import Order, OrderLine, RefundRequest
-from .. import audit, platform_settings
+from .. import audit, notifications, platform_settings
 from . import access, fulfillment
 from .policy import CommercePolicy
 from .stripe_client import call
@@ -108,6 +108,7 @@ def decide(db: Session, stripe, policy: CommercePolicy, decider: User, request_i
         request.status = "rejected"
         db.flush()
         _audit_decision(db, decider, request, order)
+        _tell_buyer(db, decider, request, order)
         return request
     if order.status != "paid" or not order.stripe_payment_intent_id:
         raise Conflict(f"order {order.id} is {order.status}: nothing to refund")
@@ -121,7 +122,18 @@ def decide(db: Session, stripe, policy: CommercePolicy, decider: User, request_i
         fulfillment.take_back(db, stripe, policy, order, "refunded", "refund approved")
     db.flush()
     _audit_decision(db, decider, request, order)
+    _tell_buyer(db, decider, request, order)
     return request
+
+
+def _tell_buyer(db: Session, decider: User, request: RefundRequest, order: Order) -> None:
+    titles = ", ".join(course_titles(db, order)) or f"order {order.id}"
+    approved = request.status != "rejected"
+    notifications.notify(
+        db, user_ids=[order.user_id], kind="refund_decision", actor_id=decider.id,
+        title=f"Your refund for {titles} is approved" if approved else f"Your refund request for {titles} was declined",
+        body="The money goes back to your card within a few days." if approved else "",
+        url="purchases", dedupe_key=f"refund:{request.id}:decision")
 
 
 def _audit_decision(db: Session, decider: User, request: RefundRequest, order: Order) -> None:

@@ -59,7 +59,7 @@ _NOTIFICATION = {"type": "object", "properties": {
 _PAGE = {"type": "object", "properties": {
     "notifications": {"type": "array", "items": _NOTIFICATION},
     "unread": {"type": "integer", "description": "all unread notifications of the user"},
-    "next_before": {"type": ["integer", "null"], "description": "pass as ?before= for the next page; null: no more"}}}
+    "next_before": {"type": "integer", "nullable": True, "description": "pass as ?before= for the next page; null: no more"}}}
 
 
 def _query(name: str, description: str, kind: str = "integer") -> dict:
