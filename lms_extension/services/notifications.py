@@ -24,6 +24,7 @@ from . import mail
 log = logging.getLogger("lms.notifications")
 
 IN_APP, EMAIL = "in_app", "email"
+MAX_ID = 2**31 - 1  # the ids are INTEGER: a larger number names no row (and would be a database error)
 CHANNELS = {IN_APP: "In the LMS", EMAIL: "Email"}
 
 
@@ -261,6 +262,8 @@ def list_for(session: Session, user_id: int, *, limit: int = 20, before: int | N
     if not 1 <= limit <= 100:
         raise InvalidInput("limit must be between 1 and 100")
     query = select(Notification).where(Notification.user_id == user_id)
+    if before is not None and before > MAX_ID:
+        before = None  # beyond every id: from the newest
     if before is not None:
         query = query.where(Notification.id < before)
     if unread_only:
@@ -276,7 +279,7 @@ def mark_read(session: Session, user_id: int, *, ids=None, everything: bool = Fa
     """Mark the user's own notices read (ids of anyone else's are ignored); how many changed."""
     stmt = update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
     if not everything:
-        ids = [int(i) for i in ids or []]
+        ids = [int(i) for i in ids or [] if 0 < int(i) <= MAX_ID]
         if not ids:
             return 0
         stmt = stmt.where(Notification.id.in_(ids))

@@ -41,6 +41,10 @@ def test_api_lists_newest_first_with_unread_and_pages(service, tag):
     assert [n["title"] for n in rest["notifications"]] == ["n0"] and rest["next_before"] is None
     assert api.api("GET", "api/v1/me/notifications?limit=zero").status_code == 400
     assert api.api("GET", "api/v1/me/notifications?limit=1000").status_code == 400
+    huge = api.api("GET", f"api/v1/me/notifications?before={10**20}")  # beyond any id: every row, no 500
+    assert huge.status_code == 200 and huge.json()["unread"] == 3, huge.text
+    r = api.api("POST", "api/v1/me/notifications/read", json={"ids": [10**20, -1]})
+    assert r.status_code == 200 and r.json() == {"marked": 0, "unread": 3}, r.text
     assert service.client(None).api("GET", "api/v1/me/notifications").status_code in (401, 403)
 
 
