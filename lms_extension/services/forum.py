@@ -25,6 +25,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import permissions
@@ -337,7 +338,12 @@ def vote(session: Session, user: User | None, post_id: int, value) -> ForumPost:
     if old == value or (old is None and value == 0):
         return post
     if old is None:
-        session.execute(insert(ForumVote).values(post_id=post.id, user_id=m.user.id, value=value))
+        try:
+            with session.begin_nested():
+                session.execute(insert(ForumVote).values(post_id=post.id, user_id=m.user.id, value=value))
+        except IntegrityError:  # the same member's vote from another request landed first: this one wins
+            session.execute(update(ForumVote).where(ForumVote.post_id == post.id, ForumVote.user_id == m.user.id)
+                            .values(value=value))
     elif value == 0:
         session.execute(delete(ForumVote).where(ForumVote.post_id == post.id, ForumVote.user_id == m.user.id))
     else:
@@ -373,7 +379,7 @@ def accept(session: Session, user: User | None, thread_id: int, post_id) -> Foru
 
 
 def endorse(session: Session, user: User | None, post_id: int, endorsed) -> ForumPost:
-    post, thread, m = _post_for(session, user, post_id)
+    post, _thread, m = _post_for(session, user, post_id)
     if not m.staff:
         raise Forbidden("only the course's staff can endorse a post")
     post.endorsed = _flag(endorsed, "endorsed")
@@ -414,10 +420,15 @@ def reveal(session: Session, user: User | None, post_id: int) -> User:
 def _mark_read(session: Session, user_id: int, thread_id: int, last_post_id: int) -> None:
     row = session.get(ForumRead, (user_id, thread_id))
     if row is None:
-        session.add(ForumRead(user_id=user_id, thread_id=thread_id, last_post_id=last_post_id))
-    elif row.last_post_id < last_post_id:
+        try:
+            with session.begin_nested():
+                session.add(ForumRead(user_id=user_id, thread_id=thread_id, last_post_id=last_post_id))
+            return
+        except IntegrityError:  # the same user's other tab marked it first
+            row = session.get(ForumRead, (user_id, thread_id), populate_existing=True)
+    if row is not None and row.last_post_id < last_post_id:
         row.last_post_id = last_post_id
-    session.flush()
+        session.flush()
 
 
 # ------------------------------------------------------------------ reading

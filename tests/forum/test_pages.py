@@ -62,9 +62,20 @@ def test_ask_answer_accept_through_the_pages(served):
     assert form_post(ann, base + f"forum/posts/{answer}/vote", page.text, value="1").status_code == 302
     page = ann.get(thread_url)
     assert "Accepted answer" in page.text and "1 vote" in page.text and "Unaccept" in page.text
+    # a comment on the answer, from its Comment link
+    page = bob.get(thread_url + f"?comment={answer}")
+    assert f"Comment on post {answer}" in page.text and f'name="parent" value="{answer}"' in page.text
+    r = form_post(bob, thread_url + "/reply", page.text, body="Works for me too", parent=str(answer), action="post")
+    assert r.status_code == 302
+    page = ann.get(thread_url)
+    assert re.search(r'class="forum-comments">\s*<article[^>]*>\s*<div class="post-head">\s*<strong class="post-author">f-bob',
+                     page.text)
     # an empty reply comes back with a sentence, a 100 kB one too; nothing stored
     r = form_post(ann, thread_url + "/reply", page.text, body="   ", action="post")
     assert r.status_code == 400 and "empty" in r.text
+    r = form_post(ann, thread_url + "/reply", page.text, body="y" * 100_500, action="post")
+    assert r.status_code == 400 and "at most 100 kB" in r.text
+    assert ann.get(base + f"api/v1/threads/{tid}").json()["replies"] == 2
     # the lesson page lists the lesson's threads
     lesson = bob.get(base + f"courses/{SLUG}/lessons/l1")
     assert lesson.status_code == 200 and 'id="lesson-threads"' in lesson.text and "Why -16?" in lesson.text

@@ -175,3 +175,38 @@ def test_search_gives_the_same_threads_on_sqlite_and_postgresql(tmp_path_factory
             next(database, None)
     assert results["sqlite"] == QUERIES, results["sqlite"]
     assert results["postgresql"] == results["sqlite"]
+
+
+def test_rate_limit_window_moves_and_ends_with_account_age(session, world):
+    from datetime import timedelta
+
+    from lms_extension.errors import TooManyRequests
+    from lms_extension.models.base import utcnow
+
+    limits = forum.Limits(new_account_days=7, posts_per_hour=2)
+    newbie, start = world["f-newbie"], utcnow()
+    thread = forum.create_thread(session, newbie, SLUG, title="T", body="b", limits=limits, now=start)
+    forum.add_post(session, newbie, thread.id, body="1", limits=limits, now=start + timedelta(minutes=1))
+    with pytest.raises(TooManyRequests) as refused:
+        forum.add_post(session, newbie, thread.id, body="2", limits=limits, now=start + timedelta(minutes=2))
+    assert 3470 <= refused.value.details["retry_after"] <= 3490  # the first post leaves the hour in 58 min
+    forum.add_post(session, newbie, thread.id, body="3", limits=limits, now=start + timedelta(minutes=61))
+    # a week later the account is no longer new
+    for i in range(5):
+        forum.add_post(session, newbie, thread.id, body=f"w{i}", limits=limits, now=start + timedelta(days=8))
+    # the staff are never limited, not even a brand-new instructor account
+    forum.add_post(session, world["f-teacher"], thread.id, body="x", limits=forum.Limits(7, 0))
+
+
+def test_unread_tracking(session, world):
+    ann, bob = world["f-ann"], world["f-bob"]
+    thread = forum.create_thread(session, ann, SLUG, title="T", body="b")
+    unread = lambda who: forum.list_threads(session, who, SLUG).threads[0]["unread"]  # noqa: E731
+    assert unread(bob) is True and unread(ann) is False  # one's own post is read
+    forum.thread_view(session, bob, thread.id)
+    assert unread(bob) is False
+    forum.add_post(session, world["f-teacher"], thread.id, body="answer")
+    assert unread(bob) is True and unread(ann) is True
+    view = forum.thread_view(session, ann, thread.id)
+    assert [a["new"] for a in view["answers"]] == [True] and view["question"]["new"] is False
+    assert unread(ann) is False and unread(bob) is True
