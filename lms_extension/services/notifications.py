@@ -210,37 +210,27 @@ def notify(session: Session, *, user_ids, kind: str, title: str, body: str, url:
         inserted |= _insert_ignoring_duplicates(session, rows[start:start + 500])
     made["in_app"] = len(inserted)
     already = in_app - inserted  # told before: this event was handled already
-    enqueue = getattr(mail, "enqueue", None)
     email_to = [u for u in _wanted(session, ids, spec, EMAIL) if u not in already]
-    if enqueue is not None and email_to:
+    if email_to:
         users = session.scalars(select(User).where(User.id.in_(email_to), User.email != "",
                                                    User.deleted_at.is_(None), User.deactivated_at.is_(None)))
         for user in users:
-            link = (_links.base_url + url) if _links else url
             unsubscribe_url = _links.unsubscribe_url(user.id, kind) if _links else None
-            text, html = _email_bodies(title, body, link, spec, unsubscribe_url)
+            base = _links.base_url if _links else ""
+            subject, text, html = mail.render("notification", {
+                "name": user.display_name or user.hub_name, "title": title, "body": body, "link": base + url,
+                "kind_label": spec.label, "unsubscribe_url": unsubscribe_url,
+                "preferences_url": base + "notifications/preferences"})
             try:
-                enqueue(session, to=user.email, kind=kind, subject=title, text=text, html=html, user_id=user.id,
-                        dedupe_key=f"notify:{dedupe_key}:{user.id}" if dedupe_key else None,
-                        unsubscribe_url=unsubscribe_url)
+                mail.enqueue(session, to=user.email, kind=kind, subject=subject, text=text, html=html,
+                             user_id=user.id, dedupe_key=f"notify:{dedupe_key}:{user.id}" if dedupe_key else None,
+                             unsubscribe_url=unsubscribe_url)
             except InvalidInput as exc:  # an address the outbox refuses must not undo the event itself
                 log.warning("no %s email to user %s: %s", kind, user.id, exc)
                 continue
             made["email"] += 1
     session.flush()
     return made
-
-
-def _email_bodies(title: str, body: str, link: str, kind: Kind, unsubscribe_url: str | None) -> tuple[str, str]:
-    from html import escape
-    footer = (f"You get this email for: {kind.label}. Stop these emails: {unsubscribe_url}"
-              if unsubscribe_url else f"You get this email for: {kind.label}.")
-    text = f"{title}\n\n{body}\n\n{link}\n\n-- \n{footer}\n"
-    html = (f"<h1>{escape(title)}</h1><p>{escape(body)}</p><p><a href=\"{escape(link)}\">Open in the LMS</a></p>"
-            f"<hr><p style=\"font-size:small\">You get this email for: {escape(kind.label)}."
-            + (f" <a href=\"{escape(unsubscribe_url)}\">Stop these emails</a>" if unsubscribe_url else "")
-            + "</p>")
-    return text, html
 
 
 # ------------------------------------------------------------------ reading

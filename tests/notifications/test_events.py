@@ -37,6 +37,7 @@ def test_an_announcement_reaches_every_enrolled_student_once(session, course):
     outsider = make_user(session, f"{course.slug}-outsider")
     for s in students:
         enrollments.enroll(session, s, course.slug)
+    students[0].email = "s0@example.org"
     author = course.instructor.user
     item = announcements.post(session, author, course, "Deadline moved", "Lesson 2 is due **Friday**.")
     for s in students:
@@ -44,6 +45,10 @@ def test_an_announcement_reaches_every_enrolled_student_once(session, course):
         assert "Deadline moved" in n.title and "Friday" in n.body and n.url == f"courses/{course.slug}#announcements"
         assert n.dedupe_key == f"announcement:{item.id}"
     assert notices(session, outsider.id, "announcement") == []
+    from lms_extension.models.mail import MailOutbox
+    [email] = session.scalars(select(MailOutbox).where(MailOutbox.kind == "announcement",
+                                                       MailOutbox.to_addr == "s0@example.org")).all()
+    assert "Deadline moved" in email.subject and "Friday" in email.text_body
     assert notices(session, author.id, "announcement") == []
 
 

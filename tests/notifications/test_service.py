@@ -9,11 +9,10 @@ from sqlalchemy import func, select
 
 from lms_extension.errors import InvalidInput
 from lms_extension.models.notifications import Notification
-from lms_extension.services import mail, notifications
+from lms_extension.services import notifications
 from tests.factories import make_user
 
 SECRET = "s3cret-for-tests"
-needs_outbox = pytest.mark.skipif(not hasattr(mail, "enqueue"), reason="the mail outbox (services/mail.py) has not landed")
 
 
 def count(session, user_id, kind=None):
@@ -142,7 +141,6 @@ def test_unsubscribe_token_round_trip_and_tampering():
             notifications.read_unsubscribe_token(SECRET, bad)
 
 
-@needs_outbox
 def test_email_goes_through_the_outbox_with_a_signed_unsubscribe_link(session):
     notifications.configure_email_links("https://lms.example/services/lms/", SECRET)
     a, b, c = make_user(session, "n-mail-a"), make_user(session, "n-mail-b"), make_user(session, "n-mail-c")
@@ -153,6 +151,10 @@ def test_email_goes_through_the_outbox_with_a_signed_unsubscribe_link(session):
     assert made == {"in_app": 3, "email": 1}
     rows = outbox_rows(session, a.id)
     assert len(rows) == 1 and rows[0].to_addr == "a@example.org" and "to Friday" in rows[0].text_body
+    assert rows[0].subject == "Moved" and rows[0].kind == "announcement"
+    assert "https://lms.example/services/lms/courses/x" in rows[0].text_body
+    assert 'href="https://lms.example/services/lms/courses/x"' in rows[0].html_body
+    assert rows[0].unsubscribe_url in rows[0].text_body and "Course announcements" in rows[0].html_body
     token = rows[0].unsubscribe_url.rsplit("/", 1)[1]
     assert rows[0].unsubscribe_url.startswith("https://lms.example/services/lms/notifications/unsubscribe/")
     assert notifications.read_unsubscribe_token(SECRET, token) == (a.id, "announcement")
@@ -167,9 +169,15 @@ def test_email_goes_through_the_outbox_with_a_signed_unsubscribe_link(session):
     notifications.notify(session, user_ids=[a.id], kind="grade_released", title="Graded", body="", url="")
     assert sorted(r.kind for r in outbox_rows(session, a.id)) == ["announcement", "grade_released"]
     assert count(session, a.id, "announcement") == 2  # in-app unchanged
+    # email only (the bell off for coupons): the outbox's key keeps it to one email per event
+    notifications.set_preference(session, a.id, "coupon", "in_app", False)
+    notifications.set_preference(session, a.id, "coupon", "email", True)
+    for _ in range(2):
+        notifications.notify(session, user_ids=[a.id], kind="coupon", title="20% off", body="", url="",
+                             dedupe_key="coupon:9")
+    assert [r.kind for r in outbox_rows(session, a.id)].count("coupon") == 1 and count(session, a.id, "coupon") == 0
 
 
-@needs_outbox
 def test_an_address_the_outbox_refuses_does_not_undo_the_event(session):
     a = make_user(session, "n-badmail")
     a.email = "broken\r\nBcc: x@example.org"
