@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, NotFound
 from ..models import User
 from ..models.base import utcnow
 from ..models.notifications import Notification, NotificationPreference
@@ -275,6 +275,18 @@ def mark_read(session: Session, user_id: int, *, ids=None, everything: bool = Fa
         stmt = stmt.where(Notification.id.in_(ids))
     result = session.execute(stmt.values(read_at=utcnow()).execution_options(synchronize_session=False))
     return result.rowcount or 0
+
+
+def open_one(session: Session, user_id: int, notification_id: int) -> str:
+    """Mark one of the user's notices read and give the path it points at ("" for none);
+    anyone else's is NotFound, as a notice that does not exist."""
+    n = session.get(Notification, notification_id) if 0 < notification_id <= MAX_ID else None
+    if n is None or n.user_id != user_id:
+        raise NotFound("no such notification")
+    if n.read_at is None:
+        n.read_at = utcnow()
+        session.flush()
+    return n.url
 
 
 def latest_change(session: Session, user_id: int) -> tuple[int, int]:

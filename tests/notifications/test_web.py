@@ -125,7 +125,15 @@ def test_notifications_page_lists_links_and_marks_read(service, tag):
     browser = service.client(f"alice-{tag}")
     page = browser.get("notifications")
     assert page.status_code == 200 and "Your grade is out" in page.text
-    assert 'href="/services/lms/courses/x"' in page.text and "1 unread" in page.text
+    nid = notifications.list_for(service.factory(), alice)["notifications"][0]["id"]
+    assert f'href="/services/lms/notifications/{nid}"' in page.text and "1 unread" in page.text
+    # someone else's notice: not found, and it stays unread
+    assert service.client(f"mallory-{tag}").get(f"notifications/{nid}").status_code == 404
+    assert "1 unread" in browser.get("notifications").text
+    opened = browser.get(f"notifications/{nid}")  # the link: marks it read, goes to its target
+    assert opened.status_code == 302 and opened.headers["Location"] == "/services/lms/courses/x"
+    assert "All read." in browser.get("notifications").text
+    _notify(service, [alice], title="Second")
     nid = notifications.list_for(service.factory(), alice)["notifications"][0]["id"]
     r = browser.post("notifications", {"id": str(nid)})
     assert r.status_code == 303

@@ -47,6 +47,18 @@ class NotificationsPage(BaseHandler):
         self.redirect(self.config.service_prefix + "notifications", status=303)
 
 
+class OpenNotification(BaseHandler):
+    """A notice's link: marks it read and goes where it points."""
+
+    @web.authenticated
+    def get(self, notification_id: str):
+        user = self.require_user()
+        target = notifications.open_one(self.db, user.id, int(notification_id))
+        self.db.commit()
+        # a stored path inside the service, never an outside address
+        self.redirect(self.config.service_prefix + (target if not target.startswith("/") else "notifications"))
+
+
 class PreferencesPage(BaseHandler):
     @web.authenticated
     def get(self):
@@ -133,6 +145,7 @@ class NotificationStream(BaseHandler):
 default_handlers = [
     (r"notifications", NotificationsPage),
     (r"notifications/preferences", PreferencesPage),
+    (r"notifications/([0-9]{1,10})", OpenNotification),
     (r"notifications/stream", NotificationStream),
     (r"notifications/unsubscribe/([^/]+)", UnsubscribePage),
 ]
