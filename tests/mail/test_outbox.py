@@ -211,3 +211,19 @@ def test_render_subject_is_one_line_and_missing_templates_are_clear():
     assert "\n" not in subject and "\r" not in subject
     with pytest.raises(InvalidInput, match="no email template"):
         mail.render("no-such-kind", {})
+
+
+def test_a_message_whose_worker_keeps_dying_ends_dead(factory):
+    """Each expired lease counts as an attempt: a message that crashes its workers stops being retried."""
+    [row_id] = queue(factory)
+    policy = mail.DeliveryPolicy(lease_seconds=-1, max_attempts=3)  # every lease has already run out
+    claims = 0
+    while True:
+        with factory() as s:
+            if not mail.claim_due(s, f"doomed-{claims}", policy):
+                break
+        claims += 1
+        assert claims < 10
+    row = rows(factory)[row_id]
+    assert row.status == "dead" and row.attempts == 3 and "stopped" in row.last_error
+    assert claims == 3  # claimed three times (attempts 0, 1, 2), the fourth claim gives up
