@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import json
 import queue
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -111,6 +114,17 @@ def test_the_stream_delivers_a_count_made_by_another_process(service, tag):
         notifications.mark_read(db, alice, everything=True)
         db.commit()
     assert events.get(timeout=10)[:2] == ("unread", 0)
+    # a notice made by another process (the worker is one): the stream sees it too
+    code = ("import sys; from lms_extension.db import make_engine, session_factory; "
+            "from lms_extension.services import notifications as n; "
+            "db = session_factory(make_engine(sys.argv[1]))(); "
+            "n.notify(db, user_ids=[int(sys.argv[2])], kind='grade_released', title='From the worker', body='', url=''); "
+            "db.commit()")
+    made = time.monotonic()
+    subprocess.run([sys.executable, "-c", code, service.config.db_url, str(alice)], check=True, timeout=60,
+                   cwd=Path(__file__).resolve().parents[2])
+    kind, unread, at = events.get(timeout=10)
+    assert (kind, unread) == ("unread", 1) and at - made < 10
     stop.set()
 
 
