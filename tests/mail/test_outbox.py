@@ -227,3 +227,21 @@ def test_a_message_whose_worker_keeps_dying_ends_dead(factory):
     row = rows(factory)[row_id]
     assert row.status == "dead" and row.attempts == 3 and "stopped" in row.last_error
     assert claims == 3  # claimed three times (attempts 0, 1, 2), the fourth claim gives up
+
+
+def test_non_ascii_names_and_subjects_arrive_intact(factory, smtp_server):
+    server = smtp_server()
+    with factory() as s:
+        mail.enqueue(s, to="Zoë Ångström <zoe@example.org>", kind="test", subject="Grüße: " + "ü" * 120,
+                     text="Grüße, Zoë\n" + "long line " * 40, html="<p>Grüße</p>",
+                     unsubscribe_url="https://lms.test/unsubscribe?token=" + "a" * 150)
+        s.commit()
+    assert mail.deliver_due(factory, settings(server.port), WORKER).sent == 1
+    [got] = server.inbox.received
+    msg = got["message"]
+    assert msg["To"] == "Zoë Ångström <zoe@example.org>" and got["rcpt_tos"] == ["zoe@example.org"]
+    assert msg["Subject"] == "Grüße: " + "ü" * 120
+    assert msg["List-Unsubscribe"] == "<https://lms.test/unsubscribe?token=" + "a" * 150 + ">"
+    plain = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")  # CRLF: canonical line ends on the wire
+    assert plain.startswith("Grüße, Zoë\n" + "long line " * 40)
+    assert "Grüße" in msg.get_body(("html",)).get_content()
