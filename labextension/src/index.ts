@@ -758,10 +758,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         );
         return;
       }
-      if (panel.cooldownLeft > 0) {
-        panel.setNotice('warn', cooldownMessage(panel.cooldownLeft));
-        return;
-      }
+      // no shortcut on the cooldown the panel knows of: the LMS decides, and says "no attempts
+      // left" (409) before "wait" (429), so a student out of attempts is never told to wait
       try {
         await notebook.context.save();
       } catch (error) {

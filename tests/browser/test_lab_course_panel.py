@@ -157,8 +157,13 @@ def test_course_sidebar_submit_and_next_lesson(browser, sqlite_platform):
     page.screenshot(path=str(ARTIFACTS / "lab-course-panel-next.png"))
 
     # no attempts left (the instructor allows one, and it is used): Submit explains, never an error page
-    set_policy(p, FREE, NEXT, {"max_attempts": 1})
+    # (and a long cooldown: out of attempts, the student is told so, never told to wait)
+    set_policy(p, FREE, NEXT, {"max_attempts": 1, "cooldown_seconds": 600})
     assert api.post(base + "lms/api/submit", json={"path": f"courses/{FREE}/{NEXT}.ipynb"}).status_code == 202
+    # the sidebar learns of that attempt and its cooldown (another tab and back)
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=f"{LESSON}.ipynb").click()
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=f"{NEXT}.ipynb").click()
+    expect(panel.locator(".jp-LMS-submit")).to_be_disabled()
     page.locator(".jp-NotebookPanel:visible .jp-NotebookPanel-toolbar .jp-LMS-submit-toolbar").first.click()
     refused = panel.locator(".jp-LMS-notice.jp-LMS-warn")
     expect(refused).to_contain_text("Not submitted", timeout=60_000)
