@@ -23,6 +23,8 @@ RUN if [ -n "$EXTRA_PIP_PACKAGES" ]; then \
 COPY jupyter_lms-*.whl /tmp/lms/
 # the .pyc files pip compiles are kept on purpose: without them every spawn recompiles (~6 s)
 RUN PIP_CERT=/etc/ssl/certs/host-ca.crt pip install --no-cache-dir --no-deps /tmp/lms/jupyter_lms-*.whl \
+ && ln -s "$(python3 -c 'import lms_extension, os; print(os.path.dirname(lms_extension.__file__))')/labserver/etc/student" \
+      /opt/lms-student-config \
  && rm -rf /tmp/lms \
  && useradd -m -u 1000 -s /bin/bash jovyan
 USER jovyan

@@ -36,6 +36,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from hub_config import student_server
 from hub_config.homes import StudentHome, parse_limit
 from hub_config.settings import HubSettings
 from lms_extension.config import LMSConfig
@@ -175,8 +176,14 @@ def _spawner_class():
                 await self._release()
                 raise
 
+        def get_args(self):
+            return super().get_args() + student_server.server_args(self.user)
+
         def get_env(self):
             env = super().get_env()
+            # a student's JupyterLab without nbgrader's instructor plugins (the image links the
+            # package's student labconfig at this path)
+            env.update(student_server.config_path(self.user, student_server.IMAGE_STUDENT_CONFIG))
             if self.student_egress:
                 env.update(netbridge.proxy_environment())
             return env

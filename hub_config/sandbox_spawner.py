@@ -38,18 +38,12 @@ from traitlets import Dict, Integer, List, Unicode
 from graders.cgroups import StudentCgroup, parse_bytes
 from lms_extension.config import LMSConfig
 
-from . import netbridge
+from . import netbridge, student_server
 from .homes import StudentHome, parse_limit
 from .settings import HubSettings
 
 SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-STAFF_GROUPS = ("instructors", "lms-admins")
-STUDENT_DISABLED_EXTENSIONS = {"nbgrader.server_extensions.formgrader": False,
-                               "nbgrader.server_extensions.course_list": False,
-                               "jupyter_lsp": False}
-PACKAGE = Path(__file__).resolve().parent.parent / "lms_extension"
-# students' extra Jupyter configuration (labconfig/page_config.json)
-STUDENT_JUPYTER_CONFIG = PACKAGE / "labserver" / "etc" / "student"
+PACKAGE = student_server.PACKAGE
 # where the server's own code and the forwarder appear inside
 INSIDE_CODE = "/opt/lms"
 # what of the host's /etc the runtime needs: the loader, name service switch, TLS roots,
@@ -158,10 +152,8 @@ class SandboxSpawner(LocalProcessSpawner):
         if package:
             # found before the venv's editable-install finder, which points into the checkout
             env["PYTHONPATH"] = INSIDE_CODE
-        if not any(group.name in STAFF_GROUPS for group in self.user.groups):
-            # JupyterLab without nbgrader's instructor plugins (the Assignments panel and Validate stay)
-            inside = Path(package) if package else PACKAGE
-            env["JUPYTER_CONFIG_PATH"] = str(inside / STUDENT_JUPYTER_CONFIG.relative_to(PACKAGE))
+        # a student's JupyterLab without nbgrader's instructor plugins
+        env.update(student_server.config_path(self.user, Path(package) if package else PACKAGE))
         if self.student_egress == "internet":
             env.update(netbridge.proxy_environment())
         return env
@@ -253,12 +245,7 @@ class SandboxSpawner(LocalProcessSpawner):
         return argv
 
     def get_args(self):
-        args = super().get_args()
-        if not any(group.name in STAFF_GROUPS for group in self.user.groups):
-            # students need neither nbgrader's instructor tools nor the language server;
-            # not loading them takes about half a second off every server start
-            args.append(f"--ServerApp.jpserver_extensions={STUDENT_DISABLED_EXTENSIONS!r}")
-        return args
+        return super().get_args() + student_server.server_args(self.user)
 
     async def start(self):
         try:

@@ -1,6 +1,7 @@
 """The Docker path on the whole platform: `lms run` with LMS_SPAWNER=docker opens a lesson
 inside the student's container."""
 import json
+import re
 import subprocess
 
 import pytest
@@ -44,6 +45,14 @@ def test_open_lesson_in_container(docker_platform):
         assert nb["content"]["nbformat"] == 4 and "BEGIN SOLUTION" not in json.dumps(nb)
         uid = subprocess.check_output(["docker", "exec", container, "id", "-u"], text=True).strip()
         assert uid != "0"
+        # a student's container: no nbgrader instructor tools, in JupyterLab or on the server
+        lab = requests.get(f"{p.url}/user/{user}/lab", headers={"Authorization": f"token {token}"}).text
+        config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                      lab, re.S).group(1))
+        assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= set(config["disabledExtensions"])
+        assert "@jupyter/nbgrader:assignment-list" not in config["disabledExtensions"]
+        formgrader = requests.get(f"{p.url}/user/{user}/formgrader", headers={"Authorization": f"token {token}"})
+        assert formgrader.status_code == 404
         print(f"docker spawn to ready: {seconds:.1f}s")
     finally:
         p.stop_server(user)
