@@ -34,6 +34,8 @@ from ..models.commerce import AccessGrant
 from ..models.discovery import ReviewReport, WishlistEvent, WishlistItem
 from ..models.learning import (Achievement, ActivityDay, Certificate, LearnerProfile, LessonBookmark, LessonNote,
                                QuizAttempt, XPEvent)
+from ..models.forum import ForumRead
+from ..models.mail import MailOutbox
 from ..models.notifications import Notification, NotificationPreference
 from ..models.roster import DeadlineExtension
 from ..models.submission import NotebookSubmission
@@ -69,6 +71,8 @@ ERASED = {
     "deadline_extensions.user_id": DeadlineExtension.user_id,  # their own deadlines
     "notifications.user_id": Notification.user_id,  # their bell
     "notification_preferences.user_id": NotificationPreference.user_id,
+    "forum_reads.user_id": ForumRead.user_id,  # what they had read
+    "mail_outbox.user_id": MailOutbox.user_id,  # emails to them (their address), sent or waiting
 }
 KEPT = {
     "orders.user_id": "invoices and the ledger point at orders",
@@ -86,6 +90,9 @@ KEPT = {
     "deadline_extensions.granted_by_id": "a staff decision",
     "announcements.author_id": "the course's news stays with the course",
     "notifications.actor_id": "another person's notice; the actor shows as 'Deleted user'",
+    "forum_threads.author_id": "the course's Q&A stays for its classmates, signed 'Deleted user'",
+    "forum_posts.author_id": "answers stay for the course, signed 'Deleted user'",
+    "forum_votes.user_id": "only counts",
 }
 
 
