@@ -159,7 +159,9 @@ class ContextHandler(LabAPIHandler):
         return {
             "course": {"slug": course, "title": info.get("title", course),
                        "url": f"{lms}courses/{quote(course)}",
-                       "qa_url": None},
+                       # the course's Q&A at this lesson's threads (members only: enrolled here)
+                       "qa_url": f"{lms}courses/{quote(course)}/forum?lesson={quote(lesson)}"
+                       if progress is not None else None},
             "lesson": {"id": lesson, "title": syllabus[here]["title"], "number": here + 1,
                        "url": f"{lms}courses/{quote(course)}/lessons/{quote(lesson)}"},
             "progress": None if progress is None else {

@@ -110,6 +110,8 @@ def test_course_sidebar_submit_and_next_lesson(browser, sqlite_platform):
     expect(panel.locator(".jp-LMS-announcement").first).to_contain_text("Now on Thursdays")
     expect(panel.locator(".jp-LMS-announcement img")).to_have_count(0)
     expect(panel.locator(".jp-LMS-course-link")).to_have_attribute("href", re.compile(rf"/services/lms/courses/{FREE}$"))
+    expect(panel.locator(".jp-LMS-qa-link")).to_have_attribute(
+        "href", re.compile(rf"/services/lms/courses/{FREE}/forum\?lesson={LESSON}$"))
     page.screenshot(path=str(ARTIFACTS / "lab-course-panel.png"))
 
     # Submit on the notebook toolbar: the score and each exercise by its heading, in the sidebar

@@ -80,6 +80,9 @@ def test_ask_answer_accept_through_the_pages(served):
     lesson = bob.get(base + f"courses/{SLUG}/lessons/l1")
     assert lesson.status_code == 200 and 'id="lesson-threads"' in lesson.text and "Why -16?" in lesson.text
     assert "Why -16?" not in bob.get(base + f"courses/{SLUG}/lessons/l2").text
+    # and the course page leads its members there
+    course = bob.get(base + f"courses/{SLUG}")
+    assert f'id="course-qa" href="/services/lms/courses/{SLUG}/forum"' in course.text
 
 
 def test_pages_refuse_outsiders_and_hide_private_threads(served):
