@@ -48,8 +48,15 @@ def test_front_door_in_chromium(browser, sqlite_platform, width):
     expect(page.locator(".who")).to_have_text("Wanda Walker")  # logged in, back on the course page
     expect(page.locator("h1").first).to_have_text("Python for Beginners")
 
-    page.click("#enroll")
+    page.click("#enroll")  # right after the sign-up, with the bell's live stream open on the page
     expect(page.locator(".buybox .ok")).to_contain_text("enrolled")
+    # the bell's stream is signed in through the real hub (its xsrf token in the URL): an unread count
+    unread = page.evaluate("""() => new Promise((resolve, reject) => {
+        const source = new EventSource(document.getElementById('notif-bell').dataset.stream);
+        source.addEventListener('unread', e => { source.close(); resolve(JSON.parse(e.data).unread); });
+        source.onerror = () => { source.close(); reject(new Error('the notification stream refused')); };
+    })""")
+    assert unread == 0
     page.goto(f"{p.lms}courses/{FREE}/lessons/{POLICY_LESSON}")
     expect(page.locator("#lesson-notebook")).to_contain_text("Functions")
     expect(page.locator("#policy-attempts")).to_contain_text("0 of 5 used")
