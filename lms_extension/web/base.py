@@ -376,14 +376,19 @@ def int_arg(handler, name: str, default: int) -> int:
         raise InvalidInput(f"{name} must be a whole number, got {raw[:30]!r}") from None
 
 
-def parse_review_id(raw: str) -> int:
+def parse_id(raw: str, what: str) -> int:
+    """A row id from the URL: anything but a positive 32-bit number is "no <what> …" (404)."""
     try:
         value = int(raw)
     except ValueError:
-        raise NotFound(f"no review {raw[:30]!r}") from None
+        raise NotFound(f"no {what} {raw[:30]!r}") from None
     if not 0 < value < 2**31:
-        raise NotFound(f"no review {value}")
+        raise NotFound(f"no {what} {value}")
     return value
+
+
+def parse_review_id(raw: str) -> int:
+    return parse_id(raw, "review")
 
 
 def body_dict(handler) -> dict:

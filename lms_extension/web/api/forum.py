@@ -1,20 +1,10 @@
 """``/api/v1`` course Q&A: threads, posts, votes, accepted and endorsed answers, moderation flags."""
 from __future__ import annotations
 
-from ...errors import InvalidInput, NotFound
+from ...errors import InvalidInput
 from ...services import forum
-from ..base import APIHandler, body_dict, int_arg, requires_user
+from ..base import APIHandler, body_dict, int_arg, parse_id, requires_user
 from .spec import SECURITY, SLUG, errors, json_body, path_param, ref, response
-
-
-def _id(raw: str, what: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise NotFound(f"no {what} {raw[:30]!r}") from None
-    if not 0 < value < 2**31:
-        raise NotFound(f"no {what} {value}")
-    return value
 
 
 def _only(body: dict, allowed: set[str]) -> dict:
@@ -58,7 +48,7 @@ class ThreadAPI(APIHandler):
     @requires_user
     def get(self, thread_id: str):
         user = self.require_user()
-        view = forum.thread_view(self.db, user, _id(thread_id, "thread"))
+        view = forum.thread_view(self.db, user, parse_id(thread_id, "thread"))
         self.db.commit()  # the read mark
         self.write_json(view)
 
@@ -66,9 +56,9 @@ class ThreadAPI(APIHandler):
     def patch(self, thread_id: str):
         body = _only(body_dict(self), {"pinned", "locked", "closed"})
         user = self.require_user()
-        forum.moderate(self.db, user, _id(thread_id, "thread"), **body)
+        forum.moderate(self.db, user, parse_id(thread_id, "thread"), **body)
         self.db.commit()
-        self.write_json(forum.thread_view(self.db, user, _id(thread_id, "thread"), mark_read=False))
+        self.write_json(forum.thread_view(self.db, user, parse_id(thread_id, "thread"), mark_read=False))
 
 
 class ThreadPostsAPI(ForumMixin, APIHandler):
@@ -76,7 +66,7 @@ class ThreadPostsAPI(ForumMixin, APIHandler):
     def post(self, thread_id: str):
         body = _only(body_dict(self), {"body", "parent", "anonymous"})
         user = self.require_user()
-        post = forum.add_post(self.db, user, _id(thread_id, "thread"), body=body.get("body"),
+        post = forum.add_post(self.db, user, parse_id(thread_id, "thread"), body=body.get("body"),
                               parent=body.get("parent"), anonymous=body.get("anonymous"), limits=self.forum_limits)
         self.db.commit()
         self.write_json({"id": post.id, "thread": post.thread_id, "parent": post.parent_id}, 201)
@@ -87,7 +77,7 @@ class PostVoteAPI(APIHandler):
     def post(self, post_id: str):
         body = _only(body_dict(self), {"value"})
         user = self.require_user()
-        post = forum.vote(self.db, user, _id(post_id, "post"), body.get("value"))
+        post = forum.vote(self.db, user, parse_id(post_id, "post"), body.get("value"))
         self.db.commit()
         self.write_json({"id": post.id, "score": post.score, "my_vote": body.get("value")})
 
@@ -97,7 +87,7 @@ class ThreadAcceptAPI(APIHandler):
     def post(self, thread_id: str):
         body = _only(body_dict(self), {"post"})
         user = self.require_user()
-        thread = forum.accept(self.db, user, _id(thread_id, "thread"), body.get("post"))
+        thread = forum.accept(self.db, user, parse_id(thread_id, "thread"), body.get("post"))
         self.db.commit()
         self.write_json({"id": thread.id, "accepted_post": thread.accepted_post_id})
 
@@ -107,7 +97,7 @@ class PostEndorseAPI(APIHandler):
     def post(self, post_id: str):
         body = _only(body_dict(self), {"endorsed"})
         user = self.require_user()
-        post = forum.endorse(self.db, user, _id(post_id, "post"), body.get("endorsed", True))
+        post = forum.endorse(self.db, user, parse_id(post_id, "post"), body.get("endorsed", True))
         self.db.commit()
         self.write_json({"id": post.id, "endorsed": post.endorsed})
 
@@ -116,7 +106,7 @@ class PostRevealAPI(APIHandler):
     @requires_user
     def post(self, post_id: str):
         user = self.require_user()
-        author = forum.reveal(self.db, user, _id(post_id, "post"))
+        author = forum.reveal(self.db, user, parse_id(post_id, "post"))
         self.db.commit()
         self.write_json({"id": int(post_id), "author": author.display_name or author.hub_name,
                          "username": author.hub_name})

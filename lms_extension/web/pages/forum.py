@@ -7,21 +7,11 @@ from __future__ import annotations
 
 from tornado import web
 
-from ...errors import InvalidInput, LMSError, NotFound
+from ...errors import InvalidInput, LMSError
 from ...services import forum
-from ..base import BaseHandler, int_arg
+from ..base import BaseHandler, int_arg, parse_id
 
 PAGE = 20
-
-
-def _id(raw: str, what: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise NotFound(f"no {what} {raw[:30]!r}") from None
-    if not 0 < value < 2**31:
-        raise NotFound(f"no {what} {value}")
-    return value
 
 
 class ForumPage(BaseHandler):
@@ -107,14 +97,14 @@ class ThreadPage(ForumPage):
     @web.authenticated
     def get(self, thread_id: str):
         self.require_user()
-        self.show_thread(_id(thread_id, "thread"))
+        self.show_thread(parse_id(thread_id, "thread"))
 
 
 class ThreadReplyForm(ForumPage):
     @web.authenticated
     def post(self, thread_id: str):
         user = self.require_user()
-        tid = _id(thread_id, "thread")
+        tid = parse_id(thread_id, "thread")
         body = self.get_body_argument("body", "")
         raw_parent = self.get_body_argument("parent", "")
         parent = int(raw_parent) if raw_parent.isdigit() and len(raw_parent) < 10 else None
@@ -144,10 +134,10 @@ class ThreadActionForm(ForumPage):
     @web.authenticated
     def post(self, thread_id: str, action: str):
         user = self.require_user()
-        tid = _id(thread_id, "thread")
+        tid = parse_id(thread_id, "thread")
         if action == "accept":
             raw = self.get_body_argument("post", "")
-            forum.accept(self.db, user, tid, _id(raw, "post") if raw else None)
+            forum.accept(self.db, user, tid, parse_id(raw, "post") if raw else None)
         else:
             value = self.get_body_argument("value", "") == "1"
             forum.moderate(self.db, user, tid, **{action: value})
@@ -161,7 +151,7 @@ class PostActionForm(ForumPage):
     @web.authenticated
     def post(self, post_id: str, action: str):
         user = self.require_user()
-        pid = _id(post_id, "post")
+        pid = parse_id(post_id, "post")
         if action == "vote":
             raw = self.get_body_argument("value", "")
             if raw not in ("1", "-1", "0"):

@@ -11,7 +11,7 @@ from tornado.iostream import StreamClosedError
 
 from ...errors import InvalidInput
 from ...services import notifications
-from ..base import BaseHandler
+from ..base import BaseHandler, requires_user
 
 PAGE_SIZE = 30
 # how often one open bell asks the database for its count (any process may have added a notice:
@@ -111,13 +111,12 @@ class NotificationStream(BaseHandler):
     def on_connection_close(self):
         self._closed = True
 
+    # not @web.authenticated: a stream without a valid login (or without the page's xsrf token:
+    # EventSource is a cross-mode fetch, which JupyterHub checks) ends with a 401; a redirect
+    # would take the browser through a new OAuth login behind the page's back and change the
+    # login the page's forms were made for
+    @requires_user
     async def get(self):
-        # not @web.authenticated: a stream without a valid login (or without the page's xsrf
-        # token: EventSource is a cross-mode fetch, JupyterHub checks it) ends with a 403; a
-        # redirect would take the browser through a new OAuth login behind the page's back and
-        # change the login the page's forms were made for
-        if self.current_user is None:
-            raise web.HTTPError(403, "sign in to see your notifications")
         user_id = self.require_user().id
         if self._db is not None:  # hold no connection between polls
             self._db.close()
