@@ -10,6 +10,8 @@ from lms_extension.models.base import utcnow
 from lms_extension.services import enrollments, users
 from lms_extension.services.course_import import import_course, load_course_folder
 from tests.conftest import own_engine
+from tests.discovery.conftest import serve_visitors
+from tests.identity import answer_identity, token_names
 from tests.factories import make_user
 from tests.grading_admin.conftest import WRITTEN, course_with_policy
 
@@ -42,3 +44,13 @@ def student(session, course):
     users.update_profile(session, user, display_name="Ada Lovelace")
     enrollments.enroll(session, user, SLUG)
     return user
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def served(request, tmp_path_factory, tmp_path, monkeypatch):
+    """The LMS on a fresh database seeded by the test module's ``seed(tmp_path)``; a request's
+    identity is its ``Authorization: token <name>``, with the module's ``ROLES``."""
+    answer_identity(monkeypatch, token_names(request.module.ROLES))
+    for base, engine, _app in serve_visitors(request.param, tmp_path_factory, tmp_path, monkeypatch,
+                                             seed=request.module.seed(tmp_path)):
+        yield base, engine

@@ -24,8 +24,7 @@ from lms_extension.services import (
     users,
 )
 from lms_extension.services.course_import import import_course, load_course_folder
-from tests.identity import answer_identity, token_client, token_names
-from tests.discovery.conftest import serve_visitors
+from tests.identity import token_client
 from tests.factories import make_user, write_course
 from tests.grading_admin.conftest import WRITTEN, course_with_policy
 
@@ -240,14 +239,6 @@ def seed(tmp_path):
             work(s, users.by_name(s, "roster-student"), SLUG)
             s.commit()
     return run
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def served(request, tmp_path_factory, tmp_path, monkeypatch):
-    answer_identity(monkeypatch, token_names(ROLES))
-    for base, engine, app in serve_visitors(request.param, tmp_path_factory, tmp_path, monkeypatch,
-                                            seed=seed(tmp_path)):
-        yield base, engine
 
 
 as_user = token_client

@@ -7,7 +7,6 @@ import io
 import re
 from datetime import timedelta
 
-import pytest
 import requests
 from sqlalchemy import select
 
@@ -17,8 +16,7 @@ from lms_extension.models.base import utcnow
 from lms_extension.models.roster import DeadlineExtension
 from lms_extension.services import enrollments, grading_queue as queue, users
 from lms_extension.services.course_import import import_course, load_course_folder
-from tests.identity import answer_identity, token_client, token_names
-from tests.discovery.conftest import serve_visitors
+from tests.identity import token_client
 from tests.factories import make_user, write_course
 from tests.grading_admin.conftest import NB, WRITTEN, course_with_policy, grade
 
@@ -44,15 +42,6 @@ def seed(tmp_path):
             grade(s, sub.id, test_points=2.0)
             s.commit()
     return run
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def served(request, tmp_path_factory, tmp_path, monkeypatch):
-    """The LMS on a fresh database; a request's identity is its ``Authorization: token <name>``."""
-    answer_identity(monkeypatch, token_names(ROLES))
-    for base, engine, app in serve_visitors(request.param, tmp_path_factory, tmp_path, monkeypatch,
-                                            seed=seed(tmp_path)):
-        yield base, engine
 
 
 as_user = token_client
