@@ -33,7 +33,7 @@ from ..errors import Forbidden, InvalidInput, NotFound, TooManyRequests
 from ..models import Course, Enrollment, Lesson, LessonVersion, User
 from ..models.base import utcnow
 from ..models.forum import KINDS, ForumPost, ForumRead, ForumTerm, ForumThread, ForumVote
-from . import audit, catalog
+from . import audit, catalog, notifications
 
 MAX_TITLE = 200
 MAX_BODY_BYTES = 100_000
@@ -263,6 +263,51 @@ def _mentions(session: Session, course: Course, body: str) -> list[int]:
     return [found[n] for n in names if n in found][:MAX_MENTIONS]
 
 
+# ------------------------------------------------------------------ telling people
+def _excerpt(body: str, limit: int = 300) -> str:
+    text = re.sub(r"\s+", " ", body).strip()
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
+def _may_see(session: Session, thread: ForumThread, course: Course, user_ids) -> list[int]:
+    """Those of ``user_ids`` who can read ``thread`` (a private one: its author and the staff)."""
+    ids = [uid for uid in dict.fromkeys(user_ids) if uid]
+    if not thread.private or not ids:
+        return ids
+    users = session.scalars(select(User).where(User.id.in_(ids))).all()
+    return [u.id for u in users if u.id == thread.author_id or permissions.is_forum_staff(u, course)]
+
+
+def _tell_about_post(session: Session, m: Member, thread: ForumThread, post: ForumPost) -> None:
+    """A new post tells the thread's author (and, for a comment, the commented post's author) that
+    someone replied, and the members it @mentions; never the poster, never someone who cannot read
+    the thread. An anonymous post does not name its author, not even to the staff, here."""
+    who = "A classmate" if post.anonymous else _name(m.user)
+    url = f"forum/threads/{thread.id}#post-{post.id}"
+    actor = None if post.anonymous else m.user.id
+    repliers = [thread.author_id]
+    if post.parent_id:
+        repliers.append(session.scalar(select(ForumPost.author_id).where(ForumPost.id == post.parent_id)))
+    told = [uid for uid in _may_see(session, thread, m.course, repliers) if uid != m.user.id]
+    notifications.notify(session, user_ids=told, kind="reply", actor_id=actor, url=url,
+                         title=f"{who} replied to \u201c{thread.title}\u201d", body=_excerpt(post.body),
+                         dedupe_key=f"forum-post:{post.id}")
+    mentioned = [uid for uid in _may_see(session, thread, m.course, json.loads(post.mentions or "[]"))
+                 if uid != m.user.id and uid not in told]
+    notifications.notify(session, user_ids=mentioned, kind="mention", actor_id=actor, url=url,
+                         title=f"{who} mentioned you in \u201c{thread.title}\u201d", body=_excerpt(post.body),
+                         dedupe_key=f"forum-mention:{post.id}")
+
+
+def _tell_author(session: Session, m: Member, thread: ForumThread, post: ForumPost, kind: str, what: str) -> None:
+    if post.author_id == m.user.id:
+        return
+    notifications.notify(session, user_ids=[post.author_id], kind=kind, actor_id=m.user.id,
+                         url=f"forum/threads/{thread.id}#post-{post.id}",
+                         title=f"Your answer in \u201c{thread.title}\u201d was {what}", body=_excerpt(post.body),
+                         dedupe_key=f"forum-{kind}:{post.id}")
+
+
 # ------------------------------------------------------------------ writing
 def _new_post(session: Session, m: Member, thread: ForumThread, body: str, *, parent_id=None, opening=False,
               anonymous=False, now: datetime, index_text: str = "") -> ForumPost:
@@ -295,7 +340,8 @@ def create_thread(session: Session, user: User | None, slug: str, *, title, body
                          last_activity_at=now)
     session.add(thread)
     session.flush()
-    _new_post(session, m, thread, body, opening=True, anonymous=anonymous, now=now, index_text=title)
+    opening = _new_post(session, m, thread, body, opening=True, anonymous=anonymous, now=now, index_text=title)
+    _tell_about_post(session, m, thread, opening)  # the opening post tells only whom it mentions
     return thread
 
 
@@ -322,6 +368,7 @@ def add_post(session: Session, user: User | None, thread_id: int, *, body, paren
     thread.reply_count = thread.reply_count + 1
     if m.staff:
         thread.staff_answered = True
+    _tell_about_post(session, m, thread, post)
     return post
 
 
@@ -375,14 +422,17 @@ def accept(session: Session, user: User | None, thread_id: int, post_id) -> Foru
     if post.opening or post.parent_id is not None:
         raise InvalidInput("only an answer can be accepted (not the question or a comment)", field="post")
     thread.accepted_post_id = post.id
+    _tell_author(session, m, thread, post, "answer_accepted", "accepted")
     return thread
 
 
 def endorse(session: Session, user: User | None, post_id: int, endorsed) -> ForumPost:
-    post, _thread, m = _post_for(session, user, post_id)
+    post, thread, m = _post_for(session, user, post_id)
     if not m.staff:
         raise Forbidden("only the course's staff can endorse a post")
     post.endorsed = _flag(endorsed, "endorsed")
+    if post.endorsed:
+        _tell_author(session, m, thread, post, "answer_endorsed", "endorsed by the staff")
     return post
 
 
