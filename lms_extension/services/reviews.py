@@ -20,7 +20,7 @@ from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..models import Course, Enrollment, Lesson, LessonProgress, User
 from ..models.base import utcnow
 from ..models.discovery import CourseStats, Review, ReviewReport, ReviewVote
-from . import audit, catalog, course_stats
+from . import audit, catalog, course_stats, notifications
 
 MAX_BODY = 5000
 MAX_REASON = 500
@@ -104,6 +104,13 @@ def create(session: Session, user: User, slug: str, rating, body, *, min_progres
     except IntegrityError:
         raise Conflict("you already reviewed this course: edit your review instead") from None
     course_stats.shift_rating(session, course.id, add=rating)
+    if course.instructor is not None:  # the instructor hears of it (if they want "new review")
+        session.flush()
+        stars = "\u2605" * rating + "\u2606" * (5 - rating)
+        notifications.notify(session, user_ids=[course.instructor.user_id], kind="new_review", actor_id=user.id,
+                             title=f"New review of {course.title}: {stars}",
+                             body=body if len(body) <= 300 else body[:299] + "\u2026",
+                             url=f"courses/{course.slug}#review-{review.id}", dedupe_key=f"review:{review.id}")
     return review
 
 

@@ -177,3 +177,20 @@ def test_listing_sorts_and_paging(session, corpus):
     for bad in (dict(sort="x"), dict(limit=0), dict(limit=51), dict(offset=-1)):
         with pytest.raises(InvalidInput):
             reviews.list_for_course(session, course.id, **bad)
+
+
+def test_a_new_review_tells_the_instructor(session, corpus):
+    from sqlalchemy import select
+
+    from lms_extension.models import Course
+    from lms_extension.models.notifications import Notification
+
+    reader = enrolled(session, "reviewer-n", "pandas-basics", opened=1)
+    review = reviews.create(session, reader, "pandas-basics", 4, "Clear and practical", min_progress=0.0)
+    course = session.scalars(select(Course).where(Course.slug == "pandas-basics")).one()
+    session.flush()
+    told = session.scalars(select(Notification).where(Notification.kind == "new_review",
+                                                      Notification.user_id == course.instructor.user_id)).all()
+    assert [(n.title, n.url) for n in told] == [
+        (f"New review of {course.title}: \u2605\u2605\u2605\u2605\u2606", f"courses/pandas-basics#review-{review.id}")]
+    assert not session.scalars(select(Notification).where(Notification.user_id == reader.id)).all()
