@@ -96,6 +96,7 @@ ENV = {
     "trending_half_life_days": "LMS_TRENDING_HALF_LIFE_DAYS",
     "trending_refresh_seconds": "LMS_TRENDING_REFRESH_SECONDS",
     "analytics_refresh_seconds": "LMS_ANALYTICS_REFRESH_SECONDS",
+    "wishlist_delivery_seconds": "LMS_WISHLIST_DELIVERY_SECONDS",
     "search_vocabulary_seconds": "LMS_SEARCH_VOCABULARY_SECONDS",
     # commerce
     "stripe_api_base": "LMS_STRIPE_API_BASE",
@@ -271,6 +272,9 @@ class LMSConfig(Application):
     analytics_refresh_seconds = Float(900.0, help="How often `lms worker` recomputes the course analytics and "
                                                   "growth reports the analytics pages show; 0 turns it "
                                                   "off.").tag(config=True)
+    wishlist_delivery_seconds = Float(60.0, help="How often `lms worker` turns stored wishlist events (a "
+                                                 "price drop, a coupon) into notifications; 0 turns it "
+                                                 "off.").tag(config=True)
     search_vocabulary_seconds = Float(60.0, help="How long a replica keeps the search vocabulary used for typo "
                                                  "correction.").tag(config=True)
 

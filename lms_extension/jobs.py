@@ -84,6 +84,16 @@ def judge0_expiry(config) -> Callable[[sessionmaker[Session]], object]:
     return run
 
 
+def wishlist_delivery(config) -> Callable[[sessionmaker[Session]], object]:
+    """Wishlisted courses that got cheaper or a coupon: the stored events become notifications."""
+    from .services import wishlist
+
+    def run(factory):
+        with session_scope(factory) as session:
+            return wishlist.deliver_events(session)
+    return run
+
+
 def analytics_refresh(config) -> Callable[[sessionmaker[Session]], object]:
     """Course analytics and growth figures, computed here so that counting stays off the student's path."""
     from .services import analytics
@@ -100,7 +110,8 @@ def configured_jobs(config) -> list[Job]:
 
     jobs = [Job("trending_refresh", config.trending_refresh_seconds, trending_refresh(config)),
             Job("judge0_expiry", config.judge0_expiry_seconds, judge0_expiry(config)),
-            Job("analytics_refresh", config.analytics_refresh_seconds, analytics_refresh(config))]
+            Job("analytics_refresh", config.analytics_refresh_seconds, analytics_refresh(config)),
+            Job("wishlist_delivery", config.wishlist_delivery_seconds, wishlist_delivery(config))]
     if readiness(config) is None:
         jobs += [Job("payments_reconciliation", config.reconcile_interval_seconds, payments_reconciliation(config)),
                  Job("checkout_expiry", config.checkout_expiry_seconds, checkout_expiry(config))]

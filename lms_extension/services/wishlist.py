@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, insert, literal, select
+from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,7 @@ from ..errors import InvalidInput
 from ..models import Course, Enrollment, User
 from ..models.base import utcnow
 from ..models.discovery import WishlistEvent, WishlistItem
-from . import catalog
+from . import catalog, notifications
 
 MAX_WISHLIST = 500
 
@@ -116,3 +116,42 @@ def pending_events(session: Session, user: User | None = None, limit: int = 100)
     if user is not None:
         stmt = stmt.where(WishlistEvent.user_id == user.id)
     return list(session.scalars(stmt.order_by(WishlistEvent.id).limit(limit)))
+
+
+def _amount(cents: int, currency: str) -> str:
+    symbol = {"usd": "$", "eur": "\u20ac", "gbp": "\u00a3"}.get(currency.lower())
+    amount = f"{cents / 100:,.2f}"
+    return f"{symbol}{amount}" if symbol else f"{amount} {currency.upper()}"
+
+
+def deliver_events(session: Session, limit: int = 500) -> int:
+    """Hand stored price-drop and coupon events to notifications (``lms worker``'s
+    ``wishlist_delivery`` job); each is delivered once (its id is the notice's dedupe key). A
+    course the user has meanwhile (bought, enrolled) is not advertised to them."""
+    events = session.execute(
+        select(WishlistEvent, Course).join(Course, Course.id == WishlistEvent.course_id)
+        .where(WishlistEvent.delivered_at.is_(None)).order_by(WishlistEvent.id).limit(limit)).all()
+    now = utcnow()
+    for event, course in events:
+        has_it = session.scalar(select(Enrollment.user_id).where(Enrollment.user_id == event.user_id,
+                                                                  Enrollment.course_id == course.id))
+        if has_it is None:
+            if event.kind == "price_drop":
+                notifications.notify(
+                    session, user_ids=[event.user_id], kind="wishlist_price_drop", url=f"courses/{course.slug}",
+                    title=f"{course.title} is now {_amount(event.new_price_cents or 0, course.currency)}",
+                    body=f"A course on your wishlist got cheaper: "
+                         f"{_amount(event.old_price_cents or 0, course.currency)} \u2192 "
+                         f"{_amount(event.new_price_cents or 0, course.currency)}.",
+                    dedupe_key=f"wishlist-event:{event.id}")
+            else:
+                off = (f"{event.percent_off}% off" if event.percent_off
+                       else f"{_amount(event.amount_off_cents or 0, course.currency)} off")
+                until = f" until {event.expires_at:%Y-%m-%d}" if event.expires_at else ""
+                notifications.notify(
+                    session, user_ids=[event.user_id], kind="coupon", url=f"courses/{course.slug}",
+                    title=f"{off} {course.title} with {event.coupon_code}",
+                    body=f"A coupon for a course on your wishlist: {event.coupon_code}, {off}{until}.",
+                    dedupe_key=f"wishlist-event:{event.id}")
+        session.execute(update(WishlistEvent).where(WishlistEvent.id == event.id).values(delivered_at=now))
+    return len(events)

@@ -171,3 +171,28 @@ def test_a_course_owned_before_it_left_wishlists_automatically_is_not_listed(ses
     session.add(Enrollment(user_id=ann.id, course_id=corpus["python-start"].id, source="free"))
     session.flush()
     assert [c.slug for c in wishlist.items(session, ann)] == ["sql-db"]
+
+
+def test_stored_events_become_notifications_once(session, corpus, tmp_path):
+    from lms_extension.models.notifications import Notification
+
+    ann, bob = ensure_user(session, "ann"), ensure_user(session, "bob")
+    wishlist.add(session, ann, "ml-intro")
+    wishlist.add(session, bob, "ml-intro")
+    row = next(r for r in CORPUS if r[0] == "ml-intro")
+    import_row(session, tmp_path / "up", row, price=5900)
+    import_row(session, tmp_path / "down", row, price=2900)
+    wishlist.add(session, ann, "sql-db")
+    wishlist.record_coupon(session, corpus["sql-db"].id, "SPRING20", percent_off=20)
+    enrollments_of_bob = session.scalar(select(Enrollment).where(Enrollment.user_id == bob.id))
+    assert enrollments_of_bob is None
+    # Bob got the course meanwhile: no advert for what he has
+    session.add(Enrollment(user_id=bob.id, course_id=corpus["ml-intro"].id))
+    session.flush()
+    assert wishlist.deliver_events(session) == 3
+    assert wishlist.pending_events(session) == [] and wishlist.deliver_events(session) == 0
+    session.flush()
+    told = sorted((n.user_id, n.kind, n.title) for n in session.scalars(select(Notification)))
+    title = corpus["ml-intro"].title
+    assert told == sorted([(ann.id, "wishlist_price_drop", f"{title} is now $29.00"),
+                           (ann.id, "coupon", f"20% off {corpus['sql-db'].title} with SPRING20")])
