@@ -125,10 +125,12 @@ def server_log(docker_hub) -> str:
     return docker("logs", docker_hub.container(USER)).stderr
 
 
-def test_nbgrader_server_extensions_are_loaded(docker_hub, student):
+def test_a_students_server_loads_the_student_side_of_nbgrader_only(docker_hub, student):
     log = server_log(docker_hub)
-    for module in ("formgrader", "assignment_list", "course_list", "validate_assignment"):
+    for module in ("assignment_list", "validate_assignment"):  # the Assignments panel and Validate
         assert f"nbgrader.server_extensions.{module} | extension was successfully loaded." in log
+    for module in ("formgrader", "course_list"):  # instructor tools (hub_config/student_server.py)
+        assert f"nbgrader.server_extensions.{module}" not in log
 
 
 def test_lms_extension_is_loaded(docker_hub, student):
