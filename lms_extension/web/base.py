@@ -233,7 +233,7 @@ class LMSHandlerMixin(HubOAuthenticated):
         return env.get_template(name).render(
             prefix=self.config.service_prefix, hub_prefix=self.config.hub_prefix,
             user=self._page_user(), csp_nonce=self.csp_nonce, absolute=self.absolute_url,
-            xsrf_form_html=self.xsrf_form_html, xsrf_token=lambda: self.xsrf_token.decode("ascii"),
+            xsrf_form_html=self.xsrf_form_html, page_xsrf_token=lambda: self.xsrf_token.decode("ascii"),
             static=self.static_asset, **ns,
         )
 
