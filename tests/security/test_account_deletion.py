@@ -28,6 +28,7 @@ from lms_extension.models.commerce import (AccessGrant, Invoice, InvoiceCounter,
                                            Subscription)
 from lms_extension.models.discovery import Review, WishlistItem
 from lms_extension.models.learning import Certificate, LessonNote
+from lms_extension.models.notifications import Notification
 from lms_extension.models.submission import NotebookSubmission
 from lms_extension.services import enrollments, lesson_extras, lessons, reviews, wishlist
 from lms_extension.services.payments import access, checkout, invoices, ledger
@@ -166,7 +167,11 @@ def test_delete_account_erases_learning_data_and_anonymises_invoices(session, tm
     assert session.scalar(select(User).where(User.hub_name == "leaving-user")) is None
     # kept for the law and the books: the order, its invoice (same number, same amounts), the ledger
     kept = rows_of(session, user.id)
-    assert set(kept) <= {"orders.user_id", "refund_requests.user_id", "reviews.user_id"}, kept
+    assert set(kept) <= {"orders.user_id", "refund_requests.user_id", "reviews.user_id",
+                         "notifications.actor_id"}, kept
+    # the instructor's "new review" notice stays theirs; it names the course, not the leaver
+    for note in session.scalars(select(Notification).where(Notification.actor_id == user.id)):
+        assert "Leaving" not in note.title and "leaving-user" not in note.title
     assert session.get(Order, order.id).user_id == user.id
     inv = session.get(Invoice, invoice.id)
     assert (inv.number, inv.total_cents, inv.tax_cents, inv.issued_at) == (

@@ -32,9 +32,9 @@ def call(method, url, body=None, raw=None):
                                  headers={"Authorization": "token " + token, "Content-Type": "application/json"})
     try:
         with opener.open(req, timeout=120) as r:
-            return r.status, r.read().decode(errors="replace")[:3000]
+            return r.status, r.read().decode(errors="replace")[:40000]
     except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace")[:3000]
+        return e.code, e.read().decode(errors="replace")[:40000]
 home = os.path.expanduser("~")
 def tree(root):
     found = []
