@@ -78,6 +78,7 @@ ENV = {
     "rate_limit_quote": "LMS_RATE_LIMIT_QUOTE",
     "rate_limit_checkout": "LMS_RATE_LIMIT_CHECKOUT",
     "rate_limit_code_runs": "LMS_RATE_LIMIT_CODE_RUNS",
+    "rate_limit_messages": "LMS_RATE_LIMIT_MESSAGES",
     "forum_new_account_days": "LMS_FORUM_NEW_ACCOUNT_DAYS",
     "forum_new_account_posts_per_hour": "LMS_FORUM_NEW_ACCOUNT_POSTS_PER_HOUR",
     # storage
@@ -128,10 +129,23 @@ ENV = {
     "mail_lease_seconds": "LMS_MAIL_LEASE_SECONDS",
     "mail_max_attempts": "LMS_MAIL_MAX_ATTEMPTS",
     "mail_retry_seconds": "LMS_MAIL_RETRY_SECONDS",
+    # web push
+    "vapid_private_key": "LMS_VAPID_PRIVATE_KEY",
+    "vapid_public_key": "LMS_VAPID_PUBLIC_KEY",
+    "vapid_subject": "LMS_VAPID_SUBJECT",
+    "push_allow_local": "LMS_PUSH_ALLOW_LOCAL",
+    "push_timeout_seconds": "LMS_PUSH_TIMEOUT_SECONDS",
+    "push_max_attempts": "LMS_PUSH_MAX_ATTEMPTS",
+    "push_retry_seconds": "LMS_PUSH_RETRY_SECONDS",
+    "deadline_reminder_seconds": "LMS_DEADLINE_REMINDER_SECONDS",
+    "digest_seconds": "LMS_DIGEST_SECONDS",
+    "digest_hour_utc": "LMS_DIGEST_HOUR_UTC",
+    "forum_answer_target_hours": "LMS_FORUM_ANSWER_TARGET_HOURS",
 }
 # values `lms config show` never prints; URLs in URL_SECRETS lose only their password
 SECRETS = {"admin_token", "demo_password", "cookie_secret", "s3_secret_access_key", "stripe_secret_key",
-           "stripe_webhook_secret", "smtp_password"}
+           "stripe_webhook_secret", "smtp_password",
+           "vapid_private_key"}
 URL_SECRETS = {"db_url", "hub_db_url", "redis_url"}
 
 
@@ -239,6 +253,8 @@ class LMSConfig(Application):
                                   help="Checkout sessions a user may start, as COUNT/SECONDS.").tag(config=True)
     rate_limit_code_runs = Unicode("120/60", help="Code runs (Judge0 API, challenge runs) a user may start, as "
                                                   "COUNT/SECONDS.").tag(config=True)
+    rate_limit_messages = Unicode("30/300", help="Direct messages a user may send (new conversations and "
+                                                 "replies), as COUNT/SECONDS; 0: no limit.").tag(config=True)
     forum_new_account_days = Integer(7, min=0, help="An account the LMS first saw fewer than this many days ago "
                                                     "is new: its course Q&A posts are rate-limited "
                                                     "(forum_new_account_posts_per_hour).").tag(config=True)
@@ -334,6 +350,39 @@ class LMSConfig(Application):
                                                "given up as dead.").tag(config=True)
     mail_retry_seconds = Float(30.0, help="Wait after an email's first temporary failure; doubled after each "
                                           "further one (at most 6 hours).").tag(config=True)
+    vapid_private_key = Unicode(help="VAPID private key that signs web pushes (RFC 8292): the P-256 private "
+                                     "number, base64url (as `vapid --gen` or web-push tools print it). Every "
+                                     "replica and worker needs the same one: browsers subscribed with its public "
+                                     "key. Default: generated once and kept in "
+                                     "data_dir/lms_vapid_private_key.").tag(config=True)
+    vapid_public_key = Unicode(help="VAPID public key that browsers subscribe with (uncompressed P-256 point, "
+                                    "base64url); default: derived from vapid_private_key, and refused at start-up "
+                                    "when it is not that key's.").tag(config=True)
+    vapid_subject = Unicode(help="Contact that push services see in each push (the VAPID 'sub' claim): a "
+                                 "mailto: or https: URL; default: mailto: with smtp_from's "
+                                 "address.").tag(config=True)
+    push_allow_local = Bool(False, help="Accept push subscriptions whose endpoint is plain http:// or on a "
+                                        "loopback or private network (tests, closed networks). Off: https:// "
+                                        "to public addresses only, checked again before each "
+                                        "push.").tag(config=True)
+    push_timeout_seconds = Float(10.0, help="How long a push service may take to answer before the attempt "
+                                            "counts as a temporary failure.").tag(config=True)
+    push_max_attempts = Integer(6, min=1, help="Temporary failures (5xx, 429, timeouts) after which a push is "
+                                               "given up as dead.").tag(config=True)
+    push_retry_seconds = Float(30.0, help="Wait after a push's first temporary failure; doubled after each "
+                                          "further one (at most 6 hours).").tag(config=True)
+    deadline_reminder_seconds = Float(900.0, help="How often `lms worker` looks for students whose own deadline "
+                                                  "(an extension included) is less than 24 hours away with the "
+                                                  "work not handed in, and tells each once per deadline; 0 turns "
+                                                  "it off.").tag(config=True)
+    digest_seconds = Float(900.0, help="How often `lms worker` looks for daily and weekly digest emails that are "
+                                       "due (each made once per user and period); 0 turns digests off."
+                                       ).tag(config=True)
+    digest_hour_utc = Integer(7, min=0, max=23, help="Hour of the day (UTC) from which the day's digests are sent; "
+                                                     "weekly digests go on Mondays.").tag(config=True)
+    forum_answer_target_hours = Float(24.0, help="A question without an answer for longer than this is listed "
+                                                 "in its course staff's digest as waiting too long."
+                                      ).tag(config=True)
 
     def __init__(self, environ=None, **kwargs):
         """``environ`` (default ``os.environ``) and the config file fill in what ``kwargs`` leave open."""
@@ -458,6 +507,30 @@ class LMSConfig(Application):
             path.write_text(secrets.token_hex(32))
         return path.read_text().strip()
 
+    @default("vapid_private_key")
+    def _vapid_private_key(self):
+        import base64
+
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        path = Path(self.data_dir) / "lms_vapid_private_key"
+        if not path.exists():
+            number = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(base64.urlsafe_b64encode(number.to_bytes(32, "big")).decode().rstrip("="))
+        return path.read_text().strip()
+
+    @default("vapid_public_key")
+    def _vapid_public_key(self):
+        return vapid_public_key_of(self.vapid_private_key)
+
+    @default("vapid_subject")
+    def _vapid_subject(self):
+        from email.utils import parseaddr
+
+        return "mailto:" + (parseaddr(self.smtp_from)[1] or "noreply@localhost")
+
     # ------------------------------------------------------------------ lms config show
     def effective(self) -> list[tuple[str, str, str, str]]:
         """(name, variable, value, source) of every setting, secrets masked."""
@@ -467,10 +540,31 @@ class LMSConfig(Application):
             var = ENV.get(name, "-")
             if name == "cookie_secret" and self.source(name) == "default":
                 value = f"(kept in {Path(self.data_dir) / 'lms_cookie_secret'})"  # reading it would create it
+            elif name.startswith("vapid_p") and self.source(name) == self.source("vapid_private_key") == "default":
+                value = f"(from {Path(self.data_dir) / 'lms_vapid_private_key'})"  # reading it would create it
             else:
                 value = _shown(name, getattr(self, name))
             rows.append((name, var, value, self.source(name)))
         return rows
+
+
+def vapid_public_key_of(private_key: str) -> str:
+    """The public key (uncompressed point, base64url) of a VAPID private key (base64url);
+    ConfigError when it is not a P-256 private number."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        raw = base64.urlsafe_b64decode(private_key.strip() + "=" * (-len(private_key.strip()) % 4))
+        if len(raw) != 32:
+            raise ValueError("not 32 bytes")
+        key = ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+    except ValueError:
+        raise ConfigError("LMS_VAPID_PRIVATE_KEY: expected a P-256 private key, 32 bytes in base64url") from None
+    point = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return base64.urlsafe_b64encode(point).decode().rstrip("=")
 
 
 def _load_file(path: str) -> Config:

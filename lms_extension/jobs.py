@@ -94,6 +94,16 @@ def wishlist_delivery(config) -> Callable[[sessionmaker[Session]], object]:
     return run
 
 
+def deadline_reminders(config) -> Callable[[sessionmaker[Session]], object]:
+    """Students whose own deadline is less than 24 hours away, work not handed in: told once per deadline."""
+    from .services import deadline_reminders as reminders
+
+    def run(factory):
+        with session_scope(factory) as session:
+            return reminders.send_reminders(session)
+    return run
+
+
 def analytics_refresh(config) -> Callable[[sessionmaker[Session]], object]:
     """Course analytics and growth figures, computed here so that counting stays off the student's path."""
     from .services import analytics
@@ -111,7 +121,8 @@ def configured_jobs(config) -> list[Job]:
     jobs = [Job("trending_refresh", config.trending_refresh_seconds, trending_refresh(config)),
             Job("judge0_expiry", config.judge0_expiry_seconds, judge0_expiry(config)),
             Job("analytics_refresh", config.analytics_refresh_seconds, analytics_refresh(config)),
-            Job("wishlist_delivery", config.wishlist_delivery_seconds, wishlist_delivery(config))]
+            Job("wishlist_delivery", config.wishlist_delivery_seconds, wishlist_delivery(config)),
+            Job("deadline_reminders", config.deadline_reminder_seconds, deadline_reminders(config))]
     if readiness(config) is None:
         jobs += [Job("payments_reconciliation", config.reconcile_interval_seconds, payments_reconciliation(config)),
                  Job("checkout_expiry", config.checkout_expiry_seconds, checkout_expiry(config))]

@@ -9,7 +9,8 @@ through ``grading_queue.mark_feedback_released``). Every student-facing path ask
 feedback), ``progress`` (completion, XP, badges, certificates wait for the release too).
 
 Reads only models: ``grading_queue`` and ``progress`` import it. ``announce`` tells students
-their feedback became visible (``grade_released`` notifications).
+their feedback became visible (``grade_released`` notifications); ``announce_manual_grading`` that
+an instructor finished grading their work by hand (``manual_grade_done``).
 """
 from __future__ import annotations
 
@@ -64,3 +65,20 @@ def announce(session: Session, submissions) -> None:
             session, user_ids=[s.user_id], kind="grade_released", title=f"Your grade for {lesson.title} is out",
             body=f"Your submission scored {s.score:g} of {s.max_score:g}." if s.score is not None and s.max_score else "",
             url=f"courses/{lesson.course.slug}/lessons/{lesson.key}", dedupe_key=f"grade:{s.id}")
+
+
+def announce_manual_grading(session: Session, submission) -> bool:
+    """Tell the student that the last hand-graded part of their submission has its points. Only
+    when its feedback is visible: held feedback is announced once, by ``announce`` at its release
+    (one notice for one event). Once per submission; True when told now or before."""
+    if not visible(submission, session):
+        return False
+    lesson = submission.lesson
+    score = submission.score
+    notifications.notify(
+        session, user_ids=[submission.user_id], kind="manual_grade_done",
+        title=f"Your {lesson.title} is graded by hand",
+        body=f"Your submission now scores {score:g} of {submission.max_score:g}."
+        if score is not None and submission.max_score else "",
+        url=f"courses/{lesson.course.slug}/lessons/{lesson.key}", dedupe_key=f"manual-grade:{submission.id}")
+    return True

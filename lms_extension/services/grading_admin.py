@@ -190,6 +190,7 @@ def save_manual_grades(session: Session, user: User, submission_id: int, grades)
     existing = {(g.notebook, g.grade_id): g for g in submission.manual_grades}
     before = {f"{nb}:{gid}": {"points": g.points, "comment": g.comment} for (nb, gid), g in existing.items()}
     score_before = submission.score
+    waiting_before = _needs_manual(submission)
     titles = notebooks.exercise_titles(submission.lesson_version.student_notebook)
     names = {key: titles.get(key[1], f"Part {n}") for n, key in enumerate(cells, 1)}
     checked = []  # every item is checked before any is applied: a refused save changes nothing
@@ -233,6 +234,8 @@ def save_manual_grades(session: Session, user: User, submission_id: int, grades)
                              f"by {submission.user.hub_name}")
     # lesson completion, XP and badges follow the new score (same transaction)
     progress.after_score_changed(session, submission)
+    if waiting_before and not _needs_manual(submission):  # the last hand-graded part got its points
+        feedback_release.announce_manual_grading(session, submission)
     return submission
 
 

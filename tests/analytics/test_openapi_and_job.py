@@ -25,7 +25,7 @@ def test_analytics_routes_are_documented():
 
 
 def test_the_worker_runs_the_analytics_job(engine):
-    config = SimpleNamespace(trending_refresh_seconds=0, judge0_expiry_seconds=0, analytics_refresh_seconds=60, wishlist_delivery_seconds=0,
+    config = SimpleNamespace(trending_refresh_seconds=0, judge0_expiry_seconds=0, analytics_refresh_seconds=60, wishlist_delivery_seconds=0, deadline_reminder_seconds=0, digest_seconds=0,
                              stripe_secret_key="", stripe_api_base="", reconcile_interval_seconds=0,
                              checkout_expiry_seconds=0)
     job = next(j for j in jobs.configured_jobs(config) if j.name == "analytics_refresh")

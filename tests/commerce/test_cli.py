@@ -68,7 +68,7 @@ def test_worker_timer_reconciles(shop, tmp_path, engine):
     shop.srv.chaos(hold=True)
     shop.srv.pay(session_id, card="4242424242424242", email="t@example.org", name="T")
     config = SimpleNamespace(reconcile_interval_seconds=1, trending_refresh_seconds=0, judge0_expiry_seconds=0,
-                             analytics_refresh_seconds=0, wishlist_delivery_seconds=0,
+                             analytics_refresh_seconds=0, wishlist_delivery_seconds=0, deadline_reminder_seconds=0, digest_seconds=0,
                              checkout_expiry_seconds=0, stripe_secret_key=shop.srv.api_key,
                              stripe_api_base=shop.srv.url, platform_share_percent=30, refund_window_days=30,
                              refund_max_progress_percent=30, payout_hold_days=30, seller_name="S",
