@@ -13,7 +13,7 @@ from tornado.log import access_log
 from ..config import LMSConfig
 from ..db import check_revision, make_engine, session_factory
 from ..ratelimit import limiter_from_url
-from ..services import analytics, notifications, recommendations, search
+from ..services import analytics, notifications, push, recommendations, search
 from ..services.catalog import CatalogCache
 from ..services.payments import stripe_client
 from ..services.payments.policy import CommercePolicy
@@ -88,9 +88,13 @@ from .pages import covers as covers_pages
 from .pages import instructors as instructors_pages
 from .pages import profile as profile_pages
 from .api import notifications as notifications_api
+from .api import push as push_api
 from .api import forum as forum_api
+from .api import forum_ask as forum_ask_api
 from .pages import notifications as notifications_pages
 from .pages import forum as forum_pages
+from .api import messages as messages_api
+from .pages import messages as messages_pages
 from .pages import mail as mail_pages
 from .pages import teach as teach_pages
 from .pages import videos as videos_pages
@@ -111,7 +115,8 @@ HANDLER_MODULES = (
     covers_pages, instructors_pages, profile_pages,
     instructor_applications_api, applications_pages, teach_api, roster_api, roster_pages, analytics_api, analytics_pages, admin_api, admin_pages, admin_commerce_pages, announcements_api, announcements_pages,
     authoring_api,
-    mail_pages, notifications_api, notifications_pages, forum_api, forum_pages,
+    mail_pages, notifications_api, push_api, notifications_pages, forum_api, forum_ask_api, forum_pages,
+    messages_api, messages_pages,
 )
 
 
@@ -130,6 +135,7 @@ def jinja_env() -> Environment:
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["money"] = _money
     env.globals["application_news"] = applications_pages.application_news  # base.html's banner
+    env.globals["unread_messages"] = messages_pages.unread_messages  # base.html's Messages link
     return env
 
 
@@ -167,6 +173,7 @@ def make_app(config: LMSConfig, engine=None) -> web.Application:
     configure_hub_auth(config)
     # notification emails link back (one-click unsubscribe) signed with the cookie secret
     notifications.configure_email_links(config.public_url + prefix, config.cookie_secret)
+    push.application_server_key(config)  # refuses a VAPID key pair that does not match
     handlers = [(prefix + "oauth_callback", HubOAuthCallbackHandler)]
     for module in HANDLER_MODULES:
         handlers += [(prefix + pattern, handler) for pattern, handler in module.default_handlers]

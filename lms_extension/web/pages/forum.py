@@ -8,7 +8,7 @@ from __future__ import annotations
 from tornado import web
 
 from ...errors import InvalidInput, LMSError
-from ...services import forum
+from ...services import forum, forum_ask
 from ..base import BaseHandler, int_arg, parse_id
 
 PAGE = 20
@@ -29,6 +29,7 @@ class ForumPage(BaseHandler):
         ns.setdefault("reply_body", "")
         ns.setdefault("preview_html", None)
         ns.setdefault("error", None)
+        ns.setdefault("attachment", forum_ask.attachment_summary(self.db, thread_id))  # asked from a cell
         ns.setdefault("reply_parent", None)
         raw = self.get_query_argument("comment", "") if self.request.method == "GET" else ""
         ns.setdefault("request_comment", int(raw) if raw.isdigit() and len(raw) < 10 else None)
