@@ -44,6 +44,13 @@ class Conflict(LMSError):
     code = "conflict"
 
 
+class Gone(LMSError):
+    """It existed and no longer works (a used or expired emailed link)."""
+
+    status = 410
+    code = "gone"
+
+
 class PayloadTooLarge(LMSError):
     status = 413
     code = "payload_too_large"

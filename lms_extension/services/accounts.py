@@ -16,6 +16,8 @@ Kept, pointing at an anonymised tombstone of the account instead of the person:
 - reviews: they stay for other buyers and in the course's rating, shown as "Deleted user", as
   marketplaces usually do; the person's name is nowhere on them;
 - helpful votes (only counts) and decisions taken as staff (refunds, moderation, grades);
+- direct messages they sent, for the people they wrote to, signed "Deleted user" (their inbox,
+  read marks and blocks are erased);
 - an instructor's courses and profile row (the ledger and other students' purchases point at
   it), with headline and bio emptied.
 """
@@ -34,9 +36,13 @@ from ..models.commerce import AccessGrant
 from ..models.discovery import ReviewReport, WishlistEvent, WishlistItem
 from ..models.learning import (Achievement, ActivityDay, Certificate, LearnerProfile, LessonBookmark, LessonNote,
                                QuizAttempt, XPEvent)
-from ..models.forum import ForumRead
+from ..models.forum import ForumCourseLevel, ForumRead, ForumReport, ForumSuspension, ForumThreadLevel
+from ..models.account_email import EmailToken, VerifiedEmail
 from ..models.mail import MailOutbox
+from ..models.messages import ConversationMember, UserBlock
+from ..models.digests import DigestPreference, DigestRun
 from ..models.notifications import Notification, NotificationPreference
+from ..models.push import PushOutbox, PushSubscription
 from ..models.roster import DeadlineExtension
 from ..models.submission import NotebookSubmission
 from ..models.user import ActivityClock
@@ -72,7 +78,20 @@ ERASED = {
     "notifications.user_id": Notification.user_id,  # their bell
     "notification_preferences.user_id": NotificationPreference.user_id,
     "forum_reads.user_id": ForumRead.user_id,  # what they had read
+    "forum_thread_levels.user_id": ForumThreadLevel.user_id,  # threads they watched, tracked or muted
+    "forum_course_levels.user_id": ForumCourseLevel.user_id,
+    "forum_reports.reporter_id": ForumReport.reporter_id,  # reports they filed
+    "forum_suspensions.user_id": ForumSuspension.user_id,  # their suspensions from a course's Q&A
     "mail_outbox.user_id": MailOutbox.user_id,  # emails to them (their address), sent or waiting
+    "digest_preferences.user_id": DigestPreference.user_id,  # their digest choice
+    "digest_runs.user_id": DigestRun.user_id,  # which digests they were sent
+    "push_subscriptions.user_id": PushSubscription.user_id,  # their browsers (push endpoints and keys)
+    "push_outbox.user_id": PushOutbox.user_id,  # pushes to them, sent or waiting
+    "conversation_members.user_id": ConversationMember.user_id,  # their inbox and read marks
+    "user_blocks.blocker_id": UserBlock.blocker_id,  # whom they blocked
+    "user_blocks.blocked_id": UserBlock.blocked_id,  # who blocked them
+    "email_tokens.user_id": EmailToken.user_id,  # their emailed links (hashed) and the addresses they went to
+    "verified_emails.user_id": VerifiedEmail.user_id,  # their confirmed address
 }
 KEPT = {
     "orders.user_id": "invoices and the ledger point at orders",
@@ -90,9 +109,18 @@ KEPT = {
     "deadline_extensions.granted_by_id": "a staff decision",
     "announcements.author_id": "the course's news stays with the course",
     "notifications.actor_id": "another person's notice; the actor shows as 'Deleted user'",
+    "email_templates.updated_by_id": "a staff decision (the admin who last edited an email template)",
     "forum_threads.author_id": "the course's Q&A stays for its classmates, signed 'Deleted user'",
     "forum_posts.author_id": "answers stay for the course, signed 'Deleted user'",
     "forum_votes.user_id": "only counts",
+    "forum_posts.hidden_by_id": "a staff decision",
+    "forum_reports.resolved_by_id": "a staff decision",
+    "forum_suspensions.created_by_id": "a staff decision",
+    "forum_suspensions.lifted_by_id": "a staff decision",
+    "conversations.student_id": "the staff's (or classmate's) side of the conversation stays, with 'Deleted user'",
+    "conversations.peer_id": "the classmate's side of the conversation stays, with 'Deleted user'",
+    "messages.author_id": "what the other side was told stays with them, signed 'Deleted user'",
+    "course_messaging_settings.updated_by_id": "a staff decision",
 }
 
 

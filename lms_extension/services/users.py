@@ -121,7 +121,10 @@ def _sync(session: Session, model: dict) -> User:
     user = _resolve(session, model["name"], account_id_of(model))
     given = display_name_of(model)
     email = email_of(model)
-    if email is not None and user.email != email:
+    if email is not None and not user.email:
+        # the hub's copy is the address given at sign-up: the LMS takes it once and owns the
+        # address from then on (services/account_email.py changes it, verified again), so a
+        # stale hub value never overwrites a newer verified one
         user.email = email
     if given and user.display_name in ("", user.hub_name):  # a name chosen at sign-up, never one changed since
         user.display_name = given
@@ -132,6 +135,13 @@ def _sync(session: Session, model: dict) -> User:
         user.instructor = Instructor()
     session.flush()
     return user
+
+
+def change_email(session: Session, user: User, address: str) -> None:
+    """The account's new address, once ``services/account_email.py`` has seen the new address
+    verified (its link followed)."""
+    user.email = address
+    session.flush()
 
 
 def clear_instructor_profile(session: Session, user_id: int) -> None:
