@@ -45,4 +45,6 @@ class MailOutbox(Timestamped, Base):
     lease_owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # set on a ``sending`` row just before its end of DATA goes out (the hand-over): from then on
+    # it is never sent again; on a ``sent`` row, when it went
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

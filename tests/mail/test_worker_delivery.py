@@ -51,41 +51,70 @@ def test_smtp_down_messages_wait_retry_and_all_arrive(factory, workers):
         server.stop()
 
 
-def test_worker_killed_repeatedly_while_sending(factory, workers):
-    """SIGKILL five times in the middle of a 300-message batch, then a last worker finishes.
+def _kill_repeatedly(factory, workers, server, total: int, kills_wanted: int, pause, rng) -> int:
+    kills = 0
+    for _ in range(kills_wanted):
+        proc = workers.start(server.port, LMS_MAIL_LEASE_SECONDS="2")
+        if server.inbox.count() >= total - 20:
+            break
+        pause(proc)
+        assert proc.poll() is None, workers.logs()
+        workers.kill(proc)
+        kills += 1
+    assert kills >= 3, "the worker sent everything before it could be killed; use more messages"
+    workers.start(server.port, LMS_MAIL_LEASE_SECONDS="2")
+    wait_for(lambda: statuses(factory)["sent"] == total, 120,
+             lambda: f"every message to be sent {statuses(factory)}\n" + workers.logs())
+    time.sleep(0.5)  # nothing more arrives
+    return kills
 
-    Nothing may be lost. A message may arrive twice only if a kill fell in the documented
-    window (server accepted the DATA, the worker died before its one-row commit): so at most
-    one per kill, and with the same Message-ID."""
+
+def _check_exactly_once(factory, server, expected: set[str], kills: int) -> None:
+    ids = server.inbox.message_ids()
+    twice = {mid: n for mid, n in ids.items() if n > 1}
+    lost = expected - set(ids)
+    with factory() as s:
+        in_doubt = {f"<{r.message_key}@lms.test>" for r in mail.problems(s, limit=1000)
+                    if (r.last_error or "").startswith(mail.IN_DOUBT)}
+    print(f"kills: {kills}, received twice: {len(twice)}, lost: {len(lost)}, in doubt (counted as sent): {len(in_doubt)}")
+    assert not twice, twice
+    assert lost <= in_doubt, "a message was lost without being listed as in doubt"
+    assert not lost, "messages were lost"
+    assert len(in_doubt) <= kills
+
+
+def test_worker_killed_at_random_moments_sends_each_message_once(factory, workers):
+    """SIGKILL at random moments of a 400-message delivery, then a last worker finishes: every
+    message arrives, none twice (counted by Message-ID at the server)."""
+    server = SMTPServer().start()
+    try:
+        expected = enqueue_batch(factory, 400)
+        rng = random.Random()
+
+        def pause(proc):
+            wait_for(lambda: server.inbox.count() > 0 or proc.poll() is not None, 60, workers.logs)
+            time.sleep(rng.uniform(0.05, 0.4))
+        kills = _kill_repeatedly(factory, workers, server, 400, 8, pause, rng)
+        _check_exactly_once(factory, server, expected, kills)
+    finally:
+        server.stop()
+
+
+def test_worker_killed_right_after_the_server_took_a_message(factory, workers):
+    """The worst moment for a duplicate: the server has just counted a message, its reply may
+    not have reached the worker. The hand-over mark keeps it from being sent again."""
     server = SMTPServer().start()
     try:
         expected = enqueue_batch(factory, 300)
-        kills = 0
         rng = random.Random(15)
-        for _ in range(5):
-            proc = workers.start(server.port, LMS_MAIL_LEASE_SECONDS="3")
-            before = server.inbox.count()
-            if before >= 280:
-                break
-            target = before + rng.randint(5, 40)
+
+        def pause(proc):
+            target = server.inbox.count() + rng.randint(5, 40)
             wait_for(lambda: server.inbox.count() >= target or proc.poll() is not None, 60,
-                     lambda: f"the worker to send some messages (received {server.inbox.count()}, {statuses(factory)})\n" + workers.logs(), interval=0.002)
-            assert proc.poll() is None, workers.logs()
-            time.sleep(rng.random() * 0.02)
-            workers.kill(proc)
-            kills += 1
-        assert kills >= 3, "the worker sent everything before it could be killed; use more messages"
-        with factory() as s:
-            assert s.scalar(select(func.count()).where(MailOutbox.status == "sending")) > 0 or \
-                statuses(factory)["queued"] > 0
-        workers.start(server.port, LMS_MAIL_LEASE_SECONDS="3")
-        wait_for(lambda: statuses(factory)["sent"] == 300, 120, lambda: f"every message to be sent {statuses(factory)}\n" + workers.logs())
-        time.sleep(0.5)  # nothing more arrives
-        ids = server.inbox.message_ids()
-        assert set(ids) == expected, "messages were lost"
-        twice = {mid: n for mid, n in ids.items() if n > 1}
-        print(f"kills: {kills}, messages received twice: {len(twice)}")
-        assert all(n == 2 for n in twice.values()) and len(twice) <= kills, twice
+                     lambda: f"the worker to send some messages ({statuses(factory)})\n" + workers.logs(),
+                     interval=0.001)
+        kills = _kill_repeatedly(factory, workers, server, 300, 5, pause, rng)
+        _check_exactly_once(factory, server, expected, kills)
     finally:
         server.stop()
 
