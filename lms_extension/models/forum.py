@@ -2,18 +2,22 @@
 
 ``services/forum.py`` is the one writer of these tables. Search uses ``forum_terms``, an
 inverted index the service fills with the same tokeniser on SQLite and PostgreSQL, so both
-answer a query with the same threads.
+answer a query with the same threads. Moderation (0028): duplicates, hidden posts, reports,
+suspensions, and each member's notification level per thread and per course.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, utcnow
 
 KINDS = ("question", "discussion")
+# Discourse's notification levels: watching = told of every post; tracking = unread counts shown;
+# normal = told only of replies to oneself and mentions; muted = told nothing, left out of lists
+LEVELS = ("watching", "tracking", "normal", "muted")
 
 
 class ForumThread(Base):
@@ -42,6 +46,11 @@ class ForumThread(Base):
     last_post_id: Mapped[int] = mapped_column(Integer, default=0)  # unread: above the reader's last seen
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # marked by the staff as asking what another thread of the course asks (shown on both)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("forum_threads.id", ondelete="SET NULL"),
+                                                        nullable=True, index=True)
+    # the opening post is hidden by the staff: the thread is gone for everyone but them and its author
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ForumPost(Base):
@@ -62,6 +71,10 @@ class ForumPost(Base):
     score: Mapped[int] = mapped_column(Integer, default=0)  # sum of the votes
     mentions: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of mentioned members' user ids
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # hidden by the staff: classmates see a stub, the staff see it greyed with the reason
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    hidden_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
 
 class ForumVote(Base):
@@ -91,3 +104,64 @@ class ForumTerm(Base):
     post_id: Mapped[int] = mapped_column(ForeignKey("forum_posts.id", ondelete="CASCADE"), primary_key=True)
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("forum_threads.id", ondelete="CASCADE"), index=True)
+
+
+class ForumThreadLevel(Base):
+    """A member's notification level for one thread (``LEVELS``). ``chosen``: set by the member;
+    otherwise set for them (asking watches a thread, replying tracks it) and never over a choice."""
+
+    __tablename__ = "forum_thread_levels"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("forum_threads.id", ondelete="CASCADE"), primary_key=True,
+                                           index=True)
+    level: Mapped[str] = mapped_column(String(16))
+    chosen: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ForumCourseLevel(Base):
+    """A member's notification level for a whole course's Q&A: the default of its threads."""
+
+    __tablename__ = "forum_course_levels"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True,
+                                           index=True)
+    level: Mapped[str] = mapped_column(String(16))
+
+
+class ForumReport(Base):
+    """A member's report of a post, waiting in the course's moderation queue until the staff
+    hide the post or dismiss the reports (one report per member and post)."""
+
+    __tablename__ = "forum_reports"
+    __table_args__ = (UniqueConstraint("post_id", "reporter_id", name="uq_forum_reports_post_reporter"),
+                      Index("ix_forum_reports_course_open", "course_id", "resolved_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("forum_posts.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    resolution: Mapped[str] = mapped_column(String(16), default="")  # hidden | dismissed
+
+
+class ForumSuspension(Base):
+    """A member barred from posting, voting and reporting in one course's Q&A until ``ends_at``
+    (reading stays open); ``lifted_at`` ends it early."""
+
+    __tablename__ = "forum_suspensions"
+    __table_args__ = (Index("ix_forum_suspensions_course_user", "course_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)

@@ -1,9 +1,19 @@
 """Course Q&A: threads, posts, votes (the forum of a course, anchored to lessons and notebook cells).
 
-The one writer of ``forum_threads``, ``forum_posts``, ``forum_votes``, ``forum_reads`` and
-``forum_terms``. Only a course's members (enrolled students, its instructor, admins) read or
-post; a private thread shows to its author and the staff only; an anonymous post shows its
+The one writer of ``forum_threads``, ``forum_posts``, ``forum_votes``, ``forum_reads``,
+``forum_terms``, ``forum_thread_levels``, ``forum_course_levels``, ``forum_reports`` and
+``forum_suspensions``. Only a course's members (enrolled students, its instructor, admins) read
+or post; a private thread shows to its author and the staff only; an anonymous post shows its
 author to nobody but themselves until a staff member reveals it, which the audit log records.
+
+Moderation: members report posts into the course's queue; the staff hide posts (classmates see a
+stub, the staff the post greyed with the reason), suspend a member from posting for a period,
+and mark a thread as a duplicate of another. Each is written to the audit log.
+
+Notification levels follow Discourse, per thread and per course (a thread's own level wins):
+watching tells of every post, tracking shows unread counts in the lists, normal tells only of
+replies to oneself and mentions, muted tells nothing and leaves the thread out of the lists
+unless asked. Asking a question watches it; replying tracks it (never over a member's choice).
 
 Search is an inverted index built here (``tokens``) rather than FTS5 or tsvector, so that
 SQLite and PostgreSQL split words the same way and give the same threads for a query: every
@@ -29,10 +39,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import permissions
-from ..errors import Forbidden, InvalidInput, NotFound, TooManyRequests
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from ..models import Course, Enrollment, Lesson, LessonVersion, User
 from ..models.base import utcnow
-from ..models.forum import KINDS, ForumPost, ForumRead, ForumTerm, ForumThread, ForumVote
+from ..models.forum import (KINDS, LEVELS, ForumCourseLevel, ForumPost, ForumRead, ForumReport, ForumSuspension,
+                            ForumTerm, ForumThread, ForumThreadLevel, ForumVote)
 from . import audit, catalog, notifications
 
 MAX_TITLE = 200
@@ -45,6 +56,21 @@ MAX_CELL_ID = 100
 MAX_HIGHLIGHT = 20_000  # characters of a code block worth highlighting
 ANONYMOUS = "Anonymous"
 ANONYMOUS_NOTE = "Anonymous to classmates: the course staff can see who wrote it."
+ANONYMOUS_NOTE_AUTHOR = "Only you and the course staff can see that you wrote this; classmates see “Anonymous”."
+ANONYMOUS_NOTE_STAFF = ("Anonymous to classmates: the course staff can see who wrote it with “Show author”, "
+                        "and each look is written to the audit log.")
+HIDDEN_STUB = "A post hidden by the course staff."
+MAX_REASON = 500
+MAX_SUSPENSION_DAYS = 365
+MAX_QUEUE = 100  # reported posts on one page of the moderation queue
+LEVEL_LABELS = {"watching": "Watching", "tracking": "Tracking", "normal": "Normal", "muted": "Muted"}
+LEVEL_HELP = {
+    "watching": "You are told of every new post.",
+    "tracking": "The lists show how many posts are new; you are told of replies to you and mentions.",
+    "normal": "You are told of replies to you and mentions.",
+    "muted": "You are told nothing, and the lists leave it out unless you ask for muted threads.",
+}
+_RANK = {"muted": 0, "normal": 1, "tracking": 2, "watching": 3}
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 
 
@@ -153,6 +179,8 @@ def _thread_for(session: Session, user: User | None, thread_id: int) -> tuple[Fo
     m = _member_of(session, user, course)
     if not permissions.may_see_thread(user, course, thread.author_id, thread.private):
         raise NotFound(f"no thread {thread_id}")  # a private thread is not there for classmates
+    if thread.hidden and not m.staff and thread.author_id != m.user.id:
+        raise NotFound(f"no thread {thread_id}")  # its question is hidden by the staff
     return thread, m
 
 
@@ -161,7 +189,37 @@ def _post_for(session: Session, user: User | None, post_id: int) -> tuple[ForumP
     if post is None:
         raise NotFound(f"no post {post_id}")
     thread, m = _thread_for(session, user, post.thread_id)
+    if post.hidden_at is not None and not m.staff and post.author_id != m.user.id:
+        raise NotFound(f"no post {post_id}")  # hidden by the staff: only a stub shows
     return post, thread, m
+
+
+def active_suspension(session: Session, user_id: int, course_id: int,
+                      now: datetime | None = None) -> ForumSuspension | None:
+    """The member's suspension from the course's Q&A in force at ``now``, if any."""
+    now = now or utcnow()
+    return session.scalars(select(ForumSuspension).where(
+        ForumSuspension.course_id == course_id, ForumSuspension.user_id == user_id,
+        ForumSuspension.lifted_at.is_(None), ForumSuspension.ends_at > now)
+        .order_by(ForumSuspension.ends_at.desc()).limit(1)).first()
+
+
+def _when(value: datetime) -> str:
+    return _aware(value).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def suspension_message(course: Course, suspension: ForumSuspension) -> str:
+    return (f"You are suspended from the Q&A of {course.title!r} until {_when(suspension.ends_at)}: "
+            f"{suspension.reason} You can still read it, but not post, vote or report.")
+
+
+def _check_not_suspended(session: Session, m: Member, now: datetime | None = None) -> None:
+    if m.staff:
+        return
+    suspension = active_suspension(session, m.user.id, m.course.id, now)
+    if suspension is not None:
+        raise Forbidden(suspension_message(m.course, suspension), suspended_until=_aware(suspension.ends_at)
+                        .isoformat())
 
 
 def _check_rate(session: Session, m: Member, limits: Limits, now: datetime) -> None:
@@ -270,32 +328,63 @@ def _excerpt(body: str, limit: int = 300) -> str:
 
 
 def _may_see(session: Session, thread: ForumThread, course: Course, user_ids) -> list[int]:
-    """Those of ``user_ids`` who can read ``thread`` (a private one: its author and the staff)."""
+    """Those of ``user_ids`` who can read ``thread`` (a private or hidden one: its author and the staff)."""
     ids = [uid for uid in dict.fromkeys(user_ids) if uid]
-    if not thread.private or not ids:
+    if not (thread.private or thread.hidden) or not ids:
         return ids
     users = session.scalars(select(User).where(User.id.in_(ids))).all()
     return [u.id for u in users if u.id == thread.author_id or permissions.is_forum_staff(u, course)]
 
 
+def _members_among(session: Session, course: Course, user_ids) -> list[int]:
+    """Those of ``user_ids`` who still belong to the course's Q&A (enrolled, or its staff)."""
+    ids = [uid for uid in dict.fromkeys(user_ids) if uid]
+    if not ids:
+        return []
+    enrolled = set(session.scalars(select(Enrollment.user_id).where(Enrollment.course_id == course.id,
+                                                                     Enrollment.user_id.in_(ids))))
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids), User.deleted_at.is_(None)))}
+    return [uid for uid in ids if uid in users and permissions.is_forum_member(users[uid], course, uid in enrolled)]
+
+
+def _levels_of_thread(session: Session, thread: ForumThread) -> dict[int, str]:
+    """Every member's effective level for ``thread`` that is not 'normal' (the thread's own row
+    wins over the course's)."""
+    levels = dict(session.execute(select(ForumCourseLevel.user_id, ForumCourseLevel.level).where(
+        ForumCourseLevel.course_id == thread.course_id)).all())
+    levels.update(session.execute(select(ForumThreadLevel.user_id, ForumThreadLevel.level).where(
+        ForumThreadLevel.thread_id == thread.id)).all())
+    return levels
+
+
 def _tell_about_post(session: Session, m: Member, thread: ForumThread, post: ForumPost) -> None:
-    """A new post tells the thread's author (and, for a comment, the commented post's author) that
-    someone replied, and the members it @mentions; never the poster, never someone who cannot read
-    the thread. An anonymous post does not name its author, not even to the staff, here."""
+    """A new post tells those watching the thread (or its course) and the thread's author (and, for
+    a comment, the commented post's author) that someone replied, and the members it @mentions;
+    never the poster, never someone who muted the thread or cannot read it. An anonymous post does
+    not name its author, not even to the staff, here."""
     who = "A classmate" if post.anonymous else _name(m.user)
     url = f"forum/threads/{thread.id}#post-{post.id}"
     actor = None if post.anonymous else m.user.id
-    repliers = [thread.author_id]
+    levels = _levels_of_thread(session, thread)
+    muted = {uid for uid, level in levels.items() if level == "muted"}
+    watching = [uid for uid, level in levels.items() if level == "watching"]
+    repliers = [] if post.opening else [thread.author_id]
     if post.parent_id:
         repliers.append(session.scalar(select(ForumPost.author_id).where(ForumPost.id == post.parent_id)))
-    told = [uid for uid in _may_see(session, thread, m.course, repliers) if uid != m.user.id]
-    notifications.notify(session, user_ids=told, kind="reply", actor_id=actor, url=url,
-                         title=f"{who} replied to \u201c{thread.title}\u201d", body=_excerpt(post.body),
-                         dedupe_key=f"forum-post:{post.id}")
-    mentioned = [uid for uid in _may_see(session, thread, m.course, json.loads(post.mentions or "[]"))
-                 if uid != m.user.id and uid not in told]
+    candidates = [uid for uid in repliers + sorted(watching) if uid and uid not in muted and uid != m.user.id]
+    told = _may_see(session, thread, m.course, _members_among(session, m.course, candidates))
+    if post.opening:
+        title = f"{who} asked “{thread.title}”" if thread.kind == "question" \
+            else f"{who} started “{thread.title}”"
+    else:
+        title = f"{who} replied to “{thread.title}”"
+    notifications.notify(session, user_ids=told, kind="reply", actor_id=actor, url=url, title=title,
+                         body=_excerpt(post.body), dedupe_key=f"forum-post:{post.id}")
+    named = [uid for uid in json.loads(post.mentions or "[]")
+             if uid != m.user.id and uid not in told and uid not in muted]
+    mentioned = _may_see(session, thread, m.course, named)
     notifications.notify(session, user_ids=mentioned, kind="mention", actor_id=actor, url=url,
-                         title=f"{who} mentioned you in \u201c{thread.title}\u201d", body=_excerpt(post.body),
+                         title=f"{who} mentioned you in “{thread.title}”", body=_excerpt(post.body),
                          dedupe_key=f"forum-mention:{post.id}")
 
 
@@ -333,6 +422,7 @@ def create_thread(session: Session, user: User | None, slug: str, *, title, body
         raise InvalidInput("kind must be 'question' or 'discussion'", field="kind")
     anonymous, private = _flag(anonymous, "anonymous"), _flag(private, "private")
     lesson_id, version_id, cell = _anchor(session, m.course, lesson, cell_id, version)
+    _check_not_suspended(session, m, now)
     _check_rate(session, m, limits, now)
     thread = ForumThread(course_id=m.course.id, author_id=m.user.id, kind=kind, title=title, lesson_id=lesson_id,
                          lesson_version_id=version_id, cell_id=cell, private=private, pinned=False, locked=False,
@@ -341,7 +431,8 @@ def create_thread(session: Session, user: User | None, slug: str, *, title, body
     session.add(thread)
     session.flush()
     opening = _new_post(session, m, thread, body, opening=True, anonymous=anonymous, now=now, index_text=title)
-    _tell_about_post(session, m, thread, opening)  # the opening post tells only whom it mentions
+    _tell_about_post(session, m, thread, opening)  # the opening post tells the course's watchers and whom it mentions
+    _raise_level(session, m.user.id, thread, "watching")  # askers watch their own threads
     return thread
 
 
@@ -353,6 +444,7 @@ def add_post(session: Session, user: User | None, thread_id: int, *, body, paren
     now = now or utcnow()
     body = check_body(body)
     anonymous = _flag(anonymous, "anonymous")
+    _check_not_suspended(session, m, now)
     if (thread.locked or thread.closed) and not m.staff:
         raise Forbidden(f"this thread is {'locked' if thread.locked else 'closed'}: only the staff can post in it")
     parent_id = None
@@ -360,7 +452,7 @@ def add_post(session: Session, user: User | None, thread_id: int, *, body, paren
         if not isinstance(parent, int) or isinstance(parent, bool):
             raise InvalidInput("parent must be a post id", field="parent")
         target = session.get(ForumPost, parent) if 0 < parent < 2**31 else None
-        if target is None or target.thread_id != thread.id:
+        if target is None or target.thread_id != thread.id or (target.hidden_at is not None and not m.staff):
             raise InvalidInput(f"this thread has no post {parent}", field="parent")
         parent_id = target.parent_id or target.id
     _check_rate(session, m, limits, now)
@@ -369,6 +461,7 @@ def add_post(session: Session, user: User | None, thread_id: int, *, body, paren
     if m.staff:
         thread.staff_answered = True
     _tell_about_post(session, m, thread, post)
+    _raise_level(session, m.user.id, thread, "tracking")  # repliers track the thread
     return post
 
 
@@ -379,6 +472,7 @@ def vote(session: Session, user: User | None, post_id: int, value) -> ForumPost:
     post, thread, m = _post_for(session, user, post_id)
     if post.author_id == m.user.id:
         raise Forbidden("you cannot vote on your own post")
+    _check_not_suspended(session, m)
     if thread.locked and not m.staff:
         raise Forbidden("this thread is locked")
     old = session.scalar(select(ForumVote.value).where(ForumVote.post_id == post.id, ForumVote.user_id == m.user.id))
@@ -409,6 +503,7 @@ def accept(session: Session, user: User | None, thread_id: int, post_id) -> Foru
         raise Forbidden("only the person who asked or the course's staff can accept an answer")
     if thread.kind != "question":
         raise InvalidInput("only a question has an accepted answer; this thread is a discussion")
+    _check_not_suspended(session, m)
     if thread.locked and not m.staff:
         raise Forbidden("this thread is locked")
     if post_id is None:
@@ -421,6 +516,8 @@ def accept(session: Session, user: User | None, thread_id: int, post_id) -> Foru
         raise InvalidInput(f"this thread has no post {post_id}", field="post")
     if post.opening or post.parent_id is not None:
         raise InvalidInput("only an answer can be accepted (not the question or a comment)", field="post")
+    if post.hidden_at is not None:
+        raise InvalidInput("a post hidden by the staff cannot be the accepted answer", field="post")
     thread.accepted_post_id = post.id
     _tell_author(session, m, thread, post, "answer_accepted", "accepted")
     return thread
@@ -467,6 +564,373 @@ def reveal(session: Session, user: User | None, post_id: int) -> User:
     return author
 
 
+# ------------------------------------------------------------------ notification levels
+def _check_level(level) -> str:
+    if level not in LEVELS:
+        raise InvalidInput("level must be one of: " + ", ".join(LEVELS), field="level")
+    return level
+
+
+def _course_level(session: Session, user_id: int, course_id: int) -> str | None:
+    return session.scalar(select(ForumCourseLevel.level).where(ForumCourseLevel.user_id == user_id,
+                                                               ForumCourseLevel.course_id == course_id))
+
+
+def _upsert_thread_level(session: Session, user_id: int, thread_id: int, level: str, chosen: bool) -> None:
+    row = session.get(ForumThreadLevel, (user_id, thread_id))
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(ForumThreadLevel(user_id=user_id, thread_id=thread_id, level=level, chosen=chosen))
+            return
+        except IntegrityError:  # the same member's other request set it first
+            row = session.get(ForumThreadLevel, (user_id, thread_id), populate_existing=True)
+    if row.chosen and not chosen:
+        return  # never over the member's own choice
+    row.level, row.chosen = level, chosen
+    session.flush()
+
+
+def _raise_level(session: Session, user_id: int, thread: ForumThread, level: str) -> None:
+    """Asking watches, replying tracks: only up from what the member has now, never over a choice."""
+    row = session.get(ForumThreadLevel, (user_id, thread.id))
+    if row is not None and row.chosen:
+        return
+    current = row.level if row is not None else (_course_level(session, user_id, thread.course_id) or "normal")
+    if _RANK[level] > _RANK[current]:
+        _upsert_thread_level(session, user_id, thread.id, level, chosen=False)
+
+
+def set_thread_level(session: Session, user: User | None, thread_id: int, level) -> str:
+    """The member's own level for one thread (it wins over the course's)."""
+    thread, m = _thread_for(session, user, thread_id)
+    _upsert_thread_level(session, m.user.id, thread.id, _check_level(level), chosen=True)
+    return level
+
+
+def set_course_level(session: Session, user: User | None, slug: str, level) -> str:
+    """The member's level for the course's whole Q&A: the default of each thread without its own."""
+    m = member(session, user, slug)
+    level = _check_level(level)
+    row = session.get(ForumCourseLevel, (m.user.id, m.course.id))
+    if level == "normal":
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        try:
+            with session.begin_nested():
+                session.add(ForumCourseLevel(user_id=m.user.id, course_id=m.course.id, level=level))
+        except IntegrityError:
+            row = session.get(ForumCourseLevel, (m.user.id, m.course.id), populate_existing=True)
+            row.level = level
+    else:
+        row.level = level
+    session.flush()
+    return level
+
+
+def course_level(session: Session, user: User | None, slug: str) -> str:
+    m = member(session, user, slug)
+    return _course_level(session, m.user.id, m.course.id) or "normal"
+
+
+# ------------------------------------------------------------------ moderation
+_THREAD_REF = re.compile(r"^\s*(?:.*/forum/threads/)?#?(\d{1,9})(?:[/?#\s].*)?$", re.S)
+
+
+def parse_thread_ref(raw) -> int:
+    """A thread named by its number (12, "#12", "#12 · its title") or its link."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    match = _THREAD_REF.match(raw) if isinstance(raw, str) else None
+    if match is None:
+        raise InvalidInput("Name the other thread by its link or its number (\u201c#12\u201d, shown on its page).",
+                           field="of")
+    return int(match.group(1))
+
+
+def mark_duplicate(session: Session, user: User | None, thread_id: int, of) -> ForumThread:
+    """Mark a thread (staff) as asking what another thread of the same course asks; ``of`` None
+    (or "") takes the mark back. A thread already marked points on to its original."""
+    thread, m = _thread_for(session, user, thread_id)
+    if not m.staff:
+        raise Forbidden("only the course's staff can mark a thread as a duplicate")
+    before = thread.duplicate_of_id
+    if of is None or of == "":
+        thread.duplicate_of_id = None
+    else:
+        target_id = parse_thread_ref(of)
+        target = session.get(ForumThread, target_id) if 0 < target_id < 2**31 else None
+        if target is None or target.course_id != thread.course_id:
+            raise InvalidInput(f"{m.course.title!r} has no thread #{target_id}.", field="of")
+        for _ in range(20):  # follow the marks to the original
+            if target.id == thread.id:
+                raise InvalidInput("A thread cannot be a duplicate of itself (or of one of its own duplicates).",
+                                   field="of")
+            if target.duplicate_of_id is None:
+                break
+            target = session.get(ForumThread, target.duplicate_of_id)
+        thread.duplicate_of_id = target.id
+    if before != thread.duplicate_of_id:
+        audit.record(session, m.user, "forum.thread.duplicate", "forum_thread", thread.id,
+                     before={"duplicate_of": before}, after={"duplicate_of": thread.duplicate_of_id},
+                     summary=f"thread {thread.id} of {m.course.slug}")
+    return thread
+
+
+def _reason(raw, *, required: bool = True, what: str = "reason") -> str:
+    reason = " ".join(_text(raw, "reason").split())
+    if required and not reason:
+        raise InvalidInput(f"Give a {what}: it is empty.", field="reason")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"The {what} is {len(reason)} characters; at most {MAX_REASON}.", field="reason")
+    return reason
+
+
+def _resolve_reports(session: Session, m: Member, post_id: int, resolution: str, now: datetime) -> int:
+    result = session.execute(update(ForumReport).where(ForumReport.post_id == post_id,
+                                                       ForumReport.resolved_at.is_(None))
+                             .values(resolved_at=now, resolved_by_id=m.user.id, resolution=resolution)
+                             .execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
+def hide_post(session: Session, user: User | None, post_id: int, reason, *, now: datetime | None = None) -> ForumPost:
+    """Hide a post (staff): classmates see a stub, the staff see it greyed with the reason, its author
+    sees it with the reason. Hiding the question hides the thread. Its open reports are resolved."""
+    post, thread, m = _post_for(session, user, post_id)
+    if not m.staff:
+        raise Forbidden("only the course's staff can hide a post")
+    reason, now = _reason(reason), now or utcnow()
+    if post.hidden_at is None:
+        post.hidden_at, post.hidden_by_id = now, m.user.id
+        session.execute(delete(ForumTerm).where(ForumTerm.post_id == post.id))
+        if post.opening:
+            thread.hidden = True
+        else:
+            thread.reply_count = max(0, thread.reply_count - 1)
+        if thread.accepted_post_id == post.id:
+            thread.accepted_post_id = None
+    post.hidden_reason = reason
+    resolved = _resolve_reports(session, m, post.id, "hidden", now)
+    audit.record(session, m.user, "forum.post.hide", "forum_post", post.id,
+                 after={"reason": reason, "thread": thread.id, "reports_resolved": resolved},
+                 summary=f"hid a post in thread {thread.id} of {m.course.slug}")
+    session.flush()
+    return post
+
+
+def unhide_post(session: Session, user: User | None, post_id: int) -> ForumPost:
+    post, thread, m = _post_for(session, user, post_id)
+    if not m.staff:
+        raise Forbidden("only the course's staff can show a hidden post again")
+    if post.hidden_at is None:
+        return post
+    before = post.hidden_reason
+    post.hidden_at, post.hidden_by_id, post.hidden_reason = None, None, ""
+    _index(session, post, f"{thread.title if post.opening else ''}\n{post.body}")
+    if post.opening:
+        thread.hidden = False
+    else:
+        thread.reply_count = thread.reply_count + 1
+    audit.record(session, m.user, "forum.post.unhide", "forum_post", post.id, before={"reason": before},
+                 summary=f"showed a hidden post again in thread {thread.id} of {m.course.slug}")
+    session.flush()
+    return post
+
+
+def report_post(session: Session, user: User | None, post_id: int, reason, *,
+                now: datetime | None = None) -> ForumReport:
+    """A member reports someone else's post to the course's staff, once."""
+    post, thread, m = _post_for(session, user, post_id)
+    now = now or utcnow()
+    if post.author_id == m.user.id:
+        raise InvalidInput("You cannot report your own post; you can ask the staff in a private thread instead.")
+    _check_not_suspended(session, m, now)
+    reason = _reason(reason, what="reason for the report")
+    if post.hidden_at is not None:
+        raise Conflict("This post is hidden already.")
+    if session.scalar(select(ForumReport.id).where(ForumReport.post_id == post.id,
+                                                   ForumReport.reporter_id == m.user.id)) is not None:
+        raise Conflict("You reported this post already; the course staff will look at it.")
+    report = ForumReport(post_id=post.id, course_id=m.course.id, reporter_id=m.user.id, reason=reason,
+                         created_at=now, resolution="")
+    try:
+        with session.begin_nested():
+            session.add(report)
+    except IntegrityError:  # the same member's other request landed first
+        raise Conflict("You reported this post already; the course staff will look at it.") from None
+    return report
+
+
+def dismiss_reports(session: Session, user: User | None, post_id: int, *, now: datetime | None = None) -> int:
+    """Keep the post: its open reports leave the queue (staff)."""
+    post, thread, m = _post_for(session, user, post_id)
+    if not m.staff:
+        raise Forbidden("only the course's staff can dismiss reports")
+    resolved = _resolve_reports(session, m, post.id, "dismissed", now or utcnow())
+    if resolved:
+        audit.record(session, m.user, "forum.report.dismiss", "forum_post", post.id,
+                     after={"reports_dismissed": resolved, "thread": thread.id},
+                     summary=f"kept a reported post in thread {thread.id} of {m.course.slug}")
+    return resolved
+
+
+def require_staff(session: Session, user: User | None, slug: str) -> Member:
+    m = member(session, user, slug)
+    if not m.staff:
+        raise Forbidden("the Q&A's moderation is for the course's staff")
+    return m
+
+
+def post_summary(session: Session, user: User | None, post_id: int) -> dict:
+    """One post as the moderation page names it (staff): where it is and who wrote it (an
+    anonymous one stays 'Anonymous')."""
+    post, thread, m = _post_for(session, user, post_id)
+    if not m.staff:
+        raise Forbidden("the Q&A's moderation is for the course's staff")
+    author = session.get(User, post.author_id)
+    return {"post": post.id, "thread": thread.id, "thread_title": thread.title, "opening": post.opening,
+            "course": m.course.slug, "anonymous": post.anonymous,
+            "author": ANONYMOUS if post.anonymous else _name(author)}
+
+
+def open_reports(session: Session, course_id: int) -> int:
+    """How many posts of the course wait in its moderation queue."""
+    return session.scalar(select(func.count(func.distinct(ForumReport.post_id))).where(
+        ForumReport.course_id == course_id, ForumReport.resolved_at.is_(None))) or 0
+
+
+def moderation_queue(session: Session, user: User | None, slug: str | None = None) -> list[dict]:
+    """The reported posts waiting for a decision: one course's (its staff) or every course's
+    (admins), oldest report first. An anonymous post stays anonymous here."""
+    stmt = select(ForumReport).where(ForumReport.resolved_at.is_(None))
+    if slug is None:
+        permissions.require_admin(user, "the Q&A reports of every course are for LMS admins")
+    else:
+        m = member(session, user, slug)
+        if not m.staff:
+            raise Forbidden("the moderation queue is for the course's staff")
+        stmt = stmt.where(ForumReport.course_id == m.course.id)
+    reports = list(session.scalars(stmt.order_by(ForumReport.created_at, ForumReport.id)))
+    by_post: dict[int, list[ForumReport]] = {}
+    for r in reports:
+        if r.post_id in by_post or len(by_post) < MAX_QUEUE:
+            by_post.setdefault(r.post_id, []).append(r)
+    if not by_post:
+        return []
+    posts = {p.id: p for p in session.scalars(select(ForumPost).where(ForumPost.id.in_(by_post)))}
+    threads = {t.id: t for t in session.scalars(select(ForumThread).where(
+        ForumThread.id.in_({p.thread_id for p in posts.values()})))}
+    courses = {c.id: c for c in session.scalars(select(Course).where(
+        Course.id.in_({t.course_id for t in threads.values()})))}
+    people = {u.id: u for u in session.scalars(select(User).where(User.id.in_(
+        {p.author_id for p in posts.values()} | {r.reporter_id for r in reports})))}
+    out = []
+    for post_id, rs in by_post.items():
+        post = posts[post_id]
+        thread, author = threads[post.thread_id], people.get(post.author_id)
+        course = courses[thread.course_id]
+        out.append({"post": post.id, "thread": thread.id, "thread_title": thread.title, "course": course.slug,
+                    "course_title": course.title, "opening": post.opening, "html": post.html,
+                    "excerpt": _excerpt(post.body), "anonymous": post.anonymous,
+                    "author": ANONYMOUS if post.anonymous else _name(author),
+                    "username": None if post.anonymous else (author.hub_name if author else None),
+                    "created_at": _aware(post.created_at).isoformat(),
+                    "reports": [{"reporter": _name(people.get(r.reporter_id)), "reason": r.reason,
+                                 "created_at": _aware(r.created_at).isoformat()} for r in rs]})
+    return out
+
+
+def suspend(session: Session, user: User | None, slug: str, *, username=None, post=None, days, reason,
+            now: datetime | None = None) -> ForumSuspension:
+    """Bar a member (by name, or as the author of one of the course's posts) from posting, voting
+    and reporting in the course's Q&A for ``days`` (staff). A new suspension replaces one in force."""
+    m = member(session, user, slug)
+    if not m.staff:
+        raise Forbidden("only the course's staff can suspend a member from the Q&A")
+    now = now or utcnow()
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_SUSPENSION_DAYS:
+        raise InvalidInput(f"days must be a whole number from 1 to {MAX_SUSPENSION_DAYS}", field="days")
+    reason = _reason(reason)
+    via_post = None
+    if post is not None:
+        if not isinstance(post, int) or isinstance(post, bool):
+            raise InvalidInput("post must be a post id", field="post")
+        via_post = session.get(ForumPost, post) if 0 < post < 2**31 else None
+        thread = session.get(ForumThread, via_post.thread_id) if via_post is not None else None
+        if thread is None or thread.course_id != m.course.id:
+            raise InvalidInput(f"{m.course.title!r} has no post {post}", field="post")
+        target = session.get(User, via_post.author_id)
+    else:
+        name = _text(username, "user").strip().lstrip("@")
+        if not name:
+            raise InvalidInput("Name the member to suspend (their user name).", field="user")
+        target = session.scalar(select(User).where(User.hub_name == name[:200], User.deleted_at.is_(None)))
+        if target is None or not _members_among(session, m.course, [target.id]):
+            raise InvalidInput(f"{m.course.title!r} has no member {name[:100]!r}", field="user")
+    if target is None or target.deleted_at is not None:
+        raise InvalidInput("that account no longer exists", field="user")
+    if target.id == m.user.id:
+        raise InvalidInput("You cannot suspend yourself.", field="user")
+    if permissions.is_forum_staff(target, m.course):
+        raise InvalidInput("The course's staff cannot be suspended from its Q&A.", field="user")
+    session.execute(update(ForumSuspension).where(
+        ForumSuspension.course_id == m.course.id, ForumSuspension.user_id == target.id,
+        ForumSuspension.lifted_at.is_(None), ForumSuspension.ends_at > now)
+        .values(lifted_at=now, lifted_by_id=m.user.id).execution_options(synchronize_session=False))
+    suspension = ForumSuspension(course_id=m.course.id, user_id=target.id, reason=reason, created_at=now,
+                                 ends_at=now + timedelta(days=days), created_by_id=m.user.id)
+    session.add(suspension)
+    session.flush()
+    audit.record(session, m.user, "forum.user.suspend", "user", target.id,
+                 after={"user": target.hub_name, "course": m.course.slug, "until": _when(suspension.ends_at),
+                        "reason": reason, "post": via_post.id if via_post else None},
+                 summary=f"suspended {target.hub_name} from the Q&A of {m.course.slug} for {days} days")
+    if via_post is not None and via_post.anonymous:  # the suspension names the anonymous author
+        audit.record(session, m.user, "forum.post.reveal", "forum_post", via_post.id,
+                     after={"author": target.hub_name, "thread": via_post.thread_id, "course": m.course.slug},
+                     summary=f"suspended the author of an anonymous post in thread {via_post.thread_id}")
+    return suspension
+
+
+def lift_suspension(session: Session, user: User | None, slug: str, suspension_id: int,
+                    now: datetime | None = None) -> ForumSuspension:
+    m = member(session, user, slug)
+    if not m.staff:
+        raise Forbidden("only the course's staff can lift a suspension")
+    suspension = session.get(ForumSuspension, suspension_id) if 0 < suspension_id < 2**31 else None
+    if suspension is None or suspension.course_id != m.course.id:
+        raise NotFound(f"no suspension {suspension_id} in {m.course.title!r}")
+    now = now or utcnow()
+    if suspension.lifted_at is None and _aware(suspension.ends_at) > now:
+        suspension.lifted_at, suspension.lifted_by_id = now, m.user.id
+        target = session.get(User, suspension.user_id)
+        audit.record(session, m.user, "forum.user.unsuspend", "user", suspension.user_id,
+                     before={"until": _when(suspension.ends_at)}, after={"until": _when(now)},
+                     summary=f"lifted the Q&A suspension of {target.hub_name if target else 'a user'} "
+                             f"in {m.course.slug}")
+        session.flush()
+    return suspension
+
+
+def suspensions(session: Session, user: User | None, slug: str, now: datetime | None = None) -> list[dict]:
+    """The suspensions in force in the course's Q&A (staff)."""
+    m = member(session, user, slug)
+    if not m.staff:
+        raise Forbidden("the course's suspensions are for its staff")
+    rows = list(session.scalars(select(ForumSuspension).where(
+        ForumSuspension.course_id == m.course.id, ForumSuspension.lifted_at.is_(None),
+        ForumSuspension.ends_at > (now or utcnow())).order_by(ForumSuspension.ends_at)))
+    people = {u.id: u for u in session.scalars(select(User).where(
+        User.id.in_({r.user_id for r in rows} | {r.created_by_id for r in rows if r.created_by_id})))}
+    return [{"id": r.id, "user": _name(people.get(r.user_id)),
+             "username": people[r.user_id].hub_name if r.user_id in people else None, "reason": r.reason,
+             "until": _aware(r.ends_at).isoformat(), "until_text": _when(r.ends_at),
+             "by": _name(people.get(r.created_by_id)) if r.created_by_id else "",
+             "created_at": _aware(r.created_at).isoformat()} for r in rows]
+
+
 def _mark_read(session: Session, user_id: int, thread_id: int, last_post_id: int) -> None:
     row = session.get(ForumRead, (user_id, thread_id))
     if row is None:
@@ -488,21 +952,34 @@ def _name(user: User | None) -> str:
     return user.display_name or user.hub_name
 
 
-def _author(post: ForumPost, users: dict[int, User], viewer: User) -> dict:
+def _author(post: ForumPost, users: dict[int, User], viewer: User, staff: bool = False) -> dict:
     if not post.anonymous:
         u = users.get(post.author_id)
         return {"author": _name(u), "username": u.hub_name if u else None, "anonymous": False,
                 "staff": post.by_staff}
     own = post.author_id == viewer.id
+    note = ANONYMOUS_NOTE_AUTHOR if own else ANONYMOUS_NOTE_STAFF if staff else ANONYMOUS_NOTE
     return {"author": f"{_name(users.get(post.author_id))} (you)" if own else ANONYMOUS,
             "username": viewer.hub_name if own else None, "anonymous": True, "staff": False,
-            "audience": ANONYMOUS_NOTE}
+            "audience": note}
 
 
 def _visible(stmt, m: Member):
     if not m.staff:
         stmt = stmt.where((ForumThread.private.is_(False)) | (ForumThread.author_id == m.user.id))
+        stmt = stmt.where((ForumThread.hidden.is_(False)) | (ForumThread.author_id == m.user.id))
     return stmt
+
+
+visible = _visible  # the threads of a course ``m`` may see, for other services' queries (forum_ask)
+
+
+def _unmuted(stmt, m: Member, course_level: str | None):
+    """Leave out the threads the member muted (or, with the course muted, those not un-muted)."""
+    own = select(ForumThreadLevel.thread_id).where(ForumThreadLevel.user_id == m.user.id)
+    if course_level == "muted":
+        return stmt.where(ForumThread.id.in_(own.where(ForumThreadLevel.level != "muted")))
+    return stmt.where(ForumThread.id.not_in(own.where(ForumThreadLevel.level == "muted")))
 
 
 @dataclass
@@ -511,10 +988,15 @@ class ThreadPage:
     total: int
     offset: int
     limit: int
+    level: str = "normal"  # the member's level for the course
+    muted: int = 0  # threads left out because they are muted (0 when they were asked for)
+    show_muted: bool = False
 
 
 def list_threads(session: Session, user: User | None, slug: str, *, q: str = "", lesson: str = "",
-                 offset: int = 0, limit: int = DEFAULT_LIMIT) -> ThreadPage:
+                 offset: int = 0, limit: int = DEFAULT_LIMIT, muted: bool = False) -> ThreadPage:
+    """A page of the course's threads the member may see, pinned first, then by last activity.
+    Muted threads are left out unless ``muted``; ``ThreadPage.muted`` says how many were."""
     m = member(session, user, slug)
     if not 1 <= limit <= MAX_LIMIT or offset < 0:
         raise InvalidInput(f"limit must be 1 to {MAX_LIMIT} and offset at least 0")
@@ -529,18 +1011,42 @@ def list_threads(session: Session, user: User | None, slug: str, *, q: str = "",
         last = i == len(words) - 1
         match = ForumTerm.term.startswith(word, autoescape=True) if last else ForumTerm.term == word
         stmt = stmt.where(ForumThread.id.in_(select(ForumTerm.thread_id).where(match)))
+    level = _course_level(session, m.user.id, m.course.id)
+    left_out = 0
+    if not muted:
+        shown = _unmuted(stmt, m, level)
+        everything = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        stmt = shown
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    if not muted:
+        left_out = everything - total
     threads = list(session.scalars(stmt.order_by(ForumThread.pinned.desc(), ForumThread.last_activity_at.desc(),
                                                  ForumThread.id.desc()).offset(offset).limit(limit)))
-    return ThreadPage(_summaries(session, m, threads), total, offset, limit)
+    return ThreadPage(_summaries(session, m, threads, level), total, offset, limit, level or "normal", left_out,
+                      muted)
 
 
-def _summaries(session: Session, m: Member, threads: list[ForumThread]) -> list[dict]:
+def _summaries(session: Session, m: Member, threads: list[ForumThread], course_level: str | None = None) -> list[dict]:
     ids = [t.id for t in threads]
     if not ids:
         return []
     reads = dict(session.execute(select(ForumRead.thread_id, ForumRead.last_post_id).where(
         ForumRead.user_id == m.user.id, ForumRead.thread_id.in_(ids))).all())
+    own_levels = dict(session.execute(select(ForumThreadLevel.thread_id, ForumThreadLevel.level).where(
+        ForumThreadLevel.user_id == m.user.id, ForumThreadLevel.thread_id.in_(ids))).all())
+    levels = {t.id: own_levels.get(t.id) or course_level or "normal" for t in threads}
+    # unread counts for the threads the member tracks or watches (Discourse shows them for those only)
+    counted = [t.id for t in threads
+               if levels[t.id] in ("tracking", "watching") and reads.get(t.id, 0) < t.last_post_id]
+    counts: dict[int, int] = {}
+    if counted:
+        stmt = (select(ForumPost.thread_id, func.count(ForumPost.id))
+                .outerjoin(ForumRead, (ForumRead.thread_id == ForumPost.thread_id) & (ForumRead.user_id == m.user.id))
+                .where(ForumPost.thread_id.in_(counted), ForumPost.id > func.coalesce(ForumRead.last_post_id, 0))
+                .group_by(ForumPost.thread_id))
+        if not m.staff:
+            stmt = stmt.where(ForumPost.hidden_at.is_(None))
+        counts = dict(session.execute(stmt).all())
     openings = {p.thread_id: p for p in session.scalars(
         select(ForumPost).where(ForumPost.thread_id.in_(ids), ForumPost.opening.is_(True)))}
     users = {u.id: u for u in session.scalars(select(User).where(
@@ -549,14 +1055,18 @@ def _summaries(session: Session, m: Member, threads: list[ForumThread]) -> list[
     out = []
     for t in threads:
         opening = openings.get(t.id)
-        who = _author(opening, users, m.user) if opening else {"author": "", "anonymous": False}
+        who = _author(opening, users, m.user, m.staff) if opening else {"author": "", "anonymous": False}
         lesson = lessons.get(t.lesson_id)
+        tracked = levels[t.id] in ("tracking", "watching")
+        unread = counts.get(t.id, 0) > 0 if tracked else reads.get(t.id, 0) < t.last_post_id
         out.append({"id": t.id, "title": t.title, "kind": t.kind, "course": m.course.slug,
                     "lesson": lesson.key if lesson else None, "lesson_title": lesson.title if lesson else None,
                     "cell_id": t.cell_id, "private": t.private, "pinned": t.pinned, "locked": t.locked,
                     "closed": t.closed, "accepted": t.accepted_post_id is not None,
                     "staff_answered": t.staff_answered, "replies": t.reply_count,
-                    "unread": reads.get(t.id, 0) < t.last_post_id,
+                    "unread": unread, "new": t.id not in reads,
+                    "unread_count": counts.get(t.id, 0) if tracked else None, "level": levels[t.id],
+                    "duplicate_of": t.duplicate_of_id, "hidden": t.hidden,
                     "created_at": _aware(t.created_at).isoformat(),
                     "last_activity_at": _aware(t.last_activity_at).isoformat(),
                     "author": who["author"], "anonymous": who["anonymous"]})
@@ -565,40 +1075,70 @@ def _summaries(session: Session, m: Member, threads: list[ForumThread]) -> list[
 
 def lesson_threads(session: Session, user: User | None, course: Course, lesson: Lesson,
                    limit: int = 10) -> list[dict] | None:
-    """The lesson page's list: that lesson's threads the user may see (None for non-members)."""
+    """The lesson page's list: that lesson's threads the user may see and has not muted (None for
+    non-members)."""
     try:
         m = _member_of(session, user, course)
     except Forbidden:
         return None
-    stmt = _visible(select(ForumThread).where(ForumThread.course_id == course.id,
-                                              ForumThread.lesson_id == lesson.id), m)
+    level = _course_level(session, m.user.id, course.id)
+    stmt = _unmuted(_visible(select(ForumThread).where(ForumThread.course_id == course.id,
+                                                       ForumThread.lesson_id == lesson.id), m), m, level)
     threads = list(session.scalars(stmt.order_by(ForumThread.pinned.desc(), ForumThread.last_activity_at.desc(),
                                                  ForumThread.id.desc()).limit(limit)))
-    return _summaries(session, m, threads)
+    return _summaries(session, m, threads, level)
+
+
+def _link(thread: ForumThread) -> dict:
+    return {"id": thread.id, "title": thread.title}
 
 
 def thread_view(session: Session, user: User | None, thread_id: int, *, mark_read: bool = True) -> dict:
     """A thread with its posts as ``user`` may see them; marks it read."""
     thread, m = _thread_for(session, user, thread_id)
     posts = list(session.scalars(select(ForumPost).where(ForumPost.thread_id == thread.id).order_by(ForumPost.id)))
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({p.author_id for p in posts})))}
+    users = {u.id: u for u in session.scalars(select(User).where(
+        User.id.in_({p.author_id for p in posts} | {p.hidden_by_id for p in posts if p.hidden_by_id})))}
     mine = dict(session.execute(select(ForumVote.post_id, ForumVote.value).where(
         ForumVote.user_id == m.user.id, ForumVote.post_id.in_([p.id for p in posts]))).all())
+    reported = set(session.scalars(select(ForumReport.post_id).where(
+        ForumReport.reporter_id == m.user.id, ForumReport.post_id.in_([p.id for p in posts]))))
+    open_reports = dict(session.execute(select(ForumReport.post_id, func.count(ForumReport.id)).where(
+        ForumReport.post_id.in_([p.id for p in posts]), ForumReport.resolved_at.is_(None))
+        .group_by(ForumReport.post_id)).all()) if m.staff else {}
     read_up_to = session.scalar(select(ForumRead.last_post_id).where(
         ForumRead.user_id == m.user.id, ForumRead.thread_id == thread.id)) or 0
     lesson = session.get(Lesson, thread.lesson_id) if thread.lesson_id else None
     version = session.get(LessonVersion, thread.lesson_version_id) if thread.lesson_version_id else None
+    suspension = None if m.staff else active_suspension(session, m.user.id, m.course.id)
     may_accept = thread.kind == "question" and permissions.may_accept(m.user, m.course, thread.author_id) \
-        and (m.staff or not thread.locked)
+        and (m.staff or not thread.locked) and suspension is None
     views = {}
     for p in posts:
+        hidden = p.hidden_at is not None
+        if hidden and not m.staff and p.author_id != m.user.id:
+            # a stub keeps the conversation's shape; nothing of the post shows
+            views[p.id] = {"id": p.id, "parent": p.parent_id, "opening": p.opening, "stub": True, "hidden": True,
+                           "html": "", "body": "", "score": 0, "my_vote": 0, "endorsed": False, "accepted": False,
+                           "new": False, "created_at": _aware(p.created_at).isoformat(), "author": "",
+                           "username": None, "anonymous": False, "staff": False, "can_vote": False,
+                           "can_accept": False, "can_reveal": False, "can_report": False, "can_hide": False,
+                           "reported": False, "open_reports": 0, "comments": []}
+            continue
         views[p.id] = {"id": p.id, "parent": p.parent_id, "opening": p.opening, "html": p.html, "body": p.body,
                        "score": p.score, "my_vote": mine.get(p.id, 0), "endorsed": p.endorsed,
                        "accepted": p.id == thread.accepted_post_id, "new": p.id > read_up_to,
-                       "created_at": _aware(p.created_at).isoformat(), **_author(p, users, m.user),
-                       "can_vote": p.author_id != m.user.id and (m.staff or not thread.locked),
-                       "can_accept": may_accept and not p.opening and p.parent_id is None,
+                       "created_at": _aware(p.created_at).isoformat(), **_author(p, users, m.user, m.staff),
+                       "stub": False, "hidden": hidden,
+                       "hidden_reason": p.hidden_reason if hidden else None,
+                       "hidden_by": _name(users.get(p.hidden_by_id)) if hidden and m.staff and p.hidden_by_id else None,
+                       "can_vote": p.author_id != m.user.id and (m.staff or not thread.locked) and not hidden
+                       and suspension is None,
+                       "can_accept": may_accept and not p.opening and p.parent_id is None and not hidden,
                        "can_reveal": m.staff and p.anonymous and p.author_id != m.user.id,
+                       "can_report": p.author_id != m.user.id and not hidden and p.id not in reported
+                       and suspension is None,
+                       "reported": p.id in reported, "can_hide": m.staff, "open_reports": open_reports.get(p.id, 0),
                        "comments": []}
     answers = []
     for p in posts:
@@ -608,25 +1148,53 @@ def thread_view(session: Session, user: User | None, thread_id: int, *, mark_rea
             views[p.parent_id]["comments"].append(views[p.id])
         else:
             answers.append(views[p.id])
+    # a stub with nothing under it is left out
+    answers = [a for a in answers if not (a["stub"] and not a["comments"])]
+    for a in answers:
+        a["comments"] = [c for c in a["comments"] if not c["stub"]]
     # the accepted answer first, then endorsed ones, then by votes, then oldest first
     answers.sort(key=lambda a: (not a["accepted"], not a["endorsed"], -a["score"], a["id"]))
     opening = next((views[p.id] for p in posts if p.opening), None)
+    if opening is not None:
+        opening["comments"] = [c for c in opening["comments"] if not c["stub"]]
     if mark_read and thread.last_post_id:
         _mark_read(session, m.user.id, thread.id, thread.last_post_id)
+    original = session.get(ForumThread, thread.duplicate_of_id) if thread.duplicate_of_id else None
+    if original is not None and not _may_see(session, original, m.course, [m.user.id]) and not m.staff:
+        original_view = {"id": None, "title": None}  # marked, but the original is not for this reader
+    else:
+        original_view = _link(original) if original is not None else None
+    duplicates = [_link(t) for t in session.scalars(_visible(select(ForumThread).where(
+        ForumThread.duplicate_of_id == thread.id), m).order_by(ForumThread.id).limit(50))]
+    own_level = session.scalar(select(ForumThreadLevel.level).where(ForumThreadLevel.user_id == m.user.id,
+                                                                    ForumThreadLevel.thread_id == thread.id))
+    level = own_level or _course_level(session, m.user.id, m.course.id) or "normal"
     return {"id": thread.id, "title": thread.title, "kind": thread.kind, "course": m.course.slug,
             "course_title": m.course.title, "lesson": lesson.key if lesson else None,
             "lesson_title": lesson.title if lesson else None,
             "lesson_version": version.number if version else None, "cell_id": thread.cell_id,
             "private": thread.private, "pinned": thread.pinned, "locked": thread.locked, "closed": thread.closed,
-            "accepted_post": thread.accepted_post_id, "staff_answered": thread.staff_answered,
+            "hidden": thread.hidden, "accepted_post": thread.accepted_post_id, "staff_answered": thread.staff_answered,
             "replies": thread.reply_count, "staff": m.staff, "may_accept": may_accept,
-            "may_post": m.staff or not (thread.locked or thread.closed),
+            "may_post": suspension is None and (m.staff or not (thread.locked or thread.closed)),
+            "suspended": {"until": _aware(suspension.ends_at).isoformat(), "reason": suspension.reason,
+                          "message": suspension_message(m.course, suspension)} if suspension else None,
+            "duplicate_of": original_view, "duplicates": duplicates,
+            "level": level, "level_own": own_level is not None,
             "created_at": _aware(thread.created_at).isoformat(), "question": opening, "answers": answers}
 
 
 def course_lessons(session: Session, user: User | None, slug: str) -> Member:
     """The course and the member's standing, for the Q&A pages' forms."""
     return member(session, user, slug)
+
+
+def recent_threads(session: Session, user: User | None, slug: str, limit: int = 50) -> list[dict]:
+    """The course's latest threads as links (the staff's duplicate picker)."""
+    m = member(session, user, slug)
+    stmt = _visible(select(ForumThread).where(ForumThread.course_id == m.course.id), m)
+    return [_link(t) for t in session.scalars(stmt.order_by(ForumThread.last_activity_at.desc(),
+                                                            ForumThread.id.desc()).limit(limit))]
 
 
 def thread_of_post(session: Session, post_id: int) -> int:
