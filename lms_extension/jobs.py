@@ -104,6 +104,28 @@ def deadline_reminders(config) -> Callable[[sessionmaker[Session]], object]:
     return run
 
 
+def digests(config) -> Callable[[sessionmaker[Session]], object]:
+    """Daily and weekly digest emails that are due, each once per user and period (one transaction each)."""
+    from .services import digests as digest_emails
+
+    def run(factory):
+        with session_scope(factory) as session:
+            user_ids = digest_emails.subscribers(session)
+        outcomes: dict[str, int] = {}
+        links = digest_emails.links_from(config)
+        for user_id in user_ids:
+            try:
+                with session_scope(factory) as session:
+                    outcome = digest_emails.send(session, user_id, hour=config.digest_hour_utc,
+                                                 target_hours=config.forum_answer_target_hours, links=links)
+            except Exception:  # one person's digest failing must not hold back everyone else's
+                log.exception("the digest of user %s failed", user_id)
+                outcome = "error"
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        return outcomes
+    return run
+
+
 def analytics_refresh(config) -> Callable[[sessionmaker[Session]], object]:
     """Course analytics and growth figures, computed here so that counting stays off the student's path."""
     from .services import analytics
@@ -122,7 +144,8 @@ def configured_jobs(config) -> list[Job]:
             Job("judge0_expiry", config.judge0_expiry_seconds, judge0_expiry(config)),
             Job("analytics_refresh", config.analytics_refresh_seconds, analytics_refresh(config)),
             Job("wishlist_delivery", config.wishlist_delivery_seconds, wishlist_delivery(config)),
-            Job("deadline_reminders", config.deadline_reminder_seconds, deadline_reminders(config))]
+            Job("deadline_reminders", config.deadline_reminder_seconds, deadline_reminders(config)),
+            Job("digests", config.digest_seconds, digests(config))]
     if readiness(config) is None:
         jobs += [Job("payments_reconciliation", config.reconcile_interval_seconds, payments_reconciliation(config)),
                  Job("checkout_expiry", config.checkout_expiry_seconds, checkout_expiry(config))]
