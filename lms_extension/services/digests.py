@@ -4,7 +4,7 @@ The owner of ``digest_preferences`` (each user's choice: off, daily, weekly) and
 (the digests made). Reads the forum, submissions and deadlines; writes nothing of theirs.
 
 A digest knows the course. For each of the user's courses it lists new answers in the threads
-they asked or answered in, feedback released to them, their own upcoming deadlines (with an
+they follow (watch or track, asked or answered in, or a watched course's), feedback released to them, their own upcoming deadlines (with an
 extension, ``deadline_reminders``) and, for the course's staff, questions still without an answer
 ``forum_answer_target_hours`` after they were asked.
 
@@ -24,7 +24,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
@@ -32,7 +32,7 @@ from ..models import Course, Enrollment, Lesson, NotebookSubmission, User
 from ..models.base import utcnow
 from ..models.digests import (DIGEST_DAILY, DIGEST_FREQUENCIES, DIGEST_OFF, DIGEST_WEEKLY, DigestPreference,
                               DigestRun)
-from ..models.forum import ForumPost, ForumThread
+from ..models.forum import ForumCourseLevel, ForumPost, ForumThread, ForumThreadLevel
 from ..models.submission import GRADED
 from ..models.user import Instructor
 from . import deadline_reminders, email_templates, feedback_release, mail, notifications
@@ -146,17 +146,28 @@ def _courses(session: Session, user: User) -> tuple[list[Course], set[int]]:
 
 
 def _answers(session: Session, user: User, course_ids: list[int], taught: set[int], p: Period, base: str) -> dict:
-    """New posts by others in threads the user asked or posted in, per course."""
+    """New posts by others in the threads the user follows, per course: those they watch or track
+    (``forum_thread_levels``; asking watches, replying tracks), asked or posted in, and every
+    thread of a course they watch; never a thread they muted, nor hidden posts and threads."""
     took_part = select(ForumPost.thread_id).where(ForumPost.author_id == user.id)
+    levels = select(ForumThreadLevel.thread_id).where(ForumThreadLevel.user_id == user.id)
+    following = levels.where(ForumThreadLevel.level.in_(("watching", "tracking")))
+    muted = levels.where(ForumThreadLevel.level == "muted")
+    watched_courses = select(ForumCourseLevel.course_id).where(ForumCourseLevel.user_id == user.id,
+                                                               ForumCourseLevel.level == "watching")
     threads = select(ForumThread.id).where(
-        ForumThread.course_id.in_(course_ids), or_(ForumThread.author_id == user.id, ForumThread.id.in_(took_part)),
-        # a private thread shows to its author and the staff only
-        or_(ForumThread.private.is_(False), ForumThread.author_id == user.id, ForumThread.course_id.in_(taught)))
+        ForumThread.course_id.in_(course_ids),
+        or_(ForumThread.author_id == user.id, ForumThread.id.in_(took_part), ForumThread.id.in_(following),
+            ForumThread.course_id.in_(watched_courses)),
+        ForumThread.id.not_in(muted),
+        # a private or hidden thread shows to its author and the staff only
+        or_(ForumThread.author_id == user.id, ForumThread.course_id.in_(taught),
+            and_(ForumThread.private.is_(False), ForumThread.hidden.is_(False))))
     rows = session.execute(
         select(ForumThread, func.count(ForumPost.id))
         .join(ForumPost, ForumPost.thread_id == ForumThread.id)
         .where(ForumThread.id.in_(threads), ForumPost.author_id != user.id, ForumPost.opening.is_(False),
-               ForumPost.created_at > p.start, ForumPost.created_at <= p.end)
+               ForumPost.hidden_at.is_(None), ForumPost.created_at > p.start, ForumPost.created_at <= p.end)
         .group_by(ForumThread.id).order_by(ForumThread.last_activity_at.desc()))
     found: dict[int, list] = {}
     for thread, count in rows:

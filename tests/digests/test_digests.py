@@ -170,3 +170,27 @@ def test_the_worker_job_delivers_each_digest_once_to_a_real_smtp_server(engine, 
         assert len(db.scalars(select(DigestRun).where(DigestRun.user_id == ann_id)).all()) == 1
         db.execute(delete(MailOutbox))
         db.commit()
+
+
+def test_watched_threads_and_courses_count_muted_and_hidden_ones_do_not(session, due_course, tag):
+    course, teacher, deadline = due_course(200)  # its deadline is beyond the digest's week
+    ann, bob, cid = (make_user(session, f"{n}-{tag}") for n in ("wa", "wb", "wc"))
+    for u in (ann, bob, cid):
+        enrollments.enroll(session, u, course.slug)
+    watched = forum.create_thread(session, bob, course.slug, title="Watched one", body="b")
+    muted = forum.create_thread(session, ann, course.slug, title="Muted one", body="b")
+    forum.set_thread_level(session, ann, watched.id, "watching")
+    forum.set_thread_level(session, ann, muted.id, "muted")
+    forum.add_post(session, cid, watched.id, body="an answer")
+    forum.add_post(session, cid, muted.id, body="an answer")
+    now, hour = window()
+    p = digests.period("daily", now, hour)
+    sections, _ = digests.collect(session, ann, p, now, target_hours=999)
+    assert [a["title"] for a in sections[0]["answers"]] == ["Watched one"]
+    # a course watched as a whole: every thread of it
+    assert digests.collect(session, bob, p, now, target_hours=999)[0][0]["answers"][0]["title"] == "Watched one"
+    forum.set_course_level(session, cid, course.slug, "watching")
+    other = forum.create_thread(session, bob, course.slug, title="Another", body="b")
+    forum.add_post(session, teacher, other.id, body="staff answer")
+    titles = [a["title"] for a in digests.collect(session, cid, p, now, target_hours=999)[0][0]["answers"]]
+    assert "Another" in titles
