@@ -21,6 +21,7 @@ everything before it, so a burst of messages makes one notice (and one email), n
 from __future__ import annotations
 
 import re
+from html import unescape
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -267,8 +268,13 @@ def _members(session: Session, conversation_id: int) -> list[ConversationMember]
     return list(session.scalars(select(ConversationMember).where(ConversationMember.conversation_id == conversation_id)))
 
 
-def _excerpt(body: str, limit: int = 300) -> str:
-    text = re.sub(r"\s+", " ", body).strip()
+_BLOCK_END = re.compile(r"<(?:br|hr|/p|/pre|/li|/h[1-6]|/td|/th|/tr|/blockquote)\b[^>]*>", re.I)
+
+
+def _excerpt(html: str, limit: int = 300) -> str:
+    """The start of a message as plain text (from its sanitised HTML: no Markdown marks)."""
+    spaced = _BLOCK_END.sub(" ", html)  # blocks end with a space; inline tags just go
+    text = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]*>", "", spaced))).strip()
     return text if len(text) <= limit else text[:limit - 1] + "\u2026"
 
 
@@ -291,7 +297,7 @@ def _add_message(session: Session, a: Access, author: User, body: str, now: date
     told = [uid for uid in caught_up if uid not in refusing]
     where = f" ({a.course.title})"
     notifications.notify(session, user_ids=told, kind="message", actor_id=author.id, url=f"messages/{c.id}",
-                         title=f"{name_of(author)} sent you a message{where}", body=_excerpt(body),
+                         title=f"{name_of(author)} sent you a message{where}", body=_excerpt(message.html),
                          dedupe_key=f"message:{message.id}")
     return message
 
@@ -416,7 +422,7 @@ def inbox(session: Session, user: User, *, limit: int = DEFAULT_LIMIT, offset: i
         last = lasts.get(conv.last_message_id)
         items.append({"id": conv.id, "kind": conv.kind, "course": course.slug, "course_title": course.title,
                       "title": _title(session, a, user, people), "unread": int(count or 0),
-                      "last_message": _excerpt(last.body, 140) if last else "",
+                      "last_message": _excerpt(last.html, 140) if last else "",
                       "last_author": ("You" if last.author_id == user.id else name_of(people.get(last.author_id)))
                       if last else None,
                       "last_message_at": conv.last_message_at.isoformat()})

@@ -4,7 +4,7 @@ outbox delivered by the worker's own function to a real SMTP server (aiosmtpd)."
 from __future__ import annotations
 
 from lms_extension.db import session_factory
-from lms_extension.services import mail, messages, notifications, users
+from lms_extension.services import announcements, mail, messages, notifications, users
 from tests.identity import token_client as as_user
 from tests.mail.conftest import SMTPServer
 
@@ -24,6 +24,8 @@ def test_an_announcement_reaches_every_enrolled_student_by_preference(served):
     r = as_user("m-teacher").post(base + f"api/v1/courses/{SLUG}/announcements",
                                   json={"title": "Deadline moved", "body": "Lesson 1 is due **Friday**."}, timeout=30)
     assert r.status_code == 201, r.text
+    # lms worker tells the students (services/announcements.py fan_out)
+    assert announcements.fan_out(factory, r.json()["id"])["reached"] == 3
 
     for name in ("m-ann", "m-bob", "m-cid"):
         bell = as_user(name).get(base + "api/v1/me/notifications", timeout=30).json()["notifications"]

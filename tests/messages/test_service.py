@@ -137,6 +137,7 @@ def test_blocks(session, world):
     from lms_extension.services import announcements
     course = announcements.course_to_teach(session, teacher, SLUG)
     item = announcements.post(session, teacher, course, "Deadline moved", "Friday, not Monday.")
+    announcements.fan_out_batch(session, item.id)  # what lms worker does (in batches)
     [n] = notices(session, ann, "announcement")
     assert n.dedupe_key == f"announcement:{item.id}"
     assert session.scalars(select(MailOutbox).where(MailOutbox.user_id == ann.id,
