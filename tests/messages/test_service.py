@@ -210,3 +210,23 @@ def test_forged_ids_and_pages(session, world):
     assert older["older_before"] is None
     with pytest.raises(InvalidInput):
         messages.mark_read(session, ann, conv.id, "all")
+
+
+def test_deleting_an_account_erases_its_inbox_and_blocks_and_keeps_what_others_were_told(session, world):
+    from lms_extension.models.messages import ConversationMember, UserBlock
+    from lms_extension.services import accounts
+
+    ann, teacher = world["m-ann"], world["m-teacher"]
+    conv, _ = messages.start(session, ann, SLUG, body="My question")
+    messages.post(session, teacher, conv.id, "My answer")
+    messages.block(session, ann, "m-bob")
+    messages.block(session, teacher, "m-ann")
+    assert accounts.delete_account(session, "m-ann").erased
+    assert session.scalars(select(ConversationMember).where(ConversationMember.user_id == ann.id)).all() == []
+    assert session.scalars(select(UserBlock).where((UserBlock.blocker_id == ann.id)
+                                                   | (UserBlock.blocked_id == ann.id))).all() == []
+    view = messages.view(session, teacher, conv.id)
+    assert [(m["author"], m["body"]) for m in view["messages"]] == [("Deleted user", "My question"),
+                                                                     ("Teacher", "My answer")]
+    assert view["title"] == "Deleted user" and view["may_post"] is False  # no longer enrolled
+    assert messages.inbox(session, teacher)["conversations"][0]["title"] == "Deleted user"
