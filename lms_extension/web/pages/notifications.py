@@ -1,16 +1,18 @@
-"""Pages: my notifications, my notification preferences, the live bell's event stream, and
-the one-click unsubscribe link of notification emails (RFC 8058)."""
+"""Pages: my notifications, my notification preferences (with web push for this browser and
+the service worker ``sw.js``), the live bell's event stream, and the one-click unsubscribe
+link of notification emails (RFC 8058)."""
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from pathlib import Path
 
 from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ...errors import InvalidInput
-from ...services import notifications
+from ...services import digests, notifications, push
 from ..base import BaseHandler, requires_user
 
 PAGE_SIZE = 30
@@ -65,7 +67,9 @@ class PreferencesPage(BaseHandler):
         user = self.require_user()
         self.render_page("notifications/preferences.html", kinds=notifications.KINDS,
                          channels=notifications.CHANNELS, prefs=notifications.preferences(self.db, user.id),
-                         has_email=bool(user.email))
+                         has_email=bool(user.email), vapid_public_key=push.application_server_key(self.config),
+                         browsers=[(s, browser_label(s.user_agent)) for s in push.subscriptions_of(self.db, user.id)],
+                         digest=digests.frequency(self.db, user.id), digest_labels=digests.LABELS)
 
     @web.authenticated
     def post(self):
@@ -78,6 +82,42 @@ class PreferencesPage(BaseHandler):
         self.db.commit()
         self.add_notice("Your notification preferences are saved.")
         self.redirect(self.config.service_prefix + "notifications/preferences", status=303)
+
+
+def browser_label(user_agent: str) -> str:
+    """"Firefox on Linux" from a User-Agent, or "A browser" when it says too little."""
+    ua = user_agent or ""
+    name = next((label for token, label in (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+                                            ("Chrome/", "Chrome"), ("Chromium/", "Chromium"), ("Safari/", "Safari"))
+                 if token in ua), "A browser")
+    system = next((label for token, label in (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"),
+                                              ("Windows", "Windows"), ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"),
+                                              ("Linux", "Linux")) if token in ua), "")
+    return f"{name} on {system}" if system else name
+
+
+class PushBrowserRemove(BaseHandler):
+    """The preferences page's "Remove" beside one of my browsers (a form: works without script)."""
+
+    @web.authenticated
+    def post(self):
+        user = self.require_user()
+        raw = self.get_body_argument("id", "")
+        if not raw.isdigit() or len(raw) > 10:
+            raise InvalidInput("choose a browser to remove")
+        push.unsubscribe(self.db, user.id, subscription_id=int(raw))
+        self.db.commit()
+        self.add_notice("That browser gets no more push notifications.")
+        self.redirect(self.config.service_prefix + "notifications/preferences", status=303)
+
+
+class ServiceWorkerScript(BaseHandler):
+    """``static/sw.js`` at the top of the service, so that its scope is every LMS page."""
+
+    def get(self):
+        self.set_header("Content-Type", "text/javascript; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")  # browsers check for a new worker on each visit
+        self.finish((Path(self.settings["static_path"]) / "sw.js").read_bytes())
 
 
 class UnsubscribePage(BaseHandler):
@@ -152,4 +192,6 @@ default_handlers = [
     (r"notifications/([0-9]{1,10})", OpenNotification),
     (r"notifications/stream", NotificationStream),
     (r"notifications/unsubscribe/([^/]+)", UnsubscribePage),
+    (r"notifications/push-browsers/remove", PushBrowserRemove),
+    (r"sw\.js", ServiceWorkerScript),
 ]
