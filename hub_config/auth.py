@@ -20,6 +20,7 @@ from jupyterhub import orm
 from jupyterhub.handlers.login import LogoutHandler as HubLogoutHandler
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import ChangePasswordHandler as NativeChangePasswordHandler
+from nativeauthenticator.handlers import LocalBase
 from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
 from nativeauthenticator.handlers import SignUpHandler as NativeSignUpHandler
 from tornado import web
@@ -257,6 +258,213 @@ class ChangePasswordHandler(NativeChangePasswordHandler):
         await super().post()
 
 
+# -- email: forgotten passwords and address changes (the links: lms_extension/services/account_email.py) --
+class EmailPageMixin:
+    """Pages of the hub that act on the LMS database (the address lives there)."""
+
+    def set_default_headers(self):
+        super().set_default_headers()
+        self.set_header("Referrer-Policy", "no-referrer")  # a reset link's secret is in the URL
+        self.set_header("Cache-Control", "no-store")
+
+    def _available(self) -> None:
+        if self.authenticator.lms_config is None:
+            raise web.HTTPError(404, "email is not configured on this hub")
+
+    def _throttled(self, action: str) -> int:
+        """Seconds to wait when this address has asked ``action`` too often, else 0."""
+        rate = parse_rate(self.authenticator.email_requests_per_address)
+        if rate is None:
+            return 0
+        decision = self.authenticator.limiter.hit(f"{action}:ip:{client_address(self)}", limit=rate[0],
+                                                  window=rate[1])
+        return 0 if decision.allowed else decision.retry_after_seconds
+
+    def _refuse_throttled(self, wait: int) -> str:
+        self.set_status(429)
+        self.set_header("Retry-After", str(wait))
+        minutes = max(1, math.ceil(wait / 60))
+        return f"Too many requests from your network: try again in {minutes} minute{'s' if minutes > 1 else ''}."
+
+
+class ForgotPasswordHandler(EmailPageMixin, LocalBase):
+    """"Forgot password?": asks for the address and answers the same whether or not an account
+    has it. The lookup and the email run after the answer is sent, so the answer takes the
+    same time either way; requests per client address are limited, emails per account too
+    (``account_email.PER_HOUR``)."""
+
+    def _render(self, **ns):
+        return self.render_template("forgot-password.html", xsrf=self.xsrf_token.decode("ascii"), **ns)
+
+    async def get(self):
+        self._available()
+        self.finish(await self._render())
+
+    async def post(self):
+        from lms_extension.errors import InvalidInput
+        from lms_extension.services.account_email import check_address
+
+        self._available()
+        raw = self.get_body_argument("email", "", strip=False)
+        try:
+            check_address(raw)
+        except InvalidInput as exc:  # the shape of what was typed: says nothing about accounts
+            self.set_status(400)
+            self.finish(await self._render(error=exc.message[:1].upper() + exc.message[1:] + ".",
+                                           email=raw[:254] if len(raw) <= 254 else ""))
+            return
+        wait = self._throttled("reset")
+        if wait:
+            self.finish(await self._render(error=self._refuse_throttled(wait)))
+            return
+        # the answer is written first (finish writes to the socket at once): the lookup and the
+        # email, which run for a known address only, cannot delay it
+        self.finish(await self._render(sent=True))
+        self.authenticator.start_password_reset(raw)
+
+
+class ResetPasswordHandler(EmailPageMixin, LocalBase):
+    """The emailed reset link: a form for the new password (the sign-up's policy), set through
+    the authenticator; the link and every other reset link of the account then stop working.
+    A forged, used or expired link gets a page that says so (404 / 410)."""
+
+    def _render(self, **ns):
+        auth = self.authenticator
+        return self.render_template("reset-password.html", xsrf=self.xsrf_token.decode("ascii"),
+                                    minimum_password_length=auth.minimum_password_length, **ns)
+
+    async def _account(self, token: str):
+        """The hub name the link is for, or a finished error page (None)."""
+        from lms_extension.errors import LMSError
+        from lms_extension.services import account_email
+
+        try:
+            name = await asyncio.to_thread(self.authenticator.lms_write,
+                                           lambda db: account_email.check_reset(db, token).hub_name)
+        except LMSError as exc:
+            self.set_status(exc.status)
+            self.finish(await self._render(link_error=exc.message, expired=exc.status == 410))
+            return None
+        if self.authenticator.get_user(name) is None:  # not a password account of this hub
+            self.set_status(410)
+            self.finish(await self._render(link_error="This account has no password on this site.", expired=True))
+            return None
+        return name
+
+    async def get(self):
+        self._available()
+        token = self.get_query_argument("token", "")
+        name = await self._account(token)
+        if name is not None:
+            self.finish(await self._render(token=token, username=name))
+
+    async def post(self):
+        from lms_extension.errors import LMSError
+        from lms_extension.services import account_email
+
+        self._available()
+        auth = self.authenticator
+        token = self.get_body_argument("token", "", strip=False)
+        wait = self._throttled("reset-form")
+        if wait:
+            self.finish(await self._render(link_error=self._refuse_throttled(wait)))
+            return
+        name = await self._account(token)
+        if name is None:
+            return
+        password = self.get_body_argument("password", "", strip=False)
+        if password != self.get_body_argument("password_confirmation", "", strip=False):
+            problem = "The two passwords differ."
+        else:
+            problem = auth.password_problem(password, name)
+        if problem:
+            self.set_status(400)
+            self.finish(await self._render(token=token, username=name, error=problem))
+            return
+        try:  # used first: of two submissions of one link, one sets the password
+            await asyncio.to_thread(auth.lms_write, lambda db: account_email.consume_reset(db, token).hub_name)
+        except LMSError as exc:
+            self.set_status(exc.status)
+            self.finish(await self._render(link_error=exc.message, expired=exc.status == 410))
+            return
+        if not auth.change_password(name, password):
+            raise web.HTTPError(500, "the new password could not be stored")
+        auth.limiter.reset(f"user:{hashlib.sha256(name.encode()).hexdigest()}")  # failed logins before it
+        self.log.info("password of %s reset by an emailed link", name)
+        self.finish(await self._render(done=True, username=name))
+
+
+class ChangeEmailHandler(EmailPageMixin, LocalBase):
+    """A new address for the signed-in account, after its current password (and two-factor
+    code, when on) is checked like a login (same throttle). The LMS emails a link to the new
+    address; the address changes only when it is followed, and the old one is told."""
+
+    async def _render(self, user, **ns):
+        from lms_extension.errors import LMSError
+        from lms_extension.services import account_email
+
+        account_id = (user.user_info or {}).get("lms_account_id")
+        try:
+            current = await asyncio.to_thread(
+                self.authenticator.lms_write,
+                lambda db: account_email.status(db, account_email.account_of(db, user.name, account_id)))
+        except LMSError:
+            current = None
+        info = self.authenticator.get_user(user.name)
+        return await self.render_template("change-email.html", xsrf=self.xsrf_token.decode("ascii"),
+                                          current=current, has_2fa=bool(info and info.has_2fa),
+                                          has_password=info is not None, **ns)
+
+    @web.authenticated
+    async def get(self):
+        self._available()
+        self.finish(await self._render(self.current_user))
+
+    @web.authenticated
+    async def post(self):
+        from lms_extension.errors import LMSError
+        from lms_extension.services import account_email
+
+        self._available()
+        user, auth = self.current_user, self.authenticator
+        new = self.get_body_argument("new_email", "", strip=False)
+        kept = new[:254] if len(new) <= 254 else ""
+        try:
+            account_email.check_address(new, field="new_email")
+        except LMSError as exc:
+            self.set_status(exc.status)
+            self.finish(await self._render(user, error=exc.message[:1].upper() + exc.message[1:] + ".",
+                                           new_email=kept))
+            return
+        data = {"username": user.name, "password": self.get_body_argument("password", "", strip=False),
+                "2fa": self.get_body_argument("2fa", "", strip=False)}
+        try:
+            ok = await auth.authenticate(self, data) == user.name
+        except LoginThrottled as exc:
+            self.finish(await self._render(user, error=self._refuse_throttled(max(1, math.ceil(exc.retry_after))),
+                                           new_email=kept))
+            return
+        except TwoFactorEnrollment:
+            ok = False
+        if not ok:
+            self.set_status(403)
+            self.finish(await self._render(user, error="Your current password (or two-factor code) is not right.",
+                                           new_email=kept))
+            return
+        account_id = (user.user_info or {}).get("lms_account_id")
+        links = auth.lms_links()
+        try:
+            address = await asyncio.to_thread(auth.lms_write, lambda db: account_email.request_change(
+                db, account_email.account_of(db, user.name, account_id), new, links))
+        except LMSError as exc:
+            self.set_status(exc.status)
+            self.finish(await self._render(user, error=exc.message[:1].upper() + exc.message[1:] + ".",
+                                           new_email=kept))
+            return
+        self.log.info("%s asked to change their email address", user.name)
+        self.finish(await self._render(user, sent_to=address))
+
+
 class LMSAuthenticator(NativeAuthenticator):
     """Sign-up and login by NativeAuthenticator; in demo mode the demo users exist from the start."""
 
@@ -293,7 +501,13 @@ class LMSAuthenticator(NativeAuthenticator):
                                "frozen; account deletion reads the LMS database and Stripe from "
                                "it.").tag(config=True)
 
+    email_requests_per_address = Unicode(
+        LMSConfig.email_requests_per_address.default_value, help="Password-reset requests (and reset-form submissions) allowed per client address, as "
+                        "COUNT/SECONDS; each account also gets at most a few reset emails an hour. '0': no "
+                        "limit.").tag(config=True)
+
     _lms_sessions = None  # a session factory on the LMS database, made at first use
+    _background: set = set()  # password resets running after their answer was sent
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -324,6 +538,39 @@ class LMSAuthenticator(NativeAuthenticator):
         except Exception:  # noqa: BLE001 - the hub keeps working without the LMS database
             self.log.warning("could not read %s from the LMS database; using %r", what, fallback, exc_info=True)
             return fallback
+
+    def lms_write(self, work):
+        """``work(session)`` in one transaction on the LMS database (committed; an error rolls
+        it back and is raised). Blocking: call it in a thread."""
+        from lms_extension.db import make_engine, session_factory, session_scope
+
+        if self.lms_config is None:
+            raise RuntimeError("the hub has no LMS configuration (c.LMSAuthenticator.lms_config)")
+        if self._lms_sessions is None:
+            self._lms_sessions = session_factory(make_engine(self.lms_config.db_url))
+        with session_scope(self._lms_sessions) as db:
+            return work(db)
+
+    def lms_links(self):
+        from lms_extension.services.account_email import Links
+
+        return Links.from_config(self.lms_config)
+
+    def start_password_reset(self, address: str) -> None:
+        """Look the address up and email the reset links after the answer is sent: how long
+        that takes must not tell whether an account has the address."""
+        from lms_extension.services import account_email
+
+        links = self.lms_links()
+        task = asyncio.ensure_future(asyncio.to_thread(
+            self.lms_write, lambda db: account_email.request_password_reset(db, address, links)))
+        self._background.add(task)
+
+        def done(t):
+            self._background.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                self.log.error("a password reset request failed", exc_info=t.exception())
+        task.add_done_callback(done)
 
     def _lms_defaults(self) -> dict:
         from lms_extension.services.platform_settings import defaults_from
@@ -369,7 +616,8 @@ class LMSAuthenticator(NativeAuthenticator):
         ours = {NativeLoginHandler: LoginHandler, NativeSignUpHandler: SignUpHandler,
                 NativeChangePasswordHandler: ChangePasswordHandler}
         return [(path, ours.get(handler, handler)) for path, handler in super().get_handlers(app)] + [
-            (r"/logout", LogoutHandler)]
+            (r"/logout", LogoutHandler), (r"/forgot-password", ForgotPasswordHandler),
+            (r"/reset-password", ResetPasswordHandler), (r"/change-email", ChangeEmailHandler)]
 
     # where browsers go -----------------------------------------------------------------------
     def through_lms_login(self, url: str) -> str:
@@ -501,8 +749,17 @@ class LMSAuthenticator(NativeAuthenticator):
         from lms_extension.services.users import ACCOUNT_ID_KEY, new_account_id
 
         info = dict(user.user_info or {})
+        changed = False
         if not info.get(ACCOUNT_ID_KEY):
             info[ACCOUNT_ID_KEY] = new_account_id()
+            changed = True
+        # the address given at sign-up, when the account was approved or used two-factor
+        # authentication (no login at sign-up put it into user_info then)
+        signed_up = self.get_user(user.name) if not info.get("email") else None
+        if signed_up is not None and signed_up.email:
+            info["email"] = signed_up.email
+            changed = True
+        if changed:
             user.user_info = info
             session = object_session(getattr(user, "orm_user", user))
             if session is not None:

@@ -60,6 +60,7 @@ c.LMSAuthenticator.throttle_url = s.redis_url or f"sqlite:///{s.data_dir / 'logi
 c.LMSAuthenticator.throttle_prefix = s.redis_prefix + "login:"
 c.LMSAuthenticator.failures_per_user = s.login_failures_per_user
 c.LMSAuthenticator.failures_per_address = s.login_failures_per_address
+c.LMSAuthenticator.email_requests_per_address = s.config.email_requests_per_address
 c.LMSAuthenticator.require_2fa = s.require_2fa
 c.LMSAuthenticator.demo_password = s.demo_password if s.demo else ""
 c.LMSAuthenticator.lms_config = s.config  # account deletion erases the LMS data with it

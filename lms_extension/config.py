@@ -48,6 +48,7 @@ ENV = {
     "require_2fa": "LMS_REQUIRE_2FA",
     "login_failures_per_user": "LMS_LOGIN_FAILURES_PER_USER",
     "login_failures_per_address": "LMS_LOGIN_FAILURES_PER_ADDRESS",
+    "email_requests_per_address": "LMS_EMAIL_REQUESTS_PER_ADDRESS",
     # student servers
     "spawner": "LMS_SPAWNER",
     "mem_limit": "LMS_MEM_LIMIT",
@@ -192,6 +193,10 @@ class LMSConfig(Application):
                                                     "(0: no limit).").tag(config=True)
     login_failures_per_address = Unicode("50/900", help="Failed logins allowed per client address, as "
                                                         "COUNT/SECONDS (0: no limit).").tag(config=True)
+    email_requests_per_address = Unicode("20/3600", help="Password-reset requests (and reset-form submissions) "
+                                                         "the hub accepts per client address, as COUNT/SECONDS "
+                                                         "(0: no limit); each account also gets at most 3 reset "
+                                                         "emails an hour.").tag(config=True)
 
     spawner = Enum(["auto", "sandbox", "docker", "kubernetes"], "auto",
                    help="How student servers run: auto, sandbox, docker or kubernetes.").tag(config=True)
@@ -514,11 +519,18 @@ class LMSConfig(Application):
         from cryptography.hazmat.primitives.asymmetric import ec
 
         path = Path(self.data_dir) / "lms_vapid_private_key"
-        if not path.exists():
+        if not path.exists():  # the service and the worker may start at once: one key wins (link)
             number = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_text(base64.urlsafe_b64encode(number.to_bytes(32, "big")).decode().rstrip("="))
+            draft = path.with_name(f".{path.name}.{os.getpid()}")
+            draft.touch(mode=0o600)
+            draft.write_text(base64.urlsafe_b64encode(number.to_bytes(32, "big")).decode().rstrip("="))
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
         return path.read_text().strip()
 
     @default("vapid_public_key")

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from ... import permissions
 from ...errors import InvalidInput
-from ...services import audit, platform_settings, users
+from ...services import account_email, audit, platform_settings, users
 from ..base import APIHandler, body_dict, int_arg, requires
 from .spec import SECURITY, errors, json_body, ref, response
 
@@ -50,8 +50,9 @@ class SettingsAPI(AdminAPI):
         self.write_json(self.document())
 
 
-def user_view(u) -> dict:
-    return {"name": u.hub_name, "display_name": u.display_name, "email": u.email, "instructor": bool(u.is_instructor),
+def user_view(u, email_verified: bool = False) -> dict:
+    return {"name": u.hub_name, "display_name": u.display_name, "email": u.email, "email_verified": email_verified,
+            "instructor": bool(u.is_instructor),
             "admin": bool(u.is_admin), "active": u.deactivated_at is None and u.deleted_at is None,
             "deleted": u.deleted_at is not None, "last_seen_at": u.last_seen_at.isoformat() if u.last_seen_at else None}
 
@@ -62,7 +63,8 @@ class UsersAPI(AdminAPI):
         rows, total = users.search(self.db, q=self.text("q"), role=self.get_argument("role", ""),
                                    state=self.get_argument("state", ""), offset=int_arg(self, "offset", 0),
                                    limit=int_arg(self, "limit", 50))
-        self.write_json({"total": total, "users": [user_view(u) for u in rows]})
+        verified = account_email.verified_ids(self.db, rows)
+        self.write_json({"total": total, "users": [user_view(u, u.id in verified) for u in rows]})
 
 
 default_handlers = [
@@ -93,6 +95,8 @@ OPENAPI_SCHEMAS: dict = {
         "summary": {"type": "string"}, "before": {}, "after": {}}},
     "AdminUser": {"type": "object", "properties": {
         "name": {"type": "string"}, "display_name": {"type": "string"}, "email": {"type": "string"},
+        "email_verified": {"type": "boolean", "description": "the user opened a confirmation link sent to this "
+                                                             "address"},
         "instructor": {"type": "boolean"}, "admin": {"type": "boolean"}, "active": {"type": "boolean"},
         "deleted": {"type": "boolean"}, "last_seen_at": {"type": "string", "format": "date-time", "nullable": True}}},
 }

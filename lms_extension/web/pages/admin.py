@@ -15,7 +15,7 @@ from ... import permissions
 from ...errors import Conflict, InvalidInput, LMSError, NotFound
 from ...models import User
 from ...models.commerce import Invoice, Order
-from ...services import accounts, admin_overview, audit, bulk, platform_settings, users
+from ...services import account_email, accounts, admin_overview, audit, bulk, platform_settings, users
 from ...services.hub_client import HubClient, HubUnavailable
 from ..base import BaseHandler, requires
 
@@ -140,7 +140,8 @@ class UsersPage(AdminView):
         self.render_admin("admin/users.html", "users", status=status, rows=rows, total=total, page=page,
                           pages=max(1, -(-total // PAGE_SIZE)), filters=filters, error=error,
                           query=urlencode({k: v for k, v in filters.items() if v}), actor=self.lms_user,
-                          roles=users.ROLE_FILTERS, states=users.STATE_FILTERS)
+                          roles=users.ROLE_FILTERS, states=users.STATE_FILTERS,
+                          verified=account_email.verified_ids(self.db, rows))
 
 
 def _target(db, name: str) -> User:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from tornado import web
 
+from ...services import account_email
 from ..base import BaseHandler
 
 
@@ -18,10 +19,14 @@ def safe_next(target: str, prefix: str) -> str:
 
 
 class LoginPage(BaseHandler):
-    """Public pages link here; the hub's OAuth flow returns the user to ``next``."""
+    """Public pages link here; the hub's OAuth flow returns the user to ``next``. The hub's
+    login and sign-up end here too: an address never sent a confirmation link gets one."""
 
     @web.authenticated
     def get(self):
+        user = self.require_user()
+        if account_email.send_verification(self.db, user, account_email.Links.from_config(self.config)):
+            self.db.commit()
         self.redirect(safe_next(self.get_query_argument("next", ""), self.config.service_prefix))
 
 

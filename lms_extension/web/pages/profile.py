@@ -5,7 +5,7 @@ from __future__ import annotations
 from tornado import web
 
 from ...errors import InvalidInput, LMSError, PayloadTooLarge
-from ...services import certificates, users
+from ...services import account_email, certificates, users
 from ..base import BaseHandler
 
 
@@ -28,6 +28,7 @@ class ProfileView(BaseHandler):
         if instructor is not None and instructor.photo_version:
             photo = photo_url(self.config.service_prefix, instructor, 256)
         self.render_page("profile.html", typed=typed, error=error, error_at=where, instructor=instructor, photo=photo,
+                         email=account_email.status(self.db, user),
                          limits={"display_name": users.DISPLAY_NAME_MAX, "headline": users.HEADLINE_MAX,
                                  "bio": users.BIO_MAX})
 
