@@ -165,8 +165,6 @@ def test_timeouts_and_refused_connections_are_temporary_and_end_dead(service, pu
     assert _deliver(service, policy).dead == 1
     [row] = _rows(service, uid)
     assert row.status == DEAD and "Connection" in row.last_error
-    push_service.start = lambda: None  # the fixture's stop() must not stop it twice
-    push_service.stop = lambda: None
 
 
 def test_a_wrong_vapid_key_is_refused_by_the_push_service_and_not_retried(service, push_service, tag):
