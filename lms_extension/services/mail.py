@@ -55,6 +55,7 @@ import logging
 import random
 import re
 import smtplib
+import socket
 import ssl
 import uuid
 from dataclasses import dataclass, field
@@ -116,16 +117,8 @@ def check_recipient(to: str) -> str:
     return to
 
 
-def enqueue(session: Session, *, to: str, kind: str, subject: str, text: str, html: str | None = None,
-            user_id: int | None = None, dedupe_key: str | None = None,
-            unsubscribe_url: str | None = None) -> MailOutbox:
-    """Add one message to the outbox in the caller's transaction (no commit); the row.
-
-    A second call with the same ``dedupe_key`` adds nothing and returns the first row, also
-    when two transactions race (the key is unique; the loser reads the winner's row).
-    ``unsubscribe_url`` becomes ``List-Unsubscribe`` with one-click unsubscribe (RFC 8058).
-    Header injection (CR/LF in ``to``, ``subject`` or the URL) is refused with InvalidInput.
-    """
+def _checked(to, kind, subject, text, html, unsubscribe_url) -> tuple[str, str, str | None]:
+    """(to, subject, unsubscribe_url) as stored, or InvalidInput for a message not to queue."""
     to = check_recipient(to)
     subject = _clean_header("subject", subject, MAX_SUBJECT)
     if not isinstance(kind, str) or not KIND.match(kind):
@@ -138,6 +131,20 @@ def enqueue(session: Session, *, to: str, kind: str, subject: str, text: str, ht
         unsubscribe_url = _clean_header("unsubscribe link", unsubscribe_url, 900)
         if not re.match(r"^(https?://|mailto:)\S+$", unsubscribe_url) or ">" in unsubscribe_url:
             raise InvalidInput("the unsubscribe link must be one http(s):// or mailto: URL")
+    return to, subject, unsubscribe_url
+
+
+def enqueue(session: Session, *, to: str, kind: str, subject: str, text: str, html: str | None = None,
+            user_id: int | None = None, dedupe_key: str | None = None,
+            unsubscribe_url: str | None = None) -> MailOutbox:
+    """Add one message to the outbox in the caller's transaction (no commit); the row.
+
+    A second call with the same ``dedupe_key`` adds nothing and returns the first row, also
+    when two transactions race (the key is unique; the loser reads the winner's row).
+    ``unsubscribe_url`` becomes ``List-Unsubscribe`` with one-click unsubscribe (RFC 8058).
+    Header injection (CR/LF in ``to``, ``subject`` or the URL) is refused with InvalidInput.
+    """
+    to, subject, unsubscribe_url = _checked(to, kind, subject, text, html, unsubscribe_url)
     if dedupe_key is not None:
         dedupe_key = _clean_header("dedupe key", dedupe_key, 255)
         existing = _by_key(session, dedupe_key)
@@ -162,6 +169,40 @@ def enqueue(session: Session, *, to: str, kind: str, subject: str, text: str, ht
     return row
 
 
+def enqueue_many(session: Session, messages: list[dict], *, on_invalid=None) -> int:
+    """Add many messages at once (each a dict of ``enqueue``'s keyword arguments) in the
+    caller's transaction; how many were new. One INSERT per 500 rows: a ``dedupe_key`` already
+    there, also one a concurrent transaction inserts, is skipped by the unique constraint. A
+    message ``enqueue`` would refuse raises InvalidInput before anything is added, or, with
+    ``on_invalid(message, error)``, is left out."""
+    now = utcnow()
+    rows = []
+    for m in messages:
+        try:
+            to, subject, url = _checked(m["to"], m["kind"], m["subject"], m["text"], m.get("html"),
+                                        m.get("unsubscribe_url"))
+            key = m.get("dedupe_key")
+            key = _clean_header("dedupe key", key, 255) if key is not None else None
+        except InvalidInput as exc:
+            if on_invalid is None:
+                raise
+            on_invalid(m, exc)
+            continue
+        rows.append(dict(to_addr=to, kind=m["kind"], subject=subject, text_body=m["text"], html_body=m.get("html"),
+                         user_id=m.get("user_id"), dedupe_key=key,
+                         unsubscribe_url=url, message_key=uuid.uuid4().hex, status=QUEUED, attempts=0,
+                         next_attempt_at=now, created_at=now))
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    made = 0
+    for start in range(0, len(rows), 500):
+        stmt = insert(MailOutbox).values(rows[start:start + 500]).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        made += len(session.scalars(stmt.returning(MailOutbox.id)).all())
+    return made
+
+
 def _by_key(session: Session, dedupe_key: str) -> MailOutbox | None:
     return session.scalars(select(MailOutbox).where(MailOutbox.dedupe_key == dedupe_key)).first()
 
@@ -179,12 +220,22 @@ _env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_au
                    undefined=_Undefined, auto_reload=False)
 
 
-def render(kind: str, context: dict) -> tuple[str, str, str]:
+def render(kind: str, context: dict, session: Session | None = None,
+           template_key: str | None = None) -> tuple[str, str, str]:
     """(subject, text, html) of ``kind`` from ``templates/email/<kind>.subject.txt``, ``.txt``
     and ``.html`` (which extends ``layout.html``); the HTML is autoescaped, the text part is
-    written as text. The subject is one line whatever the context holds."""
+    written as text. The subject is one line whatever the context holds.
+
+    With a ``session``, an admin's version of the email (``email_templates``, by ``template_key``,
+    e.g. a notification kind; default ``kind``) is used instead of the files, rendered in the
+    sandbox."""
     if not isinstance(kind, str) or not KIND.match(kind):
         raise InvalidInput(f"{kind!r} is not an email kind")
+    if session is not None:
+        from . import email_templates  # imported here: it is the one part of this module that needs it
+        override = email_templates.render_stored(session, template_key or kind, context)
+        if override is not None:
+            return override
     try:
         subject = _env.get_template(f"{kind}.subject.txt").render(context)
         text = _env.get_template(f"{kind}.txt").render(context)
@@ -213,6 +264,23 @@ def problems(session: Session, limit: int = 50) -> list[MailOutbox]:
         MailOutbox.status.in_((FAILED, DEAD)),
         and_(MailOutbox.status == SENT, MailOutbox.last_error.like(IN_DOUBT + "%"))))
         .order_by(MailOutbox.id.desc()).limit(limit)))
+
+
+def retry(session: Session, row_ids=None) -> int:
+    """An admin's "retry now": failed and dead rows (``row_ids``, or all of them) are queued again,
+    due at once, with a fresh count of attempts; how many. Sent rows, in doubt ones included,
+    are never queued again (that would send them twice)."""
+    stmt = update(MailOutbox).where(MailOutbox.status.in_((FAILED, DEAD)))
+    if row_ids is not None:
+        ids = [int(i) for i in row_ids if 0 < int(i) <= 2**31 - 1]
+        if not ids:
+            return 0
+        stmt = stmt.where(MailOutbox.id.in_(ids))
+    done = session.execute(stmt.values(status=QUEUED, attempts=0, next_attempt_at=utcnow(), lease_owner=None,
+                                       lease_expires_at=None)
+                           .execution_options(synchronize_session=False)).rowcount
+    session.flush()
+    return done or 0
 
 
 # ---------------------------------------------------------------------------------- delivery
@@ -501,6 +569,9 @@ class SMTPTransport:
         s = self.settings
         smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         try:
+            # the end of data is a small write right after the message's: without this, Nagle's
+            # algorithm holds it until the server's delayed ACK (tens of ms per message)
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
             if s.starttls:
                 smtp.starttls(context=ssl.create_default_context())

@@ -19,13 +19,13 @@ from ..errors import InvalidInput, NotFound
 from ..models import User
 from ..models.base import utcnow
 from ..models.notifications import Notification, NotificationPreference
-from . import mail
+from . import mail, push
 
 log = logging.getLogger("lms.notifications")
 
-IN_APP, EMAIL = "in_app", "email"
+IN_APP, EMAIL, PUSH = "in_app", "email", "push"
 MAX_ID = 2**31 - 1  # the ids are INTEGER: a larger number names no row (and would be a database error)
-CHANNELS = {IN_APP: "In the LMS", EMAIL: "Email"}
+CHANNELS = {IN_APP: "In the LMS", EMAIL: "Email", PUSH: "Browser push"}  # push defaults as email does
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ KINDS: dict[str, Kind] = {k.key: k for k in [
     Kind("announcement", "Course announcements"),
     Kind("new_review", "New reviews of my courses", email=False),
     Kind("application_decision", "Decision on my instructor application"),
+    Kind("message", "Direct messages to me"),
 ]}
 
 
@@ -196,7 +197,7 @@ def notify(session: Session, *, user_ids, kind: str, title: str, body: str, url:
     many notices and emails were made."""
     spec = _kind(kind)
     ids = sorted({int(u) for u in user_ids if u is not None and u != actor_id})
-    made = {"in_app": 0, "email": 0}
+    made = {"in_app": 0, "email": 0, "push": 0}
     if not ids:
         return made
     title = title[:200]
@@ -210,25 +211,27 @@ def notify(session: Session, *, user_ids, kind: str, title: str, body: str, url:
         inserted |= _insert_ignoring_duplicates(session, rows[start:start + 500])
     made["in_app"] = len(inserted)
     already = in_app - inserted  # told before: this event was handled already
+    made["push"] = push.enqueue(session, user_ids=[u for u in _wanted(session, ids, spec, PUSH) if u not in already],
+                                kind=kind, title=title, body=body, url=url, dedupe_key=dedupe_key)
     email_to = [u for u in _wanted(session, ids, spec, EMAIL) if u not in already]
     if email_to:
         users = session.scalars(select(User).where(User.id.in_(email_to), User.email != "",
                                                    User.deleted_at.is_(None), User.deactivated_at.is_(None)))
+        emails = []
         for user in users:
             unsubscribe_url = _links.unsubscribe_url(user.id, kind) if _links else None
             base = _links.base_url if _links else ""
             subject, text, html = mail.render("notification", {
                 "name": user.display_name or user.hub_name, "title": title, "body": body, "link": base + url,
                 "kind_label": spec.label, "unsubscribe_url": unsubscribe_url,
-                "preferences_url": base + "notifications/preferences"})
-            try:
-                mail.enqueue(session, to=user.email, kind=kind, subject=subject, text=text, html=html,
-                             user_id=user.id, dedupe_key=f"notify:{dedupe_key}:{user.id}" if dedupe_key else None,
-                             unsubscribe_url=unsubscribe_url)
-            except InvalidInput as exc:  # an address the outbox refuses must not undo the event itself
-                log.warning("no %s email to user %s: %s", kind, user.id, exc)
-                continue
-            made["email"] += 1
+                "preferences_url": base + "notifications/preferences"}, session=session, template_key=kind)
+            emails.append(dict(to=user.email, kind=kind, subject=subject, text=text, html=html, user_id=user.id,
+                               dedupe_key=f"notify:{dedupe_key}:{user.id}" if dedupe_key else None,
+                               unsubscribe_url=unsubscribe_url))
+        # in bulk (an announcement mails a whole class); an address the outbox refuses must not
+        # undo the event itself
+        made["email"] = mail.enqueue_many(session, emails, on_invalid=lambda m, exc: log.warning(
+            "no %s email to user %s: %s", kind, m["user_id"], exc))
     session.flush()
     return made
 

@@ -96,6 +96,8 @@ from .pages import forum as forum_pages
 from .api import messages as messages_api
 from .pages import messages as messages_pages
 from .pages import mail as mail_pages
+from .pages import admin_mail as admin_mail_pages
+from .pages import digests as digests_pages
 from .pages import teach as teach_pages
 from .pages import videos as videos_pages
 from .pages import wishlist as wishlist_pages
@@ -115,7 +117,7 @@ HANDLER_MODULES = (
     covers_pages, instructors_pages, profile_pages,
     instructor_applications_api, applications_pages, teach_api, roster_api, roster_pages, analytics_api, analytics_pages, admin_api, admin_pages, admin_commerce_pages, announcements_api, announcements_pages,
     authoring_api,
-    mail_pages, notifications_api, push_api, notifications_pages, forum_api, forum_ask_api, forum_pages,
+    mail_pages, admin_mail_pages, digests_pages, notifications_api, push_api, notifications_pages, forum_api, forum_ask_api, forum_pages,
     messages_api, messages_pages,
 )
 

@@ -194,3 +194,44 @@ def test_watched_threads_and_courses_count_muted_and_hidden_ones_do_not(session,
     forum.add_post(session, teacher, other.id, body="staff answer")
     titles = [a["title"] for a in digests.collect(session, cid, p, now, target_hours=999)[0][0]["answers"]]
     assert "Another" in titles
+
+
+def test_two_workers_at_once_make_one_digest(engine, tmp_path, tag):
+    """Two workers' digest turns for the same user at the same moment: one email. (PostgreSQL:
+    concurrent transactions; SQLite has one writer at a time, and jobs.claim gives the digests
+    job to one worker per interval anyway.)"""
+    import threading
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serializes writers: no two transactions insert at once")
+
+    from tests.digests.conftest import make_due_course
+    factory = session_factory(engine)
+    now, hour = window()
+    with factory() as db:
+        course, _, _ = make_due_course(db, tmp_path, f"race-{tag}", 30)
+        user = make_user(db, f"race-{tag}")
+        user.email = f"race-{tag}@example.org"
+        enrollments.enroll(db, user, course.slug)
+        digests.set_frequency(db, user.id, "weekly")
+        db.commit()
+        uid = user.id
+    barrier, outcomes, failures = threading.Barrier(2), [], []
+
+    def worker():
+        try:
+            with factory() as db:
+                barrier.wait(10)
+                outcomes.append(digests.send(db, uid, now=now, hour=hour, links=LINKS))
+                db.commit()
+        except Exception as exc:  # the losing insert must not be an error
+            failures.append(exc)
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not failures and sorted(outcomes) == [digests.DONE, digests.SENT]
+    with factory() as db:
+        assert len(db.scalars(select(MailOutbox).where(MailOutbox.user_id == uid, MailOutbox.kind == "digest")).all()) == 1
+        db.execute(delete(MailOutbox).where(MailOutbox.user_id == uid))
+        db.commit()
