@@ -35,7 +35,7 @@ from ..models.digests import (DIGEST_DAILY, DIGEST_FREQUENCIES, DIGEST_OFF, DIGE
 from ..models.forum import ForumCourseLevel, ForumPost, ForumThread, ForumThreadLevel
 from ..models.submission import GRADED
 from ..models.user import Instructor
-from . import deadline_reminders, email_templates, feedback_release, mail, notifications
+from . import deadline_reminders, feedback_release, mail, notifications
 
 log = logging.getLogger("lms.digests")
 
@@ -307,8 +307,7 @@ def send(session: Session, user_id: int, *, now: datetime | None = None, hour: i
     context = {"name": user.display_name or user.hub_name, "period_label": p.label,
                "since": deadline_reminders.when(p.start), "courses": sections, "total": total,
                "unsubscribe_url": unsubscribe_url, "preferences_url": base + "notifications/preferences"}
-    # an admin's version of the digest (email_templates), else the files
-    subject, text, html = email_templates.render_stored(session, "digest", context) or mail.render("digest", context)
+    subject, text, html = mail.render("digest", context, session=session)  # an admin's version, else the files
     try:
         mail.enqueue(session, to=user.email, kind="digest", subject=subject, text=text, html=html,
                      user_id=user.id, dedupe_key=f"digest:{user.id}:{p.key}", unsubscribe_url=unsubscribe_url)

@@ -98,3 +98,19 @@ def test_a_stored_template_that_stops_rendering_falls_back_to_the_files(session,
                          dedupe_key=f"fb-{tag}")
     sent = session.scalars(select(MailOutbox).where(MailOutbox.user_id == reader.id)).one()
     assert sent.subject == "T" and "Open it:" in sent.text_body
+
+
+def test_the_digest_uses_an_edited_digest_template(session, tag, due_course):
+    from lms_extension.services import digests, enrollments
+    admin = make_user(session, f"adm-{tag}", admin=True)
+    et.save(session, admin, CATALOGUE["digest"], subject="{{ total }} things for {{ name }}",
+            text="{% for c in courses %}{{ c.title }}{% endfor %}", html="<p>{{ period_label }}</p>")
+    course, _, _ = due_course(30)
+    ann = make_user(session, f"dt-{tag}")
+    ann.email = f"dt-{tag}@example.org"
+    enrollments.enroll(session, ann, course.slug)
+    digests.set_frequency(session, ann.id, "daily")
+    assert digests.send(session, ann.id) == digests.SENT
+    row = session.scalars(select(MailOutbox).where(MailOutbox.user_id == ann.id, MailOutbox.kind == "digest")).one()
+    assert row.subject == f"1 things for dt-{tag}" and row.text_body == course.title + "\n"
+    assert row.html_body == "<p>Your daily digest</p>"
