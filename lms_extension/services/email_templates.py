@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError, meta
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -94,8 +95,7 @@ class _Sandbox(SandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
     @staticmethod
-    def _refuse(what: str):
-        from jinja2.exceptions import SecurityError
+    def _refuse(what: str) -> SecurityError:
         return SecurityError(f"the template builds {what}")
 
 
@@ -141,7 +141,7 @@ def _render_parts(sources: dict[str, str], context: dict) -> tuple[str, str, str
         try:
             out[part] = _compiled(part, sources[part]).render(context)
         except TemplateError as exc:  # SecurityError, UndefinedError, a missing include...
-            what = "not allowed in an email template" if type(exc).__name__ == "SecurityError" else "cannot render"
+            what = "not allowed in an email template" if isinstance(exc, SecurityError) else "cannot render"
             raise InvalidInput(f"{PARTS[part]}: {what}: {exc}", field=part) from None
         except (TypeError, ValueError, ArithmeticError, LookupError, OverflowError, RecursionError) as exc:
             raise InvalidInput(f"{PARTS[part]}: cannot render: {type(exc).__name__}: {exc}", field=part) from None

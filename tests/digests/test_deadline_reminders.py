@@ -86,3 +86,12 @@ def test_the_digest_sees_the_same_own_deadlines(session, due_course, tag):
     extensions.grant(session, teacher, course.slug, student.hub_name, "l1", deadline + timedelta(hours=5))
     [d] = deadline_reminders.unfinished(session, utcnow(), utcnow() + timedelta(days=7), user_ids=[student.id])
     assert d.extended and d.deadline == deadline + timedelta(hours=5) and d.lesson.key == "l1"
+
+
+def test_lms_worker_runs_the_reminder_and_digest_jobs_unless_turned_off():
+    from lms_extension import jobs
+    from lms_extension.config import LMSConfig
+    names = {j.name: j.interval for j in jobs.configured_jobs(LMSConfig(environ={}))}
+    assert names["deadline_reminders"] == 900 and names["digests"] == 900
+    off = LMSConfig(environ={"LMS_DEADLINE_REMINDER_SECONDS": "0", "LMS_DIGEST_SECONDS": "0"})
+    assert not {"deadline_reminders", "digests"} & {j.name for j in jobs.configured_jobs(off)}
