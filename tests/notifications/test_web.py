@@ -159,14 +159,14 @@ def test_preferences_page_saves_the_grid(service, tag):
     alice, = _users(service, f"alice-{tag}")
     browser = service.client(f"alice-{tag}")
     page = browser.get("notifications/preferences")
-    assert page.status_code == 200 and page.text.count('type="checkbox"') == 28
+    assert page.status_code == 200 and page.text.count('type="checkbox"') == len(notifications.KINDS) * len(notifications.CHANNELS)
     r = browser.post("notifications/preferences", [("on", "reply:in_app"), ("on", "announcement:email")])
     assert r.status_code == 303
     with service.factory() as db:
         prefs = notifications.preferences(db, alice)
-    assert prefs["reply"] == {"in_app": True, "email": False}
-    assert prefs["announcement"] == {"in_app": False, "email": True}
-    assert prefs["grade_released"] == {"in_app": False, "email": False}
+    assert prefs["reply"] == {"in_app": True, "email": False, "push": False}
+    assert prefs["announcement"] == {"in_app": False, "email": True, "push": False}
+    assert prefs["grade_released"] == {"in_app": False, "email": False, "push": False}
     assert 'value="reply:in_app" id="pref-reply-in_app" checked' in browser.get("notifications/preferences").text
     assert browser.post("notifications/preferences", [("on", "nonsense:email")]).status_code == 400
 
@@ -186,7 +186,7 @@ def test_unsubscribe_link_confirms_then_turns_off_exactly_that_kinds_email(servi
     assert r.status_code == 200 and 'id="unsubscribed"' in r.text
     with service.factory() as db:
         prefs = notifications.preferences(db, alice)
-    assert prefs["announcement"] == {"in_app": True, "email": False}
+    assert prefs["announcement"] == {"in_app": True, "email": False, "push": True}
     assert all(p["email"] == notifications.KINDS[k].email for k, p in prefs.items() if k != "announcement")
     assert 'id="already-off"' in visitor.get(f"notifications/unsubscribe/{token}").text
 
