@@ -1136,7 +1136,7 @@ def thread_view(session: Session, user: User | None, thread_id: int, *, mark_rea
                        and suspension is None,
                        "can_accept": may_accept and not p.opening and p.parent_id is None and not hidden,
                        "can_reveal": m.staff and p.anonymous and p.author_id != m.user.id,
-                       "can_report": p.author_id != m.user.id and not hidden and p.id not in reported
+                       "can_report": not m.staff and p.author_id != m.user.id and not hidden and p.id not in reported
                        and suspension is None,
                        "reported": p.id in reported, "can_hide": m.staff, "open_reports": open_reports.get(p.id, 0),
                        "comments": []}
