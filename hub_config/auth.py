@@ -139,6 +139,18 @@ EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
 DISPLAY_NAME_MAX = 80
 
 
+def sendable(address: str) -> bool:
+    """One plain address an email can be sent to (the LMS's own check, account_email.check_address)."""
+    from lms_extension.errors import InvalidInput
+    from lms_extension.services.account_email import check_address
+
+    try:
+        check_address(address)
+    except InvalidInput:
+        return False
+    return True
+
+
 class SignUpHandler(LMSNextMixin, NativeSignUpHandler):
     """Sign-up with an email, a display name, a username and a password.
 
@@ -162,7 +174,7 @@ class SignUpHandler(LMSNextMixin, NativeSignUpHandler):
     def signup_problems(self, form: dict) -> list[str]:
         auth = self.authenticator
         problems = []
-        if not EMAIL.fullmatch(form["email"]) or len(form["email"]) > 254:
+        if not EMAIL.fullmatch(form["email"]) or len(form["email"]) > 254 or not sendable(form["email"]):
             problems.append("Enter your email address, like ada@example.org.")
         if not form["display_name"]:
             problems.append("Enter a display name: it is shown on your reviews and certificates.")

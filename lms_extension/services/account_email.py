@@ -193,6 +193,14 @@ def _mark_verified(session: Session, user: User, address: str, now: datetime) ->
     session.flush()
 
 
+def _sendable(address: str) -> bool:
+    try:
+        check_address(address)
+    except InvalidInput:
+        return False
+    return True
+
+
 def _send(session: Session, user: User, kind: str, to: str, context: dict, key: str) -> None:
     subject, text, html = mail.render(kind, {"name": user.display_name or user.hub_name,
                                              "username": user.hub_name, **context})
@@ -210,6 +218,8 @@ def send_verification(session: Session, user: User, links: Links, *, again: bool
     a new link, within the hourly limit. True when an email was queued."""
     now = now or utcnow()
     if not user.email or user.deleted_at is not None or is_verified(session, user):
+        return False
+    if not _sendable(user.email):  # an address from before these checks: no email can go there
         return False
     if not again:
         sent = session.scalar(select(EmailToken.id).where(
@@ -248,7 +258,7 @@ def confirm(session: Session, secret, links: Links, *, now: datetime | None = No
     _expire_open(session, user.id, CHANGE, now)
     _expire_open(session, user.id, VERIFY, now)
     _expire_open(session, user.id, RESET, now)  # reset links went to the old address
-    if old and not _same(old, token.address):
+    if old and not _same(old, token.address) and _sendable(old):
         _send(session, user, "account_email_changed", old,
               {"old_address": old, "new_address": token.address, "reset_link": f"{links.hub}forgot-password"},
               key=f"account_email_changed:{token.id}")

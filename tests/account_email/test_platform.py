@@ -184,6 +184,17 @@ def test_hostile_reset_requests_send_nothing(hub, smtp):
     assert smtp.inbox.count() == before
 
 
+def test_sign_up_refuses_an_address_no_email_could_go_to(hub):
+    for hostile in ('"Eve" <eve@example.org>', "eve@example.org\r\nBcc: victim@example.org", "eve<x>@example.org",
+                    "eve@example.org,victim@example.org", "e" * 300 + "@example.org"):
+        s = requests.Session()
+        r = s.post(f"{hub.url}/hub/signup", data={
+            "username": "eve" + secrets.token_hex(3), "signup_password": PASSWORD,
+            "signup_password_confirmation": PASSWORD, "email": hostile, "display_name": "Eve",
+            "_xsrf": xsrf(s, f"{hub.url}/hub/signup")})
+        assert r.status_code == 400 and "Enter your email address" in r.text, hostile
+
+
 def test_reset_requests_per_address_are_limited(hub):
     s = requests.Session()
     token = xsrf(s, f"{hub.url}/hub/forgot-password")

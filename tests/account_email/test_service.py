@@ -199,3 +199,12 @@ def test_change_link_for_a_deactivated_account_is_refused(session):
         ae.confirm(session, secret, LINKS)
     assert session.get(VerifiedEmail, ada.id) is None and ada.email == "ada13@example.org"
     assert session.scalars(select(EmailToken).where(EmailToken.purpose == CHANGE)).first() is not None
+
+
+def test_an_old_address_no_email_can_go_to_is_skipped_not_an_error(session):
+    # the hub's sign-up accepted more than one plain address before these checks
+    ada = person(session, "ada14", '"Ada" <ada14@example.org>')
+    assert not ae.send_verification(session, ada, LINKS)
+    ae.request_change(session, ada, "ada14@example.org", LINKS)
+    done = ae.confirm(session, secret_of(outbox(session, "account_email_change")[-1]), LINKS)
+    assert done.address == "ada14@example.org" and outbox(session, "account_email_changed") == []

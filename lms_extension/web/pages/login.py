@@ -24,8 +24,9 @@ class LoginPage(BaseHandler):
 
     @web.authenticated
     def get(self):
-        user = self.require_user()
-        if account_email.send_verification(self.db, user, account_email.Links.from_config(self.config)):
+        user = self.lms_user  # None for a service's token: nothing to confirm
+        if user is not None and account_email.send_verification(self.db, user,
+                                                                 account_email.Links.from_config(self.config)):
             self.db.commit()
         self.redirect(safe_next(self.get_query_argument("next", ""), self.config.service_prefix))
 
