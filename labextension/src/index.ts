@@ -20,6 +20,7 @@ import { LabIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 
+import { askPlugin } from './ask';
 import { startActivityTracking } from './activity';
 import { el, LMSRefusal, lmsRequest, points } from './common';
 import { instructorPlugin } from './instructor';
@@ -899,4 +900,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
 };
 
 // the instructor's Teach panel (src/instructor.ts) shows only to those who author courses
-export default [plugin, instructorPlugin];
+export default [plugin, instructorPlugin, askPlugin];

@@ -1,2 +1,3 @@
 import './base.css';
 import './instructor.css';
+import './ask.css';

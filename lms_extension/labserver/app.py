@@ -14,7 +14,7 @@ from traitlets import Float, Unicode, default
 
 from ..config import ENV, LMSConfig
 from ..kernel.client import LMSClient, LMSError
-from . import api, pages, teach
+from . import api, ask, pages, teach
 from .progress import ActivityHandler, HeartbeatReporter, ProgressPageHandler, configure_kernel_culling
 from .workspace import SAFE, place_lesson
 
@@ -154,6 +154,7 @@ class LMSLabExtension(ExtensionApp):
         self.handlers.append((r"/lms/progress", ProgressPageHandler))
         self.handlers.append((r"/lms/activity", ActivityHandler))
         self.handlers.extend(api.handlers)  # the Course sidebar's JSON
+        self.handlers.extend(ask.handlers)  # Ask about this cell; staff open a question's cell
         self.handlers.extend(teach.handlers)  # the instructor's Course panel (Validate, Preview, Publish)
 
     @property
