@@ -222,19 +222,26 @@ def _check_not_suspended(session: Session, m: Member, now: datetime | None = Non
                         .isoformat())
 
 
-def _check_rate(session: Session, m: Member, limits: Limits, now: datetime) -> None:
+def _check_rate(session: Session, m: Member, limits: Limits, now: datetime, *, what: str = "post") -> None:
+    """A new account (younger than ``limits.new_account_days``) may post, and report, at most
+    ``limits.posts_per_hour`` times in any hour; older accounts and the staff are not limited."""
     if m.staff or limits.posts_per_hour <= 0:
         return
     created = _aware(m.user.created_at) or now
     if created <= now - timedelta(days=limits.new_account_days):
         return
     since = now - timedelta(hours=1)
-    recent = list(session.scalars(select(ForumPost.created_at).where(
-        ForumPost.author_id == m.user.id, ForumPost.created_at > since).order_by(ForumPost.created_at)))
+    if what == "report":
+        stmt = select(ForumReport.created_at).where(ForumReport.reporter_id == m.user.id,
+                                                    ForumReport.created_at > since).order_by(ForumReport.created_at)
+    else:
+        stmt = select(ForumPost.created_at).where(ForumPost.author_id == m.user.id,
+                                                  ForumPost.created_at > since).order_by(ForumPost.created_at)
+    recent = list(session.scalars(stmt))
     if len(recent) >= limits.posts_per_hour:
         oldest = _aware(recent[-limits.posts_per_hour])
         wait = max(1, int((oldest + timedelta(hours=1) - now).total_seconds()) + 1)
-        raise TooManyRequests(f"new accounts may post {limits.posts_per_hour} times an hour in the Q&A: "
+        raise TooManyRequests(f"new accounts may {what} {limits.posts_per_hour} times an hour in the Q&A: "
                               f"try again in {wait // 60 + 1} minutes", retry_after=wait)
 
 
@@ -739,7 +746,7 @@ def unhide_post(session: Session, user: User | None, post_id: int) -> ForumPost:
     return post
 
 
-def report_post(session: Session, user: User | None, post_id: int, reason, *,
+def report_post(session: Session, user: User | None, post_id: int, reason, *, limits: Limits = Limits(),
                 now: datetime | None = None) -> ForumReport:
     """A member reports someone else's post to the course's staff, once."""
     post, thread, m = _post_for(session, user, post_id)
@@ -753,6 +760,7 @@ def report_post(session: Session, user: User | None, post_id: int, reason, *,
     if session.scalar(select(ForumReport.id).where(ForumReport.post_id == post.id,
                                                    ForumReport.reporter_id == m.user.id)) is not None:
         raise Conflict("You reported this post already; the course staff will look at it.")
+    _check_rate(session, m, limits, now, what="report")
     report = ForumReport(post_id=post.id, course_id=m.course.id, reporter_id=m.user.id, reason=reason,
                          created_at=now, resolution="")
     try:

@@ -261,3 +261,21 @@ def test_reveal_is_audited_and_the_post_says_who_can_see_the_author(session, wor
     named = forum.add_post(session, bob, thread.id, body="named")
     forum.reveal(session, teacher, named.id)  # not anonymous: nothing to reveal, nothing logged
     assert len(actions(session, "forum.post.reveal")) == 1
+
+
+def test_new_accounts_may_report_only_so_often(session, world):
+    from lms_extension.errors import TooManyRequests
+
+    ann, newbie = world["f-ann"], world["f-newbie"]
+    limits = forum.Limits(new_account_days=7, posts_per_hour=2)
+    thread = forum.create_thread(session, ann, SLUG, title="Q", body="?")
+    posts = [forum.add_post(session, ann, thread.id, body=f"p{i}") for i in range(4)]
+    start = utcnow()
+    forum.report_post(session, newbie, posts[0].id, "r", limits=limits, now=start)
+    forum.report_post(session, newbie, posts[1].id, "r", limits=limits, now=start + timedelta(minutes=1))
+    with pytest.raises(TooManyRequests, match="new accounts may report 2 times an hour"):
+        forum.report_post(session, newbie, posts[2].id, "r", limits=limits, now=start + timedelta(minutes=2))
+    forum.report_post(session, newbie, posts[2].id, "r", limits=limits, now=start + timedelta(minutes=61))
+    # an account the LMS has known for a month is not limited
+    for p in posts:
+        forum.report_post(session, world["f-bob"], p.id, "r", limits=limits, now=start)

@@ -145,11 +145,12 @@ class ThreadDuplicateAPI(APIHandler):
         self.write_json({"id": thread.id, "duplicate_of": thread.duplicate_of_id})
 
 
-class PostReportAPI(APIHandler):
+class PostReportAPI(ForumMixin, APIHandler):
     @requires_user
     def post(self, post_id: str):
         body = _only(body_dict(self), {"reason"})
-        report = forum.report_post(self.db, self.require_user(), parse_id(post_id, "post"), body.get("reason"))
+        report = forum.report_post(self.db, self.require_user(), parse_id(post_id, "post"), body.get("reason"),
+                                   limits=self.forum_limits)
         self.db.commit()
         self.write_json({"id": report.id, "post": report.post_id}, 201)
 
@@ -343,12 +344,14 @@ OPENAPI_PATHS: dict = {
                      "id": {"type": "integer"}, "duplicate_of": {"type": "integer", "nullable": True}}}),
                      **errors(400, 401, 403, 404)}}},
     "/posts/{id}/report": {
-        "post": {"summary": "Report someone else's post to the course's staff (once per post)", "security": SECURITY,
+        "post": {"summary": "Report someone else's post to the course's staff (once per post; new accounts are "
+                            "rate-limited)", "security": SECURITY,
                  "parameters": [_ID], "requestBody": json_body({"type": "object", "required": ["reason"],
                                                                 "properties": {
                      "reason": {"type": "string", "maxLength": forum.MAX_REASON}}}),
                  "responses": {"201": response("Reported", {"type": "object", "properties": {
-                     "id": {"type": "integer"}, "post": {"type": "integer"}}}), **errors(400, 401, 403, 404, 409)}}},
+                     "id": {"type": "integer"}, "post": {"type": "integer"}}}),
+                     **errors(400, 401, 403, 404, 409, 429)}}},
     "/posts/{id}/hide": {
         "post": {"summary": "Hide a post with a reason, or show it again with hidden false (the course's staff); "
                             "hiding resolves its open reports", "security": SECURITY, "parameters": [_ID],

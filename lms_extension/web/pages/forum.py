@@ -46,7 +46,7 @@ class ForumPage(BaseHandler):
         try:
             act()
         except LMSError as exc:
-            if exc.status not in (400, 403, 409):
+            if exc.status not in (400, 403, 409, 429):
                 raise
             self.db.rollback()
             return self.show_thread(thread_id, status=exc.status, action_error=exc.message,
@@ -196,7 +196,7 @@ class PostActionForm(ForumPage):
 
             def act():
                 if action == "report":
-                    forum.report_post(self.db, user, pid, reason)
+                    forum.report_post(self.db, user, pid, reason, limits=self.forum_limits)
                     self.add_notice("Thank you: the course staff will look at your report.")
                 elif action == "hide":
                     forum.hide_post(self.db, user, pid, reason)
