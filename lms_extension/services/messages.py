@@ -25,7 +25,7 @@ from html import unescape
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -399,16 +399,22 @@ def inbox(session: Session, user: User, *, limit: int = DEFAULT_LIMIT, offset: i
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
     if offset < 0:
         raise InvalidInput("offset must be 0 or more")
-    unread = (select(func.count(Message.id)).where(Message.conversation_id == ConversationMember.conversation_id,
-                                                   Message.id > ConversationMember.last_read_id,
-                                                   Message.author_id != user.id)
-              .correlate(ConversationMember).scalar_subquery())
-    base = (select(Conversation, unread).join(ConversationMember, and_(
+    base = (select(Conversation, ConversationMember.last_read_id).join(ConversationMember, and_(
         ConversationMember.conversation_id == Conversation.id, ConversationMember.user_id == user.id)))
     total = session.scalar(select(func.count()).select_from(ConversationMember)
                            .where(ConversationMember.user_id == user.id)) or 0
-    rows = session.execute(base.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+    page = session.execute(base.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
                            .offset(offset).limit(limit)).all()
+    # unread counts of this page's conversations only (not of every conversation before sorting)
+    counts: dict[int, int] = {}
+    unread_of_page = [(conv.id, last_read) for conv, last_read in page if conv.last_message_id > last_read]
+    if unread_of_page:
+        counts = dict(session.execute(
+            select(Message.conversation_id, func.count(Message.id))
+            .where(or_(*[and_(Message.conversation_id == cid, Message.id > last_read)
+                         for cid, last_read in unread_of_page]), Message.author_id != user.id)
+            .group_by(Message.conversation_id)).all())
+    rows = [(conv, counts.get(conv.id, 0)) for conv, _ in page]
     courses = {c.id: c for c in session.scalars(select(Course).where(
         Course.id.in_({conv.course_id for conv, _ in rows})))} if rows else {}
     lasts = {m.id: m for m in session.scalars(select(Message).where(
