@@ -130,6 +130,7 @@ ENV = {
     "mail_lease_seconds": "LMS_MAIL_LEASE_SECONDS",
     "mail_max_attempts": "LMS_MAIL_MAX_ATTEMPTS",
     "mail_retry_seconds": "LMS_MAIL_RETRY_SECONDS",
+    "mail_connections": "LMS_MAIL_CONNECTIONS",
     # web push
     "vapid_private_key": "LMS_VAPID_PRIVATE_KEY",
     "vapid_public_key": "LMS_VAPID_PUBLIC_KEY",
@@ -355,6 +356,10 @@ class LMSConfig(Application):
                                                "given up as dead.").tag(config=True)
     mail_retry_seconds = Float(30.0, help="Wait after an email's first temporary failure; doubled after each "
                                           "further one (at most 6 hours).").tag(config=True)
+    mail_connections = Integer(1, min=1, max=32, help="SMTP connections each `lms worker` sends over at once, "
+                               "each with its own batches: more is faster for a class-wide announcement "
+                               "(one connection waits on every reply), but a worker killed at the wrong "
+                               "moment is likelier to leave an email in doubt (see SECURITY.md).").tag(config=True)
     vapid_private_key = Unicode(help="VAPID private key that signs web pushes (RFC 8292): the P-256 private "
                                      "number, base64url (as `vapid --gen` or web-push tools print it). Every "
                                      "replica and worker needs the same one: browsers subscribed with its public "

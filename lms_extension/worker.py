@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .config import LMSConfig
 from .jobs import configured_jobs, run_forever
+from .services import announcements
 from .services import grading_queue as queue
 from .services import mail
 
@@ -139,6 +140,7 @@ def main(config, *, once: bool = False, concurrency: int = 1) -> int:
         if not once:
             jobs.append(run_forever(factory, configured_jobs(config), workers[0].name, workers[0].stopping))
             jobs.append(mail.deliver_forever(factory, config, workers[0].name, workers[0].stopping))
+            jobs.append(announcements.fan_out_forever(factory, config, workers[0].name, workers[0].stopping))
         return sum(await asyncio.gather(*jobs))
 
     graded = asyncio.run(serve())

@@ -176,8 +176,9 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict]) -> set[int]:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(Notification).values(rows).on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"])
-    return set(session.scalars(stmt.returning(Notification.user_id)).all())
+    table = Notification.__table__  # Core, executemany: compiled once (a VALUES list of 500 rows is not cached)
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"])
+    return set(session.execute(stmt.returning(table.c.user_id), rows).scalars().all())
 
 
 def _wanted(session: Session, user_ids: list[int], kind: Kind, channel: str) -> set[int]:

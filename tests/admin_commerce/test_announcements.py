@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from lms_extension.labserver.api import ContextHandler
 from lms_extension.models.announcements import Announcement
 from lms_extension.models.audit import AuditEntry
+from lms_extension.services import announcements
 
 from .conftest import text_of
 
@@ -46,7 +47,7 @@ def test_posted_announcements_reach_the_course_page_and_the_course_api(service, 
     page = t1.get(f"teach/courses/{mine}/announcements")
     assert page.status_code == 200 and "Nothing posted yet" in page.text
     assert "students see announcements on the course page" in text_of(page.text).lower()
-    assert "Email and notifications are not sent yet" in page.text
+    assert "each enrolled student is also told in the lms and by email" in text_of(page.text).lower()
     done = t1.follow(post(t1, mine, "Welcome", HOSTILE))
     assert "Announcement \u201cWelcome\u201d posted." in done.text
     for n in range(2, 5):
@@ -69,6 +70,15 @@ def test_posted_announcements_reach_the_course_page_and_the_course_api(service, 
         entries = db.scalars(select(AuditEntry).where(AuditEntry.action == "announcement.create",
                                                       AuditEntry.actor_name == f"t1-{world['tag']}")).all()
         assert len(entries) == 4 and "Welcome" in entries[0].after
+        [welcome] = db.scalars(select(Announcement).where(Announcement.title == "Welcome")).all()
+        students = announcements.progress(db, welcome)["students"]
+    # the request only stored it: the studio shows the fan-out waiting for lms worker, then done
+    assert f"Sending: sent to 0 of {students} students so far" in text_of(studio)
+    with service.factory() as db:
+        for item in db.scalars(select(Announcement).where(Announcement.course_id == welcome.course_id)):
+            assert announcements.fan_out(service.factory, item.id)["reached"] == students
+    studio = text_of(articles(t1.get(f"teach/courses/{mine}/announcements").text))
+    assert f"Sent to {students} of {students} students ({students} in the LMS" in studio
 
 
 def test_removing_an_announcement(service, world):

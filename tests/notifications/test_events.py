@@ -40,6 +40,18 @@ def test_an_announcement_reaches_every_enrolled_student_once(session, course):
     students[0].email = "s0@example.org"
     author = course.instructor.user
     item = announcements.post(session, author, course, "Deadline moved", "Lesson 2 is due **Friday**.")
+    assert all(notices(session, s.id, "announcement") == [] for s in students)  # lms worker tells them
+    assert announcements.progress(session, item) == {"students": 3, "reached": 0, "in_app": 0, "email": 0,
+                                                     "done": False}
+    assert announcements.pending(session) == [item.id]
+    for _ in range(2):  # a second pass (a restarted worker) tells nobody twice
+        after = 0
+        while after is not None:
+            after = announcements.fan_out_batch(session, item.id, after, batch_size=2)
+    assert announcements.record_delivered(session, item.id)["reached"] == 3
+    assert announcements.pending(session) == []
+    assert announcements.progress(session, item) == {"students": 3, "reached": 3, "in_app": 3, "email": 1,
+                                                     "done": True}
     for s in students:
         [n] = notices(session, s.id, "announcement")
         assert "Deadline moved" in n.title and "Friday" in n.body and n.url == f"courses/{course.slug}#announcements"

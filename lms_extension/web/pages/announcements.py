@@ -166,6 +166,7 @@ class CourseAnnouncementsPage(StudioPage):
             self.set_status(error.status)
         self.render_page("teach/announcements.html", course=course, studio_section="announcements",
                          items=announcement_views(self.db, course.id), error=error, typed=typed or {},
+                         progress=announcements.progress_of_course(self.db, course.id),
                          limits={"title": announcements.MAX_TITLE, "body": announcements.MAX_BODY})
 
     @web.authenticated
