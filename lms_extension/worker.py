@@ -1,5 +1,6 @@
 """``lms worker``: claim notebook submissions from the database and grade them in the sandbox,
-send the email outbox over SMTP (``services/mail.py``), and run the periodic jobs (``jobs.py``).
+send the email outbox over SMTP (``services/mail.py``) and the push outbox to browsers
+(``services/push.py``), and run the periodic jobs (``jobs.py``).
 
 Stateless: run as many as you like, on any machine that reaches the database. A lease
 is renewed while a job grades; a worker killed mid-job loses nothing (another worker
@@ -22,6 +23,7 @@ from .jobs import configured_jobs, run_forever
 from .services import announcements
 from .services import grading_queue as queue
 from .services import mail
+from .services import push
 
 log = logging.getLogger("lms.worker")
 Grader = Callable[[dict[str, str], dict[str, str]], Awaitable[dict]]
@@ -127,6 +129,7 @@ def main(config, *, once: bool = False, concurrency: int = 1) -> int:
     factory = session_factory(engine)
     from .services import notifications
     notifications.configure_email_links(config.public_url + config.service_prefix, config.cookie_secret)
+    push.application_server_key(config)  # a VAPID key pair that does not match would fail every push
 
     async def serve() -> int:
         workers = [Worker(factory, lease_seconds=config.worker_lease_seconds,
@@ -141,6 +144,7 @@ def main(config, *, once: bool = False, concurrency: int = 1) -> int:
             jobs.append(run_forever(factory, configured_jobs(config), workers[0].name, workers[0].stopping))
             jobs.append(mail.deliver_forever(factory, config, workers[0].name, workers[0].stopping))
             jobs.append(announcements.fan_out_forever(factory, config, workers[0].name, workers[0].stopping))
+            jobs.append(push.deliver_forever(factory, config, workers[0].name, workers[0].stopping))
         return sum(await asyncio.gather(*jobs))
 
     graded = asyncio.run(serve())
