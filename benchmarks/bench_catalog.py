@@ -39,10 +39,11 @@ asyncio.run(main())
 """
 
 
-def wrk(url: str, seconds: int, connections: int = 32) -> dict:
+def wrk(url: str, seconds: int, connections: int = 32, headers: dict | None = None) -> dict:
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+    extra = [arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")]
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *extra, url],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
