@@ -266,8 +266,9 @@ class LMSConfig(Application):
                                                     "(forum_new_account_posts_per_hour).").tag(config=True)
     forum_new_account_posts_per_hour = Integer(10, min=0, help="Threads and replies a new account (see "
                                                                "forum_new_account_days) may post per hour in the "
-                                                               "course Q&A, over all courses; a course's staff "
-                                                               "are never limited; 0: no limit.").tag(config=True)
+                                                               "course Q&A, over all courses (and as many "
+                                                               "reports of posts); a course's staff are never "
+                                                               "limited; 0: no limit.").tag(config=True)
 
     storage = Enum(["local", "s3"], "local", help="Where lesson resources and videos are kept: 'local' (a folder) "
                                                   "or 's3' (an S3-compatible bucket).").tag(config=True)
