@@ -3,6 +3,8 @@
 server's lesson context; hostile Markdown comes out inert; refusals change nothing."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from types import SimpleNamespace
 
 import re
@@ -15,7 +17,12 @@ from lms_extension.models.announcements import Announcement
 from lms_extension.models.audit import AuditEntry
 from lms_extension.services import announcements
 
+from tests.browser.conftest import browser  # noqa: F401  (the shared Chromium fixture)
+
 from .conftest import text_of
+
+OVERFLOW_JS = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+SHOTS = Path(os.environ.get("LMS_SCREENSHOTS", Path(__file__).resolve().parents[1] / "artifacts" / "announcements"))
 
 HOSTILE = ("Hello <script>alert('x')</script> **bold** [click](javascript:alert(1)) "
            "<img src=x onerror=alert(2)> [ok](https://example.org)")
@@ -189,3 +196,44 @@ def test_the_announcement_routes_are_in_a_valid_openapi_document():
         assert "/" + pattern.replace("([^/]+)", "{}").replace("([0-9]{1,9})", "{}") in documented, pattern
     course = doc["paths"]["/courses/{slug}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert "announcements" in course["allOf"][1]["properties"]
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_studio_shows_the_fan_out_progress_in_chromium(browser, service, world, width, engine):  # noqa: F811
+    """Posted: 'Sending: sent to N of M' while lms worker has told part of the class, then
+    'Sent to M of M'; the page fits a phone without sideways scrolling."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the page is the same on both databases; Chromium runs once")
+    from lms_extension.models import Course, Enrollment
+    from tests.factories import make_user
+
+    t1, mine = world["t1"], world["mine"]
+    with service.factory() as db:
+        course_id = db.scalar(select(Course.id).where(Course.slug == mine))
+        for i in range(5):  # granted by an admin (the course is paid)
+            db.add(Enrollment(user_id=make_user(db, f"fan-{world['tag']}-{i}").id, course_id=course_id, source="admin"))
+        db.commit()
+    post(t1, mine, "Deadline moved", "Lesson 2 is now due **Friday**.")
+    with service.factory() as db:
+        [item] = db.scalars(select(Announcement).join(Course, Course.id == Announcement.course_id)
+                            .where(Course.slug == mine, Announcement.title == "Deadline moved")).all()
+        announcements.fan_out_batch(db, item.id, 0, batch_size=2)  # the worker, part way
+        db.commit()
+        students = announcements.progress(db, item)["students"]
+    context = browser.new_context(viewport={"width": width, "height": 800},
+                                  extra_http_headers={"X-Test-User": f"t1-{world['tag']}", "X-Test-Roles": "instructor"})
+    page = context.new_page()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        page.goto(service.base + f"teach/courses/{mine}/announcements")
+        progress = page.locator(f"[data-announcement='{item.id}'] .announcement-progress")
+        assert progress.inner_text().startswith("Sending: sent to 2 of")
+        assert page.evaluate(OVERFLOW_JS) <= 0
+        page.screenshot(path=str(SHOTS / f"announcements-sending-{width}.png"), full_page=True)
+        announcements.fan_out(service.factory, item.id)
+        page.reload()
+        assert progress.inner_text().startswith(f"Sent to {students} of {students} students")
+        assert page.evaluate(OVERFLOW_JS) <= 0
+        page.screenshot(path=str(SHOTS / f"announcements-sent-{width}.png"), full_page=True)
+    finally:
+        context.close()
