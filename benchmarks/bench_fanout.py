@@ -104,7 +104,9 @@ def main(argv=None) -> None:
     ap.add_argument("--students", type=int, default=10_000)
     ap.add_argument("--db-url", default="", help="default: a fresh SQLite file; a PostgreSQL database is emptied")
     ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--connections", type=int, default=4, help="LMS_MAIL_CONNECTIONS of the worker")
     args = ap.parse_args(argv)
+    WORKER_ENV["LMS_MAIL_CONNECTIONS"] = str(args.connections)
     work = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
     db_url = args.db_url or f"sqlite:///{work / 'lms.sqlite'}"
     engine = make_engine(db_url)
