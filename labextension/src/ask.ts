@@ -57,6 +57,7 @@ interface ICellData {
   path: string;
   cell_id: string;
   code: string;
+  context: string;
   output: string;
   traceback: string;
   exception: string;
@@ -79,10 +80,20 @@ function cellData(panel: NotebookPanel): ICellData | null {
     return null;
   }
   const model = cell.model;
+  // the code cells above it, as the student has them: what staff need to reproduce it
+  const above: string[] = [];
+  const cells = panel.content.model?.cells;
+  for (let i = 0; cells && i < panel.content.activeCellIndex; i++) {
+    const other = cells.get(i);
+    if (other.type === 'code' && other.sharedModel.getSource().trim()) {
+      above.push(other.sharedModel.getSource());
+    }
+  }
   const data: ICellData = {
     path: panel.context.path,
     cell_id: model.id,
     code: model.sharedModel.getSource(),
+    context: above.join('\n\n'),
     output: '',
     traceback: '',
     exception: ''

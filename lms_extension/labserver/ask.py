@@ -26,7 +26,7 @@ from ..kernel.client import LMSError
 from .api import LESSON_FILE, LabAPIHandler, refusal
 from .workspace import SAFE, _load_manifest, _write_atomic
 
-CELL_FIELDS = ("cell_id", "code", "output", "traceback", "exception")
+CELL_FIELDS = ("cell_id", "code", "context", "output", "traceback", "exception")
 ASK_FIELDS = ("title", "body", "kind", "anonymous")
 MAX_BODY = 400_000
 

@@ -29,6 +29,8 @@ class ForumAttachment(Base):
     exception: Mapped[str] = mapped_column(String(100), default="")  # e.g. AssertionError
     failing_tests: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of public tests' titles
     code: Mapped[str] = mapped_column(Text, default="")
+    # the code cells above it as the student had them (to reproduce a failing test cell)
+    context: Mapped[str] = mapped_column(Text, default="")
     output: Mapped[str] = mapped_column(Text, default="")
     traceback: Mapped[str] = mapped_column(Text, default="")
     redacted_lines: Mapped[int] = mapped_column(Integer, default=0)  # lines taken out before storing

@@ -2,7 +2,7 @@
 
 The one writer of ``forum_attachments``; the thread itself is made by ``forum.create_thread``.
 
-Whatever the client sends (code, output, traceback, title, body), it is cleaned here, on the
+Whatever the client sends (code, the cells above, output, traceback, title, body), it is cleaned here, on the
 server, against the lesson version's instructor notebook before anything is stored: every line
 of a hidden-test block, of a solution region (or a whole solution cell without delimiters), of a
 test cell that holds hidden tests and of an instructor-only cell is forbidden, unless the same
@@ -255,6 +255,7 @@ def signature(lesson_id: int, cell_id: str, exception: str, test: str) -> str:
 class Draft:
     target: Target
     code: str
+    context: str
     output: str
     traceback: str
     exception: str
@@ -272,8 +273,7 @@ class Draft:
 
     def body(self) -> str:
         """The opening post as JupyterLab prefills it (Markdown; the student edits it before posting)."""
-        parts = ["Describe what you tried and what you expected.", "",
-                 f"Lesson *{self.target.lesson.title}*, version {self.target.version.number}, "
+        parts = [f"Lesson *{self.target.lesson.title}*, version {self.target.version.number}, "
                  f"cell `{self.target.cell_id}`."]
         if self.failing_tests:
             parts += ["", "Failing tests: " + ", ".join(f"**{name}**" for name in self.failing_tests)]
@@ -287,18 +287,19 @@ class Draft:
     def as_dict(self) -> dict:
         return {"course": self.target.member.course.slug, "lesson": self.target.lesson.key,
                 "lesson_title": self.target.lesson.title, "version": self.target.version.number,
-                "cell_id": self.target.cell_id, "code": self.code, "output": self.output,
+                "cell_id": self.target.cell_id, "code": self.code, "context": self.context, "output": self.output,
                 "traceback": self.traceback, "exception": self.exception, "failing_tests": self.failing_tests,
                 "signature": self.signature, "redacted_lines": self.redacted_lines,
                 "title": self.title(), "body": self.body()}
 
 
 def draft(session: Session, user: User | None, slug: str, *, lesson, cell_id, version=None, code=None,
-          output=None, traceback=None, exception=None) -> Draft:
+          context=None, output=None, traceback=None, exception=None) -> Draft:
     """What a question from this cell would attach, cleaned: JupyterLab prefills its dialog with it."""
     t = _target(session, user, slug, lesson, cell_id, version)
     redactor = redactor_for(t.version)
     code, n_code = redactor.clean(_field(code, "code"))
+    context, n_context = redactor.clean(_field(context, "context"))
     output, n_out = redactor.clean(_field(output, "output"))
     traceback, n_tb = redactor.clean(_field(traceback, "traceback"))
     exc = _exception(exception, traceback)
@@ -309,16 +310,16 @@ def draft(session: Session, user: User | None, slug: str, *, lesson, cell_id, ve
     titles = notebooks.exercise_titles(t.version.student_notebook)
     test = titles.get(own.get("grade_id"), "") if own.get("grade") and titles.get(own.get("grade_id")) in failing \
         else (failing[0] if failing else "")
-    return Draft(t, code, output, traceback, exc, failing, signature(t.lesson.id, t.cell_id, exc, test),
-                 n_code + n_out + n_tb)
+    return Draft(t, code, context, output, traceback, exc, failing, signature(t.lesson.id, t.cell_id, exc, test),
+                 n_code + n_context + n_out + n_tb)
 
 
 def ask(session: Session, user: User | None, slug: str, *, title, body, kind="question", anonymous=None,
-        private=None, lesson, cell_id, version=None, code=None, output=None, traceback=None, exception=None,
-        limits: forum.Limits = forum.Limits()) -> tuple[ForumThread, ForumAttachment]:
+        private=None, lesson, cell_id, version=None, code=None, context=None, output=None, traceback=None,
+        exception=None, limits: forum.Limits = forum.Limits()) -> tuple[ForumThread, ForumAttachment]:
     """A question anchored to the cell, with its cleaned attachment; title and body are cleaned too."""
-    d = draft(session, user, slug, lesson=lesson, cell_id=cell_id, version=version, code=code, output=output,
-              traceback=traceback, exception=exception)
+    d = draft(session, user, slug, lesson=lesson, cell_id=cell_id, version=version, code=code, context=context,
+              output=output, traceback=traceback, exception=exception)
     redactor = redactor_for(d.target.version)
     title, n_title = redactor.clean(forum.check_title(title))
     if n_title:
@@ -330,7 +331,8 @@ def ask(session: Session, user: User | None, slug: str, *, title, body, kind="qu
     attachment = ForumAttachment(
         thread_id=thread.id, course_id=d.target.member.course.id, lesson_version_id=d.target.version.id,
         cell_id=d.target.cell_id, signature=d.signature, exception=d.exception,
-        failing_tests=json.dumps(d.failing_tests), code=d.code, output=d.output, traceback=d.traceback,
+        failing_tests=json.dumps(d.failing_tests), code=d.code, context=d.context, output=d.output,
+        traceback=d.traceback,
         redacted_lines=d.redacted_lines + n_title + n_body, created_at=thread.created_at)
     session.add(attachment)
     session.flush()
@@ -391,7 +393,7 @@ def attachment_summary(session: Session, thread_id: int) -> dict | None:
     version = session.get(LessonVersion, a.lesson_version_id) if a.lesson_version_id else None
     return {"failing_tests": json.loads(a.failing_tests or "[]"), "exception": a.exception,
             "cell_id": a.cell_id, "version": version.number if version else None,
-            "redacted_lines": a.redacted_lines, "has_code": bool(a.code.strip())}
+            "redacted_lines": a.redacted_lines, "has_code": bool(a.code.strip() or a.context.strip())}
 
 
 def attachment_for_staff(session: Session, user: User | None, thread_id: int) -> dict:
@@ -409,7 +411,8 @@ def attachment_for_staff(session: Session, user: User | None, thread_id: int) ->
              + (f", version {version.number}" if version else "") + f", in {view['course_title']}."]
     if failing:
         intro += ["", "Failing tests: " + ", ".join(failing)]
-    intro += ["", "The code below is the student's, as attached (hidden tests and solutions were removed)."]
+    intro += ["", "The code below is the student's, as attached: the cells above the question's cell, then "
+                  "that cell (hidden tests and solutions were removed)."]
     outputs = []
     if a.output.strip():
         outputs.append({"output_type": "stream", "name": "stdout", "text": a.output})
@@ -419,10 +422,13 @@ def attachment_for_staff(session: Session, user: User | None, thread_id: int) ->
                 "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
                              "lms": {"question": thread_id, "course": view["course"], "lesson": view["lesson"],
                                      "version": version.number if version else None}},
-                "cells": [{"cell_type": "markdown", "id": "question", "metadata": {}, "source": "\n".join(intro)},
-                          {"cell_type": "code", "id": "attached", "metadata": {}, "execution_count": None,
-                           "source": a.code, "outputs": outputs}]}
+                "cells": [{"cell_type": "markdown", "id": "question", "metadata": {}, "source": "\n".join(intro)}]
+                + ([{"cell_type": "code", "id": "above", "metadata": {}, "execution_count": None,
+                     "source": a.context, "outputs": []}] if a.context.strip() else [])
+                + [{"cell_type": "code", "id": "attached", "metadata": {}, "execution_count": None,
+                    "source": a.code, "outputs": outputs}]}
     return {"thread": thread_id, "course": view["course"], "lesson": view["lesson"],
             "version": version.number if version else None, "cell_id": a.cell_id, "code": a.code,
+            "context": a.context,
             "output": a.output, "traceback": a.traceback, "exception": a.exception, "failing_tests": failing,
             "notebook": json.dumps(notebook, indent=1)}

@@ -73,7 +73,7 @@ def ask_world(session, tmp_path):
 def stored_text(session) -> str:
     parts = []
     for a in session.scalars(select(ForumAttachment)):
-        parts += [a.code, a.output, a.traceback, a.exception, a.failing_tests]
+        parts += [a.code, a.context, a.output, a.traceback, a.exception, a.failing_tests]
     for t in session.scalars(select(ForumThread)):
         parts.append(t.title)
     for p in session.scalars(select(ForumPost)):
@@ -99,9 +99,9 @@ def test_hostile_client_cannot_attach_hidden_tests_or_solutions(session, ask_wor
     for n, paste in enumerate(PASTES):
         thread, attachment = forum_ask.ask(
             session, student, ASK, lesson="l1", cell_id="test", title=f"Help {n}: {paste.splitlines()[0][:60]}",
-            body=f"My code:\n\n{paste}\n\nand more", code=f"x = 1\n{paste}\nprint(square(2))",
+            body=f"My code:\n\n{paste}\n\nand more", code=f"x = 1\n{paste}\nprint(square(2))", context=paste,
             output=f"4\n{paste}", traceback=f"{TRACEBACK}\n{paste}", exception="AssertionError")
-        assert attachment.redacted_lines >= 4, (paste, attachment.redacted_lines)
+        assert attachment.redacted_lines >= 5, (paste, attachment.redacted_lines)
         session.flush()
         assert leaks(stored_text(session)) == [], paste
     # the search index has no word that only a secret holds
@@ -174,11 +174,13 @@ def test_same_error_suggests_threads_with_endorsed_answers_first(session, ask_wo
 def test_staff_get_the_attachment_as_a_notebook(session, ask_world):
     ann, bob, teacher = ask_world["a-ann"], ask_world["a-bob"], ask_world["a-teacher"]
     thread, _ = forum_ask.ask(session, ann, ASK, title="square(3) fails", body="Why?", lesson="l1", cell_id="test",
-                              code="def square(x):\n    return x + x\n" + HIDDEN, output="6", traceback=TRACEBACK)
+                              context="def square(x):\n    return x + x\n" + SOLUTION, code="assert square(3) == 9",
+                              output="6", traceback=TRACEBACK)
     got = forum_ask.attachment_for_staff(session, teacher, thread.id)
     nb = json.loads(got["notebook"])
-    code = nb["cells"][1]
-    assert code["source"].startswith("def square(x):\n    return x + x") and leaks(got["notebook"]) == []
+    above, code = nb["cells"][1], nb["cells"][2]
+    assert above["source"].startswith("def square(x):\n    return x + x") and leaks(got["notebook"]) == []
+    assert code["source"] == "assert square(3) == 9"
     assert [o["name"] for o in code["outputs"]] == ["stdout", "stderr"]
     assert nb["metadata"]["lms"] == {"question": thread.id, "course": ASK, "lesson": "l1", "version": 1}
     import nbformat

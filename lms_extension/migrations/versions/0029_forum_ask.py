@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("exception", sa.String(100), nullable=False),
         sa.Column("failing_tests", sa.Text(), nullable=False),
         sa.Column("code", sa.Text(), nullable=False),
+        sa.Column("context", sa.Text(), nullable=False),
         sa.Column("output", sa.Text(), nullable=False),
         sa.Column("traceback", sa.Text(), nullable=False),
         sa.Column("redacted_lines", sa.Integer(), nullable=False),

@@ -8,7 +8,7 @@ from ..base import APIHandler, body_dict, int_arg, parse_id, requires_user
 from .forum import ForumMixin
 from .spec import SECURITY, SLUG, errors, json_body, path_param, response
 
-CELL_FIELDS = {"lesson", "cell_id", "version", "code", "output", "traceback", "exception"}
+CELL_FIELDS = {"lesson", "cell_id", "version", "code", "context", "output", "traceback", "exception"}
 
 
 def _only(body: dict, allowed: set[str]) -> dict:
@@ -80,6 +80,7 @@ _CELL_PROPS = {
     "cell_id": {"type": "string", "description": "the id of a cell of that lesson version's notebook"},
     "version": {"type": "integer", "description": "the lesson version the notebook came from (default: latest)"},
     "code": {"type": "string", "description": "the cell's source (cut at 20,000 characters)"},
+    "context": {"type": "string", "description": "the code cells above it, to reproduce it (cut at 20,000)"},
     "output": {"type": "string", "description": "the cell's text output"},
     "traceback": {"type": "string", "description": "the cell's error traceback (colour codes are dropped)"},
     "exception": {"type": "string", "description": "the exception type, e.g. AssertionError"},
@@ -141,7 +142,8 @@ OPENAPI_PATHS: dict = {
                 "responses": {"200": response("The attachment", {"type": "object", "properties": {
                     "thread": {"type": "integer"}, "course": {"type": "string"}, "lesson": {"type": "string"},
                     "version": {"type": "integer", "nullable": True}, "cell_id": {"type": "string"},
-                    "code": {"type": "string"}, "output": {"type": "string"}, "traceback": {"type": "string"},
+                    "code": {"type": "string"}, "context": {"type": "string"}, "output": {"type": "string"},
+                    "traceback": {"type": "string"},
                     "exception": {"type": "string"},
                     "failing_tests": {"type": "array", "items": {"type": "string"}},
                     "notebook": {"type": "string", "description": "nbformat 4 JSON"}}}),
