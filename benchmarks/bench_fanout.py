@@ -37,7 +37,7 @@ from tests.e2e.platform import free_port
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.M | re.I)
 WORKER_ENV = {  # a short lease, so that a restarted worker takes over a killed one's batch soon
     "LMS_MAIL_LEASE_SECONDS": "6", "LMS_SMTP_TIMEOUT_SECONDS": "2", "LMS_MAIL_BATCH_SIZE": "100",
-    "LMS_WORKER_POLL_SECONDS": "0.2", "LMS_MAIL_CONNECTIONS": "4"}
+    "LMS_WORKER_POLL_SECONDS": "0.2", "LMS_MAIL_CONNECTIONS": "2"}
 
 
 class Sink:
@@ -104,7 +104,7 @@ def main(argv=None) -> None:
     ap.add_argument("--students", type=int, default=10_000)
     ap.add_argument("--db-url", default="", help="default: a fresh SQLite file; a PostgreSQL database is emptied")
     ap.add_argument("--timeout", type=float, default=300)
-    ap.add_argument("--connections", type=int, default=4, help="LMS_MAIL_CONNECTIONS of the worker")
+    ap.add_argument("--connections", type=int, default=2, help="LMS_MAIL_CONNECTIONS of the worker")
     args = ap.parse_args(argv)
     WORKER_ENV["LMS_MAIL_CONNECTIONS"] = str(args.connections)
     work = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
