@@ -22,7 +22,9 @@ LEVELS = ("watching", "tracking", "normal", "muted")
 
 class ForumThread(Base):
     __tablename__ = "forum_threads"
-    __table_args__ = (Index("ix_forum_threads_course_activity", "course_id", "last_activity_at"),)
+    # the list's order (pinned first, then last activity), read backwards from the course's end
+    __table_args__ = (Index("ix_forum_threads_course_pinned_activity", "course_id", "pinned", "last_activity_at",
+                            "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from datetime import timedelta, timezone
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ DISPLAY_NAME_KEY = "display_name"
 # No hub name contains "/" (JupyterHub refuses it), so these never meet a real user.
 DELETED_NAME = "deleted/{id}"
 DETACHED_NAME = "detached/{id}"
+LAST_SEEN_PRECISION = timedelta(minutes=1)  # users.last_seen_at is kept to the minute
 
 
 def new_account_id() -> str:
@@ -129,8 +131,13 @@ def _sync(session: Session, model: dict) -> User:
     if given and user.display_name in ("", user.hub_name):  # a name chosen at sign-up, never one changed since
         user.display_name = given
     is_instructor, is_admin = permissions.roles_from_scopes(model)
-    user.is_instructor, user.is_admin = is_instructor, is_admin
-    user.last_seen_at = utcnow()
+    if (user.is_instructor, user.is_admin) != (is_instructor, is_admin):
+        user.is_instructor, user.is_admin = is_instructor, is_admin
+    now = utcnow()
+    seen = user.last_seen_at
+    if seen is None or (seen if seen.tzinfo else seen.replace(tzinfo=timezone.utc)) < now - LAST_SEEN_PRECISION:
+        # to the minute: a write (and with SQLite a lock and a WAL page) on every request is not worth it
+        user.last_seen_at = now
     if is_instructor and user.instructor is None:
         user.instructor = Instructor()
     session.flush()
