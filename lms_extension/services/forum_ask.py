@@ -357,8 +357,7 @@ def similar(session: Session, user: User | None, slug: str, *, signature_hex: st
                 .join(ForumAttachment, ForumAttachment.thread_id == ForumThread.id)
                 .where(ForumAttachment.course_id == m.course.id, ForumAttachment.signature == signature_hex,
                        ForumThread.course_id == m.course.id))
-        if not m.staff:
-            stmt = stmt.where(ForumThread.private.is_(False) | (ForumThread.author_id == m.user.id))
+        stmt = forum.visible(stmt, m)  # private and hidden threads only for their author and the staff
         rows = session.execute(stmt.order_by(endorsed.desc(), ForumThread.accepted_post_id.is_(None),
                                              ForumThread.last_activity_at.desc(), ForumThread.id.desc())
                                .limit(limit)).all()

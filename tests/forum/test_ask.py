@@ -169,6 +169,11 @@ def test_same_error_suggests_threads_with_endorsed_answers_first(session, ask_wo
     private, _ = forum_ask.ask(session, ann, ASK, title="private one", body="Mine", private=True, **asked)
     assert private.id not in [t["id"] for t in forum_ask.similar(session, bob, ASK, signature_hex=d.signature)]
     assert private.id in [t["id"] for t in forum_ask.similar(session, teacher, ASK, signature_hex=d.signature)]
+    # a question the staff hid is not suggested to classmates either (its author and staff still see it)
+    opening = session.scalar(select(ForumPost).where(ForumPost.thread_id == new.id, ForumPost.opening.is_(True)))
+    forum.hide_post(session, teacher, opening.id, "Off-topic")
+    assert new.id not in [t["id"] for t in forum_ask.similar(session, bob, ASK, signature_hex=d.signature)]
+    assert new.id in [t["id"] for t in forum_ask.similar(session, teacher, ASK, signature_hex=d.signature)]
 
 
 def test_staff_get_the_attachment_as_a_notebook(session, ask_world):
