@@ -34,7 +34,7 @@ from ..models.base import utcnow
 from ..models.mail import SENT, MailOutbox
 from ..models.notifications import Notification
 from ..models.course import SLUG
-from . import audit, notifications
+from . import audit, forum, notifications, plaintext
 
 MAX_TITLE = 200
 MAX_BODY = 20_000
@@ -147,8 +147,9 @@ def fan_out_batch(session: Session, announcement_id: int, after: int = 0,
     course = session.get(Course, item.course_id)
     notifications.notify(session, user_ids=ids, kind="announcement", actor_id=item.author_id,
                          title=f"{course.title}: {item.title}",
-                         body=item.body if len(item.body) <= 500 else item.body[:499] + "\u2026",
-                         url=f"courses/{course.slug}#announcements", dedupe_key=_key(announcement_id))
+                         body=plaintext.excerpt(forum.render(item.body), 500),  # no Markdown marks in a notice
+                         url=f"courses/{course.slug}/announcements#announcement-{item.id}",
+                         dedupe_key=_key(announcement_id))
     return ids[-1]
 
 

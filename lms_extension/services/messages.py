@@ -20,8 +20,6 @@ everything before it, so a burst of messages makes one notice (and one email), n
 """
 from __future__ import annotations
 
-import re
-from html import unescape
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,7 +33,7 @@ from ..models import Course, Enrollment, User
 from ..models.base import utcnow
 from ..models.messages import (PEER, STAFF, Conversation, ConversationMember, CourseMessagingSettings, Message,
                                UserBlock)
-from . import audit, catalog, forum, notifications
+from . import audit, catalog, forum, notifications, plaintext
 
 MAX_BODY_BYTES = 20_000
 MAX_NAME = 100
@@ -268,14 +266,9 @@ def _members(session: Session, conversation_id: int) -> list[ConversationMember]
     return list(session.scalars(select(ConversationMember).where(ConversationMember.conversation_id == conversation_id)))
 
 
-_BLOCK_END = re.compile(r"<(?:br|hr|/p|/pre|/li|/h[1-6]|/td|/th|/tr|/blockquote)\b[^>]*>", re.I)
-
-
 def _excerpt(html: str, limit: int = 300) -> str:
     """The start of a message as plain text (from its sanitised HTML: no Markdown marks)."""
-    spaced = _BLOCK_END.sub(" ", html)  # blocks end with a space; inline tags just go
-    text = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]*>", "", spaced))).strip()
-    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+    return plaintext.excerpt(html, limit)
 
 
 def _add_message(session: Session, a: Access, author: User, body: str, now: datetime) -> Message:

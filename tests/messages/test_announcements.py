@@ -29,10 +29,16 @@ def test_an_announcement_reaches_every_enrolled_student_by_preference(served):
 
     for name in ("m-ann", "m-bob", "m-cid"):
         bell = as_user(name).get(base + "api/v1/me/notifications", timeout=30).json()["notifications"]
-        assert [(n["kind"], n["url"]) for n in bell] == [("announcement", f"courses/{SLUG}#announcements")], name
+        assert [(n["kind"], n["url"]) for n in bell] == [
+            ("announcement", f"courses/{SLUG}/announcements#announcement-{r.json()['id']}")], name
         assert SLUG in bell[0]["title"] or "Deadline moved" in bell[0]["title"]
     for name in ("m-eve", "m-teacher", "m-other-teacher"):
         assert as_user(name).get(base + "api/v1/me/notifications").json()["notifications"] == [], name
+    # the notice's link: the course's announcements page, with this one on it (the course page shows three)
+    page = as_user("m-ann").get(base + f"courses/{SLUG}/announcements", timeout=30)
+    assert page.status_code == 200 and f'id="announcement-{r.json()["id"]}"' in page.text
+    assert "<strong>Friday</strong>" in page.text
+    assert as_user("m-ann").get(base + "courses/no-such-course/announcements", timeout=30).status_code == 404
 
     server = SMTPServer().start()
     try:

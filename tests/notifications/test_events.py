@@ -54,8 +54,9 @@ def test_an_announcement_reaches_every_enrolled_student_once(session, course):
                                                      "done": True}
     for s in students:
         [n] = notices(session, s.id, "announcement")
-        assert "Deadline moved" in n.title and "Friday" in n.body and n.url == f"courses/{course.slug}#announcements"
+        assert "Deadline moved" in n.title and "Friday" in n.body and n.url == f"courses/{course.slug}/announcements#announcement-{item.id}"
         assert n.dedupe_key == f"announcement:{item.id}"
+        assert n.body == "Lesson 2 is due Friday."  # plain text: no Markdown marks in the bell or the email
     assert notices(session, outsider.id, "announcement") == []
     from lms_extension.models.mail import MailOutbox
     [email] = session.scalars(select(MailOutbox).where(MailOutbox.kind == "announcement",

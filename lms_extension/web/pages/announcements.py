@@ -15,7 +15,7 @@ from ... import permissions
 from ...errors import Conflict, InvalidInput, LMSError
 from ...models import Course
 from ...models.base import utcnow
-from ...services import announcements
+from ...services import announcements, catalog
 from ...services.payments import coupons
 from ..base import BaseHandler, requires
 from ..announcement_views import announcement_views
@@ -205,7 +205,17 @@ class CourseAnnouncementDelete(StudioPage):
         self.redirect(f"{self.config.service_prefix}teach/courses/{course.slug}/announcements", status=303)
 
 
+class CourseAnnouncementsList(BaseHandler):
+    """Every announcement of a course, newest first (the course page shows the latest three; a
+    notice links here, to its own announcement). Whoever may see the course page may read them."""
+
+    def get(self, slug: str):
+        course = catalog.get_course(self.db, slug, viewer=self.lms_user)
+        self.render_page("course_announcements.html", course=course, items=announcement_views(self.db, course.id))
+
+
 default_handlers = [
+    (r"courses/([a-z0-9][a-z0-9-]{0,99})/announcements", CourseAnnouncementsList),
     (SLUG_PATH + r"/coupons", CourseCouponsPage),
     (SLUG_PATH + r"/coupons/([0-9]{1,9})/stop", CourseCouponStop),
     (SLUG_PATH + r"/announcements", CourseAnnouncementsPage),
