@@ -155,6 +155,10 @@ def main(argv=None) -> None:
     try:
         import requests
         wait_up(base + "api/v1/courses", 120)
+        # the service warms up in a thread (recommender, lesson previews, then gc.freeze): measure after it
+        deadline = time.monotonic() + 120
+        while b"warm-up done" not in (work / "service.log").read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.2)
         for name, path in endpoints.items():
             r = requests.get(base + path, headers=headers, timeout=30)
             if r.status_code != 200:
