@@ -42,7 +42,7 @@ def test_account_email_pages(browser, hub, smtp, width):  # noqa: F811
         verify = link_in(next_mail(smtp, address), re.escape(hub.lms) + "email/confirm")
 
         page.goto(hub.lms + "profile")
-        assert page.is_visible("#email-unverified") and page.is_visible("#resend-verification")
+        assert page.wait_for_selector("#email-unverified", state="visible") and page.is_visible("#resend-verification")
         shot(page, "profile-unverified", width)
         page.click("#resend-verification")
         assert "new confirmation link" in page.inner_text("#message")
@@ -60,7 +60,7 @@ def test_account_email_pages(browser, hub, smtp, width):  # noqa: F811
         shot(page, "confirm-forged", width)
 
         page.goto(hub.lms + "profile")
-        assert page.is_visible("#email-verified")
+        assert page.wait_for_selector("#email-verified", state="visible")
         shot(page, "profile-verified", width)
 
         # a new address: the password first, then the link sent there
@@ -78,7 +78,7 @@ def test_account_email_pages(browser, hub, smtp, width):  # noqa: F811
         shot(page, "change-email-sent", width)
         change = link_in(next_mail(smtp, f"{name}@example.net"), re.escape(hub.lms) + "email/confirm")
         page.goto(hub.lms + "profile")
-        assert page.is_visible("#email-pending")
+        assert page.wait_for_selector("#email-pending", state="visible")
         shot(page, "profile-pending", width)
         page.goto(change)
         assert "is now" in page.inner_text("#link-done")
@@ -87,13 +87,13 @@ def test_account_email_pages(browser, hub, smtp, width):  # noqa: F811
         # forgotten password, logged out
         page.goto(f"{hub.url}/hub/logout")
         page.goto(f"{hub.url}/hub/login")
-        assert page.is_visible("#forgot-link")
+        assert page.wait_for_selector("#forgot-link", state="visible")
         shot(page, "login", width)
         page.click("#forgot-link a")
         page.wait_for_selector("#email_input")
         page.fill("#email_input", "not an address")
         page.click("#forgot_submit")
-        assert page.is_visible("#forgot-error")
+        assert page.wait_for_selector("#forgot-error", state="visible")
         shot(page, "forgot-error", width)
         page.fill("#email_input", f"{name}@example.net")
         page.click("#forgot_submit")
@@ -112,7 +112,7 @@ def test_account_email_pages(browser, hub, smtp, width):  # noqa: F811
         page.fill("#password_input", new)
         page.fill("#password_confirmation_input", new)
         page.click("#reset_submit")
-        assert page.is_visible("#reset-done")
+        assert page.wait_for_selector("#reset-done", state="visible")
         shot(page, "reset-done", width)
         page.goto(reset)
         assert "already been used" in page.inner_text("#reset-link-error")
